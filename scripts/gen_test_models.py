@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Generates the small ONNX models that the tests and the demo run on (ARCHITECTURE.md section 5).
+
+Two kinds of model, both with the real Sapiens pose I/O contract: input `input` float32
+(batch, 3, 1024, 768) normalized RGB, output `heatmaps` float32 (batch, K, 256, 192).
+
+* Analytic pose model (`pose_analytic_coco17.onnx`): heatmap k is a Gaussian (sigma 6 input px)
+  centred where the crop shows colour k (colours in the `.json` sidecar). Its heatmap grid is
+  UDP-consistent: heatmap pixel j sits on input pixel j * (767 / 191), exactly the mapping the
+  decoder inverts, so a dot drawn at a known frame position must decode to that position.
+* Sapiens-architecture pose models (`sapiens_tiny_pose_*.onnx`): the real topology at tiny
+  width/depth with seeded random weights: 16x16 patch embedding (padding 2, as the pose
+  configs), learned position embedding, pre-norm ViT blocks (LayerNorm eps 1e-6, fused qkv,
+  GELU FFN), final LayerNorm, and the official heatmap head: 2x (ConvTranspose k4 s2 p1 +
+  InstanceNorm + SiLU), 2x (1x1 conv + InstanceNorm + SiLU), final 1x1 conv to K channels.
+  Their outputs are noise: they keep export, runtime and throughput paths honest, nothing more.
+
+Usage: gen_test_models.py OUT_DIR  (deterministic: the same files every run)
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+IN_H, IN_W = 1024, 768
+HM_H, HM_W = 256, 192
+# Normalization the configs use (lite demo, RGB order, 0..255 scale).
+MEAN = np.array([123.5, 116.5, 103.5], np.float32)
+STD = np.array([58.5, 57.0, 57.5], np.float32)
+
+
+class Graph:
+    """Tiny helper around onnx.helper: named initializers and nodes, unique names."""
+
+    def __init__(self):
+        self.nodes, self.inits, self.n = [], [], 0
+
+    def name(self, base):
+        self.n += 1
+        return f"{base}_{self.n}"
+
+    def const(self, arr, base="c"):
+        name = self.name(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def op(self, op_type, inputs, base=None, **attrs):
+        out = self.name(base or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
+        return out
+
+    def save(self, path, inp, out, k, doc):
+        x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, IN_H, IN_W])
+        y = helper.make_tensor_value_info("heatmaps", TensorProto.FLOAT, ["batch", k, HM_H, HM_W])
+        self.nodes.append(helper.make_node("Identity", [out], ["heatmaps"]))
+        g = helper.make_graph(self.nodes, "g", [x], [y], self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="sapiens-stream gen_test_models.py")
+        m.ir_version = 8
+        m.doc_string = doc
+        onnx.checker.check_model(m)
+        onnx.save(m, path)
+
+
+def keypoint_colours(k):
+    """K distinct RGB colours with channels in {0,128,255} and at least one channel 255.
+
+    Mixing any of them with the black warp border only darkens it, so a blurred dot edge never
+    looks like another keypoint's colour."""
+    cols = [(r, g, b) for r in (255, 128, 0) for g in (255, 128, 0) for b in (255, 128, 0)
+            if 255 in (r, g, b) and (r, g, b) != (255, 255, 255)]
+    assert len(cols) >= k
+    return cols[:k]
+
+
+def gaussian_1d(sigma, radius):
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (x / sigma) ** 2)
+    return (g / g.sum()).astype(np.float32)
+
+
+def analytic_pose(path, k=17, sigma=6.0, tau=20.0):
+    g = Graph()
+    cols = np.array(keypoint_colours(k), np.float32)
+    # Back to 0..255 RGB.
+    x = g.op("Mul", ["input", g.const(STD.reshape(1, 3, 1, 1))])
+    x = g.op("Add", [x, g.const(MEAN.reshape(1, 3, 1, 1))])
+    # Resize so that a stride-4 grid lands on UDP positions: out j <-> in j*(767/191).
+    rh, rw = 4 * (HM_H - 1) + 1, 4 * (HM_W - 1) + 1
+    sizes = g.const(np.array([1, 3, rh, rw], np.int64))
+    # Resize needs a dynamic batch in `sizes`: take it from the input shape.
+    shape = g.op("Shape", [x])
+    batch = g.op("Slice", [shape, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64))])
+    rest = g.op("Slice", [sizes, g.const(np.array([1], np.int64)), g.const(np.array([4], np.int64))])
+    sizes_dyn = g.op("Concat", [batch, rest], axis=0)
+    x = g.op("Resize", [x, "", "", sizes_dyn], mode="linear",
+             coordinate_transformation_mode="align_corners")
+    # Squared colour distance to each keypoint colour: |x|^2 - 2 c.x + |c|^2, as a 1x1 conv.
+    sq = g.op("ReduceSum", [g.op("Mul", [x, x]), g.const(np.array([1], np.int64))], keepdims=1)
+    w = (-2.0 * cols).reshape(k, 3, 1, 1)
+    b = (cols ** 2).sum(axis=1)
+    lin = g.op("Conv", [x, g.const(w.astype(np.float32)), g.const(b.astype(np.float32))])
+    d = g.op("Relu", [g.op("Add", [lin, sq])])
+    m = g.op("Exp", [g.op("Mul", [d, g.const(np.float32(-1.0 / tau ** 2))])])
+    # Depthwise separable Gaussian, stride 4, centred on the sample (pads = radius).
+    r = 16
+    gk = gaussian_1d(sigma, r)
+    wv = np.tile(gk.reshape(1, 1, 2 * r + 1, 1), (k, 1, 1, 1))
+    wh = np.tile(gk.reshape(1, 1, 1, 2 * r + 1), (k, 1, 1, 1))
+    m = g.op("Conv", [m, g.const(wv)], group=k, strides=[4, 1], pads=[r, 0, r, 0])
+    m = g.op("Conv", [m, g.const(wh)], group=k, strides=[1, 4], pads=[0, r, 0, r])
+    # Gain so that a disc of radius 4 input px peaks near 1 (no clamp: a plateau would hide the
+    # sub-pixel peak).
+    gain = 1.0 / (1.0 - np.exp(-16.0 / (2 * sigma ** 2)))
+    out = g.op("Mul", [m, g.const(np.float32(gain))])
+    doc = ("Analytic pose model: heatmap k = Gaussian(sigma=%g input px) around pixels of colour k; "
+           "UDP-consistent 256x192 grid." % sigma)
+    g.save(path, "input", out, k, doc)
+    side = {"num_keypoints": k, "colours_rgb": [list(map(int, c)) for c in cols],
+            "sigma_input_px": sigma, "tau": tau, "mean": MEAN.tolist(), "std": STD.tolist(),
+            "background_rgb": [0, 0, 0]}
+    with open(os.path.splitext(path)[0] + ".json", "w") as f:
+        json.dump(side, f, indent=1)
+
+
+def sapiens_pose(path, k, width=32, depth=2, heads=2, head_ch=32, seed=0):
+    rng = np.random.default_rng(seed)
+    g = Graph()
+
+    def rand(*shape, scale=None):
+        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else shape[0]
+        s = scale if scale is not None else 1.0 / np.sqrt(max(fan_in, 1))
+        return (rng.standard_normal(shape) * s).astype(np.float32)
+
+    c = width
+    gh, gw = IN_H // 16, IN_W // 16
+    # Patch embedding: Conv2d(3, C, k16, s16, padding 2) -> (B, C, 64, 48).
+    x = g.op("Conv", ["input", g.const(rand(c, 3, 16, 16)), g.const(rand(c, scale=0.02))],
+             strides=[16, 16], pads=[2, 2, 2, 2])
+    # (B, C, 64, 48) -> (B, 3072, C) + position embedding.
+    x = g.op("Reshape", [x, g.const(np.array([0, c, gh * gw], np.int64))])
+    x = g.op("Transpose", [x], perm=[0, 2, 1])
+    x = g.op("Add", [x, g.const(rand(1, gh * gw, c, scale=0.02))])
+
+    def layer_norm(t):
+        return g.op("LayerNormalization", [t, g.const(np.ones(c, np.float32)),
+                                           g.const(np.zeros(c, np.float32))], axis=-1, epsilon=1e-6)
+
+    def linear(t, cin, cout):
+        t = g.op("MatMul", [t, g.const(rand(cin, cout, scale=1.0 / np.sqrt(cin)))])
+        return g.op("Add", [t, g.const(rand(cout, scale=0.02))])
+
+    hd = c // heads
+    for _ in range(depth):
+        h = layer_norm(x)
+        qkv = linear(h, c, 3 * c)  # (B, N, 3C)
+        qkv = g.op("Reshape", [qkv, g.const(np.array([0, gh * gw, 3, heads, hd], np.int64))])
+        qkv = g.op("Transpose", [qkv], perm=[2, 0, 3, 1, 4])  # (3, B, heads, N, hd)
+        q, kk, v = (g.op("Gather", [qkv, g.const(np.array(i, np.int64))], axis=0) for i in range(3))
+        att = g.op("MatMul", [q, g.op("Transpose", [kk], perm=[0, 1, 3, 2])])
+        att = g.op("Softmax", [g.op("Mul", [att, g.const(np.float32(hd ** -0.5))])], axis=-1)
+        o = g.op("Transpose", [g.op("MatMul", [att, v])], perm=[0, 2, 1, 3])
+        o = g.op("Reshape", [o, g.const(np.array([0, gh * gw, c], np.int64))])
+        x = g.op("Add", [x, linear(o, c, c)])
+        h = linear(layer_norm(x), c, 4 * c)
+        # GELU (erf form, as torch.nn.GELU).
+        h = g.op("Mul", [g.op("Mul", [h, g.const(np.float32(0.5))]),
+                         g.op("Add", [g.op("Erf", [g.op("Mul", [h, g.const(np.float32(2 ** -0.5))])]),
+                                      g.const(np.float32(1.0))])])
+        x = g.op("Add", [x, linear(h, 4 * c, c)])
+    x = layer_norm(x)
+    # Back to a feature map (B, C, 64, 48).
+    x = g.op("Reshape", [g.op("Transpose", [x], perm=[0, 2, 1]),
+                         g.const(np.array([0, c, gh, gw], np.int64))])
+
+    def norm_silu(t, ch):
+        t = g.op("InstanceNormalization", [t, g.const(np.ones(ch, np.float32)),
+                                           g.const(np.zeros(ch, np.float32))], epsilon=1e-5)
+        return g.op("Mul", [t, g.op("Sigmoid", [t])])
+
+    cin = c
+    for _ in range(2):  # 2x deconv k4 s2 p1, no bias
+        x = g.op("ConvTranspose", [x, g.const(rand(cin, head_ch, 4, 4))], strides=[2, 2], pads=[1, 1, 1, 1])
+        x = norm_silu(x, head_ch)
+        cin = head_ch
+    for _ in range(2):  # 2x 1x1 conv with bias
+        x = g.op("Conv", [x, g.const(rand(head_ch, cin, 1, 1)), g.const(rand(head_ch, scale=0.02))])
+        x = norm_silu(x, head_ch)
+    out = g.op("Conv", [x, g.const(rand(k, head_ch, 1, 1)), g.const(rand(k, scale=0.02))])
+    doc = (f"Sapiens-architecture pose model, UNTRAINED random weights (seed {seed}): width {c}, "
+           f"depth {depth}, heads {heads}, head channels {head_ch}, K={k}.")
+    g.save(path, "input", out, k, doc)
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "tests/models"
+    os.makedirs(out, exist_ok=True)
+    analytic_pose(os.path.join(out, "pose_analytic_coco17.onnx"))
+    sapiens_pose(os.path.join(out, "sapiens_tiny_pose_coco17.onnx"), 17)
+    sapiens_pose(os.path.join(out, "sapiens_tiny_pose_goliath308.onnx"), 308)
+    for f in sorted(os.listdir(out)):
+        print(f"{os.path.join(out, f)}: {os.path.getsize(os.path.join(out, f))} bytes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+//! Typed TOML model configs (`configs/*.toml`).
+//!
+//! A config names the ONNX model (path relative to the config file), the model's input contract
+//! (size, RGB mean/std on the 0..255 scale) and the head's settings. Unknown keys are errors.
+//! Precedence everywhere: element property > config > default. See `configs/README.md`.
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::labels::KeypointSetId;
+use crate::runtime::{ProviderChoice, RuntimeOptions};
+
+/// The config schema this build reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A parsed, validated model config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub schema_version: u32,
+    pub model: ModelSection,
+    #[serde(default)]
+    pub input: InputSection,
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+    pub pose: Option<PoseSection>,
+    /// Where this config was read from (set by [`Config::load`]).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// `[model]`: which ONNX file, and which of its tensors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// ONNX file; relative paths are relative to the config file.
+    pub path: PathBuf,
+    /// Input tensor name; default: the model's only input.
+    pub input_name: Option<String>,
+    /// Output tensor name; default: the model's first output.
+    pub output_name: Option<String>,
+    /// `trained` (official weights) or `untrained` (generated test/demo weights: outputs are
+    /// noise, and every visual output says so).
+    #[serde(default)]
+    pub weights: Weights,
+    /// Free text shown by `sapiens models`.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Whether a model's weights are real.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Weights {
+    #[default]
+    Trained,
+    Untrained,
+}
+
+/// `[input]`: the model's input contract. Defaults are the Sapiens ones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputSection {
+    /// Model input height in pixels (1024 for Sapiens).
+    pub height: u32,
+    /// Model input width in pixels (768 for Sapiens).
+    pub width: u32,
+    /// Per-channel mean, RGB order, 0..255 scale.
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation, RGB order, 0..255 scale.
+    pub std: [f32; 3],
+}
+
+impl Default for InputSection {
+    fn default() -> Self {
+        // SAPIENS.md section 3.1, the lite demo's values.
+        Self {
+            height: 1024,
+            width: 768,
+            mean: [123.5, 116.5, 103.5],
+            std: [58.5, 57.0, 57.5],
+        }
+    }
+}
+
+/// `[runtime]`: session defaults that element properties may override.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSection {
+    pub execution_provider: Option<ProviderChoice>,
+    pub intra_op_threads: Option<usize>,
+    pub fp16: Option<bool>,
+    pub trt_engine_cache_dir: Option<PathBuf>,
+    pub trt_workspace_mib: Option<usize>,
+    pub device_id: Option<i32>,
+}
+
+/// `[pose]`: top-down keypoint head settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoseSection {
+    /// Heatmap channel order: `goliath-308`, `coco-wholebody-133` or `coco-17`.
+    pub keypoint_set: KeypointSetId,
+    /// Keypoints scoring below this are kept in the result but not drawn (official: 0.3).
+    #[serde(default = "default_score_threshold")]
+    pub score_threshold: f32,
+    /// Person box padding factor before the 3:4 aspect fix (official: 1.25).
+    #[serde(default = "default_box_padding")]
+    pub box_padding: f32,
+    /// Heatmap size is input size / this (4 for Sapiens: 1024x768 -> 256x192).
+    #[serde(default = "default_heatmap_stride")]
+    pub heatmap_stride: u32,
+}
+
+fn default_score_threshold() -> f32 {
+    0.3
+}
+fn default_box_padding() -> f32 {
+    1.25
+}
+fn default_heatmap_stride() -> u32 {
+    4
+}
+
+impl Config {
+    /// Reads, parses and validates `path`; resolves the model path against the file's folder.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let err = |msg: String| Error::Config {
+            path: path.to_owned(),
+            msg,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        cfg.source = path.to_owned();
+        if cfg.model.path.is_relative() {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            cfg.model.path = dir.join(&cfg.model.path);
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let err = |msg: String| Error::Config {
+            path: self.source.clone(),
+            msg,
+        };
+        if self.schema_version != SCHEMA_VERSION {
+            return Err(err(format!(
+                "schema_version = {} is not supported (this build reads {SCHEMA_VERSION})",
+                self.schema_version
+            )));
+        }
+        let i = &self.input;
+        if i.height == 0 || i.width == 0 {
+            return Err(err(format!(
+                "input size {}x{} must be positive",
+                i.height, i.width
+            )));
+        }
+        if let Some(k) = i.std.iter().position(|s| !(*s > 0.0)) {
+            return Err(err(format!("input.std[{k}] = {} must be > 0", i.std[k])));
+        }
+        let Some(pose) = &self.pose else {
+            return Err(err("no head section: expected [pose]".into()));
+        };
+        if !(0.0..=1.0).contains(&pose.score_threshold) {
+            return Err(err(format!(
+                "pose.score_threshold = {} must be in [0, 1]",
+                pose.score_threshold
+            )));
+        }
+        if !(pose.box_padding >= 1.0) {
+            return Err(err(format!(
+                "pose.box_padding = {} must be >= 1",
+                pose.box_padding
+            )));
+        }
+        if pose.heatmap_stride == 0
+            || i.height % pose.heatmap_stride != 0
+            || i.width % pose.heatmap_stride != 0
+        {
+            return Err(err(format!(
+                "pose.heatmap_stride = {} must divide the input size {}x{}",
+                pose.heatmap_stride, i.height, i.width
+            )));
+        }
+        Ok(())
+    }
+
+    /// The `[pose]` section (validated present by [`Config::load`]).
+    pub fn pose(&self) -> Result<&PoseSection> {
+        self.pose.as_ref().ok_or_else(|| Error::Config {
+            path: self.source.clone(),
+            msg: "missing [pose]".into(),
+        })
+    }
+
+    /// Runtime options from `[runtime]`, over the built-in defaults.
+    pub fn runtime_options(&self) -> RuntimeOptions {
+        let r = &self.runtime;
+        let d = RuntimeOptions::default();
+        RuntimeOptions {
+            provider: r.execution_provider.unwrap_or(d.provider),
+            intra_op_threads: r.intra_op_threads.unwrap_or(d.intra_op_threads),
+            fp16: r.fp16.unwrap_or(d.fp16),
+            trt_engine_cache_dir: r.trt_engine_cache_dir.clone().or(d.trt_engine_cache_dir),
+            trt_workspace_mib: r.trt_workspace_mib.unwrap_or(d.trt_workspace_mib),
+            device_id: r.device_id.unwrap_or(d.device_id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sapiens-config-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    const GOOD: &str = r#"
+schema_version = 1
+[model]
+path = "m.onnx"
+[pose]
+keypoint_set = "coco-17"
+"#;
+
+    #[test]
+    fn defaults_and_relative_model_path() {
+        let d = tmpdir("good");
+        let cfg = Config::load(write(&d, "a.toml", GOOD)).unwrap();
+        assert_eq!(cfg.model.path, d.join("m.onnx"));
+        assert_eq!((cfg.input.height, cfg.input.width), (1024, 768));
+        assert_eq!(cfg.input.mean, [123.5, 116.5, 103.5]);
+        let p = cfg.pose().unwrap();
+        assert_eq!(
+            (p.score_threshold, p.box_padding, p.heatmap_stride),
+            (0.3, 1.25, 4)
+        );
+        assert_eq!(p.keypoint_set, KeypointSetId::Coco17);
+        assert_eq!(cfg.model.weights, Weights::Trained);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let d = tmpdir("bad");
+        let cases = [
+            (
+                GOOD.replace("[pose]", "[pose]\nthreshold = 0.2"),
+                "unknown field `threshold`",
+            ),
+            (GOOD.replace("coco-17", "coco-18"), "coco-18"),
+            (
+                GOOD.replace("schema_version = 1", "schema_version = 7"),
+                "schema_version = 7",
+            ),
+            (
+                GOOD.replace("[pose]", "[pose]\nscore_threshold = 1.5"),
+                "pose.score_threshold = 1.5",
+            ),
+            (
+                GOOD.replace("[pose]", "[pose]\nbox_padding = 0.5"),
+                "pose.box_padding = 0.5",
+            ),
+            (
+                GOOD.replace("[pose]\nkeypoint_set = \"coco-17\"", ""),
+                "expected [pose]",
+            ),
+            (
+                format!("{GOOD}\n[input]\nstd = [1.0, 0.0, 1.0]"),
+                "input.std[1]",
+            ),
+        ];
+        for (i, (text, want)) in cases.iter().enumerate() {
+            let p = write(&d, &format!("c{i}.toml"), text);
+            let e = Config::load(&p).unwrap_err().to_string();
+            assert!(e.contains(want), "case {i}: {e:?} should mention {want:?}");
+            assert!(
+                e.contains(&p.display().to_string()),
+                "case {i}: {e:?} should name the file"
+            );
+        }
+        let e = Config::load(d.join("missing.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("missing.toml") && e.contains("cannot read"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! sapiens-stream: real-time GStreamer + ONNX Runtime pipeline for Meta's Sapiens models.
+//!
+//! Data flows one way: [`config`] → [`runtime`] → [`preprocess`] → inference → [`heads`] →
+//! [`meta`] → [`render`]. The GStreamer elements in [`elements`] wire these together through the
+//! staged executor in [`pipelining`].
+pub mod config;
+pub mod error;
+pub mod labels;
+pub mod runtime;
+
+pub use error::{Error, Result};
+pub mod geometry;
+pub mod preprocess;

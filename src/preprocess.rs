@@ -1,0 +1,515 @@
+//! Frame → normalized NCHW f32 model input, shared by every head.
+//!
+//! One affine warp (OpenCV `warpAffine`, bilinear, constant-black border) takes frame pixels
+//! straight to the model input: a UDP crop for top-down pose, a stretch for the dense heads.
+//! Packed RGB/BGR(x) frames are read in place. YUV frames (I420, NV12) are never converted as a
+//! whole: each plane is warped to the input size and only the 1024x768 result is turned to RGB.
+use std::ffi::c_void;
+
+use opencv::core::{self as cv, Mat, MatTraitConstManual, Scalar, Size};
+use opencv::imgproc;
+
+use crate::error::{Error, Result};
+use crate::geometry::Affine;
+
+/// Pixel layouts the pre-processing reads directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelLayout {
+    /// Packed, `bytes_per_pixel` bytes, R/G/B at the given byte offsets.
+    Packed {
+        bytes_per_pixel: usize,
+        rgb: [usize; 3],
+    },
+    /// Planar Y, U, V; chroma at half width and height.
+    I420,
+    /// Y plane and interleaved UV plane at half width and height.
+    Nv12,
+}
+
+impl PixelLayout {
+    pub const RGB: Self = Self::Packed {
+        bytes_per_pixel: 3,
+        rgb: [0, 1, 2],
+    };
+    pub const BGR: Self = Self::Packed {
+        bytes_per_pixel: 3,
+        rgb: [2, 1, 0],
+    };
+    pub const RGBX: Self = Self::Packed {
+        bytes_per_pixel: 4,
+        rgb: [0, 1, 2],
+    };
+    pub const BGRX: Self = Self::Packed {
+        bytes_per_pixel: 4,
+        rgb: [2, 1, 0],
+    };
+    pub const XRGB: Self = Self::Packed {
+        bytes_per_pixel: 4,
+        rgb: [1, 2, 3],
+    };
+    pub const XBGR: Self = Self::Packed {
+        bytes_per_pixel: 4,
+        rgb: [3, 2, 1],
+    };
+}
+
+/// YUV → RGB conversion constants (`Kr`, `Kb` of the colour matrix, and the range).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct YuvMatrix {
+    pub kr: f32,
+    pub kb: f32,
+    /// Full range (0..255) instead of limited (Y 16..235, UV 16..240).
+    pub full_range: bool,
+}
+
+impl YuvMatrix {
+    pub const BT601: Self = Self {
+        kr: 0.299,
+        kb: 0.114,
+        full_range: false,
+    };
+    pub const BT709: Self = Self {
+        kr: 0.2126,
+        kb: 0.0722,
+        full_range: false,
+    };
+
+    /// RGB (0..255, unclamped) of one YUV sample.
+    #[inline]
+    pub fn to_rgb(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
+        let (y, cb, cr) = if self.full_range {
+            (y, u - 128.0, v - 128.0)
+        } else {
+            (
+                (y - 16.0) * (255.0 / 219.0),
+                (u - 128.0) * (255.0 / 224.0),
+                (v - 128.0) * (255.0 / 224.0),
+            )
+        };
+        let kg = 1.0 - self.kr - self.kb;
+        let r = y + 2.0 * (1.0 - self.kr) * cr;
+        let b = y + 2.0 * (1.0 - self.kb) * cb;
+        let g = y
+            - (2.0 * self.kb * (1.0 - self.kb) / kg) * cb
+            - (2.0 * self.kr * (1.0 - self.kr) / kg) * cr;
+        [r, g, b]
+    }
+
+    /// The YUV sample of black (the warp border).
+    fn black(&self) -> (f64, f64) {
+        (if self.full_range { 0.0 } else { 16.0 }, 128.0)
+    }
+}
+
+/// A borrowed video frame: its layout, size and planes (data, stride in bytes).
+#[derive(Debug, Clone)]
+pub struct FrameView<'a> {
+    pub layout: PixelLayout,
+    pub width: u32,
+    pub height: u32,
+    pub planes: Vec<(&'a [u8], usize)>,
+    /// Used for YUV layouts only.
+    pub matrix: YuvMatrix,
+}
+
+/// Model-input normalization: `(v - mean) / std` per RGB channel, 0..255 scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Normalization {
+    pub width: u32,
+    pub height: u32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Normalization {
+    /// f32 values per item: `3 * height * width`.
+    pub fn item_len(&self) -> usize {
+        3 * self.height as usize * self.width as usize
+    }
+
+    /// NCHW item shape `[3, height, width]`.
+    pub fn item_shape(&self) -> [usize; 3] {
+        [3, self.height as usize, self.width as usize]
+    }
+}
+
+/// Warps `frame` through `to_input` (frame px → input px) and writes one normalized CHW item
+/// (`norm.item_len()` values, RGB plane order) into `out`.
+pub fn warp_normalize(
+    frame: &FrameView,
+    to_input: &Affine,
+    norm: &Normalization,
+    out: &mut [f32],
+) -> Result<()> {
+    if out.len() != norm.item_len() {
+        return Err(Error::Invalid(format!(
+            "output slot holds {} values, need {}",
+            out.len(),
+            norm.item_len()
+        )));
+    }
+    let (w, h) = (norm.width as usize, norm.height as usize);
+    let scale = [1.0 / norm.std[0], 1.0 / norm.std[1], 1.0 / norm.std[2]];
+    let offset = [
+        -norm.mean[0] * scale[0],
+        -norm.mean[1] * scale[1],
+        -norm.mean[2] * scale[2],
+    ];
+    let (r_out, rest) = out.split_at_mut(w * h);
+    let (g_out, b_out) = rest.split_at_mut(w * h);
+    match frame.layout {
+        PixelLayout::Packed {
+            bytes_per_pixel,
+            rgb,
+        } => {
+            let plane = plane(frame, 0)?;
+            let warped = warp_plane(
+                plane,
+                frame.width,
+                frame.height,
+                bytes_per_pixel,
+                to_input,
+                norm,
+                Scalar::all(0.0),
+            )?;
+            let data = warped.data_bytes()?;
+            for (i, px) in data.chunks_exact(bytes_per_pixel).enumerate() {
+                r_out[i] = px[rgb[0]] as f32 * scale[0] + offset[0];
+                g_out[i] = px[rgb[1]] as f32 * scale[1] + offset[1];
+                b_out[i] = px[rgb[2]] as f32 * scale[2] + offset[2];
+            }
+        }
+        PixelLayout::I420 | PixelLayout::Nv12 => {
+            let (y_black, c_black) = frame.matrix.black();
+            let y = warp_plane(
+                plane(frame, 0)?,
+                frame.width,
+                frame.height,
+                1,
+                to_input,
+                norm,
+                Scalar::all(y_black),
+            )?;
+            // Chroma sample j sits on luma position 2j + 0.5: chroma = (luma - 0.5) / 2.
+            let to_chroma = Affine([[0.5, 0.0, -0.25], [0.0, 0.5, -0.25]]);
+            let luma_of_input = to_input.inverse();
+            let chroma_of_input = to_chroma.after(&luma_of_input);
+            let (cw, ch) = (frame.width.div_ceil(2), frame.height.div_ceil(2));
+            let cm = chroma_of_input.inverse();
+            let black = Scalar::all(c_black);
+            let (u, v, uv_interleaved) = if frame.layout == PixelLayout::I420 {
+                let u = warp_plane(plane(frame, 1)?, cw, ch, 1, &cm, norm, black)?;
+                let v = warp_plane(plane(frame, 2)?, cw, ch, 1, &cm, norm, black)?;
+                (u, Some(v), false)
+            } else {
+                (
+                    warp_plane(plane(frame, 1)?, cw, ch, 2, &cm, norm, black)?,
+                    None,
+                    true,
+                )
+            };
+            let (yd, ud) = (y.data_bytes()?, u.data_bytes()?);
+            let vd = match &v {
+                Some(v) => v.data_bytes()?,
+                None => ud,
+            };
+            for i in 0..w * h {
+                let (uu, vv) = if uv_interleaved {
+                    (ud[2 * i], ud[2 * i + 1])
+                } else {
+                    (ud[i], vd[i])
+                };
+                let [r, g, b] = frame.matrix.to_rgb(yd[i] as f32, uu as f32, vv as f32);
+                r_out[i] = r.clamp(0.0, 255.0) * scale[0] + offset[0];
+                g_out[i] = g.clamp(0.0, 255.0) * scale[1] + offset[1];
+                b_out[i] = b.clamp(0.0, 255.0) * scale[2] + offset[2];
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plane<'a>(frame: &FrameView<'a>, i: usize) -> Result<(&'a [u8], usize)> {
+    frame.planes.get(i).copied().ok_or_else(|| {
+        Error::UnsupportedVideo(format!("{:?} frame without plane {i}", frame.layout))
+    })
+}
+
+/// Warps one plane of `channels` interleaved u8 channels to `norm.width` x `norm.height`.
+fn warp_plane(
+    (data, stride): (&[u8], usize),
+    width: u32,
+    height: u32,
+    channels: usize,
+    to_input: &Affine,
+    norm: &Normalization,
+    border: Scalar,
+) -> Result<Mat> {
+    let row_bytes = width as usize * channels;
+    if stride < row_bytes || data.len() < stride * (height as usize - 1) + row_bytes {
+        return Err(Error::UnsupportedVideo(format!(
+            "plane of {} bytes, stride {stride}, too small for {width}x{height}x{channels}",
+            data.len()
+        )));
+    }
+    let typ = cv::CV_MAKETYPE(cv::CV_8U, channels as i32);
+    // SAFETY: the Mat borrows `data` (checked large enough above) only for this call, and
+    // warpAffine only reads its source.
+    let src = unsafe {
+        Mat::new_rows_cols_with_data_unsafe(
+            height as i32,
+            width as i32,
+            typ,
+            data.as_ptr() as *mut c_void,
+            stride,
+        )?
+    };
+    let m = Mat::from_slice_2d(&to_input.0)?;
+    let mut dst = Mat::default();
+    imgproc::warp_affine(
+        &src,
+        &mut dst,
+        &m,
+        Size::new(norm.width as i32, norm.height as i32),
+        imgproc::INTER_LINEAR,
+        cv::BORDER_CONSTANT,
+        border,
+    )?;
+    Ok(dst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::{Crop, stretch};
+
+    const NORM: Normalization = Normalization {
+        width: 96,
+        height: 128,
+        mean: [123.5, 116.5, 103.5],
+        std: [58.5, 57.0, 57.5],
+    };
+
+    /// A frame whose colour is a known linear function of position: R = x, G = y, B = 200.
+    fn gradient_rgb(w: u32, h: u32) -> Vec<[f32; 3]> {
+        (0..h)
+            .flat_map(|y| (0..w).map(move |x| [x as f32, y as f32, 200.0]))
+            .collect()
+    }
+
+    fn pack(rgb: &[[f32; 3]], bpp: usize, off: [usize; 3]) -> Vec<u8> {
+        let mut v = vec![7u8; rgb.len() * bpp];
+        for (i, p) in rgb.iter().enumerate() {
+            for c in 0..3 {
+                v[i * bpp + off[c]] = p[c] as u8;
+            }
+        }
+        v
+    }
+
+    /// BT.601 limited-range forward conversion (the inverse of `YuvMatrix::BT601`).
+    fn rgb_to_yuv601(p: [f32; 3]) -> [f32; 3] {
+        let [r, g, b] = p;
+        let y = 0.299 * r + 0.587 * g + 0.114 * b;
+        [
+            16.0 + y * 219.0 / 255.0,
+            128.0 + (b - y) / 1.772 * 224.0 / 255.0,
+            128.0 + (r - y) / 1.402 * 224.0 / 255.0,
+        ]
+    }
+
+    fn yuv_frames(rgb: &[[f32; 3]], w: u32, h: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (cw, ch) = (w as usize / 2, h as usize / 2);
+        let y: Vec<u8> = rgb
+            .iter()
+            .map(|p| rgb_to_yuv601(*p)[0].round() as u8)
+            .collect();
+        let (mut u, mut v) = (vec![0u8; cw * ch], vec![0u8; cw * ch]);
+        for j in 0..ch {
+            for i in 0..cw {
+                let mut acc = [0.0f32; 3];
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let yuv = rgb_to_yuv601(rgb[(2 * j + dy) * w as usize + 2 * i + dx]);
+                    acc[1] += yuv[1] / 4.0;
+                    acc[2] += yuv[2] / 4.0;
+                }
+                u[j * cw + i] = acc[1].round() as u8;
+                v[j * cw + i] = acc[2].round() as u8;
+            }
+        }
+        (y, u, v)
+    }
+
+    /// Every output pixel must hold the normalized colour of the frame point it maps from
+    /// (bilinear interpolation of a linear function is exact).
+    fn check(out: &[f32], to_input: &Affine, tol: f32, label: &str) {
+        let inv = to_input.inverse();
+        let hw = (NORM.width * NORM.height) as usize;
+        let mut checked = 0;
+        for v in (0..NORM.height).step_by(7) {
+            for u in (0..NORM.width).step_by(5) {
+                let (x, y) = inv.apply(u as f64, v as f64);
+                // Stay clear of the border, where the black constant blends in.
+                if x < 2.0 || y < 2.0 || x > 60.0 || y > 44.0 {
+                    continue;
+                }
+                let i = (v * NORM.width + u) as usize;
+                let expect = [x as f32, y as f32, 200.0];
+                for c in 0..3 {
+                    let got = out[c * hw + i] * NORM.std[c] + NORM.mean[c];
+                    assert!(
+                        (got - expect[c]).abs() <= tol,
+                        "{label}: ({u},{v}) ch{c}: got {got}, want {}",
+                        expect[c]
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "{label}: only {checked} points checked");
+    }
+
+    #[test]
+    fn packed_layouts_warp_and_normalize_exactly() {
+        let (w, h) = (64u32, 48u32);
+        let rgb = gradient_rgb(w, h);
+        let crop = Crop::from_box(
+            &crate::geometry::BBox {
+                x1: 4.0,
+                y1: 3.0,
+                x2: 60.0,
+                y2: 44.0,
+            },
+            1.25,
+            0.75,
+        );
+        for to_input in [
+            crop.udp_warp(NORM.width, NORM.height),
+            stretch(w, h, NORM.width, NORM.height),
+        ] {
+            for (layout, name) in [
+                (PixelLayout::RGB, "RGB"),
+                (PixelLayout::BGR, "BGR"),
+                (PixelLayout::BGRX, "BGRx"),
+                (PixelLayout::XRGB, "xRGB"),
+            ] {
+                let PixelLayout::Packed {
+                    bytes_per_pixel,
+                    rgb: off,
+                } = layout
+                else {
+                    unreachable!()
+                };
+                // Padded stride, as GStreamer frames often have.
+                let stride = w as usize * bytes_per_pixel + 8;
+                let packed = pack(&rgb, bytes_per_pixel, off);
+                let mut data = vec![0u8; stride * h as usize];
+                for y in 0..h as usize {
+                    let row = w as usize * bytes_per_pixel;
+                    data[y * stride..y * stride + row]
+                        .copy_from_slice(&packed[y * row..(y + 1) * row]);
+                }
+                let frame = FrameView {
+                    layout,
+                    width: w,
+                    height: h,
+                    planes: vec![(&data, stride)],
+                    matrix: YuvMatrix::BT601,
+                };
+                let mut out = vec![0.0; NORM.item_len()];
+                warp_normalize(&frame, &to_input, &NORM, &mut out).unwrap();
+                // u8 rounding in the warp: within 0.5 + interpolation rounding.
+                check(&out, &to_input, 0.75, name);
+            }
+        }
+    }
+
+    #[test]
+    fn yuv_layouts_match_rgb_within_chroma_resolution() {
+        let (w, h) = (64u32, 48u32);
+        // Chroma is subsampled, so use a frame whose colour varies slowly in chroma.
+        let rgb = gradient_rgb(w, h);
+        let (y, u, v) = yuv_frames(&rgb, w, h);
+        let uv: Vec<u8> = u.iter().zip(&v).flat_map(|(a, b)| [*a, *b]).collect();
+        let to_input = stretch(w, h, NORM.width, NORM.height);
+        let cw = w as usize / 2;
+        let i420 = FrameView {
+            layout: PixelLayout::I420,
+            width: w,
+            height: h,
+            planes: vec![(&y, w as usize), (&u, cw), (&v, cw)],
+            matrix: YuvMatrix::BT601,
+        };
+        let nv12 = FrameView {
+            layout: PixelLayout::Nv12,
+            planes: vec![(&y, w as usize), (&uv, w as usize)],
+            ..i420.clone()
+        };
+        for (frame, name) in [(i420, "I420"), (nv12, "NV12")] {
+            let mut out = vec![0.0; NORM.item_len()];
+            warp_normalize(&frame, &to_input, &NORM, &mut out).unwrap();
+            // YUV quantization (~1 level in each of Y, U, V) amplified by the matrix.
+            check(&out, &to_input, 3.0, name);
+        }
+    }
+
+    #[test]
+    fn border_is_black_for_every_layout() {
+        // A crop far outside the frame sees only the border: normalized black everywhere.
+        let (w, h) = (16u32, 16u32);
+        let y = vec![235u8; 256];
+        let c = vec![128u8; 64];
+        let rgb = vec![255u8; 16 * 16 * 3];
+        let far = Crop {
+            center: [1000.0, 1000.0],
+            scale: [30.0, 40.0],
+        }
+        .udp_warp(NORM.width, NORM.height);
+        let frames = [
+            FrameView {
+                layout: PixelLayout::RGB,
+                width: w,
+                height: h,
+                planes: vec![(&rgb, 48)],
+                matrix: YuvMatrix::BT601,
+            },
+            FrameView {
+                layout: PixelLayout::I420,
+                width: w,
+                height: h,
+                planes: vec![(&y, 16), (&c, 8), (&c, 8)],
+                matrix: YuvMatrix::BT709,
+            },
+        ];
+        for f in frames {
+            let mut out = vec![1.0; NORM.item_len()];
+            warp_normalize(&f, &far, &NORM, &mut out).unwrap();
+            let hw = out.len() / 3;
+            for c in 0..3 {
+                let want = -NORM.mean[c] / NORM.std[c];
+                assert!(
+                    out[c * hw..(c + 1) * hw]
+                        .iter()
+                        .all(|v| (v - want).abs() < 1e-4),
+                    "{:?} ch{c}",
+                    f.layout
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn short_plane_is_an_error_not_a_crash() {
+        let data = vec![0u8; 10];
+        let f = FrameView {
+            layout: PixelLayout::RGB,
+            width: 16,
+            height: 16,
+            planes: vec![(&data, 48)],
+            matrix: YuvMatrix::BT601,
+        };
+        let mut out = vec![0.0; NORM.item_len()];
+        let e = warp_normalize(&f, &stretch(16, 16, 96, 128), &NORM, &mut out).unwrap_err();
+        assert!(e.to_string().contains("too small"), "{e}");
+    }
+}

@@ -1,0 +1,9 @@
+//! ONNX Runtime: one environment per process (library loaded from `ORT_DYLIB_PATH` or the path
+//! `make setup` recorded), and sessions built with the requested execution provider.
+mod library;
+mod session;
+
+pub use library::{dylib_path, environment};
+pub use session::{
+    BatchOutput, ModelSession, Provider, ProviderChoice, RuntimeOptions, TensorInfo,
+};

@@ -1,0 +1,427 @@
+//! A loaded model: an ORT session on the chosen execution provider, its tensor signature, and
+//! batched runs that split or zero-pad to a fixed model batch.
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use ort::ep::{self, ExecutionProvider};
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{DynValue, TensorRef};
+use serde::Deserialize;
+
+use super::environment;
+use crate::error::{Error, Result};
+
+/// Which execution provider the user asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderChoice {
+    /// TensorRT, else CUDA, else CPU; logs which one runs.
+    #[default]
+    Auto,
+    Tensorrt,
+    Cuda,
+    Cpu,
+}
+
+impl FromStr for ProviderChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "tensorrt" => Ok(Self::Tensorrt),
+            "cuda" => Ok(Self::Cuda),
+            "cpu" => Ok(Self::Cpu),
+            _ => Err(format!(
+                "unknown execution provider '{s}' (expected auto, tensorrt, cuda or cpu)"
+            )),
+        }
+    }
+}
+
+/// The execution provider a session actually runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Tensorrt,
+    Cuda,
+    Cpu,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tensorrt => "tensorrt",
+            Self::Cuda => "cuda",
+            Self::Cpu => "cpu",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Session options (element properties / `[runtime]` config section).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeOptions {
+    pub provider: ProviderChoice,
+    /// ORT intra-op threads; 0 lets ORT choose (one per core).
+    pub intra_op_threads: usize,
+    /// TensorRT: build fp16 engines.
+    pub fp16: bool,
+    /// TensorRT engine cache; `None` = `<user cache dir>/sapiens-stream/tensorrt`.
+    pub trt_engine_cache_dir: Option<PathBuf>,
+    /// TensorRT builder workspace, MiB.
+    pub trt_workspace_mib: usize,
+    /// CUDA device ordinal.
+    pub device_id: i32,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            provider: ProviderChoice::Auto,
+            intra_op_threads: 0,
+            fp16: true,
+            trt_engine_cache_dir: None,
+            trt_workspace_mib: 4096,
+            device_id: 0,
+        }
+    }
+}
+
+impl RuntimeOptions {
+    /// The TensorRT engine cache folder in effect.
+    pub fn engine_cache_dir(&self) -> PathBuf {
+        self.trt_engine_cache_dir.clone().unwrap_or_else(|| {
+            dirs::cache_dir()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("sapiens-stream")
+                .join("tensorrt")
+        })
+    }
+}
+
+/// Name, element type and shape (-1 = dynamic) of a model input or output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub is_f32: bool,
+}
+
+impl fmt::Display for TensorInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dims: Vec<String> = self
+            .shape
+            .iter()
+            .map(|d| if *d < 0 { "?".into() } else { d.to_string() })
+            .collect();
+        write!(
+            f,
+            "'{}' [{}]{}",
+            self.name,
+            dims.join(","),
+            if self.is_f32 { "" } else { " (not float32)" }
+        )
+    }
+}
+
+/// A loaded model. `run` is safe to call from any thread (one run at a time per session).
+pub struct ModelSession {
+    session: Mutex<Session>,
+    path: PathBuf,
+    provider: Provider,
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+}
+
+impl fmt::Debug for ModelSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModelSession")
+            .field("path", &self.path)
+            .field("provider", &self.provider)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .finish()
+    }
+}
+
+impl ModelSession {
+    /// Loads `path` with `opts`. An explicitly requested provider that cannot be used is an error.
+    pub fn load(path: &Path, opts: &RuntimeOptions) -> Result<Self> {
+        let env = environment()?;
+        if !path.is_file() {
+            return Err(Error::ModelLoad {
+                path: path.to_owned(),
+                msg: "file not found".into(),
+            });
+        }
+        let order: &[Provider] = match opts.provider {
+            ProviderChoice::Auto => &[Provider::Tensorrt, Provider::Cuda, Provider::Cpu],
+            ProviderChoice::Tensorrt => &[Provider::Tensorrt],
+            ProviderChoice::Cuda => &[Provider::Cuda],
+            ProviderChoice::Cpu => &[Provider::Cpu],
+        };
+        let mut last_err = None;
+        for &p in order {
+            match Self::try_load(&env, path, opts, p) {
+                Ok(session) => {
+                    tracing::info!(model = %path.display(), provider = %p, "session ready");
+                    return Ok(Self::describe(session, path, p));
+                }
+                Err(e @ Error::ModelLoad { .. }) => return Err(e),
+                Err(e) => {
+                    if opts.provider == ProviderChoice::Auto {
+                        tracing::info!(provider = %p, reason = %e, "execution provider not usable, trying the next");
+                    }
+                    last_err = Some(e);
+                }
+            }
+        }
+        Err(last_err.unwrap_or_else(|| Error::Inference("no execution provider".into())))
+    }
+
+    fn try_load(
+        env: &ort::environment::Environment,
+        path: &Path,
+        opts: &RuntimeOptions,
+        p: Provider,
+    ) -> Result<Session> {
+        let unavailable = |reason: String| Error::ProviderUnavailable {
+            provider: p.as_str().into(),
+            reason,
+        };
+        let mut builder = Session::builder(env)?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| Error::Inference(e.to_string()))?;
+        if opts.intra_op_threads > 0 {
+            builder = builder
+                .with_intra_threads(opts.intra_op_threads)
+                .map_err(|e| Error::Inference(e.to_string()))?;
+        }
+        let dispatch = match p {
+            Provider::Cpu => None,
+            Provider::Cuda => {
+                if !ep::CUDA::is_available().unwrap_or(false) {
+                    return Err(unavailable(
+                        "this ONNX Runtime library has no CUDA provider (install onnxruntime-gpu)"
+                            .into(),
+                    ));
+                }
+                Some(
+                    ep::CUDA::default()
+                        .with_device_id(opts.device_id)
+                        .build()
+                        .error_on_failure(),
+                )
+            }
+            Provider::Tensorrt => {
+                if !ep::TensorRT::is_available().unwrap_or(false) {
+                    return Err(unavailable("this ONNX Runtime library has no TensorRT provider (install onnxruntime-gpu and TensorRT)".into()));
+                }
+                let cache = opts.engine_cache_dir();
+                std::fs::create_dir_all(&cache).map_err(|e| {
+                    unavailable(format!("engine cache dir {}: {e}", cache.display()))
+                })?;
+                Some(
+                    ep::TensorRT::default()
+                        .with_device_id(opts.device_id)
+                        .with_fp16(opts.fp16)
+                        .with_engine_cache(true)
+                        .with_engine_cache_path(cache.display().to_string())
+                        .with_timing_cache(true)
+                        .with_timing_cache_path(cache.display().to_string())
+                        .with_max_workspace_size(opts.trt_workspace_mib << 20)
+                        .build()
+                        .error_on_failure(),
+                )
+            }
+        };
+        if let Some(d) = dispatch {
+            builder = builder
+                .with_execution_providers([d])
+                .map_err(|e| unavailable(e.to_string()))?;
+        }
+        builder.commit_from_file(path).map_err(|e| {
+            let msg = e.to_string();
+            // A session that fails on a GPU provider may load on the next one; a bad file will not.
+            if p == Provider::Cpu || msg.contains("INVALID_PROTOBUF") || msg.contains("NO_SUCHFILE")
+            {
+                Error::ModelLoad {
+                    path: path.to_owned(),
+                    msg,
+                }
+            } else {
+                unavailable(msg)
+            }
+        })
+    }
+
+    fn describe(session: Session, path: &Path, provider: Provider) -> Self {
+        let info = |o: &ort::value::Outlet| TensorInfo {
+            name: o.name().to_owned(),
+            shape: o
+                .dtype()
+                .tensor_shape()
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default(),
+            is_f32: o.dtype().tensor_type() == Some(ort::value::TensorElementType::Float32),
+        };
+        let inputs = session.inputs().iter().map(info).collect();
+        let outputs = session.outputs().iter().map(info).collect();
+        Self {
+            session: Mutex::new(session),
+            path: path.to_owned(),
+            provider,
+            inputs,
+            outputs,
+        }
+    }
+
+    /// The model file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The execution provider this session runs on.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// The fixed batch size the model was exported with, or `None` when the batch is dynamic.
+    pub fn fixed_batch(&self) -> Option<usize> {
+        self.inputs
+            .first()
+            .and_then(|i| i.shape.first())
+            .filter(|d| **d > 0)
+            .map(|d| *d as usize)
+    }
+
+    /// Runs `n` items of `item_len` f32 each (`data.len() == n * item_len`), item shape
+    /// `item_shape` (e.g. `[3, 1024, 768]`), on `input`, returning `outputs` in the order asked.
+    /// A fixed-batch model gets the items in chunks of its batch, the last one zero-padded.
+    pub fn run(
+        &self,
+        input: &str,
+        outputs: &[&str],
+        data: &[f32],
+        n: usize,
+        item_shape: &[usize],
+    ) -> Result<Vec<BatchOutput>> {
+        let item_len: usize = item_shape.iter().product();
+        if data.len() != n * item_len || n == 0 {
+            return Err(Error::Inference(format!(
+                "input '{input}': {} values for {n} items of shape {item_shape:?}",
+                data.len()
+            )));
+        }
+        let chunk = self.fixed_batch().unwrap_or(n);
+        let mut result: Vec<BatchOutput> = outputs.iter().map(|o| BatchOutput::new(o)).collect();
+        let mut padded = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let count = chunk.min(n - start);
+            let slice = &data[start * item_len..(start + count) * item_len];
+            let batch: &[f32] = if count < chunk {
+                padded.clear();
+                padded.extend_from_slice(slice);
+                padded.resize(chunk * item_len, 0.0);
+                &padded
+            } else {
+                slice
+            };
+            let mut shape = vec![chunk];
+            shape.extend_from_slice(item_shape);
+            let tensor = TensorRef::from_array_view((shape, batch))?;
+            let mut session = self
+                .session
+                .lock()
+                .map_err(|_| Error::Inference("session lock poisoned".into()))?;
+            let mut out = session.run(ort::inputs![input => tensor])?;
+            for (o, r) in outputs.iter().zip(result.iter_mut()) {
+                let value = out.remove(*o).ok_or_else(|| Error::Output {
+                    name: (*o).into(),
+                    msg: "not produced by the model".into(),
+                })?;
+                r.push(value, count)?;
+            }
+            start += count;
+        }
+        Ok(result)
+    }
+}
+
+/// One output of a batched run: per-item f32 slices, without copying ORT's buffers.
+pub struct BatchOutput {
+    name: String,
+    chunks: Vec<(DynValue, usize)>,
+    item_shape: Vec<usize>,
+}
+
+impl BatchOutput {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            chunks: Vec::new(),
+            item_shape: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, value: DynValue, count: usize) -> Result<()> {
+        let err = |msg: String| Error::Output {
+            name: self.name.clone(),
+            msg,
+        };
+        let (shape, _) = value
+            .try_extract_tensor::<f32>()
+            .map_err(|e| err(format!("not a float32 tensor: {e}")))?;
+        if shape.len() < 2 || shape[0] < count as i64 {
+            return Err(err(format!(
+                "shape {:?} has no batch of {count}",
+                &shape[..]
+            )));
+        }
+        let item: Vec<usize> = shape[1..].iter().map(|d| *d as usize).collect();
+        if !self.item_shape.is_empty() && self.item_shape != item {
+            return Err(err(format!(
+                "item shape changed from {:?} to {item:?}",
+                self.item_shape
+            )));
+        }
+        self.item_shape = item;
+        self.chunks.push((value, count));
+        Ok(())
+    }
+
+    /// Shape of one item (without the batch dimension), e.g. `[K, 256, 192]`.
+    pub fn item_shape(&self) -> &[usize] {
+        &self.item_shape
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(|c| c.1).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Item `i`'s values, row-major in `item_shape`.
+    pub fn item(&self, mut i: usize) -> Option<&[f32]> {
+        let len: usize = self.item_shape.iter().product();
+        for (value, count) in &self.chunks {
+            if i < *count {
+                let (_, data) = value.try_extract_tensor::<f32>().ok()?;
+                return data.get(i * len..(i + 1) * len);
+            }
+            i -= count;
+        }
+        None
+    }
+}
