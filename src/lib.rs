@@ -11,3 +11,6 @@ pub mod runtime;
 pub use error::{Error, Result};
 pub mod geometry;
 pub mod preprocess;
+pub mod heads;
+pub mod meta;
+pub mod pipelining;
