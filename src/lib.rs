@@ -9,8 +9,10 @@ pub mod labels;
 pub mod runtime;
 
 pub use error::{Error, Result};
+pub mod elements;
 pub mod geometry;
-pub mod preprocess;
 pub mod heads;
 pub mod meta;
 pub mod pipelining;
+pub mod preprocess;
+pub mod render;

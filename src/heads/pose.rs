@@ -44,7 +44,12 @@ impl PoseDecoder {
         }
         let sum: f64 = kernel.iter().sum();
         kernel.iter_mut().for_each(|k| *k /= sum);
-        Self { num_keypoints, hm_w, hm_h, kernel }
+        Self {
+            num_keypoints,
+            hm_w,
+            hm_h,
+            kernel,
+        }
     }
 
     /// Values per person: `K * hm_h * hm_w`.
@@ -77,7 +82,11 @@ impl PoseDecoder {
             .into_iter()
             .map(|(hx, hy, score)| {
                 let (x, y) = crop.heatmap_to_frame(hx, hy, self.hm_w as u32, self.hm_h as u32);
-                Keypoint { x: x as f32, y: y as f32, score }
+                Keypoint {
+                    x: x as f32,
+                    y: y as f32,
+                    score,
+                }
             })
             .collect()
     }
@@ -137,7 +146,11 @@ impl PoseDecoder {
         let (a, b, d) = (dxx + eps, dxy, dyy + eps);
         let det = a * d - b * b;
         let step = ((d * dx - b * dy) / det, (-b * dx + a * dy) / det);
-        if step.0.is_finite() && step.1.is_finite() { step } else { (0.0, 0.0) }
+        if step.0.is_finite() && step.1.is_finite() {
+            step
+        } else {
+            (0.0, 0.0)
+        }
     }
 }
 
@@ -173,12 +186,21 @@ mod tests {
         // The log of a blurred Gaussian is quadratic, so one Newton step lands on its centre
         // (away from the border, where the official zero-padded blur biases it).
         let dec = PoseDecoder::new(1, 192, 256);
-        let cases = [(95.5, 127.5), (10.3, 20.8), (100.77, 200.12), (180.4, 13.6), (47.0, 61.0)];
+        let cases = [
+            (95.5, 127.5),
+            (10.3, 20.8),
+            (100.77, 200.12),
+            (180.4, 13.6),
+            (47.0, 61.0),
+        ];
         for (x0, y0) in cases {
             for sigma in [1.5, 2.0, 3.0] {
                 let h = gaussian(192, 256, x0, y0, sigma, 0.9);
                 let (x, y, s) = dec.decode_heatmap_px(&h)[0];
-                assert!((x - x0).abs() < 0.02 && (y - y0).abs() < 0.02, "σ={sigma} ({x0},{y0}) -> ({x},{y})");
+                assert!(
+                    (x - x0).abs() < 0.02 && (y - y0).abs() < 0.02,
+                    "σ={sigma} ({x0},{y0}) -> ({x},{y})"
+                );
                 assert!((s - h.iter().cloned().fold(f32::MIN, f32::max)).abs() < 1e-7);
             }
         }
@@ -196,22 +218,37 @@ mod tests {
         assert_eq!(kps[0], (-1.0, -1.0, 0.0));
         assert_eq!(kps[1].2, 1.0);
         assert!(kps[1].0.is_finite() && kps[1].1.is_finite());
-        assert!((kps[2].1 - 30.0).abs() < 0.05 && kps[2].0 > 45.0 && kps[2].0.is_finite(), "{:?}", kps[2]);
+        assert!(
+            (kps[2].1 - 30.0).abs() < 0.05 && kps[2].0 > 45.0 && kps[2].0.is_finite(),
+            "{:?}",
+            kps[2]
+        );
     }
 
     #[test]
     fn decode_maps_to_frame_pixels_through_the_crop() {
         // A peak at heatmap (x0, y0) must land at x0/(W-1)*sw + cx - sw/2 (SAPIENS.md 6.1).
         let dec = PoseDecoder::new(2, 192, 256);
-        let crop = Crop { center: [400.0, 300.0], scale: [300.0, 400.0] };
+        let crop = Crop {
+            center: [400.0, 300.0],
+            scale: [300.0, 400.0],
+        };
         let mut h = gaussian(192, 256, 60.25, 100.5, 2.0, 1.0);
         h.extend(gaussian(192, 256, 150.0, 30.75, 2.0, 0.4));
         let kps = dec.decode(&h, &crop);
-        let plane_max = |k: usize| h[k * 192 * 256..(k + 1) * 192 * 256].iter().cloned().fold(f32::MIN, f32::max);
+        let plane_max = |k: usize| {
+            h[k * 192 * 256..(k + 1) * 192 * 256]
+                .iter()
+                .cloned()
+                .fold(f32::MIN, f32::max)
+        };
         for (k, (kp, (x0, y0))) in kps.iter().zip([(60.25, 100.5), (150.0, 30.75)]).enumerate() {
             let ex = x0 / 191.0 * 300.0 + 400.0 - 150.0;
             let ey = y0 / 255.0 * 400.0 + 300.0 - 200.0;
-            assert!((kp.x as f64 - ex).abs() < 0.05 && (kp.y as f64 - ey).abs() < 0.05, "{kp:?} vs ({ex},{ey})");
+            assert!(
+                (kp.x as f64 - ex).abs() < 0.05 && (kp.y as f64 - ey).abs() < 0.05,
+                "{kp:?} vs ({ex},{ey})"
+            );
             assert_eq!(kp.score, plane_max(k));
         }
     }

@@ -27,14 +27,34 @@ fn put_f32s(s: &mut gst::StructureRef, name: &str, values: &[f32]) {
 
 /// Reads `name` as `expect` f32 values from a `GBytes` field.
 fn get_f32s(s: &gst::StructureRef, meta: &str, name: &str, expect: usize) -> Result<Vec<f32>> {
-    let err = |msg: String| Error::Meta { name: meta.into(), msg };
-    let bytes = s.get::<glib::Bytes>(name).map_err(|e| err(format!("field '{name}': {e}")))?;
+    let err = |msg: String| Error::Meta {
+        name: meta.into(),
+        msg,
+    };
+    let bytes = s
+        .get::<glib::Bytes>(name)
+        .map_err(|e| err(format!("field '{name}': {e}")))?;
     if bytes.len() != expect * 4 {
-        return Err(err(format!("field '{name}' holds {} bytes, expected {} f32 = {} bytes", bytes.len(), expect, expect * 4)));
+        return Err(err(format!(
+            "field '{name}' holds {} bytes, expected {} f32 = {} bytes",
+            bytes.len(),
+            expect,
+            expect * 4
+        )));
     }
-    Ok(bytes.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
-fn get_field<'a, T: glib::value::FromValue<'a> + 'static>(s: &'a gst::StructureRef, meta: &str, name: &str) -> Result<T> {
-    s.get::<T>(name).map_err(|e| Error::Meta { name: meta.into(), msg: format!("field '{name}': {e}") })
+fn get_field<'a, T: glib::value::FromValue<'a> + 'static>(
+    s: &'a gst::StructureRef,
+    meta: &str,
+    name: &str,
+) -> Result<T> {
+    s.get::<T>(name).map_err(|e| Error::Meta {
+        name: meta.into(),
+        msg: format!("field '{name}': {e}"),
+    })
 }

@@ -47,7 +47,10 @@ impl PoseResult {
         let k = self.keypoint_set.set().len();
         let mut meta = match CustomMeta::from_mut_buffer(buffer, POSE_META) {
             Ok(m) => m,
-            Err(_) => CustomMeta::add(buffer, POSE_META).map_err(|e| Error::Meta { name: POSE_META.into(), msg: e.to_string() })?,
+            Err(_) => CustomMeta::add(buffer, POSE_META).map_err(|e| Error::Meta {
+                name: POSE_META.into(),
+                msg: e.to_string(),
+            })?,
         };
         let s = meta.mut_structure();
         s.set_name(POSE_STRUCTURE);
@@ -56,10 +59,21 @@ impl PoseResult {
         s.set("num-keypoints", k as u32);
         s.set("score-threshold", self.score_threshold);
         s.set("untrained", self.untrained);
-        let boxes: Vec<f32> = self.persons.iter().flat_map(|p| [p.bbox.x1, p.bbox.y1, p.bbox.x2, p.bbox.y2]).collect();
-        let kps: Vec<f32> = self.persons.iter().flat_map(|p| p.keypoints.iter().flat_map(|q| [q.x, q.y, q.score])).collect();
+        let boxes: Vec<f32> = self
+            .persons
+            .iter()
+            .flat_map(|p| [p.bbox.x1, p.bbox.y1, p.bbox.x2, p.bbox.y2])
+            .collect();
+        let kps: Vec<f32> = self
+            .persons
+            .iter()
+            .flat_map(|p| p.keypoints.iter().flat_map(|q| [q.x, q.y, q.score]))
+            .collect();
         if kps.len() != self.persons.len() * k * 3 {
-            return Err(Error::Meta { name: POSE_META.into(), msg: format!("a person has not {k} keypoints") });
+            return Err(Error::Meta {
+                name: POSE_META.into(),
+                msg: format!("a person has not {k} keypoints"),
+            });
         }
         put_f32s(s, "boxes", &boxes);
         put_f32s(s, "keypoints", &kps);
@@ -68,20 +82,34 @@ impl PoseResult {
 
     /// Reads the pose meta of `buffer`; `Ok(None)` when there is none.
     pub fn from_buffer(buffer: &gst::BufferRef) -> Result<Option<Self>> {
-        let Ok(meta) = CustomMeta::from_buffer(buffer, POSE_META) else { return Ok(None) };
+        let Ok(meta) = CustomMeta::from_buffer(buffer, POSE_META) else {
+            return Ok(None);
+        };
         let s = meta.structure();
         let set: String = get_field(s, POSE_META, "keypoint-set")?;
-        let keypoint_set = set.parse().map_err(|msg| Error::Meta { name: POSE_META.into(), msg })?;
+        let keypoint_set = set.parse().map_err(|msg| Error::Meta {
+            name: POSE_META.into(),
+            msg,
+        })?;
         let n = get_field::<u32>(s, POSE_META, "num-persons")? as usize;
         let k = get_field::<u32>(s, POSE_META, "num-keypoints")? as usize;
         let boxes = get_f32s(s, POSE_META, "boxes", n * 4)?;
         let kps = get_f32s(s, POSE_META, "keypoints", n * k * 3)?;
         let persons = (0..n)
             .map(|i| PersonPose {
-                bbox: BBox { x1: boxes[4 * i], y1: boxes[4 * i + 1], x2: boxes[4 * i + 2], y2: boxes[4 * i + 3] },
+                bbox: BBox {
+                    x1: boxes[4 * i],
+                    y1: boxes[4 * i + 1],
+                    x2: boxes[4 * i + 2],
+                    y2: boxes[4 * i + 3],
+                },
                 keypoints: kps[i * k * 3..(i + 1) * k * 3]
                     .chunks_exact(3)
-                    .map(|c| Keypoint { x: c[0], y: c[1], score: c[2] })
+                    .map(|c| Keypoint {
+                        x: c[0],
+                        y: c[1],
+                        score: c[2],
+                    })
                     .collect(),
             })
             .collect();
@@ -101,14 +129,38 @@ mod tests {
     #[test]
     fn round_trips_through_a_buffer() {
         gst::init().unwrap();
-        let kps = |o: f32| (0..17).map(|i| Keypoint { x: o + i as f32, y: 2.0 * i as f32, score: 0.05 * i as f32 }).collect();
+        let kps = |o: f32| {
+            (0..17)
+                .map(|i| Keypoint {
+                    x: o + i as f32,
+                    y: 2.0 * i as f32,
+                    score: 0.05 * i as f32,
+                })
+                .collect()
+        };
         let r = PoseResult {
             keypoint_set: KeypointSetId::Coco17,
             score_threshold: 0.3,
             untrained: true,
             persons: vec![
-                PersonPose { bbox: BBox { x1: 1.0, y1: 2.0, x2: 30.0, y2: 40.0 }, keypoints: kps(0.5) },
-                PersonPose { bbox: BBox { x1: 5.0, y1: 6.0, x2: 70.0, y2: 80.0 }, keypoints: kps(100.0) },
+                PersonPose {
+                    bbox: BBox {
+                        x1: 1.0,
+                        y1: 2.0,
+                        x2: 30.0,
+                        y2: 40.0,
+                    },
+                    keypoints: kps(0.5),
+                },
+                PersonPose {
+                    bbox: BBox {
+                        x1: 5.0,
+                        y1: 6.0,
+                        x2: 70.0,
+                        y2: 80.0,
+                    },
+                    keypoints: kps(100.0),
+                },
             ],
         };
         let mut buf = gst::Buffer::with_size(16).unwrap();
@@ -125,8 +177,16 @@ mod tests {
             keypoint_set: KeypointSetId::Goliath308,
             score_threshold: 0.3,
             untrained: false,
-            persons: vec![PersonPose { bbox: BBox::frame(4, 4), keypoints: kps(0.0) }],
+            persons: vec![PersonPose {
+                bbox: BBox::frame(4, 4),
+                keypoints: kps(0.0),
+            }],
         };
-        assert!(bad.attach(buf.get_mut().unwrap()).unwrap_err().to_string().contains("308"));
+        assert!(
+            bad.attach(buf.get_mut().unwrap())
+                .unwrap_err()
+                .to_string()
+                .contains("308")
+        );
     }
 }

@@ -33,7 +33,12 @@ pub trait Stages: Send + Sync + 'static {
     /// Runs the model.
     fn infer(&self, pre: Self::Pre) -> Result<Self::Inferred>;
     /// Model output → result attached to the (writable) buffer.
-    fn postprocess(&self, inferred: Self::Inferred, buffer: &mut gst::BufferRef, info: &gst_video::VideoInfo) -> Result<()>;
+    fn postprocess(
+        &self,
+        inferred: Self::Inferred,
+        buffer: &mut gst::BufferRef,
+        info: &gst_video::VideoInfo,
+    ) -> Result<()>;
 }
 
 /// What comes out of the executor, in input order.
@@ -130,7 +135,10 @@ impl Executor {
     /// Starts the three stage threads for `stages`, allowing `max_inflight` (≥ 1) frames inside.
     pub fn new<S: Stages>(name: &str, stages: Arc<S>, max_inflight: usize) -> Result<Self> {
         let shared = Arc::new(Shared {
-            window: Mutex::new(Window { in_flight: 0, flushing: false }),
+            window: Mutex::new(Window {
+                in_flight: 0,
+                flushing: false,
+            }),
             changed: Condvar::new(),
             max_inflight: max_inflight.max(1),
             epoch: AtomicU64::new(0),
@@ -150,20 +158,42 @@ impl Executor {
         let t1 = spawn(
             "pre",
             Box::new(move || {
-                run_stage(&pre_rx, &sh1, Stage::Pre, |m| drop(pre_tx.send(m)), |job: Job<()>| {
-                    let data = s1.preprocess(&job.buffer, &job.info)?;
-                    Ok(Job { buffer: job.buffer, info: job.info, entered: job.entered, data })
-                })
+                run_stage(
+                    &pre_rx,
+                    &sh1,
+                    Stage::Pre,
+                    |m| drop(pre_tx.send(m)),
+                    |job: Job<()>| {
+                        let data = s1.preprocess(&job.buffer, &job.info)?;
+                        Ok(Job {
+                            buffer: job.buffer,
+                            info: job.info,
+                            entered: job.entered,
+                            data,
+                        })
+                    },
+                )
             }),
         )?;
         let (s2, sh2) = (stages.clone(), shared.clone());
         let t2 = spawn(
             "infer",
             Box::new(move || {
-                run_stage(&infer_rx, &sh2, Stage::Infer, |m| drop(infer_tx.send(m)), |job: Job<S::Pre>| {
-                    let data = s2.infer(job.data)?;
-                    Ok(Job { buffer: job.buffer, info: job.info, entered: job.entered, data })
-                })
+                run_stage(
+                    &infer_rx,
+                    &sh2,
+                    Stage::Infer,
+                    |m| drop(infer_tx.send(m)),
+                    |job: Job<S::Pre>| {
+                        let data = s2.infer(job.data)?;
+                        Ok(Job {
+                            buffer: job.buffer,
+                            info: job.info,
+                            entered: job.entered,
+                            data,
+                        })
+                    },
+                )
             }),
         )?;
         let (s3, sh3, out3) = (stages, shared.clone(), output_tx.clone());
@@ -181,23 +211,48 @@ impl Executor {
                         let _ = out3.send(item);
                     }
                 };
-                run_stage(&post_rx, &sh3, Stage::Post, emit, |mut job: Job<S::Inferred>| {
-                    s3.postprocess(job.data, job.buffer.make_mut(), &job.info)?;
-                    sh3.stats().record(Stage::Total, job.entered.elapsed());
-                    Ok(Job { buffer: job.buffer, info: job.info, entered: job.entered, data: () })
-                })
+                run_stage(
+                    &post_rx,
+                    &sh3,
+                    Stage::Post,
+                    emit,
+                    |mut job: Job<S::Inferred>| {
+                        s3.postprocess(job.data, job.buffer.make_mut(), &job.info)?;
+                        sh3.stats().record(Stage::Total, job.entered.elapsed());
+                        Ok(Job {
+                            buffer: job.buffer,
+                            info: job.info,
+                            entered: job.entered,
+                            data: (),
+                        })
+                    },
+                )
             }),
         )?;
-        Ok(Self { shared, input, output, output_tx, threads: vec![t1, t2, t3] })
+        Ok(Self {
+            shared,
+            input,
+            output,
+            output_tx,
+            threads: vec![t1, t2, t3],
+        })
     }
 
     /// Enters a frame; blocks while `max_inflight` frames are inside. `Err(Flushing)` while
     /// flushing (the frame is dropped, as upstream expects during a flush).
-    pub fn submit_frame(&self, buffer: gst::Buffer, info: Arc<gst_video::VideoInfo>) -> Result<(), Flushing> {
+    pub fn submit_frame(
+        &self,
+        buffer: gst::Buffer,
+        info: Arc<gst_video::VideoInfo>,
+    ) -> Result<(), Flushing> {
         {
             let mut w = self.shared.window.lock().unwrap_or_else(|p| p.into_inner());
             while !w.flushing && w.in_flight >= self.shared.max_inflight {
-                w = self.shared.changed.wait(w).unwrap_or_else(|p| p.into_inner());
+                w = self
+                    .shared
+                    .changed
+                    .wait(w)
+                    .unwrap_or_else(|p| p.into_inner());
             }
             if w.flushing {
                 return Err(Flushing);
@@ -205,19 +260,34 @@ impl Executor {
             w.in_flight += 1;
         }
         self.shared.stats().frame_in();
-        let job = Job { buffer, info, entered: Instant::now(), data: () };
-        self.input.send(Msg::Frame { epoch: self.shared.epoch(), job }).map_err(|_| Flushing)
+        let job = Job {
+            buffer,
+            info,
+            entered: Instant::now(),
+            data: (),
+        };
+        self.input
+            .send(Msg::Frame {
+                epoch: self.shared.epoch(),
+                job,
+            })
+            .map_err(|_| Flushing)
     }
 
     /// Enters a serialized event; it leaves after every frame submitted before it.
     pub fn submit_event(&self, event: gst::Event) {
-        let _ = self.input.send(Msg::Event { epoch: self.shared.epoch(), event });
+        let _ = self.input.send(Msg::Event {
+            epoch: self.shared.epoch(),
+            event,
+        });
     }
 
     /// The next output in order; blocks. Stale items (older epoch) are dropped and counted here.
     pub fn next_output(&self) -> Output {
         loop {
-            let Ok((epoch, out)) = self.output.recv() else { return Output::Wake };
+            let Ok((epoch, out)) = self.output.recv() else {
+                return Output::Wake;
+            };
             if epoch == WAKE {
                 return Output::Wake;
             }
@@ -266,7 +336,11 @@ impl Executor {
 
     /// Whether a flush is in progress.
     pub fn is_flushing(&self) -> bool {
-        self.shared.window.lock().unwrap_or_else(|p| p.into_inner()).flushing
+        self.shared
+            .window
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flushing
     }
 
     /// Blocks until no frame is inside (or a flush starts, or `timeout` passes).
@@ -278,14 +352,23 @@ impl Executor {
             if left.is_zero() {
                 return false;
             }
-            w = self.shared.changed.wait_timeout(w, left).unwrap_or_else(|p| p.into_inner()).0;
+            w = self
+                .shared
+                .changed
+                .wait_timeout(w, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
         w.in_flight == 0
     }
 
     /// Frames inside now.
     pub fn in_flight(&self) -> usize {
-        self.shared.window.lock().unwrap_or_else(|p| p.into_inner()).in_flight
+        self.shared
+            .window
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .in_flight
     }
 
     /// Counters and latency percentiles so far.

@@ -64,7 +64,12 @@ impl Ring {
         s.sort_by(f64::total_cmp);
         // Nearest-rank percentile.
         let pct = |p: f64| s[((p / 100.0 * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1];
-        LatencySummary { mean_ms: s.iter().sum::<f64>() / s.len() as f64, p50_ms: pct(50.0), p95_ms: pct(95.0), p99_ms: pct(99.0) }
+        LatencySummary {
+            mean_ms: s.iter().sum::<f64>() / s.len() as f64,
+            p50_ms: pct(50.0),
+            p95_ms: pct(95.0),
+            p99_ms: pct(99.0),
+        }
     }
 }
 
@@ -124,7 +129,10 @@ mod tests {
             r.push(v as f64);
         }
         let s = r.summary();
-        assert_eq!((s.p50_ms, s.p95_ms, s.p99_ms, s.mean_ms), (50.0, 95.0, 99.0, 50.5));
+        assert_eq!(
+            (s.p50_ms, s.p95_ms, s.p99_ms, s.mean_ms),
+            (50.0, 95.0, 99.0, 50.5)
+        );
         // The window keeps the newest WINDOW samples.
         let mut r = Ring::default();
         for _ in 0..WINDOW {

@@ -12,7 +12,12 @@ struct Fake {
 
 impl Fake {
     fn new(sleep_ms: u64, fail_pts: Vec<u64>) -> Arc<Self> {
-        Arc::new(Self { busy: AtomicUsize::new(0), max_busy: AtomicUsize::new(0), sleep: Duration::from_millis(sleep_ms), fail_pts })
+        Arc::new(Self {
+            busy: AtomicUsize::new(0),
+            max_busy: AtomicUsize::new(0),
+            sleep: Duration::from_millis(sleep_ms),
+            fail_pts,
+        })
     }
 
     fn work(&self) {
@@ -37,7 +42,12 @@ impl Stages for Fake {
         }
         Ok(pts * 10)
     }
-    fn postprocess(&self, v: u64, buffer: &mut gst::BufferRef, _: &gst_video::VideoInfo) -> Result<()> {
+    fn postprocess(
+        &self,
+        v: u64,
+        buffer: &mut gst::BufferRef,
+        _: &gst_video::VideoInfo,
+    ) -> Result<()> {
         self.work();
         buffer.set_offset(v);
         Ok(())
@@ -45,12 +55,18 @@ impl Stages for Fake {
 }
 
 fn info() -> Arc<gst_video::VideoInfo> {
-    Arc::new(gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, 4, 4).build().unwrap())
+    Arc::new(
+        gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, 4, 4)
+            .build()
+            .unwrap(),
+    )
 }
 
 fn frame(pts: u64) -> gst::Buffer {
     let mut b = gst::Buffer::with_size(48).unwrap();
-    b.get_mut().unwrap().set_pts(gst::ClockTime::from_nseconds(pts));
+    b.get_mut()
+        .unwrap()
+        .set_pts(gst::ClockTime::from_nseconds(pts));
     b
 }
 
@@ -89,14 +105,25 @@ fn frames_leave_in_order_before_eos_and_stages_overlap() {
         let fake = Fake::new(3, vec![]);
         let exec = Arc::new(Executor::new("t", fake.clone(), max_inflight).unwrap());
         let (pts, errors, offsets_ok) = run(exec.clone(), 40);
-        assert_eq!(pts, (0..40).collect::<Vec<_>>(), "max_inflight={max_inflight}");
+        assert_eq!(
+            pts,
+            (0..40).collect::<Vec<_>>(),
+            "max_inflight={max_inflight}"
+        );
         assert!(errors.is_empty() && offsets_ok);
         let s = exec.stats();
-        assert_eq!((s.frames_in, s.frames_out, s.flushed, s.failed), (40, 40, 0, 0));
+        assert_eq!(
+            (s.frames_in, s.frames_out, s.flushed, s.failed),
+            (40, 40, 0, 0)
+        );
         assert_eq!(exec.in_flight(), 0);
         // With one frame in flight only one stage works at a time; with three, stages overlap.
         let overlap = fake.max_busy.load(AO::SeqCst);
-        assert_eq!(overlap > 1, expect_overlap, "max_inflight={max_inflight}: {overlap} stages busy at once");
+        assert_eq!(
+            overlap > 1,
+            expect_overlap,
+            "max_inflight={max_inflight}: {overlap} stages busy at once"
+        );
         assert!(overlap <= max_inflight);
     }
 }

@@ -1,5 +1,6 @@
 //! ONNX Runtime: one environment per process (library loaded from `ORT_DYLIB_PATH` or the path
 //! `make setup` recorded), and sessions built with the requested execution provider.
+pub mod contract;
 mod library;
 mod session;
 

@@ -1,0 +1,223 @@
+//! Properties every inference element has. Precedence: property > config `[runtime]` > default.
+//! Model and runtime properties change in NULL/READY only (`GST_PARAM_MUTABLE_READY`).
+use std::path::PathBuf;
+
+use glib::prelude::*;
+use gst::prelude::*;
+
+use super::{InferenceCore, lock};
+use crate::config::Config;
+use crate::runtime::{ProviderChoice, RuntimeOptions};
+
+/// `execution-provider`: which ONNX Runtime execution provider to ask for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstSapiensExecutionProvider")]
+pub enum ExecutionProvider {
+    #[default]
+    #[enum_value(
+        name = "TensorRT, else CUDA, else CPU (the config's choice when it has one)",
+        nick = "auto"
+    )]
+    Auto,
+    #[enum_value(name = "TensorRT only (error when unavailable)", nick = "tensorrt")]
+    Tensorrt,
+    #[enum_value(name = "CUDA only (error when unavailable)", nick = "cuda")]
+    Cuda,
+    #[enum_value(name = "CPU", nick = "cpu")]
+    Cpu,
+}
+
+impl From<ExecutionProvider> for ProviderChoice {
+    fn from(p: ExecutionProvider) -> Self {
+        match p {
+            ExecutionProvider::Auto => ProviderChoice::Auto,
+            ExecutionProvider::Tensorrt => ProviderChoice::Tensorrt,
+            ExecutionProvider::Cuda => ProviderChoice::Cuda,
+            ExecutionProvider::Cpu => ProviderChoice::Cpu,
+        }
+    }
+}
+
+/// Default frames inside the element at once (one per stage).
+pub const DEFAULT_MAX_INFLIGHT: u32 = 3;
+
+/// Property values; `None` = not set, the config or the default applies.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Option<PathBuf>,
+    pub model: Option<PathBuf>,
+    pub execution_provider: Option<ExecutionProvider>,
+    pub fp16: Option<bool>,
+    pub trt_cache_dir: Option<PathBuf>,
+    pub trt_workspace_mib: Option<u32>,
+    pub device_id: Option<i32>,
+    pub intra_op_threads: Option<u32>,
+    pub max_inflight: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            config: None,
+            model: None,
+            execution_provider: None,
+            fp16: None,
+            trt_cache_dir: None,
+            trt_workspace_mib: None,
+            device_id: None,
+            intra_op_threads: None,
+            max_inflight: DEFAULT_MAX_INFLIGHT,
+        }
+    }
+}
+
+impl Settings {
+    /// Session options: properties over the config's `[runtime]` over defaults.
+    pub fn runtime_options(&self, config: &Config) -> RuntimeOptions {
+        let c = config.runtime_options();
+        RuntimeOptions {
+            provider: self
+                .execution_provider
+                .map(Into::into)
+                .filter(|p| *p != ProviderChoice::Auto)
+                .unwrap_or(c.provider),
+            intra_op_threads: self
+                .intra_op_threads
+                .map(|t| t as usize)
+                .unwrap_or(c.intra_op_threads),
+            fp16: self.fp16.unwrap_or(c.fp16),
+            trt_engine_cache_dir: self.trt_cache_dir.clone().or(c.trt_engine_cache_dir),
+            trt_workspace_mib: self
+                .trt_workspace_mib
+                .map(|m| m as usize)
+                .unwrap_or(c.trt_workspace_mib),
+            device_id: self.device_id.unwrap_or(c.device_id),
+        }
+    }
+}
+
+/// The shared property specs.
+pub fn specs() -> Vec<glib::ParamSpec> {
+    let d = RuntimeOptions::default();
+    vec![
+        glib::ParamSpecString::builder("config")
+            .nick("Model config")
+            .blurb("Model config TOML (see configs/); model paths in it are relative to the file")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("model")
+            .nick("Model file")
+            .blurb("ONNX model file, overriding the config's model.path")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecEnum::builder::<ExecutionProvider>("execution-provider")
+            .nick("Execution provider")
+            .blurb("ONNX Runtime execution provider to use; an explicit one that is unavailable is an error")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("provider")
+            .nick("Provider in use")
+            .blurb("The execution provider the loaded session actually runs on (empty until PAUSED)")
+            .read_only()
+            .build(),
+        glib::ParamSpecBoolean::builder("fp16")
+            .nick("FP16")
+            .blurb("TensorRT: build fp16 engines")
+            .default_value(d.fp16)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("trt-cache-dir")
+            .nick("TensorRT engine cache")
+            .blurb("Folder for built TensorRT engines (default: <user cache dir>/sapiens-stream/tensorrt)")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("trt-workspace-mib")
+            .nick("TensorRT workspace")
+            .blurb("TensorRT builder workspace size in MiB")
+            .minimum(64)
+            .default_value(d.trt_workspace_mib as u32)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecInt::builder("device-id")
+            .nick("Device")
+            .blurb("CUDA device ordinal")
+            .minimum(0)
+            .default_value(d.device_id)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("intra-op-threads")
+            .nick("Intra-op threads")
+            .blurb("ONNX Runtime intra-op threads (0 = one per core)")
+            .maximum(1024)
+            .default_value(0)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("max-inflight")
+            .nick("Frames in flight")
+            .blurb("Frames inside the element at once (pre-process, inference and post-process overlap when > 1; 1 = sequential)")
+            .minimum(1)
+            .maximum(64)
+            .default_value(DEFAULT_MAX_INFLIGHT)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+            .nick("Statistics")
+            .blurb("frames-in/out, flushed, failed, fps and per-stage latency (pre/infer/post/total mean/p50/p95/p99 ms)")
+            .read_only()
+            .build(),
+    ]
+}
+
+fn path(value: &glib::Value) -> Option<PathBuf> {
+    value
+        .get::<Option<String>>()
+        .ok()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
+impl InferenceCore {
+    /// Sets a shared property; `false` when `pspec` is not one of [`specs`].
+    pub fn set_property(&self, value: &glib::Value, pspec: &glib::ParamSpec) -> bool {
+        let mut s = lock(&self.settings);
+        match pspec.name() {
+            "config" => s.config = path(value),
+            "model" => s.model = path(value),
+            "execution-provider" => s.execution_provider = value.get().ok(),
+            "fp16" => s.fp16 = value.get().ok(),
+            "trt-cache-dir" => s.trt_cache_dir = path(value),
+            "trt-workspace-mib" => s.trt_workspace_mib = value.get().ok(),
+            "device-id" => s.device_id = value.get().ok(),
+            "intra-op-threads" => s.intra_op_threads = value.get().ok(),
+            "max-inflight" => s.max_inflight = value.get().unwrap_or(DEFAULT_MAX_INFLIGHT),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Reads a shared property; `None` when `pspec` is not one of [`specs`].
+    pub fn property(&self, pspec: &glib::ParamSpec) -> Option<glib::Value> {
+        let d = RuntimeOptions::default();
+        let s = lock(&self.settings).clone();
+        let show = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        Some(match pspec.name() {
+            "config" => show(&s.config).to_value(),
+            "model" => show(&s.model).to_value(),
+            "execution-provider" => s.execution_provider.unwrap_or_default().to_value(),
+            "provider" => self.provider().map(|p| p.as_str()).unwrap_or("").to_value(),
+            "fp16" => s.fp16.unwrap_or(d.fp16).to_value(),
+            "trt-cache-dir" => show(&s.trt_cache_dir).to_value(),
+            "trt-workspace-mib" => s
+                .trt_workspace_mib
+                .unwrap_or(d.trt_workspace_mib as u32)
+                .to_value(),
+            "device-id" => s.device_id.unwrap_or(d.device_id).to_value(),
+            "intra-op-threads" => s.intra_op_threads.unwrap_or(0).to_value(),
+            "max-inflight" => s.max_inflight.to_value(),
+            "stats" => self.stats_structure().to_value(),
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,29 @@
+//! The GStreamer elements, one folder per element, and their registration.
+pub mod inference;
+pub mod sapiensoverlay;
+pub mod sapienspose;
+
+use std::sync::OnceLock;
+
+use gst::glib;
+
+/// Registers every element with `plugin` (the `gstsapiens` plugin entry point).
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    register_elements(Some(plugin))
+}
+
+fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
+    crate::meta::register();
+    sapienspose::register(plugin)?;
+    sapiensoverlay::register(plugin)?;
+    Ok(())
+}
+
+/// Registers the elements in this process without a plugin file (the `sapiens` CLI, tests,
+/// applications linking the library). Idempotent; needs `gst::init`.
+pub fn register_static() -> Result<(), glib::BoolError> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| register_elements(None).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| glib::bool_error!("registering the sapiens elements: {e}"))
+}

@@ -1,0 +1,202 @@
+//! The pose head's three pipelined stages: person crops → heatmaps → keypoints in frame pixels.
+use std::sync::{Arc, Mutex};
+
+use crate::config::Weights;
+use crate::elements::inference::{LoadedModel, frame, lock};
+use crate::error::{Error, Result};
+use crate::geometry::{BBox, Crop};
+use crate::heads::pose::PoseDecoder;
+use crate::labels::KeypointSetId;
+use crate::meta::pose::{PersonPose, PoseResult};
+use crate::pipelining::Stages;
+use crate::preprocess::{Normalization, warp_normalize};
+use crate::runtime::contract::{self, Contract};
+use crate::runtime::{BatchOutput, ModelSession};
+
+/// Settings the element passes in; `score_threshold` may change while playing.
+#[derive(Debug, Clone)]
+pub struct PoseOptions {
+    /// Region-of-interest type taken as a person box.
+    pub roi_type: String,
+    /// Drawing threshold written into the result; `None` = the config's.
+    pub score_threshold: Arc<Mutex<Option<f32>>>,
+}
+
+/// Top-down pose: every person box of a frame in one batch.
+pub struct PoseStages {
+    session: Arc<ModelSession>,
+    contract: Contract,
+    norm: Normalization,
+    decoder: PoseDecoder,
+    keypoint_set: KeypointSetId,
+    box_padding: f32,
+    config_threshold: f32,
+    untrained: bool,
+    options: PoseOptions,
+}
+
+/// A frame's person boxes, their crops, and the NCHW batch of warped crops.
+pub struct PosePre {
+    persons: Vec<(BBox, Crop)>,
+    tensor: Vec<f32>,
+}
+
+/// Heatmaps of every person of a frame.
+pub struct PoseInferred {
+    persons: Vec<(BBox, Crop)>,
+    heatmaps: BatchOutput,
+}
+
+impl PoseStages {
+    /// Checks the model against the config (input `[b,3,H,W]`, output `[b,K,H/s,W/s]` with K the
+    /// keypoint set's size) and prepares the decoder.
+    pub fn new(loaded: &LoadedModel, options: PoseOptions) -> Result<Self> {
+        let cfg = &loaded.config;
+        let pose = cfg.pose()?;
+        let (h, w) = (cfg.input.height, cfg.input.width);
+        let k = pose.keypoint_set.set().len();
+        let (hm_h, hm_w) = (h / pose.heatmap_stride, w / pose.heatmap_stride);
+        let contract = contract::check(
+            &loaded.session,
+            &cfg.source,
+            cfg.model.input_name.as_deref(),
+            cfg.model.output_name.as_deref(),
+            [3, h as i64, w as i64],
+            &[k as i64, hm_h as i64, hm_w as i64],
+        )
+        .map_err(|e| match e {
+            Error::ModelMismatch { model, config, msg } => Error::ModelMismatch {
+                model,
+                config,
+                msg: format!(
+                    "{msg} (keypoint set {} has {k} keypoints)",
+                    pose.keypoint_set.as_str()
+                ),
+            },
+            e => e,
+        })?;
+        Ok(Self {
+            session: loaded.session.clone(),
+            contract,
+            norm: Normalization {
+                width: w,
+                height: h,
+                mean: cfg.input.mean,
+                std: cfg.input.std,
+            },
+            decoder: PoseDecoder::new(k, hm_w as usize, hm_h as usize),
+            keypoint_set: pose.keypoint_set,
+            box_padding: pose.box_padding,
+            config_threshold: pose.score_threshold,
+            untrained: cfg.model.weights == Weights::Untrained,
+            options,
+        })
+    }
+
+    /// Person boxes: upstream ROI metas of the configured type, else the whole frame.
+    fn boxes(&self, buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<BBox> {
+        let boxes: Vec<BBox> = buffer
+            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+            .filter(|m| m.roi_type() == self.options.roi_type)
+            .map(|m| {
+                let (x, y, w, h) = m.rect();
+                BBox {
+                    x1: x as f32,
+                    y1: y as f32,
+                    x2: (x + w) as f32,
+                    y2: (y + h) as f32,
+                }
+            })
+            .filter(|b| b.x2 > b.x1 && b.y2 > b.y1)
+            .collect();
+        if boxes.is_empty() {
+            vec![BBox::frame(info.width(), info.height())]
+        } else {
+            boxes
+        }
+    }
+}
+
+impl Stages for PoseStages {
+    type Pre = PosePre;
+    type Inferred = PoseInferred;
+
+    fn preprocess(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<PosePre> {
+        let aspect = self.norm.width as f64 / self.norm.height as f64;
+        let persons: Vec<(BBox, Crop)> = self
+            .boxes(buffer, info)
+            .into_iter()
+            .map(|b| (b, Crop::from_box(&b, self.box_padding, aspect)))
+            .collect();
+        let item = self.norm.item_len();
+        let mut tensor = vec![0.0f32; item * persons.len()];
+        frame::with_view(buffer, info, |view| {
+            for ((_, crop), out) in persons.iter().zip(tensor.chunks_exact_mut(item)) {
+                warp_normalize(
+                    view,
+                    &crop.udp_warp(self.norm.width, self.norm.height),
+                    &self.norm,
+                    out,
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(PosePre { persons, tensor })
+    }
+
+    fn infer(&self, pre: PosePre) -> Result<PoseInferred> {
+        let mut out = self.session.run(
+            &self.contract.input,
+            &[&self.contract.output],
+            &pre.tensor,
+            pre.persons.len(),
+            &self.norm.item_shape(),
+        )?;
+        Ok(PoseInferred {
+            persons: pre.persons,
+            heatmaps: out.remove(0),
+        })
+    }
+
+    fn postprocess(
+        &self,
+        inferred: PoseInferred,
+        buffer: &mut gst::BufferRef,
+        _: &gst_video::VideoInfo,
+    ) -> Result<()> {
+        let d = &self.decoder;
+        let expect = [d.num_keypoints, d.hm_h, d.hm_w];
+        if inferred.heatmaps.item_shape() != expect {
+            return Err(Error::Output {
+                name: self.contract.output.clone(),
+                msg: format!(
+                    "heatmaps of shape {:?}, expected {expect:?}",
+                    inferred.heatmaps.item_shape()
+                ),
+            });
+        }
+        let persons = inferred
+            .persons
+            .iter()
+            .enumerate()
+            .map(|(i, (bbox, crop))| {
+                let hm = inferred.heatmaps.item(i).ok_or_else(|| Error::Output {
+                    name: self.contract.output.clone(),
+                    msg: format!("no heatmaps for person {i}"),
+                })?;
+                Ok(PersonPose {
+                    bbox: *bbox,
+                    keypoints: self.decoder.decode(hm, crop),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let score_threshold = lock(&self.options.score_threshold).unwrap_or(self.config_threshold);
+        PoseResult {
+            keypoint_set: self.keypoint_set,
+            score_threshold,
+            untrained: self.untrained,
+            persons,
+        }
+        .attach(buffer)
+    }
+}

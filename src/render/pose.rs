@@ -1,0 +1,91 @@
+//! Skeletons as the official Sapiens demo draws them (SAPIENS.md 6.1 step 5): a keypoint is
+//! drawn when `score >= threshold`, a link when both ends score `> threshold`; radius 6,
+//! link thickness 3, the keypoint set's official colours.
+use opencv::core::{Point, Rect};
+
+use super::Canvas;
+use crate::error::Result;
+use crate::meta::pose::PoseResult;
+
+/// Official demo keypoint radius, px.
+pub const RADIUS: i32 = 6;
+/// Official demo link thickness, px.
+pub const THICKNESS: i32 = 3;
+/// Box and label colour (RGB).
+const BOX_RGB: [u8; 3] = [0, 255, 0];
+
+/// What to draw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoseStyle {
+    pub boxes: bool,
+    pub keypoints: bool,
+    pub links: bool,
+    pub labels: bool,
+    /// Overrides the result's own threshold when set.
+    pub threshold: Option<f32>,
+}
+
+impl Default for PoseStyle {
+    fn default() -> Self {
+        Self {
+            boxes: true,
+            keypoints: true,
+            links: true,
+            labels: false,
+            threshold: None,
+        }
+    }
+}
+
+fn point(x: f32, y: f32) -> Point {
+    Point::new(x.round() as i32, y.round() as i32)
+}
+
+/// Draws every person of `result`.
+pub fn draw(canvas: &mut Canvas, result: &PoseResult, style: &PoseStyle) -> Result<()> {
+    let set = result.keypoint_set.set();
+    let thr = style.threshold.unwrap_or(result.score_threshold);
+    for (i, person) in result.persons.iter().enumerate() {
+        let b = &person.bbox;
+        if style.boxes {
+            let r = Rect::new(
+                b.x1.round() as i32,
+                b.y1.round() as i32,
+                (b.x2 - b.x1).round() as i32,
+                (b.y2 - b.y1).round() as i32,
+            );
+            canvas.rect(r, BOX_RGB, 2)?;
+        }
+        let kps = &person.keypoints;
+        if style.links {
+            for link in &set.skeleton {
+                let [a, z] = link.link;
+                if let (Some(p), Some(q)) = (kps.get(a), kps.get(z)) {
+                    if p.score > thr && q.score > thr {
+                        canvas.line(point(p.x, p.y), point(q.x, q.y), link.color_rgb, THICKNESS)?;
+                    }
+                }
+            }
+        }
+        if style.keypoints {
+            for (k, kp) in kps.iter().enumerate() {
+                if kp.score >= thr {
+                    canvas.circle(point(kp.x, kp.y), RADIUS, set.keypoints[k].color_rgb)?;
+                }
+            }
+        }
+        if style.labels {
+            let shown = kps.iter().filter(|k| k.score >= thr).count();
+            let text = format!("person {i}: {shown}/{} keypoints", kps.len());
+            let y = (b.y1.round() as i32 - 24).max(0);
+            canvas.label(
+                Point::new(b.x1.round().max(0.0) as i32, y),
+                &text,
+                0.5,
+                [0, 0, 0],
+                BOX_RGB,
+            )?;
+        }
+    }
+    Ok(())
+}

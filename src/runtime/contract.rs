@@ -1,0 +1,91 @@
+//! Checks a loaded model against what its config promises, before any frame runs.
+use std::path::Path;
+
+use super::{ModelSession, TensorInfo};
+use crate::error::{Error, Result};
+
+/// The model's tensors a head uses, resolved against the config's (optional) names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contract {
+    pub input: String,
+    pub output: String,
+}
+
+/// Resolves the input/output names (config names, else the model's only input and first output)
+/// and checks their shapes: input `[batch, 3, height, width]` and output `[batch, ..output_item]`.
+/// Dynamic model dimensions (-1) match anything; a mismatch names both sides.
+pub fn check(
+    session: &ModelSession,
+    config: &Path,
+    input_name: Option<&str>,
+    output_name: Option<&str>,
+    input_item: [i64; 3],
+    output_item: &[i64],
+) -> Result<Contract> {
+    let mismatch = |msg: String| Error::ModelMismatch {
+        model: session.path().to_owned(),
+        config: config.to_owned(),
+        msg,
+    };
+    let list = |t: &[TensorInfo]| {
+        t.iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let input = match input_name {
+        Some(name) => session
+            .inputs
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| {
+                mismatch(format!(
+                    "config names input '{name}', the model has {}",
+                    list(&session.inputs)
+                ))
+            })?,
+        None if session.inputs.len() == 1 => &session.inputs[0],
+        None => {
+            return Err(mismatch(format!(
+                "the model has {} inputs ({}): name one with model.input_name",
+                session.inputs.len(),
+                list(&session.inputs)
+            )));
+        }
+    };
+    let output = match output_name {
+        Some(name) => session
+            .outputs
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| {
+                mismatch(format!(
+                    "config names output '{name}', the model has {}",
+                    list(&session.outputs)
+                ))
+            })?,
+        None => session
+            .outputs
+            .first()
+            .ok_or_else(|| mismatch("the model has no outputs".into()))?,
+    };
+    for (t, item, what) in [
+        (input, &input_item[..], "input"),
+        (output, output_item, "output"),
+    ] {
+        let fits = t.is_f32
+            && t.shape.len() == item.len() + 1
+            && t.shape[1..].iter().zip(item).all(|(m, c)| *m < 0 || m == c);
+        if !fits {
+            let want: Vec<String> = item.iter().map(|d| d.to_string()).collect();
+            return Err(mismatch(format!(
+                "{what} {t} but the config expects float32 [batch,{}]",
+                want.join(",")
+            )));
+        }
+    }
+    Ok(Contract {
+        input: input.name.clone(),
+        output: output.name.clone(),
+    })
+}
