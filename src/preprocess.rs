@@ -235,6 +235,50 @@ fn plane<'a>(frame: &FrameView<'a>, i: usize) -> Result<(&'a [u8], usize)> {
     })
 }
 
+/// Checks that a plane of `len` bytes holds `height` rows of `width` x `channels` bytes at `stride`.
+pub fn check_plane(
+    len: usize,
+    stride: usize,
+    width: u32,
+    height: u32,
+    channels: usize,
+) -> Result<()> {
+    let row_bytes = width as usize * channels;
+    if height == 0 || stride < row_bytes || len < stride * (height as usize - 1) + row_bytes {
+        return Err(Error::UnsupportedVideo(format!(
+            "plane of {len} bytes, stride {stride}, too small for {width}x{height}x{channels}"
+        )));
+    }
+    Ok(())
+}
+
+/// An 8-bit `channels`-channel `Mat` over `len` bytes at `data` (rows `stride` bytes apart),
+/// after checking with [`check_plane`] that they hold the image.
+///
+/// # Safety
+/// `data..data+len` must stay valid (and unaliased, if the Mat is written) while the Mat lives.
+pub unsafe fn mat_over(
+    data: *mut u8,
+    len: usize,
+    stride: usize,
+    width: u32,
+    height: u32,
+    channels: usize,
+) -> Result<Mat> {
+    check_plane(len, stride, width, height, channels)?;
+    let typ = cv::CV_MAKETYPE(cv::CV_8U, channels as i32);
+    // SAFETY: the caller guarantees the memory; its size was checked above.
+    Ok(unsafe {
+        Mat::new_rows_cols_with_data_unsafe(
+            height as i32,
+            width as i32,
+            typ,
+            data as *mut c_void,
+            stride,
+        )?
+    })
+}
+
 /// Warps one plane of `channels` interleaved u8 channels to `norm.width` x `norm.height`.
 fn warp_plane(
     (data, stride): (&[u8], usize),
@@ -245,23 +289,15 @@ fn warp_plane(
     norm: &Normalization,
     border: Scalar,
 ) -> Result<Mat> {
-    let row_bytes = width as usize * channels;
-    if stride < row_bytes || data.len() < stride * (height as usize - 1) + row_bytes {
-        return Err(Error::UnsupportedVideo(format!(
-            "plane of {} bytes, stride {stride}, too small for {width}x{height}x{channels}",
-            data.len()
-        )));
-    }
-    let typ = cv::CV_MAKETYPE(cv::CV_8U, channels as i32);
-    // SAFETY: the Mat borrows `data` (checked large enough above) only for this call, and
-    // warpAffine only reads its source.
+    // SAFETY: the Mat lives only for this call and warpAffine only reads its source.
     let src = unsafe {
-        Mat::new_rows_cols_with_data_unsafe(
-            height as i32,
-            width as i32,
-            typ,
-            data.as_ptr() as *mut c_void,
+        mat_over(
+            data.as_ptr() as *mut u8,
+            data.len(),
             stride,
+            width,
+            height,
+            channels,
         )?
     };
     let m = Mat::from_slice_2d(&to_input.0)?;

@@ -27,3 +27,22 @@ pub fn register_static() -> Result<(), glib::BoolError> {
         .clone()
         .map_err(|e| glib::bool_error!("registering the sapiens elements: {e}"))
 }
+
+/// `sink` and `src` templates (always present) for raw video in `formats`.
+fn always_templates(
+    formats: impl IntoIterator<Item = gst_video::VideoFormat>,
+) -> Vec<gst::PadTemplate> {
+    let caps = gst_video::VideoCapsBuilder::new()
+        .format_list(formats)
+        .build();
+    [
+        ("sink", gst::PadDirection::Sink),
+        ("src", gst::PadDirection::Src),
+    ]
+    .into_iter()
+    .map(|(name, dir)| {
+        gst::PadTemplate::new(name, dir, gst::PadPresence::Always, &caps)
+            .expect("valid raw video template")
+    })
+    .collect()
+}

@@ -1,14 +1,12 @@
 //! Drawing results onto video frames with OpenCV (in place, on the frame's own memory).
 pub mod pose;
 
-use std::ffi::c_void;
-
-use opencv::core::{self as cv, Mat, Point, Rect, Scalar};
+use opencv::core::{Mat, Point, Rect, Scalar};
 use opencv::imgproc;
 use opencv::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::preprocess::PixelLayout;
+use crate::preprocess::{PixelLayout, mat_over};
 
 /// A packed RGB-family frame wrapped as an OpenCV `Mat` without copying.
 pub struct Canvas {
@@ -38,22 +36,15 @@ impl Canvas {
                 "drawing needs a packed RGB/BGR(x) frame".into(),
             ));
         };
-        let row = width as usize * bytes_per_pixel;
-        if height == 0 || stride < row || data.len() < stride * (height as usize - 1) + row {
-            return Err(Error::UnsupportedVideo(format!(
-                "plane of {} bytes, stride {stride}, too small for {width}x{height}x{bytes_per_pixel}",
-                data.len()
-            )));
-        }
-        let typ = cv::CV_MAKETYPE(cv::CV_8U, bytes_per_pixel as i32);
-        // SAFETY: size checked above; the caller keeps `data` alive and exclusive.
+        // SAFETY: the caller keeps `data` alive and exclusive while the canvas exists.
         let mat = unsafe {
-            Mat::new_rows_cols_with_data_unsafe(
-                height as i32,
-                width as i32,
-                typ,
-                data.as_mut_ptr() as *mut c_void,
+            mat_over(
+                data.as_mut_ptr(),
+                data.len(),
                 stride,
+                width,
+                height,
+                bytes_per_pixel,
             )?
         };
         Ok(Self {

@@ -5,8 +5,8 @@ use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat};
 use crate::error::{Error, Result};
 use crate::preprocess::{FrameView, PixelLayout, YuvMatrix};
 
-/// Raw formats the inference elements accept (caps `format` list).
-pub const FORMATS: &[VideoFormat] = &[
+/// Packed RGB-family formats (what drawing elements accept).
+pub const PACKED_FORMATS: &[VideoFormat] = &[
     VideoFormat::Rgb,
     VideoFormat::Bgr,
     VideoFormat::Rgbx,
@@ -17,9 +17,15 @@ pub const FORMATS: &[VideoFormat] = &[
     VideoFormat::Bgra,
     VideoFormat::Argb,
     VideoFormat::Abgr,
-    VideoFormat::I420,
-    VideoFormat::Nv12,
 ];
+
+/// Raw formats the inference elements accept: the packed ones plus planar YUV.
+pub fn formats() -> impl Iterator<Item = VideoFormat> {
+    PACKED_FORMATS
+        .iter()
+        .copied()
+        .chain([VideoFormat::I420, VideoFormat::Nv12])
+}
 
 /// The pixel layout of `format` (alpha is read as padding).
 pub fn layout(format: VideoFormat) -> Result<PixelLayout> {
@@ -36,8 +42,7 @@ pub fn layout(format: VideoFormat) -> Result<PixelLayout> {
             return Err(Error::UnsupportedVideo(format!(
                 "format {} (supported: {})",
                 other.to_str(),
-                FORMATS
-                    .iter()
+                formats()
                     .map(|f| f.to_str().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")

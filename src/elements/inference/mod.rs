@@ -80,25 +80,7 @@ pub fn pads<T: InferenceElement>() -> (gst::Pad, gst::Pad) {
 
 /// Caps both pads accept: raw video in the formats pre-processing reads.
 pub fn pad_templates() -> Vec<gst::PadTemplate> {
-    let caps = gst_video::VideoCapsBuilder::new()
-        .format_list(frame::FORMATS.iter().copied())
-        .build();
-    vec![
-        gst::PadTemplate::new(
-            "sink",
-            gst::PadDirection::Sink,
-            gst::PadPresence::Always,
-            &caps,
-        )
-        .expect("valid sink template"),
-        gst::PadTemplate::new(
-            "src",
-            gst::PadDirection::Src,
-            gst::PadPresence::Always,
-            &caps,
-        )
-        .expect("valid src template"),
-    ]
+    super::always_templates(frame::formats())
 }
 
 /// A started element: the loaded model and the executor running it.
