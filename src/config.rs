@@ -198,6 +198,11 @@ impl Config {
         })
     }
 
+    /// The GStreamer element that runs this config's head.
+    pub fn element(&self) -> &'static str {
+        "sapienspose"
+    }
+
     /// Runtime options from `[runtime]`, over the built-in defaults.
     pub fn runtime_options(&self) -> RuntimeOptions {
         let r = &self.runtime;

@@ -9,9 +9,11 @@ pub mod labels;
 pub mod runtime;
 
 pub use error::{Error, Result};
+pub mod cli;
 pub mod elements;
 pub mod geometry;
 pub mod heads;
+pub mod logging;
 pub mod meta;
 pub mod pipelining;
 pub mod preprocess;

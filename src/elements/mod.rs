@@ -13,6 +13,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
 }
 
 fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
+    crate::logging::install();
     crate::meta::register();
     sapienspose::register(plugin)?;
     sapiensoverlay::register(plugin)?;

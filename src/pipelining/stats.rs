@@ -12,7 +12,7 @@ pub enum Stage {
 }
 
 /// Latencies of one stage, milliseconds, over the last [`WINDOW`] frames.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct LatencySummary {
     pub mean_ms: f64,
     pub p50_ms: f64,
@@ -21,7 +21,7 @@ pub struct LatencySummary {
 }
 
 /// A snapshot of an executor's counters.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ExecutorStats {
     pub frames_in: u64,
     pub frames_out: u64,

@@ -26,6 +26,17 @@ pub enum ProviderChoice {
     Cpu,
 }
 
+impl ProviderChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Tensorrt => "tensorrt",
+            Self::Cuda => "cuda",
+            Self::Cpu => "cpu",
+        }
+    }
+}
+
 impl FromStr for ProviderChoice {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

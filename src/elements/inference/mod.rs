@@ -11,6 +11,7 @@
 //! supplies its head's [`Stages`] when the core starts.
 pub mod frame;
 mod properties;
+pub mod stats;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -140,7 +141,7 @@ impl InferenceCore {
                 Error::ModelNotFound { .. } => gst::ResourceError::NotFound,
                 _ => gst::ResourceError::OpenRead,
             };
-            gst::error_msg!(kind, ["{}", e])
+            gst::error_msg!(kind, ("{}", e))
         };
         let loaded = settings.load().map_err(to_msg)?;
         let stages = build(&loaded).map_err(to_msg)?;
@@ -232,26 +233,7 @@ impl InferenceCore {
 
     /// Stats as the `stats` property's structure (all zero before start).
     pub fn stats_structure(&self) -> gst::Structure {
-        let s = self.stats().unwrap_or_default();
-        let mut b = gst::Structure::builder("sapiens-stats")
-            .field("frames-in", s.frames_in)
-            .field("frames-out", s.frames_out)
-            .field("flushed", s.flushed)
-            .field("failed", s.failed)
-            .field("fps", s.fps);
-        for (stage, l) in [
-            ("pre", s.pre),
-            ("infer", s.infer),
-            ("post", s.post),
-            ("total", s.total),
-        ] {
-            b = b
-                .field(format!("{stage}-mean-ms"), l.mean_ms)
-                .field(format!("{stage}-p50-ms"), l.p50_ms)
-                .field(format!("{stage}-p95-ms"), l.p95_ms)
-                .field(format!("{stage}-p99-ms"), l.p99_ms);
-        }
-        b.build()
+        stats::to_structure(&self.stats().unwrap_or_default())
     }
 
     fn chain(

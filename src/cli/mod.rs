@@ -1,0 +1,38 @@
+//! The `sapiens` command line: `run` (a whole pipeline from a source to a recording), `models`
+//! (what the shipped configs point at).
+mod models;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Real-time Sapiens (pose) on video files, RTSP streams and cameras.
+#[derive(Debug, Parser)]
+#[command(name = "sapiens", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs heads on a video source and records the annotated result.
+    Run(run::RunArgs),
+    /// Lists the model configs in a folder and whether their models are present.
+    Models {
+        /// Folder of config TOMLs.
+        #[arg(long, default_value = "configs")]
+        dir: PathBuf,
+    },
+}
+
+impl Cli {
+    /// Runs the command; the error is printed by `main`.
+    pub fn execute(self) -> crate::Result<()> {
+        match self.command {
+            Command::Run(args) => run::run(&args),
+            Command::Models { dir } => models::list(&dir),
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! `sapiens models`: the configs of a folder, their heads, and whether each model file is there.
+use std::path::Path;
+
+use crate::config::{Config, Weights};
+use crate::error::{Error, Result};
+
+pub fn list(dir: &Path) -> Result<()> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::Invalid(format!("cannot list {}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    println!(
+        "{:<34} {:<20} {:<9} {:<10} description",
+        "config", "keypoints", "weights", "model"
+    );
+    for p in paths {
+        match Config::load(&p) {
+            Ok(c) => {
+                let set = c
+                    .pose
+                    .as_ref()
+                    .map(|s| s.keypoint_set.as_str())
+                    .unwrap_or("-");
+                let weights = if c.model.weights == Weights::Untrained {
+                    "untrained"
+                } else {
+                    "trained"
+                };
+                let present = if c.model.path.is_file() {
+                    "present"
+                } else {
+                    "missing"
+                };
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                println!(
+                    "{name:<34} {set:<20} {weights:<9} {present:<10} {}",
+                    c.model.description
+                );
+            }
+            Err(e) => println!("{}: {e}", p.display()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! `sapiens run`: source → decode → heads → overlay → encode → file, with live and final stats.
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+
+use crate::config::{Config, Weights};
+use crate::elements::inference::stats;
+use crate::error::{Error, Result};
+use crate::pipelining::ExecutorStats;
+use crate::runtime::ProviderChoice;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Video file, URI (rtsp://, file://, http://) or camera device (/dev/video0).
+    #[arg(long, short)]
+    pub input: String,
+    /// Model config, one per head (see `sapiens models`).
+    #[arg(long, short, required = true)]
+    pub config: Vec<PathBuf>,
+    /// Annotated recording: .mp4 or .mkv (H.264). Without it, results are only counted.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Stop after this many frames (the recording is finalized properly).
+    #[arg(long)]
+    pub max_frames: Option<u64>,
+    /// ONNX Runtime execution provider: auto, tensorrt, cuda or cpu.
+    #[arg(long)]
+    pub execution_provider: Option<ProviderChoice>,
+    /// Frames inside each head at once (1 = sequential).
+    #[arg(long, default_value_t = 3)]
+    pub max_inflight: u32,
+    /// ONNX Runtime intra-op threads (0 = one per core).
+    #[arg(long)]
+    pub intra_op_threads: Option<u32>,
+    /// Do not draw results (recording shows the plain video).
+    #[arg(long)]
+    pub no_overlay: bool,
+    /// Seconds between live stats lines (0 = none).
+    #[arg(long, default_value_t = 2.0)]
+    pub stats_interval: f64,
+    /// Also write the final stats as JSON here.
+    #[arg(long)]
+    pub stats_json: Option<PathBuf>,
+}
+
+/// Quotes a value for `gst_parse_launch`.
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The source and decoder part of the launch line.
+fn source(input: &str) -> String {
+    if input.contains("://") {
+        format!("uridecodebin uri={}", quote(input))
+    } else if input.starts_with("/dev/video") {
+        format!("v4l2src device={} ! decodebin", quote(input))
+    } else {
+        format!("filesrc location={} ! decodebin", quote(input))
+    }
+}
+
+/// The encoder, muxer and sink for `output`.
+fn sink(output: Option<&Path>) -> Result<String> {
+    let Some(out) = output else {
+        return Ok("fakesink sync=false".into());
+    };
+    let mux = match out.extension().and_then(|e| e.to_str()) {
+        Some("mp4") | Some("mov") => "mp4mux",
+        Some("mkv") => "matroskamux",
+        _ => {
+            return Err(Error::Invalid(format!(
+                "output {}: use a .mp4 or .mkv file name",
+                out.display()
+            )));
+        }
+    };
+    Ok(format!(
+        "videoconvert ! x264enc speed-preset=veryfast ! h264parse ! {mux} ! filesink location={}",
+        quote(&out.to_string_lossy())
+    ))
+}
+
+/// The whole launch line; heads are named `head0`, `head1`, …
+pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
+    let mut parts = vec![source(&args.input), "videoconvert".into()];
+    for (i, cfg) in configs.iter().enumerate() {
+        let mut head = format!(
+            "{} name=head{i} config={} max-inflight={}",
+            cfg.element(),
+            quote(&cfg.source.to_string_lossy()),
+            args.max_inflight
+        );
+        if let Some(p) = args.execution_provider {
+            head += &format!(" execution-provider={}", p.as_str());
+        }
+        if let Some(t) = args.intra_op_threads {
+            head += &format!(" intra-op-threads={t}");
+        }
+        parts.push(head);
+    }
+    if !args.no_overlay && args.output.is_some() {
+        parts.push("sapiensoverlay".into());
+    }
+    parts.push(sink(args.output.as_deref())?);
+    Ok(parts.join(" ! "))
+}
+
+fn head_stats(head: &gst::Element) -> Result<ExecutorStats> {
+    stats::from_structure(&head.property::<gst::Structure>("stats"))
+}
+
+fn print_live(heads: &[gst::Element]) {
+    for h in heads {
+        if let Ok(s) = head_stats(h) {
+            println!(
+                "[{}] frames {:>6}  {:>6.2} fps  latency ms p50: pre {:.1} infer {:.1} post {:.1} total {:.1}",
+                h.name(),
+                s.frames_out,
+                s.fps,
+                s.pre.p50_ms,
+                s.infer.p50_ms,
+                s.post.p50_ms,
+                s.total.p50_ms
+            );
+        }
+    }
+}
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    gst::init().map_err(|e| Error::Invalid(format!("GStreamer: {e}")))?;
+    crate::elements::register_static().map_err(|e| Error::Invalid(e.to_string()))?;
+    let configs = args
+        .config
+        .iter()
+        .map(Config::load)
+        .collect::<Result<Vec<_>>>()?;
+    for c in configs
+        .iter()
+        .filter(|c| c.model.weights == Weights::Untrained)
+    {
+        println!(
+            "WARNING: {} uses UNTRAINED weights ({}): results are noise, for testing the pipeline only.",
+            c.source.display(),
+            c.model.path.display()
+        );
+    }
+    let line = launch_line(args, &configs)?;
+    println!("pipeline: {line}");
+    let pipeline = gst::parse::launch(&line)
+        .map_err(|e| Error::Invalid(format!("cannot build the pipeline: {e}")))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| Error::Invalid("launch line is not a pipeline".into()))?;
+    let heads: Vec<gst::Element> = (0..configs.len())
+        .filter_map(|i| pipeline.by_name(&format!("head{i}")))
+        .collect();
+
+    // --max-frames: let N frames into the first head, drop the rest, then end the stream.
+    let limit_reached = Arc::new(AtomicBool::new(false));
+    if let (Some(max), Some(first)) = (args.max_frames, heads.first()) {
+        let count = AtomicU64::new(0);
+        let flag = limit_reached.clone();
+        let pad = first.static_pad("sink").expect("heads have a sink pad");
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+            if n >= max {
+                flag.store(true, Ordering::SeqCst);
+            }
+            if n > max {
+                // Frames past the limit (until EOS arrives) are dropped here, before the head.
+                info.data.take();
+                info.flow_res = Ok(gst::FlowSuccess::Ok);
+                gst::PadProbeReturn::Handled
+            } else {
+                gst::PadProbeReturn::Ok
+            }
+        });
+    }
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    // Ctrl-C ends the stream cleanly (the recording stays playable); a second one is the default.
+    if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
+        tracing::debug!("no Ctrl-C handler: {e}");
+    }
+
+    let bus = pipeline.bus().expect("pipelines have a bus");
+    let started = Instant::now();
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        let err =
+            bus_error(&bus).unwrap_or_else(|| Error::Invalid("the pipeline cannot start".into()));
+        let _ = pipeline.set_state(gst::State::Null);
+        return Err(err);
+    }
+    let interval = Duration::from_secs_f64(args.stats_interval.max(0.0));
+    let mut next_print = Instant::now() + interval;
+    let mut eos_sent = false;
+    let result = loop {
+        if !eos_sent && (limit_reached.load(Ordering::SeqCst) || interrupted.load(Ordering::SeqCst))
+        {
+            pipeline.send_event(gst::event::Eos::new());
+            eos_sent = true;
+        }
+        if !interval.is_zero() && Instant::now() >= next_print {
+            print_live(&heads);
+            next_print += interval;
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break Ok(()),
+            gst::MessageView::Error(e) => break Err(error_of(e)),
+            gst::MessageView::Warning(w) => {
+                eprintln!("warning from {}: {}", src_name(w.src()), w.error());
+            }
+            _ => {}
+        }
+    };
+    let wall = started.elapsed();
+    let finals: Vec<(String, ExecutorStats)> = heads
+        .iter()
+        .filter_map(|h| Some((h.name().to_string(), head_stats(h).ok()?)))
+        .collect();
+    let providers: Vec<String> = heads
+        .iter()
+        .map(|h| h.property::<String>("provider"))
+        .collect();
+    let _ = pipeline.set_state(gst::State::Null);
+    result?;
+    print_summary(&finals, &providers, wall);
+    if let Some(path) = &args.stats_json {
+        let json = serde_json::json!({
+            "wall_s": wall.as_secs_f64(),
+            "heads": finals.iter().zip(&providers).map(|((n, s), p)| serde_json::json!({"name": n, "provider": p, "stats": s})).collect::<Vec<_>>(),
+        });
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&json).unwrap_or_default(),
+        )
+        .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if let Some(out) = &args.output {
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn src_name(src: Option<&gst::Object>) -> String {
+    src.map(|s| s.path_string().to_string())
+        .unwrap_or_else(|| "pipeline".into())
+}
+
+fn error_of(e: &gst::message::Error) -> Error {
+    let debug = e.debug().map(|d| format!(" ({d})")).unwrap_or_default();
+    Error::Invalid(format!("{}: {}{debug}", src_name(e.src()), e.error()))
+}
+
+/// The first error message already on the bus (a failed state change posts one).
+fn bus_error(bus: &gst::Bus) -> Option<Error> {
+    let msg = bus.pop_filtered(&[gst::MessageType::Error])?;
+    match msg.view() {
+        gst::MessageView::Error(e) => Some(error_of(e)),
+        _ => None,
+    }
+}
+
+fn print_summary(finals: &[(String, ExecutorStats)], providers: &[String], wall: Duration) {
+    println!("\n== summary ({:.1} s wall) ==", wall.as_secs_f64());
+    for ((name, s), provider) in finals.iter().zip(providers) {
+        println!(
+            "{name} [{provider}]: {} frames in, {} out, {} flushed, {} failed; {:.2} fps",
+            s.frames_in, s.frames_out, s.flushed, s.failed, s.fps
+        );
+        println!("  latency ms      mean     p50     p95     p99");
+        for (stage, l) in [
+            ("pre-process", s.pre),
+            ("inference", s.infer),
+            ("post-process", s.post),
+            ("in element", s.total),
+        ] {
+            println!(
+                "  {stage:<12} {:>8.1} {:>7.1} {:>7.1} {:>7.1}",
+                l.mean_ms, l.p50_ms, l.p95_ms, l.p99_ms
+            );
+        }
+    }
+}

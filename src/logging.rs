@@ -1,0 +1,67 @@
+//! Library `tracing` events into the GStreamer debug log (category `sapiens`), so that
+//! `GST_DEBUG=sapiens*:6` shows them beside the elements' own logs.
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use gst::prelude::*;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "sapiens",
+        gst::DebugColorFlags::empty(),
+        Some("sapiens-stream library (tracing)"),
+    )
+});
+
+/// A `tracing` layer writing each event to the `sapiens` GStreamer debug category.
+pub struct GstLogLayer;
+
+#[derive(Default)]
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?} ");
+        } else {
+            let _ = write!(self.0, "{}={value:?} ", field.name());
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for GstLogLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let level = match *meta.level() {
+            Level::ERROR => gst::DebugLevel::Error,
+            Level::WARN => gst::DebugLevel::Warning,
+            Level::INFO => gst::DebugLevel::Info,
+            Level::DEBUG => gst::DebugLevel::Debug,
+            Level::TRACE => gst::DebugLevel::Trace,
+        };
+        if !CAT.above_threshold(level) {
+            return;
+        }
+        let mut msg = Message::default();
+        event.record(&mut msg);
+        let file = glib::GString::from(meta.file().unwrap_or("?"));
+        CAT.log(
+            None::<&glib::Object>,
+            level,
+            file.as_gstr(),
+            meta.target(),
+            meta.line().unwrap_or(0),
+            format_args!("{}", msg.0.trim_end()),
+        );
+    }
+}
+
+/// Installs [`GstLogLayer`] as the process's tracing subscriber unless the application set one.
+pub fn install() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let _ =
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(GstLogLayer));
+}
