@@ -15,7 +15,9 @@ Two kinds of model, both with the real Sapiens pose I/O contract: input `input` 
   InstanceNorm + SiLU), 2x (1x1 conv + InstanceNorm + SiLU), final 1x1 conv to K channels.
   Their outputs are noise: they keep export, runtime and throughput paths honest, nothing more.
 
-Usage: gen_test_models.py OUT_DIR  (deterministic: the same files every run)
+Usage: gen_test_models.py [OUT_DIR]   (default tests/models; deterministic: the same graphs every run)
+       gen_test_models.py --check    (regenerates into a temporary folder and fails if a committed
+                                      model's graph differs from what this script makes)
 """
 import json
 import os
@@ -196,14 +198,41 @@ def sapiens_pose(path, k, width=32, depth=2, heads=2, head_ch=32, seed=0):
     g.save(path, "input", out, k, doc)
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "tests/models"
+def generate(out):
     os.makedirs(out, exist_ok=True)
     analytic_pose(os.path.join(out, "pose_analytic_coco17.onnx"))
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_coco17.onnx"), 17)
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_goliath308.onnx"), 308)
     for f in sorted(os.listdir(out)):
         print(f"{os.path.join(out, f)}: {os.path.getsize(os.path.join(out, f))} bytes")
+
+
+def check(committed="tests/models"):
+    """Graphs (nodes, initializer values, I/O) of the committed models equal freshly made ones."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(tmp)
+        bad = []
+        for f in sorted(os.listdir(tmp)):
+            fresh, old = os.path.join(tmp, f), os.path.join(committed, f)
+            if not os.path.exists(old):
+                bad.append(f"{old}: missing")
+            elif f.endswith(".onnx"):
+                if onnx.load(fresh).graph.SerializeToString() != onnx.load(old).graph.SerializeToString():
+                    bad.append(f"{old}: graph differs from what the script makes")
+            elif open(fresh, "rb").read() != open(old, "rb").read():
+                bad.append(f"{old}: differs from what the script makes")
+        if bad:
+            sys.exit("gen_test_models --check failed:\n  " + "\n  ".join(bad) + "\nrun `make models` and commit")
+        print(f"gen_test_models --check: {committed} matches the generator")
+
+
+def main():
+    if sys.argv[1:] == ["--check"]:
+        check()
+    else:
+        generate(sys.argv[1] if len(sys.argv) > 1 else "tests/models")
 
 
 if __name__ == "__main__":

@@ -1,1 +1,3 @@
-
+//! Integration tests: elements through `gst_check::Harness` and whole pipelines on real video.
+mod accuracy;
+mod common;

@@ -1,0 +1,26 @@
+# make demo  – set up, build, run pose on real video → out/demo.mp4 (prints fps and latency)
+# make test  – set up, then every test (.ci/run calls this)
+CARGO ?= cargo
+FRAMES ?= 200
+
+.PHONY: setup build demo test models bench clean-cache
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(CARGO) build --release --workspace
+
+demo: build
+	./target/release/sapiens run --input data/vtest.avi \
+	  --config configs/pose-tiny-goliath308.toml \
+	  --output out/demo.mp4 --max-frames $(FRAMES) --stats-json out/demo-stats.json
+	@echo "Plugin for gst-launch-1.0: export GST_PLUGIN_PATH=$(CURDIR)/target/release"
+
+test: setup
+	$(CARGO) build --workspace
+	$(CARGO) test --workspace -- --test-threads 2
+	.venv/bin/python scripts/gen_test_models.py --check
+
+models: setup
+	.venv/bin/python scripts/gen_test_models.py

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# One-time set-up on Debian 12 (idempotent, fast when everything is there):
+#  - apt: GStreamer 1.22 dev + plugins, OpenCV, clang, PyGObject, opencv-doc (test video);
+#  - .venv: onnxruntime (its libonnxruntime.so is the ONNX Runtime the build loads), onnx, numpy;
+#  - .sapiens/ort-dylib-path: where that library is (read at build time);
+#  - data/vtest.avi: people walking, from opencv-doc (never committed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ORT_VERSION=1.32.0
+APT_PACKAGES=(
+  pkg-config clang libclang-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x
+  gstreamer1.0-rtsp libgstrtspserver-1.0-dev libopencv-dev opencv-doc
+  python3-venv python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust 1.95 (rustup.rs)" >&2; exit 1; }
+
+# The venv must be able to build/install wheels for this interpreter.
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+if ! .venv/bin/python -c "import onnxruntime, onnx, numpy, sys; sys.exit(onnxruntime.__version__ != '$ORT_VERSION')" 2>/dev/null; then
+  echo "setup: installing onnxruntime==$ORT_VERSION onnx numpy into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check "onnxruntime==$ORT_VERSION" onnx numpy
+fi
+lib=$(.venv/bin/python -c "import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so.$ORT_VERSION'))")
+[ -f "$lib" ] || { echo "setup: $lib missing from the onnxruntime wheel" >&2; exit 1; }
+mkdir -p .sapiens
+if [ "$(cat .sapiens/ort-dylib-path 2>/dev/null)" != "$lib" ]; then
+  echo "$lib" > .sapiens/ort-dylib-path
+fi
+
+mkdir -p data out
+if [ ! -s data/vtest.avi ]; then
+  src=/usr/share/doc/opencv-doc/examples/data/vtest.avi
+  if [ -f "$src" ]; then cp "$src" data/vtest.avi
+  elif [ -f "$src.gz" ]; then gunzip -c "$src.gz" > data/vtest.avi
+  else echo "setup: $src not found (package opencv-doc)" >&2; exit 1; fi
+fi
+echo "setup: ok (ONNX Runtime: $lib)"

@@ -1,0 +1,143 @@
+//! Shared test helpers: initialization, paths, synthetic frames with coloured dots.
+use std::path::PathBuf;
+use std::sync::Once;
+
+use gst_video::prelude::*;
+
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        sapiens_stream::elements::register_static().unwrap();
+    });
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn config(name: &str) -> PathBuf {
+    root().join("configs").join(name)
+}
+
+/// A scratch folder for this test process.
+pub fn scratch(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sapiens-it-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The real video: `data/vtest.avi` after `make setup`, else opencv-doc's copy.
+pub fn vtest() -> PathBuf {
+    let local = root().join("data/vtest.avi");
+    if local.is_file() {
+        return local;
+    }
+    let system = PathBuf::from("/usr/share/doc/opencv-doc/examples/data/vtest.avi");
+    assert!(system.is_file(), "vtest.avi missing: run `make setup` (package opencv-doc)");
+    system
+}
+
+/// Keypoint colours of the analytic model (its JSON sidecar), RGB.
+pub fn analytic_colours() -> Vec<[u8; 3]> {
+    let text = std::fs::read_to_string(root().join("tests/models/pose_analytic_coco17.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["colours_rgb"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let c = c.as_array().unwrap();
+            [0, 1, 2].map(|i| c[i].as_u64().unwrap() as u8)
+        })
+        .collect()
+}
+
+/// A dot: keypoint index, centre (frame px, integer), radius (frame px).
+#[derive(Debug, Clone, Copy)]
+pub struct Dot {
+    pub k: usize,
+    pub x: i32,
+    pub y: i32,
+    pub r: i32,
+}
+
+/// A black RGB frame of `width` x `height` with filled discs of the analytic colours, converted to
+/// `format` with GStreamer's own converter (so YUV inputs are tested against real YUV).
+pub fn dots_frame(format: gst_video::VideoFormat, width: u32, height: u32, dots: &[Dot], pts_ms: u64) -> (gst::Buffer, gst_video::VideoInfo) {
+    init();
+    let colours = analytic_colours();
+    let rgb_info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, width, height).fps(gst::Fraction::new(25, 1)).build().unwrap();
+    let mut rgb = gst::Buffer::with_size(rgb_info.size()).unwrap();
+    {
+        let mut f = gst_video::VideoFrameRef::from_buffer_ref_writable(rgb.get_mut().unwrap(), &rgb_info).unwrap();
+        let stride = f.plane_stride()[0] as usize;
+        let data = f.plane_data_mut(0).unwrap();
+        data.fill(0);
+        for d in dots {
+            for y in (d.y - d.r).max(0)..=(d.y + d.r).min(height as i32 - 1) {
+                for x in (d.x - d.r).max(0)..=(d.x + d.r).min(width as i32 - 1) {
+                    if (x - d.x).pow(2) + (y - d.y).pow(2) <= d.r * d.r {
+                        let o = y as usize * stride + x as usize * 3;
+                        data[o..o + 3].copy_from_slice(&colours[d.k]);
+                    }
+                }
+            }
+        }
+    }
+    let info = gst_video::VideoInfo::builder(format, width, height).fps(gst::Fraction::new(25, 1)).build().unwrap();
+    let mut out = if format == gst_video::VideoFormat::Rgb {
+        rgb
+    } else {
+        let conv = gst_video::VideoConverter::new(&rgb_info, &info, None).unwrap();
+        let mut out = gst::Buffer::with_size(info.size()).unwrap();
+        {
+            let src = gst_video::VideoFrameRef::from_buffer_ref_readable(rgb.as_ref(), &rgb_info).unwrap();
+            let mut dst = gst_video::VideoFrameRef::from_buffer_ref_writable(out.get_mut().unwrap(), &info).unwrap();
+            conv.frame_ref(&src, &mut dst);
+        }
+        out
+    };
+    {
+        let b = out.get_mut().unwrap();
+        b.set_pts(gst::ClockTime::from_mseconds(pts_ms));
+        b.set_duration(gst::ClockTime::from_mseconds(40));
+    }
+    (out, info)
+}
+
+/// Adds a `person` region-of-interest meta for the box `(x, y, w, h)`.
+pub fn add_person(buffer: &mut gst::Buffer, rect: (u32, u32, u32, u32)) {
+    gst_video::VideoRegionOfInterestMeta::add(buffer.get_mut().unwrap(), "person", rect);
+}
+
+/// A `sapienspose` harness on `config`, playing, with caps of `info`.
+pub fn pose_harness(config: &str, info: &gst_video::VideoInfo, props: &[(&str, glib::Value)]) -> gst_check::Harness {
+    init();
+    let el = gst::ElementFactory::make("sapienspose").property("config", self::config(config).to_str().unwrap()).build().unwrap();
+    for (k, v) in props {
+        el.set_property_from_value(k, v);
+    }
+    let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+    if let Err(e) = start(&el) {
+        panic!("sapienspose with {config} does not start: {e}");
+    }
+    h.set_src_caps(info.to_caps().unwrap());
+    h
+}
+
+/// Sets `el` to PLAYING; on failure, the error message it posted.
+pub fn start(el: &gst::Element) -> Result<(), String> {
+    let bus = gst::Bus::new();
+    el.set_bus(Some(&bus));
+    match el.set_state(gst::State::Playing) {
+        Ok(_) => Ok(()),
+        Err(_) => {
+            let msg = bus.pop_filtered(&[gst::MessageType::Error]);
+            Err(match msg.as_ref().map(|m| m.view()) {
+                Some(gst::MessageView::Error(e)) => e.error().to_string(),
+                _ => "no error message".into(),
+            })
+        }
+    }
+}
