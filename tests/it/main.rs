@@ -1,3 +1,4 @@
 //! Integration tests: elements through `gst_check::Harness` and whole pipelines on real video.
 mod accuracy;
 mod common;
+mod harness;

@@ -1,0 +1,154 @@
+//! `gst_check::Harness` tests of the elements' stream behaviour and of the overlay's drawing.
+use gst_video::VideoFormat;
+use gst_video::prelude::*;
+use sapiens_stream::elements::inference::stats;
+use sapiens_stream::geometry::BBox;
+use sapiens_stream::heads::pose::Keypoint;
+use sapiens_stream::labels::KeypointSetId;
+use sapiens_stream::meta::pose::{PersonPose, PoseResult};
+
+use crate::common::*;
+
+fn element_stats(h: &gst_check::Harness) -> sapiens_stream::pipelining::ExecutorStats {
+    let el = h.element().unwrap();
+    stats::from_structure(&el.property::<gst::Structure>("stats")).unwrap()
+}
+
+fn blank(format: VideoFormat, w: u32, h: u32, pts_ms: u64) -> (gst::Buffer, gst_video::VideoInfo) {
+    dots_frame(format, w, h, &[], pts_ms)
+}
+
+/// Pulls events until EOS; returns how many buffers were already queued when it arrived.
+fn buffers_before_eos(h: &mut gst_check::Harness) -> u32 {
+    loop {
+        let ev = h.pull_event().expect("an event before the timeout");
+        if ev.type_() == gst::EventType::Eos {
+            return h.buffers_in_queue();
+        }
+    }
+}
+
+#[test]
+fn frames_leave_in_order_with_timestamps_and_eos_drains_them() {
+    let (_, info) = blank(VideoFormat::Rgb, 320, 240, 0);
+    let mut h = pose_harness("pose-tiny-coco17.toml", &info, &[("max-inflight", 3u32.to_value())]);
+    let el = h.element().unwrap();
+    assert_eq!(el.property::<String>("provider"), "cpu");
+    let n = 8;
+    for i in 0..n {
+        h.push(blank(VideoFormat::Rgb, 320, 240, 40 * i).0).unwrap();
+    }
+    h.push_event(gst::event::Eos::new());
+    // EOS leaves after every frame submitted before it.
+    assert_eq!(buffers_before_eos(&mut h), n as u32);
+    for i in 0..n {
+        let b = h.pull().unwrap();
+        assert_eq!(b.pts(), Some(gst::ClockTime::from_mseconds(40 * i)), "frame {i} out of order");
+        assert_eq!(b.duration(), Some(gst::ClockTime::from_mseconds(40)));
+        let pose = PoseResult::from_buffer(&b).unwrap().expect("pose meta");
+        assert_eq!(pose.keypoint_set, KeypointSetId::Coco17);
+        assert!(pose.untrained, "the tiny model's config says untrained");
+        assert_eq!(pose.persons.len(), 1);
+        assert_eq!(pose.persons[0].bbox, BBox::frame(320, 240));
+        assert_eq!(pose.persons[0].keypoints.len(), 17);
+    }
+    let s = element_stats(&h);
+    assert_eq!((s.frames_in, s.frames_out, s.flushed, s.failed), (n, n, 0, 0));
+    assert!(s.infer.p50_ms > 0.0 && s.total.p50_ms >= s.infer.p50_ms);
+}
+
+#[test]
+fn flush_drops_frames_inside_counts_them_and_the_stream_goes_on() {
+    let (_, info) = blank(VideoFormat::I420, 320, 240, 0);
+    let mut h = pose_harness("pose-tiny-goliath308.toml", &info, &[("max-inflight", 4u32.to_value())]);
+    for i in 0..6 {
+        h.push(blank(VideoFormat::I420, 320, 240, 40 * i).0).unwrap();
+    }
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    assert!(h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new())));
+    for i in 0..3 {
+        h.push(blank(VideoFormat::I420, 320, 240, 1000 + 40 * i).0).unwrap();
+    }
+    h.push_event(gst::event::Eos::new());
+    let _ = buffers_before_eos(&mut h);
+    let mut pts = Vec::new();
+    while let Some(b) = h.try_pull() {
+        pts.push(b.pts().unwrap().mseconds());
+    }
+    let s = element_stats(&h);
+    assert_eq!(s.frames_in, 9);
+    assert_eq!(s.frames_out + s.flushed, 9, "every frame leaves or is counted as flushed: {s:?}");
+    assert_eq!(pts[pts.len() - 3..], [1000, 1040, 1080], "frames after the flush all arrive, in order: {pts:?}");
+}
+
+/// A COCO-17 result: keypoint 5 (green) at (60, 60), 6 (orange) at (200, 60), 7 below the
+/// threshold at (60, 160); the rest score 0.
+fn coco_result(untrained: bool) -> PoseResult {
+    let mut kps = vec![Keypoint { x: 0.0, y: 0.0, score: 0.0 }; 17];
+    kps[5] = Keypoint { x: 60.0, y: 60.0, score: 0.9 };
+    kps[6] = Keypoint { x: 200.0, y: 60.0, score: 0.9 };
+    kps[7] = Keypoint { x: 60.0, y: 160.0, score: 0.2 };
+    PoseResult {
+        keypoint_set: KeypointSetId::Coco17,
+        score_threshold: 0.3,
+        untrained,
+        persons: vec![PersonPose { bbox: BBox { x1: 20.0, y1: 20.0, x2: 240.0, y2: 220.0 }, keypoints: kps }],
+    }
+}
+
+/// RGB of pixel (x, y) of a packed frame.
+fn pixel(b: &gst::Buffer, info: &gst_video::VideoInfo, x: usize, y: usize) -> [u8; 3] {
+    let f = gst_video::VideoFrameRef::from_buffer_ref_readable(b.as_ref(), info).unwrap();
+    let stride = f.plane_stride()[0] as usize;
+    let bpp = info.format_info().pixel_stride()[0] as usize;
+    let p = &f.plane_data(0).unwrap()[y * stride + x * bpp..][..bpp];
+    match info.format() {
+        VideoFormat::Rgb | VideoFormat::Rgbx => [p[0], p[1], p[2]],
+        VideoFormat::Bgr | VideoFormat::Bgrx => [p[2], p[1], p[0]],
+        VideoFormat::Xrgb => [p[1], p[2], p[3]],
+        other => panic!("test reads no {other:?}"),
+    }
+}
+
+fn overlay(props: &[(&str, glib::Value)], format: VideoFormat, result: &PoseResult) -> (gst::Buffer, gst_video::VideoInfo) {
+    init();
+    let el = gst::ElementFactory::make("sapiensoverlay").build().unwrap();
+    for (k, v) in props {
+        el.set_property_from_value(k, v);
+    }
+    let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+    h.play();
+    let (mut b, info) = blank(format, 320, 240, 0);
+    result.attach(b.get_mut().unwrap()).unwrap();
+    h.set_src_caps(info.to_caps().unwrap());
+    (h.push_and_pull(b).unwrap(), info)
+}
+
+#[test]
+fn overlay_draws_official_colours_where_scores_pass_the_threshold() {
+    const GREEN: [u8; 3] = [0, 255, 0];
+    const ORANGE: [u8; 3] = [255, 128, 0];
+    const LINK_5_6: [u8; 3] = [51, 153, 255];
+    const BLACK: [u8; 3] = [0, 0, 0];
+    for format in [VideoFormat::Rgb, VideoFormat::Bgrx, VideoFormat::Xrgb] {
+        let (b, info) = overlay(&[("draw-boxes", false.to_value())], format, &coco_result(false));
+        assert_eq!(pixel(&b, &info, 60, 60), GREEN, "{format:?} keypoint 5");
+        assert_eq!(pixel(&b, &info, 200, 60), ORANGE, "{format:?} keypoint 6");
+        assert_eq!(pixel(&b, &info, 130, 60), LINK_5_6, "{format:?} link 5-6");
+        assert_eq!(pixel(&b, &info, 60, 160), BLACK, "{format:?} keypoint 7 below threshold");
+        assert_eq!(pixel(&b, &info, 60, 110), BLACK, "{format:?} link 5-7 has an end below threshold");
+        assert_eq!(pixel(&b, &info, 2, 2), BLACK, "{format:?} no banner for trained weights");
+        assert_eq!(pixel(&b, &info, 20, 100), BLACK, "{format:?} boxes off");
+    }
+    // Toggles and threshold: links off, boxes on, threshold 0.1 shows keypoint 7.
+    let props = [("draw-links", false.to_value()), ("score-threshold", 0.1f32.to_value())];
+    let (b, info) = overlay(&props, VideoFormat::Rgb, &coco_result(false));
+    assert_eq!(pixel(&b, &info, 130, 60), BLACK, "links off");
+    assert_eq!(pixel(&b, &info, 60, 160), GREEN, "keypoint 7 passes threshold 0.1");
+    assert_eq!(pixel(&b, &info, 20, 100), [0, 255, 0], "person box drawn");
+    // Untrained weights: the red banner, whatever the toggles.
+    let (b, info) = overlay(&[("draw-keypoints", false.to_value())], VideoFormat::Rgb, &coco_result(true));
+    assert_eq!(pixel(&b, &info, 1, 1), [200, 0, 0], "UNTRAINED banner");
+    assert_eq!(pixel(&b, &info, 200, 65), BLACK, "keypoints off (inside the dot, off the link)");
+}
