@@ -7,7 +7,13 @@ use sapiens_stream::meta::pose::PoseResult;
 use crate::common::*;
 
 /// Positions of a person's dots, relative to its box.
-const LAYOUT: [(f64, f64); 5] = [(0.3, 0.2), (0.7, 0.35), (0.5, 0.5), (0.3, 0.75), (0.7, 0.85)];
+const LAYOUT: [(f64, f64); 5] = [
+    (0.3, 0.2),
+    (0.7, 0.35),
+    (0.5, 0.5),
+    (0.3, 0.75),
+    (0.7, 0.85),
+];
 
 struct Case {
     format: VideoFormat,
@@ -24,24 +30,61 @@ fn dots_for(p: usize, b: (u32, u32, u32, u32)) -> Vec<Dot> {
     LAYOUT
         .iter()
         .enumerate()
-        .map(|(i, (fx, fy))| Dot { k: 5 * p + i, x: (x + fx * w).round() as i32, y: (y + fy * h).round() as i32, r })
+        .map(|(i, (fx, fy))| Dot {
+            k: 5 * p + i,
+            x: (x + fx * w).round() as i32,
+            y: (y + fy * h).round() as i32,
+            r,
+        })
         .collect()
 }
 
 #[test]
 fn dots_decode_to_their_frame_positions() {
     let cases = [
-        Case { format: VideoFormat::Rgb, size: (640, 360), boxes: vec![] },
-        Case { format: VideoFormat::Bgrx, size: (360, 640), boxes: vec![] },
-        Case { format: VideoFormat::Rgb, size: (1280, 720), boxes: vec![(100, 100, 300, 500), (800, 150, 300, 500)] },
-        Case { format: VideoFormat::I420, size: (1920, 1080), boxes: vec![(500, 200, 400, 700)] },
-        Case { format: VideoFormat::Nv12, size: (800, 600), boxes: vec![] },
-        Case { format: VideoFormat::Xbgr, size: (320, 240), boxes: vec![(0, 20, 120, 200)] },
+        Case {
+            format: VideoFormat::Rgb,
+            size: (640, 360),
+            boxes: vec![],
+        },
+        Case {
+            format: VideoFormat::Bgrx,
+            size: (360, 640),
+            boxes: vec![],
+        },
+        Case {
+            format: VideoFormat::Rgb,
+            size: (1280, 720),
+            boxes: vec![(100, 100, 300, 500), (800, 150, 300, 500)],
+        },
+        Case {
+            format: VideoFormat::I420,
+            size: (1920, 1080),
+            boxes: vec![(500, 200, 400, 700)],
+        },
+        Case {
+            format: VideoFormat::Nv12,
+            size: (800, 600),
+            boxes: vec![],
+        },
+        Case {
+            format: VideoFormat::Xbgr,
+            size: (320, 240),
+            boxes: vec![(0, 20, 120, 200)],
+        },
     ];
     for (ci, case) in cases.iter().enumerate() {
         let (w, h) = case.size;
-        let boxes = if case.boxes.is_empty() { vec![(0, 0, w, h)] } else { case.boxes.clone() };
-        let dots: Vec<Vec<Dot>> = boxes.iter().enumerate().map(|(p, b)| dots_for(p, *b)).collect();
+        let boxes = if case.boxes.is_empty() {
+            vec![(0, 0, w, h)]
+        } else {
+            case.boxes.clone()
+        };
+        let dots: Vec<Vec<Dot>> = boxes
+            .iter()
+            .enumerate()
+            .map(|(p, b)| dots_for(p, *b))
+            .collect();
         let all: Vec<Dot> = dots.iter().flatten().copied().collect();
         let (mut buf, info) = dots_frame(case.format, w, h, &all, 40 * ci as u64);
         for b in &case.boxes {
@@ -50,19 +93,32 @@ fn dots_decode_to_their_frame_positions() {
         let mut harness = pose_harness("pose-analytic-coco17.toml", &info, &[]);
         harness.push(buf).unwrap();
         let out = harness.pull().unwrap();
-        let pose = PoseResult::from_buffer(&out).unwrap().expect("pose meta on the output buffer");
+        let pose = PoseResult::from_buffer(&out)
+            .unwrap()
+            .expect("pose meta on the output buffer");
         assert_eq!(pose.persons.len(), boxes.len(), "case {ci}");
         for (p, person) in pose.persons.iter().enumerate() {
             let b = boxes[p];
             assert_eq!(
-                [person.bbox.x1, person.bbox.y1, person.bbox.x2, person.bbox.y2],
-                [b.0 as f32, b.1 as f32, (b.0 + b.2) as f32, (b.1 + b.3) as f32],
+                [
+                    person.bbox.x1,
+                    person.bbox.y1,
+                    person.bbox.x2,
+                    person.bbox.y2
+                ],
+                [
+                    b.0 as f32,
+                    b.1 as f32,
+                    (b.0 + b.2) as f32,
+                    (b.1 + b.3) as f32
+                ],
                 "case {ci} person {p} box"
             );
             for (k, kp) in person.keypoints.iter().enumerate() {
                 match dots[p].iter().find(|d| d.k == k) {
                     Some(d) => {
-                        let err = ((kp.x - d.x as f32).powi(2) + (kp.y - d.y as f32).powi(2)).sqrt();
+                        let err =
+                            ((kp.x - d.x as f32).powi(2) + (kp.y - d.y as f32).powi(2)).sqrt();
                         assert!(
                             err <= 1.5,
                             "case {ci} ({:?} {w}x{h}) person {p} keypoint {k}: decoded ({:.2}, {:.2}), drawn at ({}, {}), error {err:.2} px",
@@ -74,9 +130,17 @@ fn dots_decode_to_their_frame_positions() {
                         );
                         // The analytic score grows with the dot's area in model pixels; drawn dots
                         // score > 0.1, absent colours ~0.
-                        assert!(kp.score > 0.1, "case {ci} person {p} keypoint {k}: score {}", kp.score);
+                        assert!(
+                            kp.score > 0.1,
+                            "case {ci} person {p} keypoint {k}: score {}",
+                            kp.score
+                        );
                     }
-                    None => assert!(kp.score < 0.01, "case {ci} person {p} keypoint {k} not drawn but scores {}", kp.score),
+                    None => assert!(
+                        kp.score < 0.01,
+                        "case {ci} person {p} keypoint {k} not drawn but scores {}",
+                        kp.score
+                    ),
                 }
             }
         }

@@ -34,13 +34,17 @@ pub fn vtest() -> PathBuf {
         return local;
     }
     let system = PathBuf::from("/usr/share/doc/opencv-doc/examples/data/vtest.avi");
-    assert!(system.is_file(), "vtest.avi missing: run `make setup` (package opencv-doc)");
+    assert!(
+        system.is_file(),
+        "vtest.avi missing: run `make setup` (package opencv-doc)"
+    );
     system
 }
 
 /// Keypoint colours of the analytic model (its JSON sidecar), RGB.
 pub fn analytic_colours() -> Vec<[u8; 3]> {
-    let text = std::fs::read_to_string(root().join("tests/models/pose_analytic_coco17.json")).unwrap();
+    let text =
+        std::fs::read_to_string(root().join("tests/models/pose_analytic_coco17.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["colours_rgb"]
         .as_array()
@@ -64,13 +68,24 @@ pub struct Dot {
 
 /// A black RGB frame of `width` x `height` with filled discs of the analytic colours, converted to
 /// `format` with GStreamer's own converter (so YUV inputs are tested against real YUV).
-pub fn dots_frame(format: gst_video::VideoFormat, width: u32, height: u32, dots: &[Dot], pts_ms: u64) -> (gst::Buffer, gst_video::VideoInfo) {
+pub fn dots_frame(
+    format: gst_video::VideoFormat,
+    width: u32,
+    height: u32,
+    dots: &[Dot],
+    pts_ms: u64,
+) -> (gst::Buffer, gst_video::VideoInfo) {
     init();
     let colours = analytic_colours();
-    let rgb_info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, width, height).fps(gst::Fraction::new(25, 1)).build().unwrap();
+    let rgb_info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, width, height)
+        .fps(gst::Fraction::new(25, 1))
+        .build()
+        .unwrap();
     let mut rgb = gst::Buffer::with_size(rgb_info.size()).unwrap();
     {
-        let mut f = gst_video::VideoFrameRef::from_buffer_ref_writable(rgb.get_mut().unwrap(), &rgb_info).unwrap();
+        let mut f =
+            gst_video::VideoFrameRef::from_buffer_ref_writable(rgb.get_mut().unwrap(), &rgb_info)
+                .unwrap();
         let stride = f.plane_stride()[0] as usize;
         let data = f.plane_data_mut(0).unwrap();
         data.fill(0);
@@ -85,15 +100,21 @@ pub fn dots_frame(format: gst_video::VideoFormat, width: u32, height: u32, dots:
             }
         }
     }
-    let info = gst_video::VideoInfo::builder(format, width, height).fps(gst::Fraction::new(25, 1)).build().unwrap();
+    let info = gst_video::VideoInfo::builder(format, width, height)
+        .fps(gst::Fraction::new(25, 1))
+        .build()
+        .unwrap();
     let mut out = if format == gst_video::VideoFormat::Rgb {
         rgb
     } else {
         let conv = gst_video::VideoConverter::new(&rgb_info, &info, None).unwrap();
         let mut out = gst::Buffer::with_size(info.size()).unwrap();
         {
-            let src = gst_video::VideoFrameRef::from_buffer_ref_readable(rgb.as_ref(), &rgb_info).unwrap();
-            let mut dst = gst_video::VideoFrameRef::from_buffer_ref_writable(out.get_mut().unwrap(), &info).unwrap();
+            let src = gst_video::VideoFrameRef::from_buffer_ref_readable(rgb.as_ref(), &rgb_info)
+                .unwrap();
+            let mut dst =
+                gst_video::VideoFrameRef::from_buffer_ref_writable(out.get_mut().unwrap(), &info)
+                    .unwrap();
             conv.frame_ref(&src, &mut dst);
         }
         out
@@ -112,9 +133,16 @@ pub fn add_person(buffer: &mut gst::Buffer, rect: (u32, u32, u32, u32)) {
 }
 
 /// A `sapienspose` harness on `config`, playing, with caps of `info`.
-pub fn pose_harness(config: &str, info: &gst_video::VideoInfo, props: &[(&str, glib::Value)]) -> gst_check::Harness {
+pub fn pose_harness(
+    config: &str,
+    info: &gst_video::VideoInfo,
+    props: &[(&str, glib::Value)],
+) -> gst_check::Harness {
     init();
-    let el = gst::ElementFactory::make("sapienspose").property("config", self::config(config).to_str().unwrap()).build().unwrap();
+    let el = gst::ElementFactory::make("sapienspose")
+        .property("config", self::config(config).to_str().unwrap())
+        .build()
+        .unwrap();
     for (k, v) in props {
         el.set_property_from_value(k, v);
     }

@@ -31,7 +31,11 @@ fn buffers_before_eos(h: &mut gst_check::Harness) -> u32 {
 #[test]
 fn frames_leave_in_order_with_timestamps_and_eos_drains_them() {
     let (_, info) = blank(VideoFormat::Rgb, 320, 240, 0);
-    let mut h = pose_harness("pose-tiny-coco17.toml", &info, &[("max-inflight", 3u32.to_value())]);
+    let mut h = pose_harness(
+        "pose-tiny-coco17.toml",
+        &info,
+        &[("max-inflight", 3u32.to_value())],
+    );
     let el = h.element().unwrap();
     assert_eq!(el.property::<String>("provider"), "cpu");
     let n = 8;
@@ -43,7 +47,11 @@ fn frames_leave_in_order_with_timestamps_and_eos_drains_them() {
     assert_eq!(buffers_before_eos(&mut h), n as u32);
     for i in 0..n {
         let b = h.pull().unwrap();
-        assert_eq!(b.pts(), Some(gst::ClockTime::from_mseconds(40 * i)), "frame {i} out of order");
+        assert_eq!(
+            b.pts(),
+            Some(gst::ClockTime::from_mseconds(40 * i)),
+            "frame {i} out of order"
+        );
         assert_eq!(b.duration(), Some(gst::ClockTime::from_mseconds(40)));
         let pose = PoseResult::from_buffer(&b).unwrap().expect("pose meta");
         assert_eq!(pose.keypoint_set, KeypointSetId::Coco17);
@@ -53,22 +61,35 @@ fn frames_leave_in_order_with_timestamps_and_eos_drains_them() {
         assert_eq!(pose.persons[0].keypoints.len(), 17);
     }
     let s = element_stats(&h);
-    assert_eq!((s.frames_in, s.frames_out, s.flushed, s.failed), (n, n, 0, 0));
+    assert_eq!(
+        (s.frames_in, s.frames_out, s.flushed, s.failed),
+        (n, n, 0, 0)
+    );
     assert!(s.infer.p50_ms > 0.0 && s.total.p50_ms >= s.infer.p50_ms);
 }
 
 #[test]
 fn flush_drops_frames_inside_counts_them_and_the_stream_goes_on() {
     let (_, info) = blank(VideoFormat::I420, 320, 240, 0);
-    let mut h = pose_harness("pose-tiny-goliath308.toml", &info, &[("max-inflight", 4u32.to_value())]);
+    let mut h = pose_harness(
+        "pose-tiny-goliath308.toml",
+        &info,
+        &[("max-inflight", 4u32.to_value())],
+    );
     for i in 0..6 {
-        h.push(blank(VideoFormat::I420, 320, 240, 40 * i).0).unwrap();
+        h.push(blank(VideoFormat::I420, 320, 240, 40 * i).0)
+            .unwrap();
     }
     assert!(h.push_event(gst::event::FlushStart::new()));
     assert!(h.push_event(gst::event::FlushStop::new(true)));
-    assert!(h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new())));
+    assert!(
+        h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+            gst::ClockTime,
+        >::new()))
+    );
     for i in 0..3 {
-        h.push(blank(VideoFormat::I420, 320, 240, 1000 + 40 * i).0).unwrap();
+        h.push(blank(VideoFormat::I420, 320, 240, 1000 + 40 * i).0)
+            .unwrap();
     }
     h.push_event(gst::event::Eos::new());
     let _ = buffers_before_eos(&mut h);
@@ -78,22 +99,57 @@ fn flush_drops_frames_inside_counts_them_and_the_stream_goes_on() {
     }
     let s = element_stats(&h);
     assert_eq!(s.frames_in, 9);
-    assert_eq!(s.frames_out + s.flushed, 9, "every frame leaves or is counted as flushed: {s:?}");
-    assert_eq!(pts[pts.len() - 3..], [1000, 1040, 1080], "frames after the flush all arrive, in order: {pts:?}");
+    assert_eq!(
+        s.frames_out + s.flushed,
+        9,
+        "every frame leaves or is counted as flushed: {s:?}"
+    );
+    assert_eq!(
+        pts[pts.len() - 3..],
+        [1000, 1040, 1080],
+        "frames after the flush all arrive, in order: {pts:?}"
+    );
 }
 
 /// A COCO-17 result: keypoint 5 (green) at (60, 60), 6 (orange) at (200, 60), 7 below the
 /// threshold at (60, 160); the rest score 0.
 fn coco_result(untrained: bool) -> PoseResult {
-    let mut kps = vec![Keypoint { x: 0.0, y: 0.0, score: 0.0 }; 17];
-    kps[5] = Keypoint { x: 60.0, y: 60.0, score: 0.9 };
-    kps[6] = Keypoint { x: 200.0, y: 60.0, score: 0.9 };
-    kps[7] = Keypoint { x: 60.0, y: 160.0, score: 0.2 };
+    let mut kps = vec![
+        Keypoint {
+            x: 0.0,
+            y: 0.0,
+            score: 0.0
+        };
+        17
+    ];
+    kps[5] = Keypoint {
+        x: 60.0,
+        y: 60.0,
+        score: 0.9,
+    };
+    kps[6] = Keypoint {
+        x: 200.0,
+        y: 60.0,
+        score: 0.9,
+    };
+    kps[7] = Keypoint {
+        x: 60.0,
+        y: 160.0,
+        score: 0.2,
+    };
     PoseResult {
         keypoint_set: KeypointSetId::Coco17,
         score_threshold: 0.3,
         untrained,
-        persons: vec![PersonPose { bbox: BBox { x1: 20.0, y1: 20.0, x2: 240.0, y2: 220.0 }, keypoints: kps }],
+        persons: vec![PersonPose {
+            bbox: BBox {
+                x1: 20.0,
+                y1: 20.0,
+                x2: 240.0,
+                y2: 220.0,
+            },
+            keypoints: kps,
+        }],
     }
 }
 
@@ -111,7 +167,11 @@ fn pixel(b: &gst::Buffer, info: &gst_video::VideoInfo, x: usize, y: usize) -> [u
     }
 }
 
-fn overlay(props: &[(&str, glib::Value)], format: VideoFormat, result: &PoseResult) -> (gst::Buffer, gst_video::VideoInfo) {
+fn overlay(
+    props: &[(&str, glib::Value)],
+    format: VideoFormat,
+    result: &PoseResult,
+) -> (gst::Buffer, gst_video::VideoInfo) {
     init();
     let el = gst::ElementFactory::make("sapiensoverlay").build().unwrap();
     for (k, v) in props {
@@ -132,23 +192,54 @@ fn overlay_draws_official_colours_where_scores_pass_the_threshold() {
     const LINK_5_6: [u8; 3] = [51, 153, 255];
     const BLACK: [u8; 3] = [0, 0, 0];
     for format in [VideoFormat::Rgb, VideoFormat::Bgrx, VideoFormat::Xrgb] {
-        let (b, info) = overlay(&[("draw-boxes", false.to_value())], format, &coco_result(false));
+        let (b, info) = overlay(
+            &[("draw-boxes", false.to_value())],
+            format,
+            &coco_result(false),
+        );
         assert_eq!(pixel(&b, &info, 60, 60), GREEN, "{format:?} keypoint 5");
         assert_eq!(pixel(&b, &info, 200, 60), ORANGE, "{format:?} keypoint 6");
         assert_eq!(pixel(&b, &info, 130, 60), LINK_5_6, "{format:?} link 5-6");
-        assert_eq!(pixel(&b, &info, 60, 160), BLACK, "{format:?} keypoint 7 below threshold");
-        assert_eq!(pixel(&b, &info, 60, 110), BLACK, "{format:?} link 5-7 has an end below threshold");
-        assert_eq!(pixel(&b, &info, 2, 2), BLACK, "{format:?} no banner for trained weights");
+        assert_eq!(
+            pixel(&b, &info, 60, 160),
+            BLACK,
+            "{format:?} keypoint 7 below threshold"
+        );
+        assert_eq!(
+            pixel(&b, &info, 60, 110),
+            BLACK,
+            "{format:?} link 5-7 has an end below threshold"
+        );
+        assert_eq!(
+            pixel(&b, &info, 2, 2),
+            BLACK,
+            "{format:?} no banner for trained weights"
+        );
         assert_eq!(pixel(&b, &info, 20, 100), BLACK, "{format:?} boxes off");
     }
     // Toggles and threshold: links off, boxes on, threshold 0.1 shows keypoint 7.
-    let props = [("draw-links", false.to_value()), ("score-threshold", 0.1f32.to_value())];
+    let props = [
+        ("draw-links", false.to_value()),
+        ("score-threshold", 0.1f32.to_value()),
+    ];
     let (b, info) = overlay(&props, VideoFormat::Rgb, &coco_result(false));
     assert_eq!(pixel(&b, &info, 130, 60), BLACK, "links off");
-    assert_eq!(pixel(&b, &info, 60, 160), GREEN, "keypoint 7 passes threshold 0.1");
+    assert_eq!(
+        pixel(&b, &info, 60, 160),
+        GREEN,
+        "keypoint 7 passes threshold 0.1"
+    );
     assert_eq!(pixel(&b, &info, 20, 100), [0, 255, 0], "person box drawn");
     // Untrained weights: the red banner, whatever the toggles.
-    let (b, info) = overlay(&[("draw-keypoints", false.to_value())], VideoFormat::Rgb, &coco_result(true));
+    let (b, info) = overlay(
+        &[("draw-keypoints", false.to_value())],
+        VideoFormat::Rgb,
+        &coco_result(true),
+    );
     assert_eq!(pixel(&b, &info, 1, 1), [200, 0, 0], "UNTRAINED banner");
-    assert_eq!(pixel(&b, &info, 200, 65), BLACK, "keypoints off (inside the dot, off the link)");
+    assert_eq!(
+        pixel(&b, &info, 200, 65),
+        BLACK,
+        "keypoints off (inside the dot, off the link)"
+    );
 }

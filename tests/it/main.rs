@@ -1,4 +1,7 @@
 //! Integration tests: elements through `gst_check::Harness` and whole pipelines on real video.
 mod accuracy;
 mod common;
+mod configs;
+mod errors;
 mod harness;
+mod pipeline;

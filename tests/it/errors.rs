@@ -1,0 +1,132 @@
+//! Bad input gives a GStreamer error naming the cause, never a panic or a silent drop.
+use std::path::Path;
+
+use gst::prelude::*;
+
+use crate::common::*;
+
+/// Starts a `sapienspose` on `config` with `props`; returns the error message it posts.
+fn start_error(config: &Path, props: &[(&str, &str)]) -> String {
+    init();
+    let mut b =
+        gst::ElementFactory::make("sapienspose").property("config", config.to_str().unwrap());
+    for (k, v) in props {
+        b = b.property_from_str(k, v);
+    }
+    let el = b.build().unwrap();
+    let r = start(&el);
+    let _ = el.set_state(gst::State::Null);
+    r.expect_err("the element must refuse to start")
+}
+
+fn write_config(dir: &Path, name: &str, model: &Path, set: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    let text = format!(
+        "schema_version = 1\n[model]\npath = \"{}\"\n[pose]\nkeypoint_set = \"{set}\"\n",
+        model.display()
+    );
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn missing_model_file_names_the_file_and_the_config() {
+    let dir = scratch("missing");
+    let cfg = write_config(&dir, "c.toml", &dir.join("nowhere.onnx"), "coco-17");
+    let e = start_error(&cfg, &[]);
+    assert!(
+        e.contains("nowhere.onnx") && e.contains("not found") && e.contains("c.toml"),
+        "{e}"
+    );
+}
+
+#[test]
+fn model_that_does_not_match_the_config_names_both_sides() {
+    let dir = scratch("mismatch");
+    let model = root().join("tests/models/pose_analytic_coco17.onnx");
+    let cfg = write_config(&dir, "c.toml", &model, "goliath-308");
+    let e = start_error(&cfg, &[]);
+    assert!(e.contains("does not match"), "{e}");
+    assert!(
+        e.contains("pose_analytic_coco17.onnx") && e.contains("c.toml"),
+        "names model and config: {e}"
+    );
+    assert!(
+        e.contains("[?,17,256,192]") && e.contains("[batch,308,256,192]"),
+        "names both shapes: {e}"
+    );
+}
+
+#[test]
+fn corrupt_onnx_file_is_a_load_error() {
+    let dir = scratch("corrupt");
+    let model = dir.join("corrupt.onnx");
+    std::fs::write(&model, b"this is not a protobuf").unwrap();
+    let cfg = write_config(&dir, "c.toml", &model, "coco-17");
+    let e = start_error(&cfg, &[]);
+    assert!(
+        e.contains("corrupt.onnx") && e.contains("ONNX Runtime could not load it"),
+        "{e}"
+    );
+}
+
+#[test]
+fn config_errors_name_the_file_and_key() {
+    let dir = scratch("badcfg");
+    let p = dir.join("typo.toml");
+    std::fs::write(&p, "schema_version = 1\n[model]\npath = \"m.onnx\"\n[pose]\nkeypoint_set = \"coco-17\"\nscore_treshold = 0.5\n").unwrap();
+    let e = start_error(&p, &[]);
+    assert!(
+        e.contains("typo.toml") && e.contains("score_treshold"),
+        "{e}"
+    );
+    let e = start_error(&dir.join("absent.toml"), &[]);
+    assert!(e.contains("absent.toml"), "{e}");
+}
+
+#[test]
+fn unavailable_explicit_provider_is_an_error_not_a_fallback() {
+    init();
+    let el = gst::ElementFactory::make("sapienspose")
+        .property("config", config("pose-tiny-coco17.toml").to_str().unwrap())
+        .property_from_str("execution-provider", "cuda")
+        .build()
+        .unwrap();
+    match start(&el) {
+        // A machine with a usable CUDA provider runs on it, and says so.
+        Ok(()) => assert_eq!(el.property::<String>("provider"), "cuda"),
+        Err(e) => assert!(
+            e.contains("'cuda' was requested but is not available"),
+            "{e}"
+        ),
+    }
+    let _ = el.set_state(gst::State::Null);
+}
+
+#[test]
+fn unsupported_caps_are_refused_with_a_message_naming_them() {
+    init();
+    let cfg = config("pose-tiny-coco17.toml");
+    // Linking in a launch line: refused at link time, naming the element and the caps.
+    let line = format!(
+        "videotestsrc num-buffers=3 ! video/x-raw,format=GRAY8,width=64,height=48 ! sapienspose config=\"{}\" ! fakesink",
+        cfg.display()
+    );
+    let e = gst::parse::launch(&line)
+        .expect_err("GRAY8 cannot link")
+        .to_string();
+    assert!(
+        e.contains("can't handle caps") && e.contains("GRAY8"),
+        "{e}"
+    );
+    // Pushed at a running element: the caps are refused and data flow says not-negotiated.
+    let el = gst::ElementFactory::make("sapienspose")
+        .property("config", cfg.to_str().unwrap())
+        .build()
+        .unwrap();
+    let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+    start(&el).unwrap();
+    h.set_src_caps_str("video/x-raw,format=GRAY8,width=64,height=48,framerate=25/1");
+    let buffer = gst::Buffer::with_size(64 * 48).unwrap();
+    assert_eq!(h.push(buffer), Err(gst::FlowError::NotNegotiated));
+}

@@ -1,0 +1,120 @@
+//! Whole pipelines on real video and from other languages.
+use std::process::Command;
+
+use gst::prelude::*;
+
+use crate::common::*;
+
+/// Decodes an MP4 and returns (frame count, width, height, RGB of pixel (2, 2) of frame 0).
+fn read_back(path: &std::path::Path) -> (u64, i32, i32, [u8; 3]) {
+    init();
+    let line = format!(
+        "filesrc location=\"{}\" ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
+        path.display()
+    );
+    let pipe = gst::parse::launch(&line)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipe
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipe.set_state(gst::State::Playing).unwrap();
+    let (mut n, mut dims, mut first) = (0, (0, 0), [0; 3]);
+    while let Ok(sample) = sink.pull_sample() {
+        if n == 0 {
+            let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+            dims = (info.width() as i32, info.height() as i32);
+            let map = sample.buffer().unwrap().map_readable().unwrap();
+            let o = 2 * info.stride()[0] as usize + 2 * 3;
+            first = [map[o], map[o + 1], map[o + 2]];
+        }
+        n += 1;
+    }
+    pipe.set_state(gst::State::Null).unwrap();
+    (n, dims.0, dims.1, first)
+}
+
+#[test]
+fn cli_run_records_every_frame_of_real_video_with_skeletons_and_the_untrained_banner() {
+    let dir = scratch("cli");
+    let (out, json) = (dir.join("demo.mp4"), dir.join("stats.json"));
+    let (video, cfg) = (vtest(), config("pose-tiny-coco17.toml"));
+    let args = [
+        "sapiens",
+        "run",
+        "--input",
+        video.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--max-frames",
+        "24",
+        "--stats-interval",
+        "0",
+        "--stats-json",
+        json.to_str().unwrap(),
+    ];
+    use clap::Parser;
+    sapiens_stream::cli::Cli::parse_from(args)
+        .execute()
+        .unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let head = &stats["heads"][0];
+    assert_eq!(head["provider"], "cpu");
+    assert_eq!(head["stats"]["frames_in"], 24);
+    assert_eq!(head["stats"]["frames_out"], 24);
+    let (frames, w, h, corner) = read_back(&out);
+    assert_eq!(
+        (frames, w, h),
+        (24, 768, 576),
+        "the recording has every frame at the source size"
+    );
+    // The banner's red survives H.264: R high, G and B low.
+    assert!(
+        corner[0] > 150 && corner[1] < 90 && corner[2] < 90,
+        "no UNTRAINED banner at (2,2): {corner:?}"
+    );
+}
+
+#[test]
+fn python_reads_the_pose_meta_with_pygobject() {
+    let plugin_dir = root().join("target/debug");
+    assert!(
+        plugin_dir.join("libgstsapiens.so").is_file(),
+        "build the plugin first: cargo build --workspace (make test does)"
+    );
+    let dots = [(100, 100, 0), (300, 200, 3), (500, 120, 9)];
+    let out = Command::new("/usr/bin/python3")
+        .arg(root().join("tests/python/read_pose_meta.py"))
+        .arg(config("pose-analytic-coco17.toml"))
+        .arg(root().join("tests/models/pose_analytic_coco17.json"))
+        .args(dots.iter().map(|(x, y, k)| format!("{x},{y},{k}")))
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .output()
+        .expect("python3 (apt python3-gi python3-numpy)");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["keypoint_set"], "coco-17");
+    assert_eq!(v["untrained"], true);
+    assert_eq!(v["boxes"][0], serde_json::json!([0.0, 0.0, 640.0, 360.0]));
+    for (x, y, k) in dots {
+        let kp = &v["keypoints"][0][k];
+        let (dx, dy) = (
+            kp[0].as_f64().unwrap() - x as f64,
+            kp[1].as_f64().unwrap() - y as f64,
+        );
+        assert!(
+            dx.hypot(dy) <= 1.5,
+            "keypoint {k} read from Python at {kp}, drawn at ({x}, {y})"
+        );
+    }
+}
