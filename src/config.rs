@@ -160,7 +160,7 @@ impl Config {
                 i.height, i.width
             )));
         }
-        if let Some(k) = i.std.iter().position(|s| !(*s > 0.0)) {
+        if let Some(k) = i.std.iter().position(|s| s.is_nan() || *s <= 0.0) {
             return Err(err(format!("input.std[{k}] = {} must be > 0", i.std[k])));
         }
         let Some(pose) = &self.pose else {
@@ -172,15 +172,15 @@ impl Config {
                 pose.score_threshold
             )));
         }
-        if !(pose.box_padding >= 1.0) {
+        if pose.box_padding.is_nan() || pose.box_padding < 1.0 {
             return Err(err(format!(
                 "pose.box_padding = {} must be >= 1",
                 pose.box_padding
             )));
         }
         if pose.heatmap_stride == 0
-            || i.height % pose.heatmap_stride != 0
-            || i.width % pose.heatmap_stride != 0
+            || !i.height.is_multiple_of(pose.heatmap_stride)
+            || !i.width.is_multiple_of(pose.heatmap_stride)
         {
             return Err(err(format!(
                 "pose.heatmap_stride = {} must divide the input size {}x{}",

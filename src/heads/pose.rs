@@ -125,7 +125,7 @@ impl PoseDecoder {
                 }
             }
         }
-        if !(blur_max > 0.0) {
+        if blur_max.is_nan() || blur_max <= 0.0 {
             return (0.0, 0.0);
         }
         let gain = max as f64 / blur_max;
@@ -154,20 +154,63 @@ impl PoseDecoder {
     }
 }
 
-/// Index and value of the first maximum (numpy `argmax` semantics).
+/// First index of the maximum and the maximum (NaN ignored; `(0, -inf)` for an empty or all-NaN
+/// slice). One pass over 16 independent lanes (value and index per lane) so the compiler
+/// vectorizes it; ties resolve to the lowest index, as `np.argmax`.
 fn argmax(v: &[f32]) -> (usize, f32) {
-    let mut best = (0, f32::NEG_INFINITY);
-    for (i, &x) in v.iter().enumerate() {
-        if x > best.1 {
-            best = (i, x);
+    const LANES: usize = 16;
+    let mut best = [f32::NEG_INFINITY; LANES];
+    let mut at = [0u32; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for (ci, c) in chunks.enumerate() {
+        let base = (ci * LANES) as u32;
+        for l in 0..LANES {
+            let better = c[l] > best[l];
+            best[l] = if better { c[l] } else { best[l] };
+            at[l] = if better { base + l as u32 } else { at[l] };
         }
     }
-    best
+    let mut result = (0usize, f32::NEG_INFINITY);
+    let tail = rest
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (v.len() - rest.len() + i, x));
+    for (i, x) in at.iter().map(|&i| i as usize).zip(best).chain(tail) {
+        if x > result.1 || (x == result.1 && i < result.0) {
+            result = (i, x);
+        }
+    }
+    result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argmax_is_numpys_first_maximum() {
+        let long = |at: usize| {
+            (0..37)
+                .map(|i| if i == at { 9.0 } else { (i % 5) as f32 })
+                .collect::<Vec<_>>()
+        };
+        let mut ties = vec![1.0f32; 40];
+        ties[17] = 4.0;
+        ties[33] = 4.0;
+        let cases: Vec<(Vec<f32>, (usize, f32))> = vec![
+            (vec![1.0, 3.0, 3.0, 2.0], (1, 3.0)),
+            (vec![f32::NAN, 2.0, 5.0, 5.0], (2, 5.0)),
+            (long(36), (36, 9.0)), // in the remainder after the 16-lane chunks
+            (long(20), (20, 9.0)),
+            (ties, (17, 4.0)), // same value in two lanes: the lower index
+            (vec![-2.0; 33], (0, -2.0)),
+            (vec![], (0, f32::NEG_INFINITY)),
+        ];
+        for (v, want) in cases {
+            assert_eq!(argmax(&v), want, "{v:?}");
+        }
+    }
 
     /// A heatmap plane with a Gaussian of `sigma` px and `peak` height at sub-pixel (x0, y0).
     fn gaussian(w: usize, h: usize, x0: f64, y0: f64, sigma: f64, peak: f64) -> Vec<f32> {

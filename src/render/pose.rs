@@ -60,10 +60,11 @@ pub fn draw(canvas: &mut Canvas, result: &PoseResult, style: &PoseStyle) -> Resu
         if style.links {
             for link in &set.skeleton {
                 let [a, z] = link.link;
-                if let (Some(p), Some(q)) = (kps.get(a), kps.get(z)) {
-                    if p.score > thr && q.score > thr {
-                        canvas.line(point(p.x, p.y), point(q.x, q.y), link.color_rgb, THICKNESS)?;
-                    }
+                if let (Some(p), Some(q)) = (kps.get(a), kps.get(z))
+                    && p.score > thr
+                    && q.score > thr
+                {
+                    canvas.line(point(p.x, p.y), point(q.x, q.y), link.color_rgb, THICKNESS)?;
                 }
             }
         }

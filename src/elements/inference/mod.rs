@@ -325,17 +325,16 @@ impl InferenceCore {
         pad: &gst::Pad,
         query: &mut gst::QueryRef,
     ) -> bool {
-        if query.is_serialized() {
-            if let Some(executor) = self.executor() {
-                if !executor.wait_idle(DRAIN_TIMEOUT) {
-                    gst::warning!(
-                        self.cat,
-                        obj = element,
-                        "frames still in flight when answering {:?}",
-                        query.type_()
-                    );
-                }
-            }
+        if query.is_serialized()
+            && let Some(executor) = self.executor()
+            && !executor.wait_idle(DRAIN_TIMEOUT)
+        {
+            gst::warning!(
+                self.cat,
+                obj = element,
+                "frames still in flight when answering {:?}",
+                query.type_()
+            );
         }
         gst::Pad::query_default(pad, Some(element), query)
     }

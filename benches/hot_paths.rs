@@ -1,0 +1,134 @@
+//! Criterion benches of the per-frame hot paths (single-threaded OpenCV):
+//! pre-processing (720p/1080p → 1024×768 NCHW), pose decoding (308 keypoints, 1 and 8 persons),
+//! and skeleton drawing. Run: `cargo bench --bench hot_paths`.
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sapiens_stream::geometry::{BBox, Crop};
+use sapiens_stream::heads::pose::{Keypoint, PoseDecoder};
+use sapiens_stream::labels::KeypointSetId;
+use sapiens_stream::meta::pose::{PersonPose, PoseResult};
+use sapiens_stream::preprocess::{
+    FrameView, Normalization, PixelLayout, YuvMatrix, warp_normalize,
+};
+use sapiens_stream::render::{Canvas, pose};
+
+const NORM: Normalization = Normalization {
+    width: 768,
+    height: 1024,
+    mean: [123.5, 116.5, 103.5],
+    std: [58.5, 57.0, 57.5],
+};
+
+fn frame(w: u32, h: u32) -> Vec<u8> {
+    (0..(w * h * 4)).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+fn preprocess(c: &mut Criterion) {
+    opencv::core::set_num_threads(1).unwrap();
+    let mut g = c.benchmark_group("preprocess");
+    g.throughput(Throughput::Elements(1));
+    let mut out = vec![0.0f32; NORM.item_len()];
+    for (name, w, h) in [
+        ("720p_bgrx_to_1024x768", 1280, 720),
+        ("1080p_bgrx_to_1024x768", 1920, 1080),
+    ] {
+        let data = frame(w, h);
+        let view = FrameView {
+            layout: PixelLayout::BGRX,
+            width: w,
+            height: h,
+            planes: vec![(&data, w as usize * 4)],
+            matrix: YuvMatrix::BT709,
+        };
+        let crop = Crop::from_box(&BBox::frame(w, h), 1.25, 0.75);
+        let warp = crop.udp_warp(NORM.width, NORM.height);
+        g.bench_function(name, |b| {
+            b.iter(|| warp_normalize(&view, &warp, &NORM, &mut out).unwrap())
+        });
+    }
+    g.finish();
+}
+
+/// Heatmaps with one Gaussian peak per channel at a channel-dependent place.
+fn heatmaps(k: usize) -> Vec<f32> {
+    let (w, h) = (192usize, 256usize);
+    let mut v = vec![0.0f32; k * w * h];
+    for c in 0..k {
+        let (cx, cy) = (
+            10.0 + (c * 13 % 170) as f32 + 0.3,
+            10.0 + (c * 29 % 230) as f32 + 0.6,
+        );
+        for y in 0..h {
+            for x in 0..w {
+                let d2 = (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2);
+                v[c * w * h + y * w + x] = 0.9 * (-d2 / 8.0).exp();
+            }
+        }
+    }
+    v
+}
+
+fn decode(c: &mut Criterion) {
+    let dec = PoseDecoder::new(308, 192, 256);
+    let hm = heatmaps(308);
+    let crop = Crop::from_box(
+        &BBox {
+            x1: 100.0,
+            y1: 50.0,
+            x2: 400.0,
+            y2: 650.0,
+        },
+        1.25,
+        0.75,
+    );
+    let mut g = c.benchmark_group("pose_decode_goliath308");
+    for persons in [1usize, 8] {
+        g.throughput(Throughput::Elements(persons as u64));
+        g.bench_function(format!("{persons}_person"), |b| {
+            b.iter(|| {
+                (0..persons)
+                    .map(|_| dec.decode(&hm, &crop))
+                    .collect::<Vec<_>>()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn draw(c: &mut Criterion) {
+    opencv::core::set_num_threads(1).unwrap();
+    let (w, h) = (1920u32, 1080u32);
+    let mut data = frame(w, h);
+    let kps = (0..308)
+        .map(|i| Keypoint {
+            x: 300.0 + (i * 37 % 600) as f32,
+            y: 100.0 + (i * 53 % 800) as f32,
+            score: 0.9,
+        })
+        .collect();
+    let result = PoseResult {
+        keypoint_set: KeypointSetId::Goliath308,
+        score_threshold: 0.3,
+        untrained: false,
+        persons: vec![PersonPose {
+            bbox: BBox {
+                x1: 300.0,
+                y1: 100.0,
+                x2: 900.0,
+                y2: 900.0,
+            },
+            keypoints: kps,
+        }],
+    };
+    c.bench_function("overlay_draw_goliath308_1080p", |b| {
+        b.iter(|| {
+            // SAFETY: `data` outlives the canvas and nothing else touches it meanwhile.
+            let mut canvas = unsafe {
+                Canvas::wrap(&mut data, PixelLayout::BGRX, w, h, w as usize * 4).unwrap()
+            };
+            pose::draw(&mut canvas, &result, &pose::PoseStyle::default()).unwrap();
+        })
+    });
+}
+
+criterion_group!(benches, preprocess, decode, draw);
+criterion_main!(benches);
