@@ -55,10 +55,10 @@ class Graph:
         self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
         return out
 
-    def save(self, path, inp, out, k, doc):
+    def save(self, path, inp, out, k, doc, out_name="heatmaps", out_hw=(HM_H, HM_W)):
         x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, IN_H, IN_W])
-        y = helper.make_tensor_value_info("heatmaps", TensorProto.FLOAT, ["batch", k, HM_H, HM_W])
-        self.nodes.append(helper.make_node("Identity", [out], ["heatmaps"]))
+        y = helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["batch", k, *out_hw])
+        self.nodes.append(helper.make_node("Identity", [out], [out_name]))
         g = helper.make_graph(self.nodes, "g", [x], [y], self.inits)
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="sapiens-stream gen_test_models.py")
@@ -129,7 +129,22 @@ def analytic_pose(path, k=17, sigma=6.0, tau=20.0):
         json.dump(side, f, indent=1)
 
 
-def sapiens_pose(path, k, width=32, depth=2, heads=2, head_ch=32, seed=0):
+# Official head layouts (SAPIENS.md section 2): deconvs (each 2x), 1x1 convs, output name and
+# channels, patch-embedding padding (2 for pose and normal, 0 for goliath seg and depth).
+HEADS = {
+    "pose": dict(deconvs=2, convs=2, out="heatmaps", patch_pad=2),
+    "seg": dict(deconvs=3, convs=3, out="logits", patch_pad=0),
+    "depth": dict(deconvs=4, convs=1, out="depth", patch_pad=0),
+    "normal": dict(deconvs=3, convs=3, out="normal", patch_pad=2),
+}
+
+
+def sapiens_pose(path, k, **kw):
+    sapiens_model(path, "pose", k, **kw)
+
+
+def sapiens_model(path, task, k, width=32, depth=2, heads=2, head_ch=32, seed=0):
+    spec = HEADS[task]
     rng = np.random.default_rng(seed)
     g = Graph()
 
@@ -140,9 +155,10 @@ def sapiens_pose(path, k, width=32, depth=2, heads=2, head_ch=32, seed=0):
 
     c = width
     gh, gw = IN_H // 16, IN_W // 16
-    # Patch embedding: Conv2d(3, C, k16, s16, padding 2) -> (B, C, 64, 48).
+    # Patch embedding: Conv2d(3, C, k16, s16, padding 2 or 0) -> (B, C, 64, 48).
+    pp = spec["patch_pad"]
     x = g.op("Conv", ["input", g.const(rand(c, 3, 16, 16)), g.const(rand(c, scale=0.02))],
-             strides=[16, 16], pads=[2, 2, 2, 2])
+             strides=[16, 16], pads=[pp, pp, pp, pp])
     # (B, C, 64, 48) -> (B, 3072, C) + position embedding.
     x = g.op("Reshape", [x, g.const(np.array([0, c, gh * gw], np.int64))])
     x = g.op("Transpose", [x], perm=[0, 2, 1])
@@ -185,17 +201,43 @@ def sapiens_pose(path, k, width=32, depth=2, heads=2, head_ch=32, seed=0):
         return g.op("Mul", [t, g.op("Sigmoid", [t])])
 
     cin = c
-    for _ in range(2):  # 2x deconv k4 s2 p1, no bias
+    for _ in range(spec["deconvs"]):  # deconv k4 s2 p1, no bias
         x = g.op("ConvTranspose", [x, g.const(rand(cin, head_ch, 4, 4))], strides=[2, 2], pads=[1, 1, 1, 1])
         x = norm_silu(x, head_ch)
         cin = head_ch
-    for _ in range(2):  # 2x 1x1 conv with bias
+    for _ in range(spec["convs"]):  # 1x1 conv with bias
         x = g.op("Conv", [x, g.const(rand(head_ch, cin, 1, 1)), g.const(rand(head_ch, scale=0.02))])
         x = norm_silu(x, head_ch)
     out = g.op("Conv", [x, g.const(rand(k, head_ch, 1, 1)), g.const(rand(k, scale=0.02))])
-    doc = (f"Sapiens-architecture pose model, UNTRAINED random weights (seed {seed}): width {c}, "
-           f"depth {depth}, heads {heads}, head channels {head_ch}, K={k}.")
-    g.save(path, "input", out, k, doc)
+    doc = (f"Sapiens-architecture {task} model, UNTRAINED random weights (seed {seed}): width {c}, "
+           f"depth {depth}, heads {heads}, head channels {head_ch}, {k} output channels.")
+    up = 2 ** spec["deconvs"]
+    g.save(path, "input", out, k, doc, spec["out"], (IN_H // 16 * up, IN_W // 16 * up))
+
+
+def seg_palette():
+    """The 28 Goliath seg class colours (RGB) from configs/classes/goliath-seg-28.json."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "configs", "classes", "goliath-seg-28.json")) as f:
+        return np.array([c["color_rgb"] for c in json.load(f)["classes"]], np.float32)
+
+
+def analytic_seg(path, tau=100.0):
+    """Seg model whose class is the palette colour nearest to the pixel: output (B,28,512,384)
+    logits_k = -|rgb - palette_k|^2 / tau over 2x2-averaged input pixels. A region painted in
+    palette colour k is class k wherever the 2x2 average stays inside it."""
+    g = Graph()
+    pal = seg_palette()
+    x = g.op("Mul", ["input", g.const(STD.reshape(1, 3, 1, 1))])
+    x = g.op("Add", [x, g.const(MEAN.reshape(1, 3, 1, 1))])
+    x = g.op("AveragePool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    sq = g.op("ReduceSum", [g.op("Mul", [x, x]), g.const(np.array([1], np.int64))], keepdims=1)
+    w = (2.0 * pal / tau).reshape(28, 3, 1, 1).astype(np.float32)
+    b = (-(pal ** 2).sum(axis=1) / tau).astype(np.float32)
+    lin = g.op("Conv", [x, g.const(w), g.const(b)])
+    out = g.op("Sub", [lin, g.op("Mul", [sq, g.const(np.float32(1.0 / tau))])])
+    doc = "Analytic seg model: class = nearest Goliath palette colour (2x2 average), logits -d^2/tau."
+    g.save(path, "input", out, 28, doc, "logits", (IN_H // 2, IN_W // 2))
 
 
 def generate(out):
@@ -203,6 +245,10 @@ def generate(out):
     analytic_pose(os.path.join(out, "pose_analytic_coco17.onnx"))
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_coco17.onnx"), 17)
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_goliath308.onnx"), 308)
+    analytic_seg(os.path.join(out, "seg_analytic.onnx"))
+    sapiens_model(os.path.join(out, "sapiens_tiny_seg.onnx"), "seg", 28)
+    sapiens_model(os.path.join(out, "sapiens_tiny_depth.onnx"), "depth", 1)
+    sapiens_model(os.path.join(out, "sapiens_tiny_normal.onnx"), "normal", 3)
     for f in sorted(os.listdir(out)):
         print(f"{os.path.join(out, f)}: {os.path.getsize(os.path.join(out, f))} bytes")
 
