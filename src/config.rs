@@ -25,6 +25,9 @@ pub struct Config {
     #[serde(default)]
     pub runtime: RuntimeSection,
     pub pose: Option<PoseSection>,
+    pub seg: Option<SegSection>,
+    pub depth: Option<DepthSection>,
+    pub normal: Option<NormalSection>,
     /// Where this config was read from (set by [`Config::load`]).
     #[serde(skip)]
     pub source: PathBuf,
@@ -113,6 +116,74 @@ pub struct PoseSection {
     pub heatmap_stride: u32,
 }
 
+/// `[seg]`: body-part segmentation (28 Goliath classes).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegSection {
+    /// `exact` (upsample logits, then argmax: the official demo) or `fast` (argmax at model
+    /// resolution, then nearest upsample).
+    #[serde(default)]
+    pub mode: SegMode,
+    /// Logits are input size / this (2 for Sapiens: 1024x768 -> 512x384).
+    #[serde(default = "two")]
+    pub output_stride: u32,
+}
+
+/// How seg logits become a frame-size label map.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SegMode {
+    #[default]
+    Exact,
+    Fast,
+}
+
+/// `[depth]`: relative depth.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepthSection {
+    /// Depth map is input size / this (1 for Sapiens: 1024x768).
+    #[serde(default = "one")]
+    pub output_stride: u32,
+}
+
+/// `[normal]`: surface normals.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalSection {
+    /// Normal map is input size / this (2 for Sapiens: 1024x768 -> 512x384).
+    #[serde(default = "two")]
+    pub output_stride: u32,
+}
+
+/// Which head a config is for (exactly one head section per config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    Pose,
+    Seg,
+    Depth,
+    Normal,
+}
+
+impl Head {
+    /// The element that runs it.
+    pub fn element(self) -> &'static str {
+        match self {
+            Head::Pose => "sapienspose",
+            Head::Seg => "sapiensseg",
+            Head::Depth => "sapiensdepth",
+            Head::Normal => "sapiensnormal",
+        }
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+fn two() -> u32 {
+    2
+}
+
 fn default_score_threshold() -> f32 {
     0.3
 }
@@ -163,9 +234,39 @@ impl Config {
         if let Some(k) = i.std.iter().position(|s| s.is_nan() || *s <= 0.0) {
             return Err(err(format!("input.std[{k}] = {} must be > 0", i.std[k])));
         }
-        let Some(pose) = &self.pose else {
-            return Err(err("no head section: expected [pose]".into()));
+        let heads = [
+            self.pose.is_some(),
+            self.seg.is_some(),
+            self.depth.is_some(),
+            self.normal.is_some(),
+        ];
+        if heads.iter().filter(|h| **h).count() != 1 {
+            return Err(err(
+                "expected exactly one head section: one of [pose], [seg], [depth], [normal]".into(),
+            ));
+        }
+        let stride = match self.head() {
+            Head::Pose => self.validate_pose()?,
+            Head::Seg => ("seg.output_stride", self.seg.as_ref().map_or(2, |s| s.output_stride)),
+            Head::Depth => ("depth.output_stride", self.depth.as_ref().map_or(1, |s| s.output_stride)),
+            Head::Normal => ("normal.output_stride", self.normal.as_ref().map_or(2, |s| s.output_stride)),
         };
+        if stride.1 == 0 || !i.height.is_multiple_of(stride.1) || !i.width.is_multiple_of(stride.1) {
+            return Err(err(format!(
+                "{} = {} must divide the input size {}x{}",
+                stride.0, stride.1, i.height, i.width
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks `[pose]`; returns its stride key and value.
+    fn validate_pose(&self) -> Result<(&'static str, u32)> {
+        let err = |msg: String| Error::Config {
+            path: self.source.clone(),
+            msg,
+        };
+        let pose = self.pose()?;
         if !(0.0..=1.0).contains(&pose.score_threshold) {
             return Err(err(format!(
                 "pose.score_threshold = {} must be in [0, 1]",
@@ -178,16 +279,20 @@ impl Config {
                 pose.box_padding
             )));
         }
-        if pose.heatmap_stride == 0
-            || !i.height.is_multiple_of(pose.heatmap_stride)
-            || !i.width.is_multiple_of(pose.heatmap_stride)
-        {
-            return Err(err(format!(
-                "pose.heatmap_stride = {} must divide the input size {}x{}",
-                pose.heatmap_stride, i.height, i.width
-            )));
+        Ok(("pose.heatmap_stride", pose.heatmap_stride))
+    }
+
+    /// The head this config is for (validated unique by [`Config::load`]).
+    pub fn head(&self) -> Head {
+        if self.seg.is_some() {
+            Head::Seg
+        } else if self.depth.is_some() {
+            Head::Depth
+        } else if self.normal.is_some() {
+            Head::Normal
+        } else {
+            Head::Pose
         }
-        Ok(())
     }
 
     /// The `[pose]` section (validated present by [`Config::load`]).
@@ -200,7 +305,17 @@ impl Config {
 
     /// The GStreamer element that runs this config's head.
     pub fn element(&self) -> &'static str {
-        "sapienspose"
+        self.head().element()
+    }
+
+    /// The output stride of a dense head (`[seg]`, `[depth]`, `[normal]`); `None` for pose.
+    pub fn dense_stride(&self) -> Option<u32> {
+        match self.head() {
+            Head::Pose => None,
+            Head::Seg => self.seg.as_ref().map(|s| s.output_stride),
+            Head::Depth => self.depth.as_ref().map(|s| s.output_stride),
+            Head::Normal => self.normal.as_ref().map(|s| s.output_stride),
+        }
     }
 
     /// Runtime options from `[runtime]`, over the built-in defaults.
@@ -281,7 +396,7 @@ keypoint_set = "coco-17"
             ),
             (
                 GOOD.replace("[pose]\nkeypoint_set = \"coco-17\"", ""),
-                "expected [pose]",
+                "exactly one head section",
             ),
             (
                 format!("{GOOD}\n[input]\nstd = [1.0, 0.0, 1.0]"),
