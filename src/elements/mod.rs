@@ -1,7 +1,11 @@
 //! The GStreamer elements, one folder per element, and their registration.
+pub mod dense;
 pub mod inference;
+pub mod sapiensdepth;
+pub mod sapiensnormal;
 pub mod sapiensoverlay;
 pub mod sapienspose;
+pub mod sapiensseg;
 
 use std::sync::OnceLock;
 
@@ -16,6 +20,9 @@ fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError
     crate::logging::install();
     crate::meta::register();
     sapienspose::register(plugin)?;
+    sapiensseg::register(plugin)?;
+    sapiensdepth::register(plugin)?;
+    sapiensnormal::register(plugin)?;
     sapiensoverlay::register(plugin)?;
     Ok(())
 }

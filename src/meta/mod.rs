@@ -4,7 +4,9 @@
 //! a `GstStructure`. Small fields are plain structure fields; arrays travel as `GBytes` of
 //! little-endian f32 with their counts beside them, so Python wraps them with `numpy.frombuffer`
 //! without a copy. See the README's "Reading results" section.
+pub mod dense;
 pub mod pose;
+pub mod tensor;
 
 use gst::glib;
 
@@ -12,40 +14,71 @@ use crate::error::{Error, Result};
 
 /// Registers every sapiens meta (idempotent; needs `gst::init`).
 pub fn register() {
-    for name in [pose::POSE_META] {
+    for name in [pose::POSE_META, dense::SEG_META, dense::DEPTH_META, dense::NORMAL_META, tensor::TENSOR_META] {
         if !gst::meta::CustomMeta::is_registered(name) {
             gst::meta::CustomMeta::register(name, &[]);
         }
     }
 }
 
-/// Sets `name` to the f32 values as a `GBytes` (native = little-endian on supported targets).
-fn put_f32s(s: &mut gst::StructureRef, name: &str, values: &[f32]) {
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
-    s.set(name, glib::Bytes::from_owned(bytes));
+/// Adds (or replaces) the custom meta `name` on `buffer`, with a structure `structure` that
+/// `fill` sets.
+fn attach(buffer: &mut gst::BufferRef, name: &str, structure: &str, fill: impl FnOnce(&mut gst::StructureRef)) -> Result<()> {
+    register();
+    let mut meta = match gst::meta::CustomMeta::from_mut_buffer(buffer, name) {
+        Ok(m) => m,
+        Err(_) => gst::meta::CustomMeta::add(buffer, name).map_err(|e| Error::Meta { name: name.into(), msg: e.to_string() })?,
+    };
+    let s = meta.mut_structure();
+    s.set_name(structure);
+    fill(s);
+    Ok(())
+}
+
+/// f32 values owned by a `GBytes` without copying (native = little-endian on supported targets).
+struct F32Bytes(Vec<f32>);
+
+impl AsRef<[u8]> for F32Bytes {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: any f32 bit pattern is valid bytes; the length is the byte length of the Vec.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr() as *const u8, self.0.len() * 4) }
+    }
+}
+
+/// `values` as a `GBytes`, without copying.
+pub fn f32_bytes(values: Vec<f32>) -> glib::Bytes {
+    glib::Bytes::from_owned(F32Bytes(values))
+}
+
+/// A `GBytes` of f32 viewed as `&[f32]` (no copy when aligned, else a copy).
+pub fn f32_view(bytes: &glib::Bytes) -> std::borrow::Cow<'_, [f32]> {
+    let b: &[u8] = bytes.as_ref();
+    if (b.as_ptr() as usize).is_multiple_of(4) {
+        // SAFETY: aligned, in bounds, and every bit pattern is a valid f32.
+        std::borrow::Cow::Borrowed(unsafe { std::slice::from_raw_parts(b.as_ptr() as *const f32, b.len() / 4) })
+    } else {
+        std::borrow::Cow::Owned(b.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+}
+
+/// Sets `name` to the f32 values as a `GBytes`.
+fn put_f32s(s: &mut gst::StructureRef, name: &str, values: Vec<f32>) {
+    s.set(name, f32_bytes(values));
+}
+
+/// Reads the `GBytes` field `name`, checking it holds `expect_bytes` bytes.
+fn get_bytes(s: &gst::StructureRef, meta: &str, name: &str, expect_bytes: usize) -> Result<glib::Bytes> {
+    let err = |msg: String| Error::Meta { name: meta.into(), msg };
+    let bytes = s.get::<glib::Bytes>(name).map_err(|e| err(format!("field '{name}': {e}")))?;
+    if bytes.len() != expect_bytes {
+        return Err(err(format!("field '{name}' holds {} bytes, expected {expect_bytes}", bytes.len())));
+    }
+    Ok(bytes)
 }
 
 /// Reads `name` as `expect` f32 values from a `GBytes` field.
 fn get_f32s(s: &gst::StructureRef, meta: &str, name: &str, expect: usize) -> Result<Vec<f32>> {
-    let err = |msg: String| Error::Meta {
-        name: meta.into(),
-        msg,
-    };
-    let bytes = s
-        .get::<glib::Bytes>(name)
-        .map_err(|e| err(format!("field '{name}': {e}")))?;
-    if bytes.len() != expect * 4 {
-        return Err(err(format!(
-            "field '{name}' holds {} bytes, expected {} f32 = {} bytes",
-            bytes.len(),
-            expect,
-            expect * 4
-        )));
-    }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(f32_view(&get_bytes(s, meta, name, expect * 4)?).into_owned())
 }
 
 fn get_field<'a, T: glib::value::FromValue<'a> + 'static>(

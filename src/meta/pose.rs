@@ -43,41 +43,21 @@ pub struct PoseResult {
 impl PoseResult {
     /// Attaches (or replaces) the pose meta on `buffer`.
     pub fn attach(&self, buffer: &mut gst::BufferRef) -> Result<()> {
-        super::register();
         let k = self.keypoint_set.set().len();
-        let mut meta = match CustomMeta::from_mut_buffer(buffer, POSE_META) {
-            Ok(m) => m,
-            Err(_) => CustomMeta::add(buffer, POSE_META).map_err(|e| Error::Meta {
-                name: POSE_META.into(),
-                msg: e.to_string(),
-            })?,
-        };
-        let s = meta.mut_structure();
-        s.set_name(POSE_STRUCTURE);
-        s.set("keypoint-set", self.keypoint_set.as_str());
-        s.set("num-persons", self.persons.len() as u32);
-        s.set("num-keypoints", k as u32);
-        s.set("score-threshold", self.score_threshold);
-        s.set("untrained", self.untrained);
-        let boxes: Vec<f32> = self
-            .persons
-            .iter()
-            .flat_map(|p| [p.bbox.x1, p.bbox.y1, p.bbox.x2, p.bbox.y2])
-            .collect();
-        let kps: Vec<f32> = self
-            .persons
-            .iter()
-            .flat_map(|p| p.keypoints.iter().flat_map(|q| [q.x, q.y, q.score]))
-            .collect();
+        let boxes: Vec<f32> = self.persons.iter().flat_map(|p| [p.bbox.x1, p.bbox.y1, p.bbox.x2, p.bbox.y2]).collect();
+        let kps: Vec<f32> = self.persons.iter().flat_map(|p| p.keypoints.iter().flat_map(|q| [q.x, q.y, q.score])).collect();
         if kps.len() != self.persons.len() * k * 3 {
-            return Err(Error::Meta {
-                name: POSE_META.into(),
-                msg: format!("a person has not {k} keypoints"),
-            });
+            return Err(Error::Meta { name: POSE_META.into(), msg: format!("a person has not {k} keypoints") });
         }
-        put_f32s(s, "boxes", &boxes);
-        put_f32s(s, "keypoints", &kps);
-        Ok(())
+        super::attach(buffer, POSE_META, POSE_STRUCTURE, |s| {
+            s.set("keypoint-set", self.keypoint_set.as_str());
+            s.set("num-persons", self.persons.len() as u32);
+            s.set("num-keypoints", k as u32);
+            s.set("score-threshold", self.score_threshold);
+            s.set("untrained", self.untrained);
+            put_f32s(s, "boxes", boxes);
+            put_f32s(s, "keypoints", kps);
+        })
     }
 
     /// Reads the pose meta of `buffer`; `Ok(None)` when there is none.

@@ -129,7 +129,7 @@ impl InferenceCore {
 
     /// Loads the config and model and starts the executor with the stages `build` makes.
     /// Errors become a `gst::error_msg!` naming the file and cause.
-    pub fn start<S: Stages>(
+    fn start<S: Stages>(
         &self,
         element: &gst::Element,
         build: impl FnOnce(&LoadedModel) -> Result<Arc<S>>,
@@ -165,7 +165,7 @@ impl InferenceCore {
     }
 
     /// Starts the src pad task (after the pads are active).
-    pub fn start_task(&self, element: &gst::Element) -> Result<(), gst::StateChangeError> {
+    fn start_task(&self, element: &gst::Element) -> Result<(), gst::StateChangeError> {
         let Some(executor) = self.executor() else {
             return Err(gst::StateChangeError);
         };
@@ -207,8 +207,36 @@ impl InferenceCore {
             .map_err(|_| gst::StateChangeError)
     }
 
+    /// The element's state change: loads the model and starts the executor with the stages
+    /// `build` makes on READY→PAUSED (posting the error when that fails), starts the src task
+    /// once the pads are active, and stops everything on PAUSED→READY. `parent` is the parent
+    /// class's `change_state`.
+    pub fn change_state<S: Stages>(
+        &self,
+        element: &gst::Element,
+        transition: gst::StateChange,
+        parent: impl FnOnce(gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError>,
+        build: impl FnOnce(&LoadedModel) -> Result<Arc<S>>,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        match transition {
+            gst::StateChange::ReadyToPaused => {
+                if let Err(msg) = self.start(element, build) {
+                    element.post_error_message(msg);
+                    return Err(gst::StateChangeError);
+                }
+            }
+            gst::StateChange::PausedToReady => self.stop(),
+            _ => {}
+        }
+        let ret = parent(transition)?;
+        if transition == gst::StateChange::ReadyToPaused {
+            self.start_task(element)?;
+        }
+        Ok(ret)
+    }
+
     /// Stops everything and drops the model (PAUSED → READY, before the pads deactivate).
-    pub fn stop(&self) {
+    fn stop(&self) {
         if let Some(executor) = self.executor() {
             executor.flush_start();
         }

@@ -130,32 +130,12 @@ impl ElementImpl for SapiensPose {
         TEMPLATES.as_ref()
     }
 
-    fn change_state(
-        &self,
-        transition: gst::StateChange,
-    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+    fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         let obj = self.obj();
         let element: &gst::Element = obj.upcast_ref();
-        match transition {
-            gst::StateChange::ReadyToPaused => {
-                let options = PoseOptions {
-                    roi_type: lock(&self.roi_type).clone(),
-                    score_threshold: self.score_threshold.clone(),
-                };
-                if let Err(msg) = self.core.start(element, |loaded| {
-                    Ok(Arc::new(PoseStages::new(loaded, options)?))
-                }) {
-                    element.post_error_message(msg);
-                    return Err(gst::StateChangeError);
-                }
-            }
-            gst::StateChange::PausedToReady => self.core.stop(),
-            _ => {}
-        }
-        let ret = self.parent_change_state(transition)?;
-        if transition == gst::StateChange::ReadyToPaused {
-            self.core.start_task(element)?;
-        }
-        Ok(ret)
+        let options = PoseOptions { roi_type: lock(&self.roi_type).clone(), score_threshold: self.score_threshold.clone() };
+        self.core.change_state(element, transition, |t| self.parent_change_state(t), |loaded| {
+            Ok(Arc::new(PoseStages::new(loaded, options)?))
+        })
     }
 }

@@ -1,0 +1,250 @@
+//! What the dense-head elements (`sapiensseg`, `sapiensdepth`, `sapiensnormal`) share: the whole
+//! frame stretched to the model input (SAPIENS.md 3.1, no letterbox), computed once per buffer
+//! and reused by the next dense head through [`InputTensor`] metadata, one ORT run per frame, and
+//! the element definition itself ([`dense_element!`]). What differs per head is a [`DenseKind`].
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::config::{Config, Weights};
+use crate::elements::inference::{LoadedModel, frame};
+use crate::error::{Error, Result};
+use crate::geometry::stretch;
+use crate::meta::dense::DenseInfo;
+use crate::meta::tensor::InputTensor;
+use crate::pipelining::Stages;
+use crate::preprocess::{Normalization, warp_normalize};
+use crate::runtime::contract::{self, Contract};
+use crate::runtime::{BatchOutput, ModelSession};
+
+/// A dense head: its output channels and how one frame's output becomes its result.
+pub trait DenseHead: Send + Sync + 'static {
+    /// Output channels the model must produce (28 seg, 1 depth, 3 normal).
+    const CHANNELS: usize;
+    /// Turns one item's output (`CHANNELS` planes of `w`×`h`) into the frame-size result on
+    /// `buffer`.
+    fn attach(&self, output: &[f32], w: usize, h: usize, info: DenseInfo, buffer: &mut gst::BufferRef) -> Result<()>;
+}
+
+/// One dense element's specifics: metadata, extra properties, and its head from a config.
+pub trait DenseKind: Default + Send + Sync + 'static {
+    type Head: DenseHead;
+    const FACTORY: &'static str;
+    const LONG_NAME: &'static str;
+    const DESCRIPTION: &'static str;
+    fn extra_properties() -> Vec<glib::ParamSpec> {
+        Vec::new()
+    }
+    /// Sets an extra property; `false` when `name` is not one.
+    fn set_extra(&self, _name: &str, _value: &glib::Value) -> bool {
+        false
+    }
+    fn get_extra(&self, _name: &str) -> Option<glib::Value> {
+        None
+    }
+    fn head(&self, config: &Config) -> Result<Self::Head>;
+}
+
+/// The three stages of a dense head.
+pub struct DenseStages<H: DenseHead> {
+    head: H,
+    session: Arc<ModelSession>,
+    contract: Contract,
+    norm: Normalization,
+    out_hw: (usize, usize),
+    untrained: bool,
+    /// Frames whose input tensor was computed here / reused from an earlier dense head.
+    pub computed: AtomicU64,
+    pub reused: AtomicU64,
+}
+
+/// A frame's model input: computed here (and left on the buffer for the next head) or reused.
+pub struct DensePre {
+    tensor: InputTensor,
+    fresh: bool,
+}
+
+pub struct DenseInferred {
+    pre: DensePre,
+    output: BatchOutput,
+}
+
+impl<H: DenseHead> DenseStages<H> {
+    /// Checks the model (input `[b,3,H,W]`, output `[b,C,H/s,W/s]`) and builds the stages.
+    pub fn new(loaded: &LoadedModel, head: H) -> Result<Self> {
+        let cfg = &loaded.config;
+        let (h, w) = (cfg.input.height, cfg.input.width);
+        let stride = cfg.dense_stride().ok_or_else(|| Error::Config {
+            path: cfg.source.clone(),
+            msg: format!("this element runs a dense head, but the config is for {}", cfg.element()),
+        })?;
+        let out_hw = ((h / stride) as usize, (w / stride) as usize);
+        let contract = contract::check(
+            &loaded.session,
+            &cfg.source,
+            cfg.model.input_name.as_deref(),
+            cfg.model.output_name.as_deref(),
+            [3, h as i64, w as i64],
+            &[H::CHANNELS as i64, out_hw.0 as i64, out_hw.1 as i64],
+        )?;
+        Ok(Self {
+            head,
+            session: loaded.session.clone(),
+            contract,
+            norm: Normalization { width: w, height: h, mean: cfg.input.mean, std: cfg.input.std },
+            out_hw,
+            untrained: cfg.model.weights == Weights::Untrained,
+            computed: AtomicU64::new(0),
+            reused: AtomicU64::new(0),
+        })
+    }
+}
+
+impl<H: DenseHead> Stages for DenseStages<H> {
+    type Pre = DensePre;
+    type Inferred = DenseInferred;
+
+    fn preprocess(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<DensePre> {
+        let size = (info.width(), info.height());
+        if let Some(tensor) = InputTensor::matching(buffer, &self.norm, size)? {
+            self.reused.fetch_add(1, Ordering::Relaxed);
+            return Ok(DensePre { tensor, fresh: false });
+        }
+        let mut data = vec![0.0f32; self.norm.item_len()];
+        let to_input = stretch(size.0, size.1, self.norm.width, self.norm.height);
+        frame::with_view(buffer, info, |view| warp_normalize(view, &to_input, &self.norm, &mut data))?;
+        self.computed.fetch_add(1, Ordering::Relaxed);
+        Ok(DensePre { tensor: InputTensor::new(self.norm, size, data), fresh: true })
+    }
+
+    fn infer(&self, pre: DensePre) -> Result<DenseInferred> {
+        let mut out = self.session.run(&self.contract.input, &[&self.contract.output], &pre.tensor.values(), 1, &self.norm.item_shape())?;
+        Ok(DenseInferred { pre, output: out.remove(0) })
+    }
+
+    fn postprocess(&self, inferred: DenseInferred, buffer: &mut gst::BufferRef, info: &gst_video::VideoInfo) -> Result<()> {
+        let (oh, ow) = self.out_hw;
+        let expect = [H::CHANNELS, oh, ow];
+        let out = &inferred.output;
+        let item = out.item(0).filter(|_| out.item_shape() == expect).ok_or_else(|| Error::Output {
+            name: self.contract.output.clone(),
+            msg: format!("shape {:?}, expected {expect:?}", out.item_shape()),
+        })?;
+        let dense = DenseInfo { width: info.width(), height: info.height(), untrained: self.untrained };
+        self.head.attach(item, ow, oh, dense, buffer)?;
+        if inferred.pre.fresh {
+            inferred.pre.tensor.attach(buffer)?;
+        }
+        Ok(())
+    }
+}
+
+/// Defines a dense-head element `$name` (GType `$gtype`) for the [`DenseKind`] `$kind`, in a
+/// module `imp`, plus the wrapper type and `register`.
+#[macro_export]
+macro_rules! dense_element {
+    ($name:ident, $gtype:literal, $kind:ty) => {
+        mod imp {
+            use std::sync::{Arc, LazyLock};
+
+            use gst::glib;
+            use gst::prelude::*;
+            use gst::subclass::prelude::*;
+
+            use $crate::elements::dense::{DenseKind, DenseStages};
+            use $crate::elements::inference::{self, InferenceCore, InferenceElement};
+
+            static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+                gst::DebugCategory::new(<$kind>::FACTORY, gst::DebugColorFlags::empty(), Some(<$kind>::LONG_NAME))
+            });
+
+            pub struct $name {
+                core: InferenceCore,
+                kind: $kind,
+            }
+
+            impl InferenceElement for $name {
+                fn core(&self) -> &InferenceCore {
+                    &self.core
+                }
+            }
+
+            #[glib::object_subclass]
+            impl ObjectSubclass for $name {
+                const NAME: &'static str = $gtype;
+                type Type = super::$name;
+                type ParentType = gst::Element;
+
+                fn with_class(_klass: &Self::Class) -> Self {
+                    let (sinkpad, srcpad) = inference::pads::<Self>();
+                    Self { core: InferenceCore::new(*CAT, sinkpad, srcpad), kind: Default::default() }
+                }
+            }
+
+            impl ObjectImpl for $name {
+                fn properties() -> &'static [glib::ParamSpec] {
+                    static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+                        let mut p = inference::specs();
+                        p.extend(<$kind>::extra_properties());
+                        p
+                    });
+                    PROPS.as_ref()
+                }
+
+                fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+                    let handled = self.core.set_property(value, pspec) || self.kind.set_extra(pspec.name(), value);
+                    assert!(handled, "unknown property {}", pspec.name());
+                }
+
+                fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+                    self.core
+                        .property(pspec)
+                        .or_else(|| self.kind.get_extra(pspec.name()))
+                        .unwrap_or_else(|| panic!("unknown property {}", pspec.name()))
+                }
+
+                fn constructed(&self) {
+                    self.parent_constructed();
+                    self.core.add_pads(self.obj().upcast_ref());
+                }
+            }
+
+            impl GstObjectImpl for $name {}
+
+            impl ElementImpl for $name {
+                fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+                    static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+                        gst::subclass::ElementMetadata::new(
+                            <$kind>::LONG_NAME,
+                            "Filter/Analyzer/Video",
+                            <$kind>::DESCRIPTION,
+                            "sapiens-stream developers",
+                        )
+                    });
+                    Some(&*META)
+                }
+
+                fn pad_templates() -> &'static [gst::PadTemplate] {
+                    static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(inference::pad_templates);
+                    TEMPLATES.as_ref()
+                }
+
+                fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+                    let obj = self.obj();
+                    let element: &gst::Element = obj.upcast_ref();
+                    self.core.change_state(element, transition, |t| self.parent_change_state(t), |loaded| {
+                        Ok(Arc::new(DenseStages::new(loaded, self.kind.head(&loaded.config)?)?))
+                    })
+                }
+            }
+        }
+
+        gst::glib::wrapper! {
+            pub struct $name(ObjectSubclass<imp::$name>) @extends gst::Element, gst::Object;
+        }
+
+        pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), gst::glib::BoolError> {
+            use gst::prelude::*;
+            gst::Element::register(plugin, <$kind as $crate::elements::dense::DenseKind>::FACTORY, gst::Rank::NONE, $name::static_type())
+        }
+    };
+}
