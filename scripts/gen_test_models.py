@@ -246,6 +246,8 @@ def generate(out):
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_coco17.onnx"), 17)
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_goliath308.onnx"), 308)
     analytic_seg(os.path.join(out, "seg_analytic.onnx"))
+    analytic_depth(os.path.join(out, "depth_analytic.onnx"))
+    analytic_normal(os.path.join(out, "normal_analytic.onnx"))
     sapiens_model(os.path.join(out, "sapiens_tiny_seg.onnx"), "seg", 28)
     sapiens_model(os.path.join(out, "sapiens_tiny_depth.onnx"), "depth", 1)
     sapiens_model(os.path.join(out, "sapiens_tiny_normal.onnx"), "normal", 3)
@@ -272,6 +274,25 @@ def check(committed="tests/models"):
         if bad:
             sys.exit("gen_test_models --check failed:\n  " + "\n  ".join(bad) + "\nrun `make models` and commit")
         print(f"gen_test_models --check: {committed} matches the generator")
+
+
+def analytic_depth(path):
+    """Depth model: output (B,1,1024,768) = mean of R, G, B (0..255) of the input pixel."""
+    g = Graph()
+    x = g.op("Mul", ["input", g.const(STD.reshape(1, 3, 1, 1))])
+    x = g.op("Add", [x, g.const(MEAN.reshape(1, 3, 1, 1))])
+    out = g.op("Conv", [x, g.const(np.full((1, 3, 1, 1), 1.0 / 3.0, np.float32))])
+    g.save(path, "input", out, 1, "Analytic depth model: depth = (R+G+B)/3 on the 0..255 scale.", "depth", (IN_H, IN_W))
+
+
+def analytic_normal(path):
+    """Normal model: output (B,3,512,384) = 2x2-averaged (R, G, B) - 128: a region painted in
+    colour c has the unit normal (c - 128) / |c - 128|."""
+    g = Graph()
+    x = g.op("Mul", ["input", g.const(STD.reshape(1, 3, 1, 1))])
+    x = g.op("Add", [x, g.const((MEAN - 128.0).reshape(1, 3, 1, 1).astype(np.float32))])
+    out = g.op("AveragePool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    g.save(path, "input", out, 3, "Analytic normal model: n = RGB - 128 (2x2 average).", "normal", (IN_H // 2, IN_W // 2))
 
 
 def main():
