@@ -247,11 +247,21 @@ impl Config {
         }
         let stride = match self.head() {
             Head::Pose => self.validate_pose()?,
-            Head::Seg => ("seg.output_stride", self.seg.as_ref().map_or(2, |s| s.output_stride)),
-            Head::Depth => ("depth.output_stride", self.depth.as_ref().map_or(1, |s| s.output_stride)),
-            Head::Normal => ("normal.output_stride", self.normal.as_ref().map_or(2, |s| s.output_stride)),
+            Head::Seg => (
+                "seg.output_stride",
+                self.seg.as_ref().map_or(2, |s| s.output_stride),
+            ),
+            Head::Depth => (
+                "depth.output_stride",
+                self.depth.as_ref().map_or(1, |s| s.output_stride),
+            ),
+            Head::Normal => (
+                "normal.output_stride",
+                self.normal.as_ref().map_or(2, |s| s.output_stride),
+            ),
         };
-        if stride.1 == 0 || !i.height.is_multiple_of(stride.1) || !i.width.is_multiple_of(stride.1) {
+        if stride.1 == 0 || !i.height.is_multiple_of(stride.1) || !i.width.is_multiple_of(stride.1)
+        {
             return Err(err(format!(
                 "{} = {} must divide the input size {}x{}",
                 stride.0, stride.1, i.height, i.width

@@ -10,14 +10,28 @@ pub struct Depth {
     pub range: Option<(f32, f32)>,
 }
 
-pub fn depth(map: &[f32], w: usize, h: usize, out_w: usize, out_h: usize, labels: Option<&[u8]>) -> Depth {
+pub fn depth(
+    map: &[f32],
+    w: usize,
+    h: usize,
+    out_w: usize,
+    out_h: usize,
+    labels: Option<&[u8]>,
+) -> Depth {
     let mut values = bilinear_hwc(map, 1, w, h, out_w, out_h);
     if let Some(labels) = labels {
-        values.iter_mut().zip(labels).filter(|(_, l)| **l == 0).for_each(|(v, _)| *v = f32::NAN);
+        values
+            .iter_mut()
+            .zip(labels)
+            .filter(|(_, l)| **l == 0)
+            .for_each(|(v, _)| *v = f32::NAN);
     }
-    let range = values.iter().filter(|v| !v.is_nan()).fold(None, |r: Option<(f32, f32)>, &v| {
-        Some(r.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
-    });
+    let range = values
+        .iter()
+        .filter(|v| !v.is_nan())
+        .fold(None, |r: Option<(f32, f32)>, &v| {
+            Some(r.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
+        });
     Depth { values, range }
 }
 
@@ -34,7 +48,7 @@ mod tests {
         assert!(d.values[0].is_nan() && d.values[1].is_nan());
         assert_eq!(&d.values[2..], &[2.0, 2.0, 9.0, 9.0]);
         assert_eq!(d.range, Some((2.0, 9.0)));
-        assert_eq!(depth(&map, 2, 3, 2, 3, None).range, Some((2.0, 9.0 )));
+        assert_eq!(depth(&map, 2, 3, 2, 3, None).range, Some((2.0, 9.0)));
         assert_eq!(depth(&map, 2, 3, 2, 3, Some(&[0; 6])).range, None);
     }
 }

@@ -3,7 +3,14 @@
 //! class map is given) becomes NaN.
 use super::upsample::bilinear_hwc;
 
-pub fn normals(map: &[f32], w: usize, h: usize, out_w: usize, out_h: usize, labels: Option<&[u8]>) -> Vec<f32> {
+pub fn normals(
+    map: &[f32],
+    w: usize,
+    h: usize,
+    out_w: usize,
+    out_h: usize,
+    labels: Option<&[u8]>,
+) -> Vec<f32> {
     let mut n = bilinear_hwc(map, 3, w, h, out_w, out_h);
     for (i, p) in n.chunks_exact_mut(3).enumerate() {
         if labels.is_some_and(|l| l[i] == 0) {
@@ -26,7 +33,10 @@ mod tests {
         let map = vec![3.0, 0.0, 0.0, -2.0, 4.0, 0.0];
         let n = normals(&map, 2, 1, 2, 1, None);
         let want = [0.6, 0.0, 0.8, 0.0, -1.0, 0.0];
-        assert!(n.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5), "{n:?}");
+        assert!(
+            n.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5),
+            "{n:?}"
+        );
         let n = normals(&map, 2, 1, 2, 1, Some(&[0, 4]));
         assert!(n[..3].iter().all(|v| v.is_nan()) && (n[4] + 1.0).abs() < 1e-5);
     }

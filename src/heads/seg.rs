@@ -13,7 +13,11 @@ pub fn argmax_planes(logits: &[f32], c: usize, n: usize) -> Vec<u8> {
     let mut best = logits[..n].to_vec();
     let mut label = vec![0u8; n];
     for k in 1..c {
-        for ((b, l), &v) in best.iter_mut().zip(label.iter_mut()).zip(&logits[k * n..(k + 1) * n]) {
+        for ((b, l), &v) in best
+            .iter_mut()
+            .zip(label.iter_mut())
+            .zip(&logits[k * n..(k + 1) * n])
+        {
             if v > *b {
                 *b = v;
                 *l = k as u8;
@@ -24,11 +28,21 @@ pub fn argmax_planes(logits: &[f32], c: usize, n: usize) -> Vec<u8> {
 }
 
 /// The class map at `out_w`×`out_h` from `c` logit planes of `w`×`h`.
-pub fn labels(logits: &[f32], c: usize, w: usize, h: usize, out_w: usize, out_h: usize, mode: SegMode) -> Vec<u8> {
+pub fn labels(
+    logits: &[f32],
+    c: usize,
+    w: usize,
+    h: usize,
+    out_w: usize,
+    out_h: usize,
+    mode: SegMode,
+) -> Vec<u8> {
     let low = argmax_planes(logits, c, w * h);
     match mode {
         SegMode::Fast => {
-            let xs: Vec<usize> = (0..out_w).map(|x| ((x * 2 + 1) * w / (2 * out_w)).min(w - 1)).collect();
+            let xs: Vec<usize> = (0..out_w)
+                .map(|x| ((x * 2 + 1) * w / (2 * out_w)).min(w - 1))
+                .collect();
             (0..out_h)
                 .flat_map(|y| {
                     let row = ((y * 2 + 1) * h / (2 * out_h)).min(h - 1) * w;
@@ -43,7 +57,12 @@ pub fn labels(logits: &[f32], c: usize, w: usize, h: usize, out_w: usize, out_h:
             let mut out = vec![0u8; out_w * out_h];
             for (y, &t) in ty.iter().enumerate() {
                 for (x, &s) in tx.iter().enumerate() {
-                    let corners = [low[t.i0 * w + s.i0], low[t.i0 * w + s.i1], low[t.i1 * w + s.i0], low[t.i1 * w + s.i1]];
+                    let corners = [
+                        low[t.i0 * w + s.i0],
+                        low[t.i0 * w + s.i1],
+                        low[t.i1 * w + s.i0],
+                        low[t.i1 * w + s.i1],
+                    ];
                     out[y * out_w + x] = if corners.iter().all(|&k| k == corners[0]) {
                         corners[0]
                     } else {
@@ -75,7 +94,10 @@ mod tests {
             for y in 0..h {
                 for x in 0..w {
                     let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
-                    v.push(((k as f32 * 1.7 + fx * 6.0).sin() + (k as f32 * 0.9 + fy * 5.0).cos()) * (1.0 + k as f32 * 0.01));
+                    v.push(
+                        ((k as f32 * 1.7 + fx * 6.0).sin() + (k as f32 * 0.9 + fy * 5.0).cos())
+                            * (1.0 + k as f32 * 0.01),
+                    );
                 }
             }
         }
@@ -88,8 +110,15 @@ mod tests {
         let l = logits(c, w, h);
         for (ow, oh) in [(24, 32), (57, 75), (100, 61), (13, 9)] {
             let full = bilinear_hwc(&l, c, w, h, ow, oh);
-            let want: Vec<u8> = full.chunks_exact(c).map(|p| argmax_planes(p, c, 1)[0]).collect();
-            assert_eq!(labels(&l, c, w, h, ow, oh, SegMode::Exact), want, "{ow}x{oh}");
+            let want: Vec<u8> = full
+                .chunks_exact(c)
+                .map(|p| argmax_planes(p, c, 1)[0])
+                .collect();
+            assert_eq!(
+                labels(&l, c, w, h, ow, oh, SegMode::Exact),
+                want,
+                "{ow}x{oh}"
+            );
         }
     }
 

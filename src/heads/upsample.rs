@@ -18,7 +18,11 @@ pub fn taps(n_in: usize, n_out: usize) -> Vec<Tap> {
             let src = ((i as f64 + 0.5) * scale - 0.5).max(0.0);
             let i0 = (src.floor() as usize).min(n_in - 1);
             let i1 = (i0 + 1).min(n_in - 1);
-            Tap { i0, i1, w1: (src - i0 as f64) as f32 }
+            Tap {
+                i0,
+                i1,
+                w1: (src - i0 as f64) as f32,
+            }
         })
         .collect()
 }
@@ -34,7 +38,14 @@ pub fn sample(plane: &[f32], w: usize, tx: Tap, ty: Tap) -> f32 {
 }
 
 /// Upsamples `c` planes of `w`×`h` to `out_w`×`out_h`, interleaved per pixel (HWC) in the result.
-pub fn bilinear_hwc(planes: &[f32], c: usize, w: usize, h: usize, out_w: usize, out_h: usize) -> Vec<f32> {
+pub fn bilinear_hwc(
+    planes: &[f32],
+    c: usize,
+    w: usize,
+    h: usize,
+    out_w: usize,
+    out_h: usize,
+) -> Vec<f32> {
     let (tx, ty) = (taps(w, out_w), taps(h, out_h));
     let mut out = vec![0.0; out_w * out_h * c];
     for (y, &t) in ty.iter().enumerate() {
@@ -61,7 +72,12 @@ mod tests {
             assert!((got.w1 - w1).abs() < 1e-6, "{got:?}");
         }
         // Same size: identity.
-        assert!(taps(5, 5).iter().enumerate().all(|(i, t)| t.i0 == i && t.w1 == 0.0));
+        assert!(
+            taps(5, 5)
+                .iter()
+                .enumerate()
+                .all(|(i, t)| t.i0 == i && t.w1 == 0.0)
+        );
     }
 
     #[test]
@@ -69,13 +85,18 @@ mod tests {
         // plane(x, y) = 2x + 10y on 4x3; upsample to 8x6: value at the source coordinate
         // (clamped at the edges, where the ramp is held).
         let (w, h) = (4, 3);
-        let plane: Vec<f32> = (0..h).flat_map(|y| (0..w).map(move |x| 2.0 * x as f32 + 10.0 * y as f32)).collect();
+        let plane: Vec<f32> = (0..h)
+            .flat_map(|y| (0..w).map(move |x| 2.0 * x as f32 + 10.0 * y as f32))
+            .collect();
         let out = bilinear_hwc(&plane, 1, w, h, 8, 6);
         for y in 0..6 {
             for x in 0..8 {
                 let sx = ((x as f32 + 0.5) * 0.5 - 0.5).clamp(0.0, 3.0);
                 let sy = ((y as f32 + 0.5) * 0.5 - 0.5).clamp(0.0, 2.0);
-                assert!((out[y * 8 + x] - (2.0 * sx + 10.0 * sy)).abs() < 1e-5, "({x},{y})");
+                assert!(
+                    (out[y * 8 + x] - (2.0 * sx + 10.0 * sy)).abs() < 1e-5,
+                    "({x},{y})"
+                );
             }
         }
     }

@@ -38,11 +38,19 @@ impl DenseInfo {
     }
 
     fn get(s: &gst::StructureRef, meta: &str) -> Result<Self> {
-        Ok(Self { width: get_field(s, meta, "width")?, height: get_field(s, meta, "height")?, untrained: get_field(s, meta, "untrained")? })
+        Ok(Self {
+            width: get_field(s, meta, "width")?,
+            height: get_field(s, meta, "height")?,
+            untrained: get_field(s, meta, "untrained")?,
+        })
     }
 }
 
-fn read<T>(buffer: &gst::BufferRef, meta: &str, f: impl FnOnce(&gst::StructureRef) -> Result<T>) -> Result<Option<T>> {
+fn read<T>(
+    buffer: &gst::BufferRef,
+    meta: &str,
+    f: impl FnOnce(&gst::StructureRef) -> Result<T>,
+) -> Result<Option<T>> {
     match gst::meta::CustomMeta::from_buffer(buffer, meta) {
         Ok(m) => f(m.structure()).map(Some),
         Err(_) => Ok(None),
@@ -59,7 +67,11 @@ pub struct SegResult {
 
 impl SegResult {
     pub fn new(info: DenseInfo, mode: SegMode, labels: Vec<u8>) -> Self {
-        Self { info, mode, labels: glib::Bytes::from_owned(labels) }
+        Self {
+            info,
+            mode,
+            labels: glib::Bytes::from_owned(labels),
+        }
     }
 
     /// H×W class indices (0 = background).
@@ -72,7 +84,14 @@ impl SegResult {
             self.info.set(s);
             s.set("class-set", "goliath-seg-28");
             s.set("num-classes", 28u32);
-            s.set("mode", if self.mode == SegMode::Exact { "exact" } else { "fast" });
+            s.set(
+                "mode",
+                if self.mode == SegMode::Exact {
+                    "exact"
+                } else {
+                    "fast"
+                },
+            );
             s.set("labels", &self.labels);
         })
     }
@@ -80,8 +99,16 @@ impl SegResult {
     pub fn from_buffer(buffer: &gst::BufferRef) -> Result<Option<Self>> {
         read(buffer, SEG_META, |s| {
             let info = DenseInfo::get(s, SEG_META)?;
-            let mode = if get_field::<String>(s, SEG_META, "mode")? == "fast" { SegMode::Fast } else { SegMode::Exact };
-            Ok(Self { info, mode, labels: get_bytes(s, SEG_META, "labels", info.pixels())? })
+            let mode = if get_field::<String>(s, SEG_META, "mode")? == "fast" {
+                SegMode::Fast
+            } else {
+                SegMode::Exact
+            };
+            Ok(Self {
+                info,
+                mode,
+                labels: get_bytes(s, SEG_META, "labels", info.pixels())?,
+            })
         })
     }
 }
@@ -98,7 +125,12 @@ pub struct DepthResult {
 
 impl DepthResult {
     pub fn new(info: DenseInfo, masked: bool, range: Option<(f32, f32)>, depth: Vec<f32>) -> Self {
-        Self { info, masked, range, depth: f32_bytes(depth) }
+        Self {
+            info,
+            masked,
+            range,
+            depth: f32_bytes(depth),
+        }
     }
 
     /// H×W depth, NaN = background.
@@ -119,7 +151,10 @@ impl DepthResult {
     pub fn from_buffer(buffer: &gst::BufferRef) -> Result<Option<Self>> {
         read(buffer, DEPTH_META, |s| {
             let info = DenseInfo::get(s, DEPTH_META)?;
-            let (lo, hi): (f32, f32) = (get_field(s, DEPTH_META, "fg-min")?, get_field(s, DEPTH_META, "fg-max")?);
+            let (lo, hi): (f32, f32) = (
+                get_field(s, DEPTH_META, "fg-min")?,
+                get_field(s, DEPTH_META, "fg-max")?,
+            );
             Ok(Self {
                 info,
                 masked: get_field(s, DEPTH_META, "masked")?,
@@ -140,7 +175,11 @@ pub struct NormalResult {
 
 impl NormalResult {
     pub fn new(info: DenseInfo, masked: bool, normals: Vec<f32>) -> Self {
-        Self { info, masked, normals: f32_bytes(normals) }
+        Self {
+            info,
+            masked,
+            normals: f32_bytes(normals),
+        }
     }
 
     /// H×W×3 (x, y, z), NaN = background.
@@ -159,7 +198,11 @@ impl NormalResult {
     pub fn from_buffer(buffer: &gst::BufferRef) -> Result<Option<Self>> {
         read(buffer, NORMAL_META, |s| {
             let info = DenseInfo::get(s, NORMAL_META)?;
-            Ok(Self { info, masked: get_field(s, NORMAL_META, "masked")?, normals: get_bytes(s, NORMAL_META, "normals", info.pixels() * 12)? })
+            Ok(Self {
+                info,
+                masked: get_field(s, NORMAL_META, "masked")?,
+                normals: get_bytes(s, NORMAL_META, "normals", info.pixels() * 12)?,
+            })
         })
     }
 }
@@ -171,15 +214,33 @@ mod tests {
     #[test]
     fn dense_results_round_trip_through_a_buffer() {
         gst::init().unwrap();
-        let info = DenseInfo { width: 3, height: 2, untrained: true };
+        let info = DenseInfo {
+            width: 3,
+            height: 2,
+            untrained: true,
+        };
         let mut buf = gst::Buffer::with_size(8).unwrap();
         let b = buf.get_mut().unwrap();
-        SegResult::new(info, SegMode::Fast, vec![0, 1, 2, 27, 0, 5]).attach(b).unwrap();
-        DepthResult::new(info, true, Some((1.0, 4.0)), vec![f32::NAN, 1.0, 2.0, 3.0, 4.0, 1.5]).attach(b).unwrap();
-        NormalResult::new(info, false, (0..18).map(|v| v as f32).collect()).attach(b).unwrap();
+        SegResult::new(info, SegMode::Fast, vec![0, 1, 2, 27, 0, 5])
+            .attach(b)
+            .unwrap();
+        DepthResult::new(
+            info,
+            true,
+            Some((1.0, 4.0)),
+            vec![f32::NAN, 1.0, 2.0, 3.0, 4.0, 1.5],
+        )
+        .attach(b)
+        .unwrap();
+        NormalResult::new(info, false, (0..18).map(|v| v as f32).collect())
+            .attach(b)
+            .unwrap();
         let copy = buf.copy();
         let seg = SegResult::from_buffer(&copy).unwrap().unwrap();
-        assert_eq!((seg.info, seg.mode, seg.labels()), (info, SegMode::Fast, &[0, 1, 2, 27, 0, 5][..]));
+        assert_eq!(
+            (seg.info, seg.mode, seg.labels()),
+            (info, SegMode::Fast, &[0, 1, 2, 27, 0, 5][..])
+        );
         let d = DepthResult::from_buffer(&copy).unwrap().unwrap();
         assert_eq!((d.masked, d.range), (true, Some((1.0, 4.0))));
         assert!(d.values()[0].is_nan() && d.values()[1..] == [1.0, 2.0, 3.0, 4.0, 1.5]);

@@ -14,7 +14,13 @@ use crate::error::{Error, Result};
 
 /// Registers every sapiens meta (idempotent; needs `gst::init`).
 pub fn register() {
-    for name in [pose::POSE_META, dense::SEG_META, dense::DEPTH_META, dense::NORMAL_META, tensor::TENSOR_META] {
+    for name in [
+        pose::POSE_META,
+        dense::SEG_META,
+        dense::DEPTH_META,
+        dense::NORMAL_META,
+        tensor::TENSOR_META,
+    ] {
         if !gst::meta::CustomMeta::is_registered(name) {
             gst::meta::CustomMeta::register(name, &[]);
         }
@@ -23,11 +29,19 @@ pub fn register() {
 
 /// Adds (or replaces) the custom meta `name` on `buffer`, with a structure `structure` that
 /// `fill` sets.
-fn attach(buffer: &mut gst::BufferRef, name: &str, structure: &str, fill: impl FnOnce(&mut gst::StructureRef)) -> Result<()> {
+fn attach(
+    buffer: &mut gst::BufferRef,
+    name: &str,
+    structure: &str,
+    fill: impl FnOnce(&mut gst::StructureRef),
+) -> Result<()> {
     register();
     let mut meta = match gst::meta::CustomMeta::from_mut_buffer(buffer, name) {
         Ok(m) => m,
-        Err(_) => gst::meta::CustomMeta::add(buffer, name).map_err(|e| Error::Meta { name: name.into(), msg: e.to_string() })?,
+        Err(_) => gst::meta::CustomMeta::add(buffer, name).map_err(|e| Error::Meta {
+            name: name.into(),
+            msg: e.to_string(),
+        })?,
     };
     let s = meta.mut_structure();
     s.set_name(structure);
@@ -55,9 +69,15 @@ pub fn f32_view(bytes: &glib::Bytes) -> std::borrow::Cow<'_, [f32]> {
     let b: &[u8] = bytes.as_ref();
     if (b.as_ptr() as usize).is_multiple_of(4) {
         // SAFETY: aligned, in bounds, and every bit pattern is a valid f32.
-        std::borrow::Cow::Borrowed(unsafe { std::slice::from_raw_parts(b.as_ptr() as *const f32, b.len() / 4) })
+        std::borrow::Cow::Borrowed(unsafe {
+            std::slice::from_raw_parts(b.as_ptr() as *const f32, b.len() / 4)
+        })
     } else {
-        std::borrow::Cow::Owned(b.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect())
+        std::borrow::Cow::Owned(
+            b.chunks_exact(4)
+                .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        )
     }
 }
 
@@ -67,11 +87,24 @@ fn put_f32s(s: &mut gst::StructureRef, name: &str, values: Vec<f32>) {
 }
 
 /// Reads the `GBytes` field `name`, checking it holds `expect_bytes` bytes.
-fn get_bytes(s: &gst::StructureRef, meta: &str, name: &str, expect_bytes: usize) -> Result<glib::Bytes> {
-    let err = |msg: String| Error::Meta { name: meta.into(), msg };
-    let bytes = s.get::<glib::Bytes>(name).map_err(|e| err(format!("field '{name}': {e}")))?;
+fn get_bytes(
+    s: &gst::StructureRef,
+    meta: &str,
+    name: &str,
+    expect_bytes: usize,
+) -> Result<glib::Bytes> {
+    let err = |msg: String| Error::Meta {
+        name: meta.into(),
+        msg,
+    };
+    let bytes = s
+        .get::<glib::Bytes>(name)
+        .map_err(|e| err(format!("field '{name}': {e}")))?;
     if bytes.len() != expect_bytes {
-        return Err(err(format!("field '{name}' holds {} bytes, expected {expect_bytes}", bytes.len())));
+        return Err(err(format!(
+            "field '{name}' holds {} bytes, expected {expect_bytes}",
+            bytes.len()
+        )));
     }
     Ok(bytes)
 }

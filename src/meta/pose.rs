@@ -44,10 +44,21 @@ impl PoseResult {
     /// Attaches (or replaces) the pose meta on `buffer`.
     pub fn attach(&self, buffer: &mut gst::BufferRef) -> Result<()> {
         let k = self.keypoint_set.set().len();
-        let boxes: Vec<f32> = self.persons.iter().flat_map(|p| [p.bbox.x1, p.bbox.y1, p.bbox.x2, p.bbox.y2]).collect();
-        let kps: Vec<f32> = self.persons.iter().flat_map(|p| p.keypoints.iter().flat_map(|q| [q.x, q.y, q.score])).collect();
+        let boxes: Vec<f32> = self
+            .persons
+            .iter()
+            .flat_map(|p| [p.bbox.x1, p.bbox.y1, p.bbox.x2, p.bbox.y2])
+            .collect();
+        let kps: Vec<f32> = self
+            .persons
+            .iter()
+            .flat_map(|p| p.keypoints.iter().flat_map(|q| [q.x, q.y, q.score]))
+            .collect();
         if kps.len() != self.persons.len() * k * 3 {
-            return Err(Error::Meta { name: POSE_META.into(), msg: format!("a person has not {k} keypoints") });
+            return Err(Error::Meta {
+                name: POSE_META.into(),
+                msg: format!("a person has not {k} keypoints"),
+            });
         }
         super::attach(buffer, POSE_META, POSE_STRUCTURE, |s| {
             s.set("keypoint-set", self.keypoint_set.as_str());

@@ -20,7 +20,11 @@ pub struct InputTensor {
 
 impl InputTensor {
     pub fn new(norm: Normalization, frame: (u32, u32), data: Vec<f32>) -> Self {
-        Self { norm, frame, data: f32_bytes(data) }
+        Self {
+            norm,
+            frame,
+            data: f32_bytes(data),
+        }
     }
 
     pub fn values(&self) -> Cow<'_, [f32]> {
@@ -40,19 +44,37 @@ impl InputTensor {
     }
 
     /// The tensor on `buffer` if it was computed for `norm` on a `frame`-sized frame.
-    pub fn matching(buffer: &gst::BufferRef, norm: &Normalization, frame: (u32, u32)) -> Result<Option<Self>> {
-        let Ok(meta) = gst::meta::CustomMeta::from_buffer(buffer, TENSOR_META) else { return Ok(None) };
+    pub fn matching(
+        buffer: &gst::BufferRef,
+        norm: &Normalization,
+        frame: (u32, u32),
+    ) -> Result<Option<Self>> {
+        let Ok(meta) = gst::meta::CustomMeta::from_buffer(buffer, TENSOR_META) else {
+            return Ok(None);
+        };
         let s = meta.structure();
         let m = TENSOR_META;
         let vec3 = |name| -> Result<[f32; 3]> {
             let v = get_f32s(s, m, name, 3)?;
             Ok([v[0], v[1], v[2]])
         };
-        let found = Normalization { width: get_field(s, m, "width")?, height: get_field(s, m, "height")?, mean: vec3("mean")?, std: vec3("std")? };
-        let found_frame = (get_field(s, m, "frame-width")?, get_field(s, m, "frame-height")?);
+        let found = Normalization {
+            width: get_field(s, m, "width")?,
+            height: get_field(s, m, "height")?,
+            mean: vec3("mean")?,
+            std: vec3("std")?,
+        };
+        let found_frame = (
+            get_field(s, m, "frame-width")?,
+            get_field(s, m, "frame-height")?,
+        );
         if found != *norm || found_frame != frame {
             return Ok(None);
         }
-        Ok(Some(Self { norm: found, frame, data: get_bytes(s, m, "tensor", norm.item_len() * 4)? }))
+        Ok(Some(Self {
+            norm: found,
+            frame,
+            data: get_bytes(s, m, "tensor", norm.item_len() * 4)?,
+        }))
     }
 }

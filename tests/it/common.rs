@@ -75,8 +75,23 @@ pub fn dots_frame(
     dots: &[Dot],
     pts_ms: u64,
 ) -> (gst::Buffer, gst_video::VideoInfo) {
-    init();
     let colours = analytic_colours();
+    painted_frame(format, width, height, pts_ms, |x, y| {
+        dots.iter()
+            .find(|d| (x - d.x).pow(2) + (y - d.y).pow(2) <= d.r * d.r)
+            .map_or([0, 0, 0], |d| colours[d.k])
+    })
+}
+
+/// A frame whose pixel (x, y) has the RGB colour `paint(x, y)`, converted to `format`.
+pub fn painted_frame(
+    format: gst_video::VideoFormat,
+    width: u32,
+    height: u32,
+    pts_ms: u64,
+    paint: impl Fn(i32, i32) -> [u8; 3],
+) -> (gst::Buffer, gst_video::VideoInfo) {
+    init();
     let rgb_info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, width, height)
         .fps(gst::Fraction::new(25, 1))
         .build()
@@ -88,15 +103,10 @@ pub fn dots_frame(
                 .unwrap();
         let stride = f.plane_stride()[0] as usize;
         let data = f.plane_data_mut(0).unwrap();
-        data.fill(0);
-        for d in dots {
-            for y in (d.y - d.r).max(0)..=(d.y + d.r).min(height as i32 - 1) {
-                for x in (d.x - d.r).max(0)..=(d.x + d.r).min(width as i32 - 1) {
-                    if (x - d.x).pow(2) + (y - d.y).pow(2) <= d.r * d.r {
-                        let o = y as usize * stride + x as usize * 3;
-                        data[o..o + 3].copy_from_slice(&colours[d.k]);
-                    }
-                }
+        for y in 0..height as usize {
+            for x in 0..width as usize {
+                let o = y * stride + x * 3;
+                data[o..o + 3].copy_from_slice(&paint(x as i32, y as i32));
             }
         }
     }

@@ -2,6 +2,7 @@
 mod accuracy;
 mod common;
 mod configs;
+mod dense;
 mod errors;
 mod harness;
 mod pipeline;

@@ -22,7 +22,14 @@ pub trait DenseHead: Send + Sync + 'static {
     const CHANNELS: usize;
     /// Turns one item's output (`CHANNELS` planes of `w`×`h`) into the frame-size result on
     /// `buffer`.
-    fn attach(&self, output: &[f32], w: usize, h: usize, info: DenseInfo, buffer: &mut gst::BufferRef) -> Result<()>;
+    fn attach(
+        &self,
+        output: &[f32],
+        w: usize,
+        h: usize,
+        info: DenseInfo,
+        buffer: &mut gst::BufferRef,
+    ) -> Result<()>;
 }
 
 /// One dense element's specifics: metadata, extra properties, and its head from a config.
@@ -52,7 +59,13 @@ pub struct DenseStages<H: DenseHead> {
     norm: Normalization,
     out_hw: (usize, usize),
     untrained: bool,
-    /// Frames whose input tensor was computed here / reused from an earlier dense head.
+    tensors: Arc<TensorCounters>,
+}
+
+/// Frames whose input tensor a dense element computed, and frames where it reused the one an
+/// earlier dense head left on the buffer (properties `tensors-computed`, `tensors-reused`).
+#[derive(Debug, Default)]
+pub struct TensorCounters {
     pub computed: AtomicU64,
     pub reused: AtomicU64,
 }
@@ -70,12 +83,15 @@ pub struct DenseInferred {
 
 impl<H: DenseHead> DenseStages<H> {
     /// Checks the model (input `[b,3,H,W]`, output `[b,C,H/s,W/s]`) and builds the stages.
-    pub fn new(loaded: &LoadedModel, head: H) -> Result<Self> {
+    pub fn new(loaded: &LoadedModel, head: H, tensors: Arc<TensorCounters>) -> Result<Self> {
         let cfg = &loaded.config;
         let (h, w) = (cfg.input.height, cfg.input.width);
         let stride = cfg.dense_stride().ok_or_else(|| Error::Config {
             path: cfg.source.clone(),
-            msg: format!("this element runs a dense head, but the config is for {}", cfg.element()),
+            msg: format!(
+                "this element runs a dense head, but the config is for {}",
+                cfg.element()
+            ),
         })?;
         let out_hw = ((h / stride) as usize, (w / stride) as usize);
         let contract = contract::check(
@@ -90,11 +106,15 @@ impl<H: DenseHead> DenseStages<H> {
             head,
             session: loaded.session.clone(),
             contract,
-            norm: Normalization { width: w, height: h, mean: cfg.input.mean, std: cfg.input.std },
+            norm: Normalization {
+                width: w,
+                height: h,
+                mean: cfg.input.mean,
+                std: cfg.input.std,
+            },
             out_hw,
             untrained: cfg.model.weights == Weights::Untrained,
-            computed: AtomicU64::new(0),
-            reused: AtomicU64::new(0),
+            tensors,
         })
     }
 }
@@ -106,30 +126,59 @@ impl<H: DenseHead> Stages for DenseStages<H> {
     fn preprocess(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<DensePre> {
         let size = (info.width(), info.height());
         if let Some(tensor) = InputTensor::matching(buffer, &self.norm, size)? {
-            self.reused.fetch_add(1, Ordering::Relaxed);
-            return Ok(DensePre { tensor, fresh: false });
+            self.tensors.reused.fetch_add(1, Ordering::Relaxed);
+            return Ok(DensePre {
+                tensor,
+                fresh: false,
+            });
         }
         let mut data = vec![0.0f32; self.norm.item_len()];
         let to_input = stretch(size.0, size.1, self.norm.width, self.norm.height);
-        frame::with_view(buffer, info, |view| warp_normalize(view, &to_input, &self.norm, &mut data))?;
-        self.computed.fetch_add(1, Ordering::Relaxed);
-        Ok(DensePre { tensor: InputTensor::new(self.norm, size, data), fresh: true })
+        frame::with_view(buffer, info, |view| {
+            warp_normalize(view, &to_input, &self.norm, &mut data)
+        })?;
+        self.tensors.computed.fetch_add(1, Ordering::Relaxed);
+        Ok(DensePre {
+            tensor: InputTensor::new(self.norm, size, data),
+            fresh: true,
+        })
     }
 
     fn infer(&self, pre: DensePre) -> Result<DenseInferred> {
-        let mut out = self.session.run(&self.contract.input, &[&self.contract.output], &pre.tensor.values(), 1, &self.norm.item_shape())?;
-        Ok(DenseInferred { pre, output: out.remove(0) })
+        let mut out = self.session.run(
+            &self.contract.input,
+            &[&self.contract.output],
+            &pre.tensor.values(),
+            1,
+            &self.norm.item_shape(),
+        )?;
+        Ok(DenseInferred {
+            pre,
+            output: out.remove(0),
+        })
     }
 
-    fn postprocess(&self, inferred: DenseInferred, buffer: &mut gst::BufferRef, info: &gst_video::VideoInfo) -> Result<()> {
+    fn postprocess(
+        &self,
+        inferred: DenseInferred,
+        buffer: &mut gst::BufferRef,
+        info: &gst_video::VideoInfo,
+    ) -> Result<()> {
         let (oh, ow) = self.out_hw;
         let expect = [H::CHANNELS, oh, ow];
         let out = &inferred.output;
-        let item = out.item(0).filter(|_| out.item_shape() == expect).ok_or_else(|| Error::Output {
-            name: self.contract.output.clone(),
-            msg: format!("shape {:?}, expected {expect:?}", out.item_shape()),
-        })?;
-        let dense = DenseInfo { width: info.width(), height: info.height(), untrained: self.untrained };
+        let item = out
+            .item(0)
+            .filter(|_| out.item_shape() == expect)
+            .ok_or_else(|| Error::Output {
+                name: self.contract.output.clone(),
+                msg: format!("shape {:?}, expected {expect:?}", out.item_shape()),
+            })?;
+        let dense = DenseInfo {
+            width: info.width(),
+            height: info.height(),
+            untrained: self.untrained,
+        };
         self.head.attach(item, ow, oh, dense, buffer)?;
         if inferred.pre.fresh {
             inferred.pre.tensor.attach(buffer)?;
@@ -150,7 +199,7 @@ macro_rules! dense_element {
             use gst::prelude::*;
             use gst::subclass::prelude::*;
 
-            use $crate::elements::dense::{DenseKind, DenseStages};
+            use $crate::elements::dense::{DenseKind, DenseStages, TensorCounters};
             use $crate::elements::inference::{self, InferenceCore, InferenceElement};
 
             static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -160,6 +209,7 @@ macro_rules! dense_element {
             pub struct $name {
                 core: InferenceCore,
                 kind: $kind,
+                tensors: Arc<TensorCounters>,
             }
 
             impl InferenceElement for $name {
@@ -176,7 +226,7 @@ macro_rules! dense_element {
 
                 fn with_class(_klass: &Self::Class) -> Self {
                     let (sinkpad, srcpad) = inference::pads::<Self>();
-                    Self { core: InferenceCore::new(*CAT, sinkpad, srcpad), kind: Default::default() }
+                    Self { core: InferenceCore::new(*CAT, sinkpad, srcpad), kind: Default::default(), tensors: Default::default() }
                 }
             }
 
@@ -185,6 +235,12 @@ macro_rules! dense_element {
                     static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
                         let mut p = inference::specs();
                         p.extend(<$kind>::extra_properties());
+                        for (name, blurb) in [
+                            ("tensors-computed", "Frames whose model input this element computed"),
+                            ("tensors-reused", "Frames whose model input an earlier dense head computed (shared pre-processing)"),
+                        ] {
+                            p.push(glib::ParamSpecUInt64::builder(name).blurb(blurb).read_only().build());
+                        }
                         p
                     });
                     PROPS.as_ref()
@@ -196,6 +252,12 @@ macro_rules! dense_element {
                 }
 
                 fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+                    let counter = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed).to_value();
+                    match pspec.name() {
+                        "tensors-computed" => return counter(&self.tensors.computed),
+                        "tensors-reused" => return counter(&self.tensors.reused),
+                        _ => {}
+                    }
                     self.core
                         .property(pspec)
                         .or_else(|| self.kind.get_extra(pspec.name()))
@@ -232,7 +294,7 @@ macro_rules! dense_element {
                     let obj = self.obj();
                     let element: &gst::Element = obj.upcast_ref();
                     self.core.change_state(element, transition, |t| self.parent_change_state(t), |loaded| {
-                        Ok(Arc::new(DenseStages::new(loaded, self.kind.head(&loaded.config)?)?))
+                        Ok(Arc::new(DenseStages::new(loaded, self.kind.head(&loaded.config)?, self.tensors.clone())?))
                     })
                 }
             }

@@ -8,7 +8,8 @@ use crate::meta::dense::{DenseInfo, DepthResult, SegResult};
 
 /// The seg class map on `buffer` when it matches the frame size.
 pub(crate) fn seg_labels(buffer: &gst::BufferRef, info: DenseInfo) -> Result<Option<SegResult>> {
-    Ok(SegResult::from_buffer(buffer)?.filter(|s| (s.info.width, s.info.height) == (info.width, info.height)))
+    Ok(SegResult::from_buffer(buffer)?
+        .filter(|s| (s.info.width, s.info.height) == (info.width, info.height)))
 }
 
 #[derive(Default)]
@@ -18,9 +19,23 @@ pub struct DepthHead;
 
 impl DenseHead for DepthHead {
     const CHANNELS: usize = 1;
-    fn attach(&self, output: &[f32], w: usize, h: usize, info: DenseInfo, buffer: &mut gst::BufferRef) -> Result<()> {
+    fn attach(
+        &self,
+        output: &[f32],
+        w: usize,
+        h: usize,
+        info: DenseInfo,
+        buffer: &mut gst::BufferRef,
+    ) -> Result<()> {
         let seg = seg_labels(buffer, info)?;
-        let d = depth(output, w, h, info.width as usize, info.height as usize, seg.as_ref().map(|s| s.labels()));
+        let d = depth(
+            output,
+            w,
+            h,
+            info.width as usize,
+            info.height as usize,
+            seg.as_ref().map(|s| s.labels()),
+        );
         DepthResult::new(info, seg.is_some(), d.range, d.values).attach(buffer)
     }
 }
@@ -37,4 +52,8 @@ impl DenseKind for DepthKind {
     }
 }
 
-crate::dense_element!(SapiensDepth, "GstSapiensDepth", crate::elements::sapiensdepth::DepthKind);
+crate::dense_element!(
+    SapiensDepth,
+    "GstSapiensDepth",
+    crate::elements::sapiensdepth::DepthKind
+);

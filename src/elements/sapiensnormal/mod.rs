@@ -14,9 +14,23 @@ pub struct NormalHead;
 
 impl DenseHead for NormalHead {
     const CHANNELS: usize = 3;
-    fn attach(&self, output: &[f32], w: usize, h: usize, info: DenseInfo, buffer: &mut gst::BufferRef) -> Result<()> {
+    fn attach(
+        &self,
+        output: &[f32],
+        w: usize,
+        h: usize,
+        info: DenseInfo,
+        buffer: &mut gst::BufferRef,
+    ) -> Result<()> {
         let seg = seg_labels(buffer, info)?;
-        let n = normals(output, w, h, info.width as usize, info.height as usize, seg.as_ref().map(|s| s.labels()));
+        let n = normals(
+            output,
+            w,
+            h,
+            info.width as usize,
+            info.height as usize,
+            seg.as_ref().map(|s| s.labels()),
+        );
         NormalResult::new(info, seg.is_some(), n).attach(buffer)
     }
 }
@@ -33,4 +47,8 @@ impl DenseKind for NormalKind {
     }
 }
 
-crate::dense_element!(SapiensNormal, "GstSapiensNormal", crate::elements::sapiensnormal::NormalKind);
+crate::dense_element!(
+    SapiensNormal,
+    "GstSapiensNormal",
+    crate::elements::sapiensnormal::NormalKind
+);

@@ -130,12 +130,21 @@ impl ElementImpl for SapiensPose {
         TEMPLATES.as_ref()
     }
 
-    fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         let obj = self.obj();
         let element: &gst::Element = obj.upcast_ref();
-        let options = PoseOptions { roi_type: lock(&self.roi_type).clone(), score_threshold: self.score_threshold.clone() };
-        self.core.change_state(element, transition, |t| self.parent_change_state(t), |loaded| {
-            Ok(Arc::new(PoseStages::new(loaded, options)?))
-        })
+        let options = PoseOptions {
+            roi_type: lock(&self.roi_type).clone(),
+            score_threshold: self.score_threshold.clone(),
+        };
+        self.core.change_state(
+            element,
+            transition,
+            |t| self.parent_change_state(t),
+            |loaded| Ok(Arc::new(PoseStages::new(loaded, options)?)),
+        )
     }
 }

@@ -19,11 +19,20 @@ use crate::meta::dense::{DenseInfo, SegResult};
 #[enum_type(name = "GstSapiensSegMode")]
 pub enum ModeProperty {
     #[default]
-    #[enum_value(name = "The config's [seg] mode (exact unless it says otherwise)", nick = "config")]
+    #[enum_value(
+        name = "The config's [seg] mode (exact unless it says otherwise)",
+        nick = "config"
+    )]
     Config,
-    #[enum_value(name = "Upsample logits bilinearly, then argmax (the official demo)", nick = "exact")]
+    #[enum_value(
+        name = "Upsample logits bilinearly, then argmax (the official demo)",
+        nick = "exact"
+    )]
     Exact,
-    #[enum_value(name = "Argmax at model resolution, then nearest upsample", nick = "fast")]
+    #[enum_value(
+        name = "Argmax at model resolution, then nearest upsample",
+        nick = "fast"
+    )]
     Fast,
 }
 
@@ -38,8 +47,23 @@ pub struct SegHead {
 
 impl DenseHead for SegHead {
     const CHANNELS: usize = 28;
-    fn attach(&self, output: &[f32], w: usize, h: usize, info: DenseInfo, buffer: &mut gst::BufferRef) -> Result<()> {
-        let labels = seg::labels(output, Self::CHANNELS, w, h, info.width as usize, info.height as usize, self.mode);
+    fn attach(
+        &self,
+        output: &[f32],
+        w: usize,
+        h: usize,
+        info: DenseInfo,
+        buffer: &mut gst::BufferRef,
+    ) -> Result<()> {
+        let labels = seg::labels(
+            output,
+            Self::CHANNELS,
+            w,
+            h,
+            info.width as usize,
+            info.height as usize,
+            self.mode,
+        );
         SegResult::new(info, self.mode, labels).attach(buffer)
     }
 }
@@ -82,4 +106,8 @@ impl DenseKind for SegKind {
     }
 }
 
-crate::dense_element!(SapiensSeg, "GstSapiensSeg", crate::elements::sapiensseg::SegKind);
+crate::dense_element!(
+    SapiensSeg,
+    "GstSapiensSeg",
+    crate::elements::sapiensseg::SegKind
+);
