@@ -104,6 +104,34 @@ impl FromStr for KeypointSetId {
     }
 }
 
+/// One segmentation class: its name and palette colour (RGB).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SegClass {
+    pub name: String,
+    pub color_rgb: [u8; 3],
+}
+
+#[derive(Deserialize)]
+struct ClassSet {
+    classes: Vec<SegClass>,
+}
+
+/// The 28 Goliath seg classes (0 = Background), official names and palette.
+pub fn seg_classes() -> &'static [SegClass] {
+    static SET: OnceLock<ClassSet> = OnceLock::new();
+    &SET.get_or_init(|| {
+        serde_json::from_str(include_str!("../configs/classes/goliath-seg-28.json"))
+            .expect("compiled-in class set JSON is valid (tested)")
+    })
+    .classes
+}
+
+/// The palette of [`seg_classes`], indexed by class.
+pub fn seg_palette() -> &'static [[u8; 3]] {
+    static PAL: OnceLock<Vec<[u8; 3]>> = OnceLock::new();
+    PAL.get_or_init(|| seg_classes().iter().map(|c| c.color_rgb).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +166,17 @@ mod tests {
         assert_eq!(g.skeleton[0].link, [13, 11]);
         assert_eq!(g.skeleton[2].link, [14, 12]);
         assert!("coco-18".parse::<KeypointSetId>().is_err());
+        // Seg classes per SAPIENS.md section 7.
+        let c = seg_classes();
+        assert_eq!(c.len(), 28);
+        assert_eq!(
+            (c[0].name.as_str(), c[0].color_rgb),
+            ("Background", [50, 50, 50])
+        );
+        assert_eq!(
+            (c[3].name.as_str(), c[3].color_rgb),
+            ("Hair", [255, 0, 109])
+        );
+        assert_eq!(c[27].name, "Tongue");
     }
 }

@@ -1,4 +1,6 @@
 //! Drawing results onto video frames with OpenCV (in place, on the frame's own memory).
+pub mod compose;
+pub mod dense;
 pub mod pose;
 
 use opencv::core::{Mat, Point, Rect, Scalar};

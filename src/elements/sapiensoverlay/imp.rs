@@ -7,10 +7,10 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
+use super::Layout;
 use crate::elements::inference::{frame, lock};
-use crate::error::Result;
-use crate::meta::pose::PoseResult;
-use crate::render::{Canvas, pose};
+use crate::render::compose::{self, Results, Style};
+use crate::render::dense::Packed;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -22,7 +22,8 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 #[derive(Default)]
 pub struct SapiensOverlay {
-    style: Mutex<pose::PoseStyle>,
+    style: Mutex<Style>,
+    layout: Mutex<Layout>,
 }
 
 #[glib::object_subclass]
@@ -35,7 +36,7 @@ impl ObjectSubclass for SapiensOverlay {
 impl ObjectImpl for SapiensOverlay {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let d = pose::PoseStyle::default();
+            let d = Style::default();
             let flag = |name: &str, blurb: &str, default: bool| {
                 glib::ParamSpecBoolean::builder(name)
                     .blurb(blurb)
@@ -44,15 +45,27 @@ impl ObjectImpl for SapiensOverlay {
                     .build()
             };
             vec![
-                flag("draw-boxes", "Draw person boxes", d.boxes),
-                flag("draw-keypoints", "Draw keypoints scoring at or above the threshold", d.keypoints),
-                flag("draw-links", "Draw skeleton links whose two keypoints score above the threshold", d.links),
-                flag("draw-labels", "Label each person with its count of keypoints above the threshold", d.labels),
+                glib::ParamSpecEnum::builder::<Layout>("layout")
+                    .blurb("overlay: draw on the frame; grid: 2x2 mosaic (frame+pose | seg, depth | normal), output twice the input size")
+                    .mutable_ready()
+                    .build(),
+                flag("draw-boxes", "Draw person boxes", d.pose.boxes),
+                flag("draw-keypoints", "Draw keypoints scoring at or above the threshold", d.pose.keypoints),
+                flag("draw-links", "Draw skeleton links whose two keypoints score above the threshold", d.pose.links),
+                flag("draw-labels", "Label each person with its count of keypoints above the threshold", d.pose.labels),
+                flag("draw-seg", "Blend the body-part segmentation over the frame (overlay layout)", d.seg),
                 glib::ParamSpecFloat::builder("score-threshold")
                     .blurb("Drawing threshold; -1 = the one the pose result carries (its config's, 0.3 official)")
                     .minimum(-1.0)
                     .maximum(1.0)
                     .default_value(-1.0)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("alpha")
+                    .blurb("Weight of the seg palette in the blend (official 0.5)")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(d.alpha)
                     .mutable_playing()
                     .build(),
             ]
@@ -61,13 +74,19 @@ impl ObjectImpl for SapiensOverlay {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if pspec.name() == "layout" {
+            *lock(&self.layout) = value.get().unwrap_or_default();
+            return;
+        }
         let mut s = lock(&self.style);
         match pspec.name() {
-            "draw-boxes" => s.boxes = value.get().unwrap_or(s.boxes),
-            "draw-keypoints" => s.keypoints = value.get().unwrap_or(s.keypoints),
-            "draw-links" => s.links = value.get().unwrap_or(s.links),
-            "draw-labels" => s.labels = value.get().unwrap_or(s.labels),
-            "score-threshold" => s.threshold = value.get::<f32>().ok().filter(|t| *t >= 0.0),
+            "draw-boxes" => s.pose.boxes = value.get().unwrap_or(s.pose.boxes),
+            "draw-keypoints" => s.pose.keypoints = value.get().unwrap_or(s.pose.keypoints),
+            "draw-links" => s.pose.links = value.get().unwrap_or(s.pose.links),
+            "draw-labels" => s.pose.labels = value.get().unwrap_or(s.pose.labels),
+            "draw-seg" => s.seg = value.get().unwrap_or(s.seg),
+            "score-threshold" => s.pose.threshold = value.get::<f32>().ok().filter(|t| *t >= 0.0),
+            "alpha" => s.alpha = value.get().unwrap_or(s.alpha),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -75,11 +94,14 @@ impl ObjectImpl for SapiensOverlay {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = lock(&self.style);
         match pspec.name() {
-            "draw-boxes" => s.boxes.to_value(),
-            "draw-keypoints" => s.keypoints.to_value(),
-            "draw-links" => s.links.to_value(),
-            "draw-labels" => s.labels.to_value(),
-            "score-threshold" => s.threshold.unwrap_or(-1.0).to_value(),
+            "layout" => lock(&self.layout).to_value(),
+            "draw-boxes" => s.pose.boxes.to_value(),
+            "draw-keypoints" => s.pose.keypoints.to_value(),
+            "draw-links" => s.pose.links.to_value(),
+            "draw-labels" => s.pose.labels.to_value(),
+            "draw-seg" => s.seg.to_value(),
+            "score-threshold" => s.pose.threshold.unwrap_or(-1.0).to_value(),
+            "alpha" => s.alpha.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -93,8 +115,9 @@ impl ElementImpl for SapiensOverlay {
             gst::subclass::ElementMetadata::new(
                 "Sapiens overlay",
                 "Filter/Effect/Video",
-                "Draws Sapiens results (skeletons with the official colours, person boxes, labels) on the frame; \
-                 frames from untrained test models get an UNTRAINED WEIGHTS banner",
+                "Draws Sapiens results as the official demo does: skeletons, person boxes and labels, the body-part \
+                 seg blend, depth and normal maps, over the frame or as a 2x2 grid; frames from untrained test models get an \
+                 UNTRAINED WEIGHTS banner",
                 "sapiens-stream developers",
             )
         });
@@ -110,48 +133,139 @@ impl ElementImpl for SapiensOverlay {
 }
 
 impl BaseTransformImpl for SapiensOverlay {
-    const MODE: gst_base::subclass::BaseTransformMode =
-        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::Both;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        let mut out = caps.clone();
+        if *lock(&self.layout) == Layout::Grid {
+            let grow = direction == gst::PadDirection::Sink;
+            for s in out.make_mut().iter_mut() {
+                for field in ["width", "height"] {
+                    scale_dimension(s, field, grow);
+                }
+            }
+        }
+        Some(match filter {
+            Some(f) => f.intersect_with_mode(&out, gst::CapsIntersectMode::First),
+            None => out,
+        })
+    }
+}
+
+/// Doubles (`grow`) or halves a caps dimension, fixed or a range; halving drops odd sizes.
+fn scale_dimension(s: &mut gst::StructureRef, field: &str, grow: bool) {
+    if let Ok(v) = s.get::<i32>(field) {
+        if grow {
+            s.set(field, v.saturating_mul(2));
+        } else if v % 2 == 0 {
+            s.set(field, v / 2);
+        } else {
+            s.set(field, gst::IntRange::new(1, 0));
+        }
+    } else if let Ok(r) = s.get::<gst::IntRange<i32>>(field) {
+        let (lo, hi) = if grow {
+            (r.min().saturating_mul(2), r.max().saturating_mul(2))
+        } else {
+            ((r.min() + 1) / 2, r.max() / 2)
+        };
+        s.set(field, gst::IntRange::new(lo.max(1), hi.max(1)));
+    }
 }
 
 impl VideoFilterImpl for SapiensOverlay {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        let grid = *lock(&self.layout) == Layout::Grid;
+        self.obj().set_in_place(!grid);
+        gst::debug!(
+            CAT,
+            imp = self,
+            "{} {}x{} -> {}x{}",
+            if grid { "grid" } else { "overlay" },
+            in_info.width(),
+            in_info.height(),
+            out_info.width(),
+            out_info.height()
+        );
+        self.parent_set_info(incaps, in_info, outcaps, out_info)
+    }
+
     fn transform_frame_ip(
         &self,
         frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        self.draw(frame).map_err(|e| {
-            gst::element_imp_error!(self, gst::StreamError::Failed, ("cannot draw: {}", e));
-            gst::FlowError::Error
-        })?;
-        Ok(gst::FlowSuccess::Ok)
+        let style = *lock(&self.style);
+        let drawn = (|| -> crate::Result<()> {
+            let results = Results::from_buffer(frame.buffer(), frame.width(), frame.height())?;
+            let (layout, w, h, stride) = (
+                frame::layout(frame.format())?,
+                frame.width(),
+                frame.height(),
+                frame.plane_stride()[0] as usize,
+            );
+            let data = frame.plane_data_mut(0).map_err(|e| {
+                crate::Error::UnsupportedVideo(format!("cannot map the frame writable: {e}"))
+            })?;
+            compose::overlay(
+                &mut Packed::new(data, layout, w, h, stride)?,
+                &results,
+                &style,
+            )
+        })();
+        self.flow(drawn)
+    }
+
+    fn transform_frame(
+        &self,
+        inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
+        outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let style = *lock(&self.style);
+        let drawn = (|| -> crate::Result<()> {
+            let results =
+                Results::from_buffer(inframe.buffer(), inframe.width(), inframe.height())?;
+            let map_err = |e: glib::BoolError| {
+                crate::Error::UnsupportedVideo(format!("cannot map a frame: {e}"))
+            };
+            let src = inframe.plane_data(0).map_err(map_err)?;
+            let src_stride = inframe.plane_stride()[0] as usize;
+            let (layout, w, h, stride) = (
+                frame::layout(outframe.format())?,
+                outframe.width(),
+                outframe.height(),
+                outframe.plane_stride()[0] as usize,
+            );
+            let data = outframe.plane_data_mut(0).map_err(map_err)?;
+            compose::grid(
+                src,
+                src_stride,
+                &mut Packed::new(data, layout, w, h, stride)?,
+                &results,
+                &style,
+            )
+        })();
+        self.flow(drawn)
     }
 }
 
 impl SapiensOverlay {
-    fn draw(&self, frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>) -> Result<()> {
-        let pose = PoseResult::from_buffer(frame.buffer())?;
-        let Some(pose) = pose else {
-            gst::trace!(CAT, imp = self, "no results on {:?}", frame.buffer().pts());
-            return Ok(());
-        };
-        let style = *lock(&self.style);
-        let layout = frame::layout(frame.format())?;
-        let (w, h, stride) = (
-            frame.width(),
-            frame.height(),
-            frame.plane_stride()[0] as usize,
-        );
-        let data = frame.plane_data_mut(0).map_err(|e| {
-            crate::Error::UnsupportedVideo(format!("cannot map the frame writable: {e}"))
-        })?;
-        // SAFETY: `data` is the mapped frame, borrowed mutably for the canvas's whole life.
-        let mut canvas = unsafe { Canvas::wrap(data, layout, w, h, stride)? };
-        pose::draw(&mut canvas, &pose, &style)?;
-        if pose.untrained {
-            canvas.untrained_banner()?;
-        }
-        Ok(())
+    /// A drawing error becomes an element error naming the cause.
+    fn flow(&self, drawn: crate::Result<()>) -> Result<gst::FlowSuccess, gst::FlowError> {
+        drawn.map(|_| gst::FlowSuccess::Ok).map_err(|e| {
+            gst::element_imp_error!(self, gst::StreamError::Failed, ("cannot draw: {}", e));
+            gst::FlowError::Error
+        })
     }
 }
