@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-/// Real-time Sapiens (pose) on video files, RTSP streams and cameras.
+/// Real-time Sapiens (pose, seg, depth, normal) on video files, RTSP streams and cameras.
 #[derive(Debug, Parser)]
 #[command(name = "sapiens", version, about)]
 pub struct Cli {

@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Do not draw results (recording shows the plain video).
     #[arg(long)]
     pub no_overlay: bool,
+    /// Overlay layout: `overlay` (on the frame) or `grid` (2x2: pose, seg, depth, normal).
+    #[arg(long, default_value = "overlay", value_parser = ["overlay", "grid"])]
+    pub layout: String,
     /// Seconds between live stats lines (0 = none).
     #[arg(long, default_value_t = 2.0)]
     pub stats_interval: f64,
@@ -102,7 +105,7 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
         parts.push(head);
     }
     if !args.no_overlay && args.output.is_some() {
-        parts.push("sapiensoverlay".into());
+        parts.push(format!("sapiensoverlay layout={}", args.layout));
     }
     parts.push(sink(args.output.as_deref())?);
     Ok(parts.join(" ! "))

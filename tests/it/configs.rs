@@ -1,16 +1,44 @@
 //! Every shipped config parses; those whose model is in the repository load and match it.
 use std::sync::Arc;
 
-use sapiens_stream::config::Config;
+use sapiens_stream::config::{Config, Head};
+use sapiens_stream::elements::dense::{DenseKind, DenseStages};
 use sapiens_stream::elements::inference::LoadedModel;
+use sapiens_stream::elements::sapiensdepth::DepthKind;
+use sapiens_stream::elements::sapiensnormal::NormalKind;
 use sapiens_stream::elements::sapienspose::{PoseOptions, PoseStages};
-use sapiens_stream::runtime::{ModelSession, RuntimeOptions};
+use sapiens_stream::elements::sapiensseg::SegKind;
+use sapiens_stream::runtime::{ModelSession, ProviderChoice, RuntimeOptions};
 
 use crate::common::*;
 
+/// Builds the head's stages, which checks the model against the config.
+fn check(loaded: &LoadedModel) -> sapiens_stream::Result<()> {
+    let counters = Arc::new(Default::default());
+    match loaded.config.head() {
+        Head::Pose => PoseStages::new(
+            loaded,
+            PoseOptions {
+                roi_type: "person".into(),
+                score_threshold: Default::default(),
+            },
+        )
+        .map(drop),
+        Head::Seg => {
+            DenseStages::new(loaded, SegKind::default().head(&loaded.config)?, counters).map(drop)
+        }
+        Head::Depth => {
+            DenseStages::new(loaded, DepthKind.head(&loaded.config)?, counters).map(drop)
+        }
+        Head::Normal => {
+            DenseStages::new(loaded, NormalKind.head(&loaded.config)?, counters).map(drop)
+        }
+    }
+}
+
 #[test]
 fn every_shipped_config_loads_and_present_models_match_it() {
-    let mut present = 0;
+    let mut present = Vec::new();
     for entry in std::fs::read_dir(root().join("configs")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "toml") {
@@ -18,27 +46,30 @@ fn every_shipped_config_loads_and_present_models_match_it() {
         }
         let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
         if config.model.path.is_file() {
-            let session = Arc::new(
-                ModelSession::load(
-                    &config.model.path,
-                    &RuntimeOptions {
-                        provider: sapiens_stream::runtime::ProviderChoice::Cpu,
-                        ..Default::default()
-                    },
-                )
-                .unwrap(),
-            );
-            let loaded = LoadedModel { config, session };
-            let options = PoseOptions {
-                roi_type: "person".into(),
-                score_threshold: Default::default(),
+            let opts = RuntimeOptions {
+                provider: ProviderChoice::Cpu,
+                ..Default::default()
             };
-            PoseStages::new(&loaded, options).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            present += 1;
+            let session = Arc::new(ModelSession::load(&config.model.path, &opts).unwrap());
+            check(&LoadedModel { config, session })
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            present.push(path.file_name().unwrap().to_string_lossy().to_string());
         }
     }
+    present.sort();
+    let want = [
+        "depth-analytic.toml",
+        "depth-tiny.toml",
+        "normal-analytic.toml",
+        "normal-tiny.toml",
+        "pose-analytic-coco17.toml",
+        "pose-tiny-coco17.toml",
+        "pose-tiny-goliath308.toml",
+        "seg-analytic.toml",
+        "seg-tiny.toml",
+    ];
     assert_eq!(
-        present, 3,
-        "the analytic and the two tiny pose models are in the repository"
+        present, want,
+        "the generated models are in the repository and match their configs"
     );
 }

@@ -7,9 +7,13 @@ use crate::common::*;
 
 /// Starts a `sapienspose` on `config` with `props`; returns the error message it posts.
 fn start_error(config: &Path, props: &[(&str, &str)]) -> String {
+    element_start_error("sapienspose", config, props)
+}
+
+/// Starts `element` on `config` with `props`; returns the error message it posts.
+fn element_start_error(element: &str, config: &Path, props: &[(&str, &str)]) -> String {
     init();
-    let mut b =
-        gst::ElementFactory::make("sapienspose").property("config", config.to_str().unwrap());
+    let mut b = gst::ElementFactory::make(element).property("config", config.to_str().unwrap());
     for (k, v) in props {
         b = b.property_from_str(k, v);
     }
@@ -129,4 +133,33 @@ fn unsupported_caps_are_refused_with_a_message_naming_them() {
     h.set_src_caps_str("video/x-raw,format=GRAY8,width=64,height=48,framerate=25/1");
     let buffer = gst::Buffer::with_size(64 * 48).unwrap();
     assert_eq!(h.push(buffer), Err(gst::FlowError::NotNegotiated));
+}
+
+#[test]
+fn dense_heads_refuse_models_and_configs_of_another_head() {
+    // A depth model behind a seg config: 1 channel at 1024x768, not 28 at 512x384.
+    let dir = scratch("dense");
+    let p = dir.join("seg-on-depth.toml");
+    let model = root().join("tests/models/sapiens_tiny_depth.onnx");
+    std::fs::write(
+        &p,
+        format!(
+            "schema_version = 1\n[model]\npath = \"{}\"\n[seg]\n",
+            model.display()
+        ),
+    )
+    .unwrap();
+    let e = element_start_error("sapiensseg", &p, &[]);
+    assert!(
+        e.contains("does not match")
+            && e.contains("[?,1,1024,768]")
+            && e.contains("[batch,28,512,384]"),
+        "{e}"
+    );
+    // A pose config given to a dense element.
+    let e = element_start_error("sapiensdepth", &config("pose-tiny-coco17.toml"), &[]);
+    assert!(e.contains("config is for sapienspose"), "{e}");
+    // A seg config given to the pose element.
+    let e = element_start_error("sapienspose", &config("seg-tiny.toml"), &[]);
+    assert!(e.contains("[pose]"), "{e}");
 }

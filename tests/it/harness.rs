@@ -154,7 +154,7 @@ fn coco_result(untrained: bool) -> PoseResult {
 }
 
 /// RGB of pixel (x, y) of a packed frame.
-fn pixel(b: &gst::Buffer, info: &gst_video::VideoInfo, x: usize, y: usize) -> [u8; 3] {
+pub(crate) fn pixel(b: &gst::Buffer, info: &gst_video::VideoInfo, x: usize, y: usize) -> [u8; 3] {
     let f = gst_video::VideoFrameRef::from_buffer_ref_readable(b.as_ref(), info).unwrap();
     let stride = f.plane_stride()[0] as usize;
     let bpp = info.format_info().pixel_stride()[0] as usize;
@@ -242,4 +242,153 @@ fn overlay_draws_official_colours_where_scores_pass_the_threshold() {
         BLACK,
         "keypoints off (inside the dot, off the link)"
     );
+}
+
+mod dense_overlay {
+    use gst_video::VideoFormat;
+    use gst_video::prelude::*;
+    use sapiens_stream::config::SegMode;
+    use sapiens_stream::meta::dense::{DenseInfo, DepthResult, NormalResult, SegResult};
+
+    use super::pixel;
+    use crate::common::*;
+
+    const W: u32 = 64;
+    const H: u32 = 48;
+    /// Seg class of pixel (x, y): Hair (3, RGB 255,0,109) on the left half, background right.
+    fn class(x: u32) -> u8 {
+        if x < W / 2 { 3 } else { 0 }
+    }
+
+    /// A grey (120) frame carrying seg, depth (left half 2.0..4.0 by row, right NaN) and, when
+    /// `with_normal`, normals (0.6, 0, 0.8) on the left.
+    fn frame(format: VideoFormat, with_normal: bool) -> (gst::Buffer, gst_video::VideoInfo) {
+        let (mut b, info) = painted_frame(format, W, H, 0, |_, _| [120, 120, 120]);
+        let dense = DenseInfo {
+            width: W,
+            height: H,
+            untrained: false,
+        };
+        let labels: Vec<u8> = (0..H).flat_map(|_| (0..W).map(class)).collect();
+        let depth: Vec<f32> = (0..H)
+            .flat_map(|y| {
+                (0..W).map(move |x| {
+                    if class(x) == 0 {
+                        f32::NAN
+                    } else {
+                        2.0 + 2.0 * y as f32 / (H - 1) as f32
+                    }
+                })
+            })
+            .collect();
+        let normals: Vec<f32> = (0..W * H)
+            .flat_map(|i| {
+                if class(i % W) == 0 {
+                    [f32::NAN; 3]
+                } else {
+                    [0.6, 0.0, 0.8]
+                }
+            })
+            .collect();
+        let buf = b.get_mut().unwrap();
+        SegResult::new(dense, SegMode::Exact, labels)
+            .attach(buf)
+            .unwrap();
+        DepthResult::new(dense, true, Some((2.0, 4.0)), depth)
+            .attach(buf)
+            .unwrap();
+        if with_normal {
+            NormalResult::new(dense, true, normals).attach(buf).unwrap();
+        }
+        (b, info)
+    }
+
+    fn run(
+        layout: &str,
+        b: gst::Buffer,
+        info: &gst_video::VideoInfo,
+    ) -> (gst::Buffer, gst_video::VideoInfo) {
+        init();
+        let el = gst::ElementFactory::make("sapiensoverlay")
+            .property_from_str("layout", layout)
+            .build()
+            .unwrap();
+        let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+        h.play();
+        h.set_src_caps(info.to_caps().unwrap());
+        let out = h.push_and_pull(b).unwrap();
+        let caps = h.sinkpad().unwrap().current_caps().unwrap();
+        (out, gst_video::VideoInfo::from_caps(&caps).unwrap())
+    }
+
+    fn close(a: [u8; 3], b: [u8; 3], tol: i32) -> bool {
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| (*x as i32 - y as i32).abs() <= tol)
+    }
+
+    #[test]
+    fn grid_tiles_follow_the_official_visualizations() {
+        for format in [VideoFormat::Rgb, VideoFormat::Bgrx] {
+            let (b, info) = frame(format, true);
+            let (out, oinfo) = run("grid", b, &info);
+            assert_eq!(
+                (oinfo.width(), oinfo.height()),
+                (2 * W, 2 * H),
+                "{format:?}: grid doubles the frame"
+            );
+            // Tile 0: the frame itself (no pose here).
+            assert_eq!(pixel(&out, &oinfo, 10, 30), [120, 120, 120]);
+            // Tile 1: 0.5 frame + 0.5 palette; Hair = (255, 0, 109), Background = (50, 50, 50).
+            assert_eq!(
+                pixel(&out, &oinfo, (W + 5) as usize, 30),
+                [188, 60, 115],
+                "{format:?} seg blend, hair"
+            );
+            assert_eq!(
+                pixel(&out, &oinfo, (W + 50) as usize, 30),
+                [85, 85, 85],
+                "{format:?} seg blend, background"
+            );
+            // Tile 2: depth 1 - (d - min)/(max - min) through INFERNO: nearest (row 0) brightest.
+            let near = pixel(&out, &oinfo, 5, H as usize);
+            let far = pixel(&out, &oinfo, 5, (2 * H - 1) as usize);
+            assert!(
+                close(near, [252, 255, 164], 3),
+                "{format:?} inferno(1) = {near:?}"
+            );
+            assert!(close(far, [0, 0, 4], 3), "{format:?} inferno(0) = {far:?}");
+            assert_eq!(
+                pixel(&out, &oinfo, 50, (H + 5) as usize),
+                [100, 100, 100],
+                "{format:?} depth background grey"
+            );
+            // Tile 3: (n + 1)/2 * 255 with n = (0.6, 0, 0.8); background black.
+            assert_eq!(
+                pixel(&out, &oinfo, (W + 5) as usize, (H + 5) as usize),
+                [204, 127, 229],
+                "{format:?} normal colour"
+            );
+            assert_eq!(
+                pixel(&out, &oinfo, (W + 50) as usize, (H + 5) as usize),
+                [0, 0, 0]
+            );
+        }
+        // A missing head leaves its tile black.
+        let (b, info) = frame(VideoFormat::Rgb, false);
+        let (out, oinfo) = run("grid", b, &info);
+        assert_eq!(
+            pixel(&out, &oinfo, (W + 5) as usize, (H + 5) as usize),
+            [0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn overlay_layout_blends_seg_over_the_frame_in_place() {
+        let (b, info) = frame(VideoFormat::Rgb, true);
+        let (out, oinfo) = run("overlay", b, &info);
+        assert_eq!((oinfo.width(), oinfo.height()), (W, H));
+        assert_eq!(pixel(&out, &oinfo, 5, 5), [188, 60, 115]);
+        assert_eq!(pixel(&out, &oinfo, 50, 5), [85, 85, 85]);
+    }
 }

@@ -82,6 +82,53 @@ fn cli_run_records_every_frame_of_real_video_with_skeletons_and_the_untrained_ba
 }
 
 #[test]
+fn cli_runs_the_three_dense_heads_into_a_grid_recording() {
+    let dir = scratch("grid");
+    let (out, json) = (dir.join("grid.mp4"), dir.join("stats.json"));
+    let video = vtest();
+    let cfgs = ["seg-tiny.toml", "depth-tiny.toml", "normal-tiny.toml"].map(config);
+    let mut args: Vec<String> = vec![
+        "sapiens".into(),
+        "run".into(),
+        "--input".into(),
+        video.display().to_string(),
+    ];
+    for c in &cfgs {
+        args.extend(["--config".into(), c.display().to_string()]);
+    }
+    args.extend(
+        [
+            "--output",
+            out.to_str().unwrap(),
+            "--max-frames",
+            "6",
+            "--layout",
+            "grid",
+            "--stats-interval",
+            "0",
+            "--stats-json",
+            json.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    use clap::Parser;
+    sapiens_stream::cli::Cli::parse_from(args)
+        .execute()
+        .unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for i in 0..3 {
+        assert_eq!(stats["heads"][i]["stats"]["frames_out"], 6, "head {i}");
+    }
+    let (frames, w, h, _) = read_back(&out);
+    assert_eq!(
+        (frames, w, h),
+        (6, 2 * 768, 2 * 576),
+        "grid recording: every frame, twice the size"
+    );
+}
+
+#[test]
 fn python_reads_the_pose_meta_with_pygobject() {
     let plugin_dir = root().join("target/debug");
     assert!(
