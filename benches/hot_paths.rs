@@ -1,9 +1,11 @@
 //! Criterion benches of the per-frame hot paths (single-threaded OpenCV):
 //! pre-processing (720p/1080p → 1024×768 NCHW), pose decoding (308 keypoints, 1 and 8 persons),
-//! and skeleton drawing. Run: `cargo bench --bench hot_paths`.
+//! skeleton drawing, and seg logits → 1080p labels in both modes. Run: `cargo bench --bench hot_paths`.
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sapiens_stream::config::SegMode;
 use sapiens_stream::geometry::{BBox, Crop};
 use sapiens_stream::heads::pose::{Keypoint, PoseDecoder};
+use sapiens_stream::heads::seg;
 use sapiens_stream::labels::KeypointSetId;
 use sapiens_stream::meta::pose::{PersonPose, PoseResult};
 use sapiens_stream::preprocess::{
@@ -130,5 +132,33 @@ fn draw(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, preprocess, decode, draw);
+/// Smooth logits for 28 classes at 384x512: a few blobs, so boundaries are a small fraction of
+/// pixels (as with a trained model).
+fn seg_logits() -> Vec<f32> {
+    let (w, h) = (384usize, 512usize);
+    let mut v = vec![0.0f32; 28 * w * h];
+    for k in 0..28 {
+        let (cx, cy) = ((k * 53 % 384) as f32, (k * 97 % 512) as f32);
+        for y in 0..h {
+            for x in 0..w {
+                v[k * w * h + y * w + x] =
+                    -((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt() / 50.0;
+            }
+        }
+    }
+    v
+}
+
+fn seg(c: &mut Criterion) {
+    let logits = seg_logits();
+    let mut g = c.benchmark_group("seg_labels_28x512x384_to_1080p");
+    for mode in [SegMode::Exact, SegMode::Fast] {
+        g.bench_function(format!("{mode:?}"), |b| {
+            b.iter(|| seg::labels(&logits, 28, 384, 512, 1920, 1080, mode))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, preprocess, decode, draw, seg);
 criterion_main!(benches);

@@ -165,3 +165,46 @@ fn python_reads_the_pose_meta_with_pygobject() {
         );
     }
 }
+
+#[test]
+fn python_reads_the_dense_metas_with_pygobject() {
+    let plugin_dir = root().join("target/debug");
+    assert!(
+        plugin_dir.join("libgstsapiens.so").is_file(),
+        "build the plugin first: cargo build --workspace"
+    );
+    // Torso (class 21), its colour from the palette file.
+    let text = std::fs::read_to_string(root().join("configs/classes/goliath-seg-28.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let c = &v["classes"][21]["color_rgb"];
+    let rgb: Vec<u64> = (0..3).map(|i| c[i].as_u64().unwrap()).collect();
+    let out = Command::new("/usr/bin/python3")
+        .arg(root().join("tests/python/read_seg_meta.py"))
+        .arg(config("seg-analytic.toml"))
+        .arg(config("depth-analytic.toml"))
+        .arg(format!("{},{},{}", rgb[0], rgb[1], rgb[2]))
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .output()
+        .expect("python3 (apt python3-gi python3-numpy)");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mean = rgb.iter().sum::<u64>() as f64 / 3.0;
+    assert_eq!(
+        r["labels"],
+        serde_json::json!([21, 0]),
+        "torso on the left, background on the right"
+    );
+    assert!(
+        (r["depth"][0].as_f64().unwrap() - mean).abs() < 0.01,
+        "depth = mean RGB on the torso: {r}"
+    );
+    assert!(
+        r["depth"][1].is_null(),
+        "background depth is NaN (masked by seg): {r}"
+    );
+    assert!((r["range"][1].as_f64().unwrap() - mean).abs() < 0.01, "{r}");
+}

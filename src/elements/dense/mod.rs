@@ -60,14 +60,28 @@ pub struct DenseStages<H: DenseHead> {
     out_hw: (usize, usize),
     untrained: bool,
     tensors: Arc<TensorCounters>,
+    share: bool,
 }
 
 /// Frames whose input tensor a dense element computed, and frames where it reused the one an
 /// earlier dense head left on the buffer (properties `tensors-computed`, `tensors-reused`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TensorCounters {
     pub computed: AtomicU64,
     pub reused: AtomicU64,
+    /// Property `share-input`: reuse a matching tensor from upstream and leave ours for
+    /// downstream (default true; false is for measuring what sharing saves).
+    pub share: std::sync::atomic::AtomicBool,
+}
+
+impl Default for TensorCounters {
+    fn default() -> Self {
+        Self {
+            computed: AtomicU64::new(0),
+            reused: AtomicU64::new(0),
+            share: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
 }
 
 /// A frame's model input: computed here (and left on the buffer for the next head) or reused.
@@ -114,6 +128,7 @@ impl<H: DenseHead> DenseStages<H> {
             },
             out_hw,
             untrained: cfg.model.weights == Weights::Untrained,
+            share: tensors.share.load(Ordering::Relaxed),
             tensors,
         })
     }
@@ -125,7 +140,12 @@ impl<H: DenseHead> Stages for DenseStages<H> {
 
     fn preprocess(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<DensePre> {
         let size = (info.width(), info.height());
-        if let Some(tensor) = InputTensor::matching(buffer, &self.norm, size)? {
+        if let Some(tensor) = self
+            .share
+            .then(|| InputTensor::matching(buffer, &self.norm, size))
+            .transpose()?
+            .flatten()
+        {
             self.tensors.reused.fetch_add(1, Ordering::Relaxed);
             return Ok(DensePre {
                 tensor,
@@ -180,7 +200,7 @@ impl<H: DenseHead> Stages for DenseStages<H> {
             untrained: self.untrained,
         };
         self.head.attach(item, ow, oh, dense, buffer)?;
-        if inferred.pre.fresh {
+        if inferred.pre.fresh && self.share {
             inferred.pre.tensor.attach(buffer)?;
         }
         Ok(())
@@ -241,12 +261,23 @@ macro_rules! dense_element {
                         ] {
                             p.push(glib::ParamSpecUInt64::builder(name).blurb(blurb).read_only().build());
                         }
+                        p.push(
+                            glib::ParamSpecBoolean::builder("share-input")
+                                .blurb("Reuse the model input an earlier dense head left on the buffer, and leave this one's for later heads")
+                                .default_value(true)
+                                .mutable_ready()
+                                .build(),
+                        );
                         p
                     });
                     PROPS.as_ref()
                 }
 
                 fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+                    if pspec.name() == "share-input" {
+                        self.tensors.share.store(value.get().unwrap_or(true), std::sync::atomic::Ordering::Relaxed);
+                        return;
+                    }
                     let handled = self.core.set_property(value, pspec) || self.kind.set_extra(pspec.name(), value);
                     assert!(handled, "unknown property {}", pspec.name());
                 }
@@ -256,6 +287,7 @@ macro_rules! dense_element {
                     match pspec.name() {
                         "tensors-computed" => return counter(&self.tensors.computed),
                         "tensors-reused" => return counter(&self.tensors.reused),
+                        "share-input" => return self.tensors.share.load(std::sync::atomic::Ordering::Relaxed).to_value(),
                         _ => {}
                     }
                     self.core
