@@ -30,8 +30,7 @@ fn play(pipe: &gst::Pipeline) -> f64 {
             _ => {}
         }
     }
-    let wall = t.elapsed().as_secs_f64();
-    wall
+    t.elapsed().as_secs_f64()
 }
 
 fn source(video: &str, frames: u32) -> String {

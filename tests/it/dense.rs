@@ -231,3 +231,66 @@ fn depth_and_normal_follow_the_model_masked_by_seg_with_one_shared_input_tensor(
         mean(pal[0])
     );
 }
+
+#[test]
+fn each_dense_element_in_a_harness_keeps_order_timestamps_and_counts() {
+    init();
+    for (element, cfg_name) in [
+        ("sapiensseg", "seg-tiny.toml"),
+        ("sapiensdepth", "depth-tiny.toml"),
+        ("sapiensnormal", "normal-tiny.toml"),
+    ] {
+        let el = gst::ElementFactory::make(element)
+            .property("config", config(cfg_name).to_str().unwrap())
+            .build()
+            .unwrap();
+        let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+        start(&el).unwrap_or_else(|e| panic!("{element}: {e}"));
+        let (_, info) = painted_frame(VideoFormat::I420, 160, 120, 0, |_, _| [90, 90, 90]);
+        h.set_src_caps(info.to_caps().unwrap());
+        for i in 0..4 {
+            h.push(
+                painted_frame(VideoFormat::I420, 160, 120, 40 * i, |x, _| {
+                    [x as u8, 90, 90]
+                })
+                .0,
+            )
+            .unwrap();
+        }
+        h.push_event(gst::event::Eos::new());
+        for i in 0..4 {
+            let b = h.pull().unwrap();
+            assert_eq!(
+                b.pts(),
+                Some(gst::ClockTime::from_mseconds(40 * i)),
+                "{element}: frame {i}"
+            );
+            let has = match element {
+                "sapiensseg" => SegResult::from_buffer(&b)
+                    .unwrap()
+                    .map(|r| (r.info.width, r.info.height, r.info.untrained)),
+                "sapiensdepth" => DepthResult::from_buffer(&b)
+                    .unwrap()
+                    .map(|r| (r.info.width, r.info.height, r.info.untrained)),
+                _ => NormalResult::from_buffer(&b)
+                    .unwrap()
+                    .map(|r| (r.info.width, r.info.height, r.info.untrained)),
+            };
+            assert_eq!(
+                has,
+                Some((160, 120, true)),
+                "{element}: frame-size result from untrained weights"
+            );
+        }
+        let st = sapiens_stream::elements::inference::stats::from_structure(
+            &el.property::<gst::Structure>("stats"),
+        )
+        .unwrap();
+        assert_eq!(
+            (st.frames_in, st.frames_out, st.failed),
+            (4, 4, 0),
+            "{element}"
+        );
+        let _ = el.set_state(gst::State::Null);
+    }
+}
