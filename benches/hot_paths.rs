@@ -11,6 +11,7 @@ use sapiens_stream::meta::pose::{PersonPose, PoseResult};
 use sapiens_stream::preprocess::{
     FrameView, Normalization, PixelLayout, YuvMatrix, warp_normalize,
 };
+use sapiens_stream::render::dense::Packed;
 use sapiens_stream::render::{Canvas, pose};
 
 const NORM: Normalization = Normalization {
@@ -125,7 +126,10 @@ fn draw(c: &mut Criterion) {
         b.iter(|| {
             // SAFETY: `data` outlives the canvas and nothing else touches it meanwhile.
             let mut canvas = unsafe {
-                Canvas::wrap(&mut data, PixelLayout::BGRX, w, h, w as usize * 4).unwrap()
+                Canvas::over(
+                    &mut Packed::new(&mut data, PixelLayout::BGRX, w, h, w as usize * 4).unwrap(),
+                )
+                .unwrap()
             };
             pose::draw(&mut canvas, &result, &pose::PoseStyle::default()).unwrap();
         })

@@ -66,8 +66,7 @@ impl Default for Style {
 fn draw_pose(img: &mut Packed, results: &Results, style: &Style) -> Result<()> {
     if let Some(p) = &results.pose {
         // SAFETY: the canvas borrows `img`'s memory only inside this function.
-        let mut canvas =
-            unsafe { Canvas::wrap(img.data, img.layout(), img.width, img.height, img.stride)? };
+        let mut canvas = unsafe { Canvas::over(img)? };
         pose::draw(&mut canvas, p, &style.pose)?;
     }
     Ok(())
@@ -75,8 +74,7 @@ fn draw_pose(img: &mut Packed, results: &Results, style: &Style) -> Result<()> {
 
 fn banner(img: &mut Packed) -> Result<()> {
     // SAFETY: as in `draw_pose`.
-    let mut canvas =
-        unsafe { Canvas::wrap(img.data, img.layout(), img.width, img.height, img.stride)? };
+    let mut canvas = unsafe { Canvas::over(img)? };
     canvas.untrained_banner()
 }
 

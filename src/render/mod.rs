@@ -7,7 +7,7 @@ use opencv::core::{Mat, Point, Rect, Scalar};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::preprocess::{PixelLayout, mat_over};
 
 /// A packed RGB-family frame wrapped as an OpenCV `Mat` without copying.
@@ -18,34 +18,27 @@ pub struct Canvas {
 }
 
 impl Canvas {
-    /// Wraps `data` (`height` rows of `stride` bytes) of a packed layout.
+    /// Wraps the memory of `img` for OpenCV drawing.
     ///
     /// # Safety
-    /// `data` must stay alive and unaliased while the canvas exists (the `Mat` points into it).
-    pub unsafe fn wrap(
-        data: &mut [u8],
-        layout: PixelLayout,
-        width: u32,
-        height: u32,
-        stride: usize,
-    ) -> Result<Self> {
+    /// `img`'s memory must stay alive and untouched by others while the canvas exists (the `Mat`
+    /// points into it).
+    pub unsafe fn over(img: &mut dense::Packed) -> Result<Self> {
         let PixelLayout::Packed {
             bytes_per_pixel,
             rgb,
-        } = layout
+        } = img.layout()
         else {
-            return Err(Error::UnsupportedVideo(
-                "drawing needs a packed RGB/BGR(x) frame".into(),
-            ));
+            unreachable!("Packed images are packed")
         };
-        // SAFETY: the caller keeps `data` alive and exclusive while the canvas exists.
+        // SAFETY: the caller keeps the memory alive and exclusive; `Packed::new` checked its size.
         let mat = unsafe {
             mat_over(
-                data.as_mut_ptr(),
-                data.len(),
-                stride,
-                width,
-                height,
+                img.data.as_mut_ptr(),
+                img.data.len(),
+                img.stride,
+                img.width,
+                img.height,
                 bytes_per_pixel,
             )?
         };
