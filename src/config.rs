@@ -318,6 +318,25 @@ impl Config {
         self.head().element()
     }
 
+    /// The model output one item must have, `[channels, height, width]`: pose K heatmaps at
+    /// input / heatmap stride; seg 28, depth 1, normal 3 planes at input / output stride.
+    pub fn output_item(&self) -> Result<[i64; 3]> {
+        let (c, s) = match self.head() {
+            Head::Pose => {
+                let p = self.pose()?;
+                (p.keypoint_set.set().len(), p.heatmap_stride)
+            }
+            Head::Seg => (28, self.dense_stride().unwrap_or(2)),
+            Head::Depth => (1, self.dense_stride().unwrap_or(1)),
+            Head::Normal => (3, self.dense_stride().unwrap_or(2)),
+        };
+        Ok([
+            c as i64,
+            (self.input.height / s) as i64,
+            (self.input.width / s) as i64,
+        ])
+    }
+
     /// The output stride of a dense head (`[seg]`, `[depth]`, `[normal]`); `None` for pose.
     pub fn dense_stride(&self) -> Option<u32> {
         match self.head() {

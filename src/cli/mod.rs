@@ -1,5 +1,6 @@
 //! The `sapiens` command line: `run` (a whole pipeline from a source to a recording), `models`
 //! (what the shipped configs point at).
+mod bench;
 mod models;
 mod run;
 
@@ -19,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Runs heads on a video source and records the annotated result.
     Run(run::RunArgs),
+    /// Throughput of the bare session, the sequential element and the pipelined element.
+    Bench(bench::BenchArgs),
     /// Lists the model configs in a folder and whether their models are present.
     Models {
         /// Folder of config TOMLs.
@@ -32,6 +35,7 @@ impl Cli {
     pub fn execute(self) -> crate::Result<()> {
         match self.command {
             Command::Run(args) => run::run(&args),
+            Command::Bench(args) => bench::bench(&args),
             Command::Models { dir } => models::list(&dir),
         }
     }

@@ -55,7 +55,7 @@ fn quote(s: &str) -> String {
 }
 
 /// The source and decoder part of the launch line.
-fn source(input: &str) -> String {
+pub(super) fn source(input: &str) -> String {
     if input.contains("://") {
         format!("uridecodebin uri={}", quote(input))
     } else if input.starts_with("/dev/video") {

@@ -208,3 +208,54 @@ fn python_reads_the_dense_metas_with_pygobject() {
     );
     assert!((r["range"][1].as_f64().unwrap() - mean).abs() < 0.01, "{r}");
 }
+
+#[test]
+fn bench_times_the_bare_session_and_the_element_both_ways_on_every_frame() {
+    let dir = scratch("bench");
+    let json = dir.join("bench.json");
+    let (video, cfg) = (vtest(), config("pose-tiny-coco17.toml"));
+    let args = [
+        "sapiens",
+        "bench",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--input",
+        video.to_str().unwrap(),
+        "--frames",
+        "8",
+        "--distinct",
+        "3",
+        "--execution-provider",
+        "cpu",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    use clap::Parser;
+    sapiens_stream::cli::Cli::parse_from(args)
+        .execute()
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    let modes: Vec<&str> = rows.iter().map(|r| r["mode"].as_str().unwrap()).collect();
+    assert_eq!(
+        modes,
+        [
+            "bare session",
+            "element, sequential (max-inflight=1)",
+            "element, pipelined (max-inflight=3)"
+        ]
+    );
+    for r in rows {
+        assert_eq!(r["frames"], 8, "{r}: every frame timed");
+        assert!(
+            r["fps"].as_f64().unwrap() > 0.0 && r["latency"]["p50_ms"].as_f64().unwrap() > 0.0,
+            "{r}"
+        );
+    }
+    let fps: Vec<f64> = rows.iter().map(|r| r["fps"].as_f64().unwrap()).collect();
+    assert!(
+        (v["ratios"]["pipelined_over_sequential"].as_f64().unwrap() - fps[2] / fps[1]).abs() < 1e-9
+    );
+    assert_eq!(v["provider"], "cpu");
+}

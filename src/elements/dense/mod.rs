@@ -16,15 +16,14 @@ use crate::preprocess::{Normalization, warp_normalize};
 use crate::runtime::contract::{self, Contract};
 use crate::runtime::{BatchOutput, ModelSession};
 
-/// A dense head: its output channels and how one frame's output becomes its result.
+/// A dense head: how one frame's output becomes its result.
 pub trait DenseHead: Send + Sync + 'static {
-    /// Output channels the model must produce (28 seg, 1 depth, 3 normal).
-    const CHANNELS: usize;
-    /// Turns one item's output (`CHANNELS` planes of `w`×`h`) into the frame-size result on
-    /// `buffer`.
+    /// Turns one item's output (`c` planes of `w`×`h`, as [`Config::output_item`]) into the
+    /// frame-size result on `buffer`.
     fn attach(
         &self,
         output: &[f32],
+        c: usize,
         w: usize,
         h: usize,
         info: DenseInfo,
@@ -57,7 +56,8 @@ pub struct DenseStages<H: DenseHead> {
     session: Arc<ModelSession>,
     contract: Contract,
     norm: Normalization,
-    out_hw: (usize, usize),
+    /// One item's output shape `[c, h, w]`.
+    out_item: [usize; 3],
     untrained: bool,
     tensors: Arc<TensorCounters>,
     share: bool,
@@ -100,21 +100,23 @@ impl<H: DenseHead> DenseStages<H> {
     pub fn new(loaded: &LoadedModel, head: H, tensors: Arc<TensorCounters>) -> Result<Self> {
         let cfg = &loaded.config;
         let (h, w) = (cfg.input.height, cfg.input.width);
-        let stride = cfg.dense_stride().ok_or_else(|| Error::Config {
-            path: cfg.source.clone(),
-            msg: format!(
-                "this element runs a dense head, but the config is for {}",
-                cfg.element()
-            ),
-        })?;
-        let out_hw = ((h / stride) as usize, (w / stride) as usize);
+        if cfg.dense_stride().is_none() {
+            return Err(Error::Config {
+                path: cfg.source.clone(),
+                msg: format!(
+                    "this element runs a dense head, but the config is for {}",
+                    cfg.element()
+                ),
+            });
+        }
+        let out_item = cfg.output_item()?;
         let contract = contract::check(
             &loaded.session,
             &cfg.source,
             cfg.model.input_name.as_deref(),
             cfg.model.output_name.as_deref(),
             [3, h as i64, w as i64],
-            &[H::CHANNELS as i64, out_hw.0 as i64, out_hw.1 as i64],
+            &out_item,
         )?;
         Ok(Self {
             head,
@@ -126,7 +128,7 @@ impl<H: DenseHead> DenseStages<H> {
                 mean: cfg.input.mean,
                 std: cfg.input.std,
             },
-            out_hw,
+            out_item: out_item.map(|d| d as usize),
             untrained: cfg.model.weights == Weights::Untrained,
             share: tensors.share.load(Ordering::Relaxed),
             tensors,
@@ -184,8 +186,8 @@ impl<H: DenseHead> Stages for DenseStages<H> {
         buffer: &mut gst::BufferRef,
         info: &gst_video::VideoInfo,
     ) -> Result<()> {
-        let (oh, ow) = self.out_hw;
-        let expect = [H::CHANNELS, oh, ow];
+        let expect = self.out_item;
+        let [c, oh, ow] = expect;
         let out = &inferred.output;
         let item = out
             .item(0)
@@ -199,7 +201,7 @@ impl<H: DenseHead> Stages for DenseStages<H> {
             height: info.height(),
             untrained: self.untrained,
         };
-        self.head.attach(item, ow, oh, dense, buffer)?;
+        self.head.attach(item, c, ow, oh, dense, buffer)?;
         if inferred.pre.fresh && self.share {
             inferred.pre.tensor.attach(buffer)?;
         }

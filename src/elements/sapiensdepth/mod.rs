@@ -18,10 +18,10 @@ pub struct DepthKind;
 pub struct DepthHead;
 
 impl DenseHead for DepthHead {
-    const CHANNELS: usize = 1;
     fn attach(
         &self,
         output: &[f32],
+        _c: usize,
         w: usize,
         h: usize,
         info: DenseInfo,

@@ -13,10 +13,10 @@ pub struct NormalKind;
 pub struct NormalHead;
 
 impl DenseHead for NormalHead {
-    const CHANNELS: usize = 3;
     fn attach(
         &self,
         output: &[f32],
+        _c: usize,
         w: usize,
         h: usize,
         info: DenseInfo,

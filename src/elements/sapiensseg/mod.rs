@@ -46,10 +46,10 @@ pub struct SegHead {
 }
 
 impl DenseHead for SegHead {
-    const CHANNELS: usize = 28;
     fn attach(
         &self,
         output: &[f32],
+        c: usize,
         w: usize,
         h: usize,
         info: DenseInfo,
@@ -57,7 +57,7 @@ impl DenseHead for SegHead {
     ) -> Result<()> {
         let labels = seg::labels(
             output,
-            Self::CHANNELS,
+            c,
             w,
             h,
             info.width as usize,

@@ -1,0 +1,308 @@
+//! `sapiens bench`: the same model on the same frames, three ways, side by side in one run:
+//! (a) the bare ONNX Runtime session in a tight loop on pre-made input tensors, (b) the element
+//! sequentially (`max-inflight=1`) and (c) the element pipelined (`max-inflight` as given).
+//! Frames are decoded into memory first, so decoding is not measured.
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+
+use super::run::source;
+use crate::config::{Config, Head};
+use crate::elements::inference::{frame, stats};
+use crate::error::{Error, Result};
+use crate::geometry::{BBox, Crop, stretch};
+use crate::pipelining::{ExecutorStats, LatencySummary};
+use crate::preprocess::{Normalization, warp_normalize};
+use crate::runtime::contract;
+use crate::runtime::{ModelSession, ProviderChoice, RuntimeOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Model config (any head).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Video whose first frames are used.
+    #[arg(long, short, default_value = "data/vtest.avi")]
+    pub input: String,
+    /// Frames timed per mode.
+    #[arg(long, default_value_t = 60)]
+    pub frames: usize,
+    /// Distinct frames decoded and cycled.
+    #[arg(long, default_value_t = 16)]
+    pub distinct: usize,
+    /// Frames in flight for the pipelined run.
+    #[arg(long, default_value_t = 3)]
+    pub max_inflight: u32,
+    /// ONNX Runtime intra-op threads for all three (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub intra_op_threads: u32,
+    /// Execution provider for all three.
+    #[arg(long, default_value = "auto")]
+    pub execution_provider: ProviderChoice,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// One mode's figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    pub mode: String,
+    pub frames: usize,
+    pub fps: f64,
+    /// Per-frame latency (bare: one run; element: entry to exit of the element).
+    pub latency: LatencySummary,
+}
+
+fn percentiles(mut ms: Vec<f64>) -> LatencySummary {
+    ms.sort_by(f64::total_cmp);
+    let at = |p: f64| ms[((p / 100.0 * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+    LatencySummary {
+        mean_ms: ms.iter().sum::<f64>() / ms.len() as f64,
+        p50_ms: at(50.0),
+        p95_ms: at(95.0),
+        p99_ms: at(99.0),
+    }
+}
+
+/// The first `n` frames of `input` as BGRx buffers.
+fn decode(input: &str, n: usize) -> Result<(Vec<gst::Buffer>, gst_video::VideoInfo)> {
+    let line = format!(
+        "{} ! videoconvert ! video/x-raw,format=BGRx ! appsink name=sink sync=false",
+        source(input)
+    );
+    let pipe = gst::parse::launch(&line)
+        .map_err(|e| Error::Invalid(format!("{line}: {e}")))?
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let sink = pipe
+        .by_name("sink")
+        .expect("named sink")
+        .downcast::<gst_app::AppSink>()
+        .expect("an appsink");
+    pipe.set_state(gst::State::Playing)
+        .map_err(|_| Error::Invalid(format!("cannot play {input}")))?;
+    let (mut frames, mut info) = (Vec::new(), None);
+    while frames.len() < n {
+        let Ok(sample) = sink.pull_sample() else {
+            break;
+        };
+        if info.is_none() {
+            info = sample
+                .caps()
+                .and_then(|c| gst_video::VideoInfo::from_caps(c).ok());
+        }
+        if let Some(b) = sample.buffer_owned() {
+            frames.push(b);
+        }
+    }
+    let _ = pipe.set_state(gst::State::Null);
+    let info =
+        info.ok_or_else(|| Error::UnsupportedVideo(format!("no frames decoded from {input}")))?;
+    Ok((frames, info))
+}
+
+/// (a): the model's input for each frame made beforehand, then only `session.run` is timed.
+fn bare(
+    cfg: &Config,
+    opts: &RuntimeOptions,
+    frames: &[gst::Buffer],
+    info: &gst_video::VideoInfo,
+    n: usize,
+) -> Result<Row> {
+    let session = ModelSession::load(&cfg.model.path, opts)?;
+    let i = &cfg.input;
+    let norm = Normalization {
+        width: i.width,
+        height: i.height,
+        mean: i.mean,
+        std: i.std,
+    };
+    let c = contract::check(
+        &session,
+        &cfg.source,
+        cfg.model.input_name.as_deref(),
+        cfg.model.output_name.as_deref(),
+        [3, i.height as i64, i.width as i64],
+        &cfg.output_item()?,
+    )?;
+    let to_input = match cfg.head() {
+        Head::Pose => Crop::from_box(
+            &BBox::frame(info.width(), info.height()),
+            cfg.pose()?.box_padding,
+            i.width as f64 / i.height as f64,
+        )
+        .udp_warp(i.width, i.height),
+        _ => stretch(info.width(), info.height(), i.width, i.height),
+    };
+    let tensors = frames
+        .iter()
+        .map(|b| {
+            let mut t = vec![0.0f32; norm.item_len()];
+            frame::with_view(b, info, |v| warp_normalize(v, &to_input, &norm, &mut t))?;
+            Ok(t)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    session.run(&c.input, &[&c.output], &tensors[0], 1, &norm.item_shape())?; // warm-up
+    let mut ms = Vec::with_capacity(n);
+    let start = Instant::now();
+    for k in 0..n {
+        let t = Instant::now();
+        session.run(
+            &c.input,
+            &[&c.output],
+            &tensors[k % tensors.len()],
+            1,
+            &norm.item_shape(),
+        )?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(Row {
+        mode: "bare session".into(),
+        frames: n,
+        fps: n as f64 / start.elapsed().as_secs_f64(),
+        latency: percentiles(ms),
+    })
+}
+
+/// (b), (c): the element between an appsrc fed from memory and a fakesink.
+fn element(
+    args: &BenchArgs,
+    cfg: &Config,
+    frames: &[gst::Buffer],
+    info: &gst_video::VideoInfo,
+    inflight: u32,
+) -> Result<(Row, String)> {
+    let line = format!(
+        "appsrc name=src format=time is-live=false max-buffers=4 block=true ! {} name=head config=\"{}\" max-inflight={inflight} \
+         intra-op-threads={} execution-provider={} ! fakesink sync=false",
+        cfg.element(),
+        cfg.source.display(),
+        args.intra_op_threads,
+        args.execution_provider.as_str()
+    );
+    let pipe = gst::parse::launch(&line)
+        .map_err(|e| Error::Invalid(format!("{line}: {e}")))?
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let src = pipe
+        .by_name("src")
+        .expect("named appsrc")
+        .downcast::<gst_app::AppSrc>()
+        .expect("an appsrc");
+    let head = pipe.by_name("head").expect("named head");
+    src.set_caps(Some(
+        &info.to_caps().map_err(|e| Error::Invalid(e.to_string()))?,
+    ));
+    let bus = pipe.bus().expect("a bus");
+    if pipe.set_state(gst::State::Playing).is_err() {
+        let msg = bus.pop_filtered(&[gst::MessageType::Error]);
+        let _ = pipe.set_state(gst::State::Null);
+        return Err(Error::Invalid(format!(
+            "the element does not start: {msg:?}"
+        )));
+    }
+    // One untimed frame loads everything lazily initialized on first use.
+    let frame_ns = info.fps().denom() as u64 * 1_000_000_000 / info.fps().numer().max(1) as u64;
+    let start = Instant::now();
+    for k in 0..args.frames {
+        let mut b = frames[k % frames.len()].copy();
+        b.get_mut()
+            .expect("fresh copy")
+            .set_pts(gst::ClockTime::from_nseconds(k as u64 * frame_ns));
+        src.push_buffer(b)
+            .map_err(|e| Error::Invalid(format!("push: {e:?}")))?;
+    }
+    src.end_of_stream()
+        .map_err(|e| Error::Invalid(format!("eos: {e:?}")))?;
+    let mut error = None;
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(600)) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                error = Some(e.error().to_string());
+                break;
+            }
+            _ => {}
+        }
+    }
+    let wall = start.elapsed();
+    let st: ExecutorStats = stats::from_structure(&head.property::<gst::Structure>("stats"))?;
+    let provider = head.property::<String>("provider");
+    let _ = pipe.set_state(gst::State::Null);
+    if let Some(e) = error {
+        return Err(Error::Invalid(e));
+    }
+    let mode = if inflight == 1 {
+        "element, sequential (max-inflight=1)".to_string()
+    } else {
+        format!("element, pipelined (max-inflight={inflight})")
+    };
+    Ok((
+        Row {
+            mode,
+            frames: st.frames_out as usize,
+            fps: st.frames_out as f64 / wall.max(Duration::from_nanos(1)).as_secs_f64(),
+            latency: st.total,
+        },
+        provider,
+    ))
+}
+
+pub fn bench(args: &BenchArgs) -> Result<()> {
+    gst::init().map_err(|e| Error::Invalid(format!("GStreamer: {e}")))?;
+    crate::elements::register_static().map_err(|e| Error::Invalid(e.to_string()))?;
+    let cfg = Config::load(&args.config)?;
+    let (frames, info) = decode(&args.input, args.distinct.max(1))?;
+    let opts = RuntimeOptions {
+        provider: args.execution_provider,
+        intra_op_threads: args.intra_op_threads as usize,
+        ..cfg.runtime_options()
+    };
+    let (seq, provider) = element(args, &cfg, &frames, &info, 1)?;
+    let (pipe, _) = element(args, &cfg, &frames, &info, args.max_inflight)?;
+    let bare = bare(&cfg, &opts, &frames, &info, args.frames)?;
+    println!(
+        "sapiens bench: {} ({}), {} frames of {}x{} from {}, provider {provider}, intra-op threads {}",
+        args.config.display(),
+        cfg.element(),
+        args.frames,
+        info.width(),
+        info.height(),
+        args.input,
+        if args.intra_op_threads == 0 {
+            "auto".to_string()
+        } else {
+            args.intra_op_threads.to_string()
+        }
+    );
+    println!("\n| mode | fps | × bare | latency ms p50 | p95 | p99 |");
+    println!("|---|---|---|---|---|---|");
+    for r in [&bare, &seq, &pipe] {
+        println!(
+            "| {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1} |",
+            r.mode,
+            r.fps,
+            r.fps / bare.fps,
+            r.latency.p50_ms,
+            r.latency.p95_ms,
+            r.latency.p99_ms
+        );
+    }
+    println!("\npipelined / sequential = {:.2}", pipe.fps / seq.fps);
+    if let Some(path) = &args.json {
+        let json = serde_json::json!({
+            "config": args.config, "element": cfg.element(), "provider": provider, "frames": args.frames,
+            "frame_size": [info.width(), info.height()], "intra_op_threads": args.intra_op_threads,
+            "rows": [&bare, &seq, &pipe],
+            "ratios": {"sequential_over_bare": seq.fps / bare.fps, "pipelined_over_bare": pipe.fps / bare.fps, "pipelined_over_sequential": pipe.fps / seq.fps},
+        });
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&json).unwrap_or_default(),
+        )
+        .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
