@@ -55,17 +55,6 @@ pub struct Row {
     pub latency: LatencySummary,
 }
 
-fn percentiles(mut ms: Vec<f64>) -> LatencySummary {
-    ms.sort_by(f64::total_cmp);
-    let at = |p: f64| ms[((p / 100.0 * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
-    LatencySummary {
-        mean_ms: ms.iter().sum::<f64>() / ms.len() as f64,
-        p50_ms: at(50.0),
-        p95_ms: at(95.0),
-        p99_ms: at(99.0),
-    }
-}
-
 /// The first `n` frames of `input` as BGRx buffers.
 fn decode(input: &str, n: usize) -> Result<(Vec<gst::Buffer>, gst_video::VideoInfo)> {
     let line = format!(
@@ -162,7 +151,7 @@ fn bare(
         mode: "bare session".into(),
         frames: n,
         fps: n as f64 / start.elapsed().as_secs_f64(),
-        latency: percentiles(ms),
+        latency: LatencySummary::of(ms),
     })
 }
 

@@ -57,15 +57,21 @@ impl Ring {
     }
 
     fn summary(&self) -> LatencySummary {
-        if self.samples.is_empty() {
-            return LatencySummary::default();
+        LatencySummary::of(self.samples.clone())
+    }
+}
+
+impl LatencySummary {
+    /// Mean and nearest-rank percentiles of `ms` (all zero when empty).
+    pub fn of(mut ms: Vec<f64>) -> Self {
+        if ms.is_empty() {
+            return Self::default();
         }
-        let mut s = self.samples.clone();
-        s.sort_by(f64::total_cmp);
-        // Nearest-rank percentile.
-        let pct = |p: f64| s[((p / 100.0 * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1];
-        LatencySummary {
-            mean_ms: s.iter().sum::<f64>() / s.len() as f64,
+        ms.sort_by(f64::total_cmp);
+        let pct =
+            |p: f64| ms[((p / 100.0 * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+        Self {
+            mean_ms: ms.iter().sum::<f64>() / ms.len() as f64,
             p50_ms: pct(50.0),
             p95_ms: pct(95.0),
             p99_ms: pct(99.0),
