@@ -112,6 +112,7 @@ fn draw(c: &mut Criterion) {
         keypoint_set: KeypointSetId::Goliath308,
         score_threshold: 0.3,
         untrained: false,
+        carried: false,
         persons: vec![PersonPose {
             bbox: BBox {
                 x1: 300.0,

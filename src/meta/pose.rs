@@ -9,6 +9,7 @@
 //! | `num-keypoints` | uint | K |
 //! | `score-threshold` | float | the config's drawing threshold |
 //! | `untrained` | boolean | the model's weights are generated, its output is noise |
+//! | `carried` | boolean | copied from an earlier frame (`interval`, `skip` policy) |
 //! | `boxes` | GBytes | N×4 f32: x1, y1, x2, y2 of each person box |
 //! | `keypoints` | GBytes | N×K×3 f32: x, y, score |
 use gst::meta::CustomMeta;
@@ -37,6 +38,8 @@ pub struct PoseResult {
     pub keypoint_set: KeypointSetId,
     pub score_threshold: f32,
     pub untrained: bool,
+    /// Copied from an earlier frame (`interval` or the `skip` policy), not inferred on this one.
+    pub carried: bool,
     pub persons: Vec<PersonPose>,
 }
 
@@ -66,6 +69,7 @@ impl PoseResult {
             s.set("num-keypoints", k as u32);
             s.set("score-threshold", self.score_threshold);
             s.set("untrained", self.untrained);
+            s.set("carried", self.carried);
             put_f32s(s, "boxes", boxes);
             put_f32s(s, "keypoints", kps);
         })
@@ -108,6 +112,7 @@ impl PoseResult {
             keypoint_set,
             score_threshold: get_field(s, POSE_META, "score-threshold")?,
             untrained: get_field(s, POSE_META, "untrained")?,
+            carried: s.get("carried").unwrap_or(false),
             persons,
         }))
     }
@@ -133,6 +138,7 @@ mod tests {
             keypoint_set: KeypointSetId::Coco17,
             score_threshold: 0.3,
             untrained: true,
+            carried: false,
             persons: vec![
                 PersonPose {
                     bbox: BBox {
@@ -168,6 +174,7 @@ mod tests {
             keypoint_set: KeypointSetId::Goliath308,
             score_threshold: 0.3,
             untrained: false,
+            carried: false,
             persons: vec![PersonPose {
                 bbox: BBox::frame(4, 4),
                 keypoints: kps(0.0),

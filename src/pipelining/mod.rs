@@ -9,9 +9,16 @@
 //! blocks while the window is full. Serialized events travel between the frames around them, so
 //! EOS leaves after every frame before it. A flush bumps the epoch: frames and events of an older
 //! epoch are dropped wherever they are, counted, and their window slots freed.
+//!
+//! When the window is full, the [`Policy`] decides: `Block` waits (files: nothing is lost),
+//! `Drop` drops the oldest frame still waiting for pre-processing (or the new one when none
+//! waits), `Skip` lets the new frame through without inference, carrying the last results. With
+//! `interval = N` only every Nth frame is inferred; the others carry the last results too.
+//! Carried results are copies of the head's metadata marked `carried = true`.
 mod stats;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -39,6 +46,42 @@ pub trait Stages: Send + Sync + 'static {
         buffer: &mut gst::BufferRef,
         info: &gst_video::VideoInfo,
     ) -> Result<()>;
+    /// Names of the custom metas `postprocess` attaches (copied onto frames that carry results).
+    fn result_metas(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// What a full window does to a new frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Policy {
+    /// Wait for a slot (nothing is lost; latency grows when the source is faster).
+    #[default]
+    Block,
+    /// Drop the oldest frame still waiting for pre-processing, else the new frame (counted).
+    Drop,
+    /// Pass the new frame through without inference, carrying the last results (counted).
+    Skip,
+}
+
+/// How an executor admits frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// Frames being inferred at once (≥ 1).
+    pub max_inflight: usize,
+    pub policy: Policy,
+    /// Infer every Nth frame (≥ 1); the others carry the last results.
+    pub interval: u32,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Self {
+            max_inflight: 3,
+            policy: Policy::Block,
+            interval: 1,
+        }
+    }
 }
 
 /// What comes out of the executor, in input order.
@@ -65,7 +108,22 @@ struct Job<T> {
     buffer: gst::Buffer,
     info: Arc<gst_video::VideoInfo>,
     entered: Instant,
-    data: T,
+    /// `None` for frames that skip inference.
+    data: Option<T>,
+    /// Set when the `Drop` policy dropped this frame before pre-processing started.
+    dropped: Option<Arc<AtomicBool>>,
+}
+
+impl<T> Job<T> {
+    fn with<U>(self, data: Option<U>) -> Job<U> {
+        Job {
+            buffer: self.buffer,
+            info: self.info,
+            entered: self.entered,
+            data,
+            dropped: self.dropped,
+        }
+    }
 }
 
 enum Msg<T> {
@@ -88,22 +146,40 @@ impl<T> Msg<T> {
 }
 
 struct Window {
+    /// Frames inside (every kind).
     in_flight: usize,
+    /// Frames inside that will be inferred (what `max_inflight` bounds).
+    working: usize,
+    /// Drop flags of inferred frames not yet started by the pre-process stage, oldest first.
+    waiting: VecDeque<Arc<AtomicBool>>,
+    /// Frames submitted so far (for `interval`).
+    seen: u64,
     flushing: bool,
 }
 
 struct Shared {
     window: Mutex<Window>,
     changed: Condvar,
-    max_inflight: usize,
+    admission: Admission,
     epoch: AtomicU64,
     stats: Mutex<stats::Recorder>,
 }
 
 impl Shared {
-    fn release(&self) {
+    /// A frame that was inferred has finished its stages (post-process done or failed).
+    fn release_working(&self) {
+        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        w.working = w.working.saturating_sub(1);
+        self.changed.notify_all();
+    }
+
+    /// A frame has left (or is gone); `working` when it was to be inferred.
+    fn release(&self, working: bool) {
         let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
         w.in_flight = w.in_flight.saturating_sub(1);
+        if working {
+            w.working = w.working.saturating_sub(1);
+        }
         self.changed.notify_all();
     }
 
@@ -116,9 +192,23 @@ impl Shared {
     }
 
     /// A frame of an old epoch dropped in a stage.
-    fn drop_stale(&self) {
+    fn drop_stale(&self, working: bool) {
         self.stats().flushed += 1;
-        self.release();
+        self.release(working);
+    }
+
+    /// The pre-process stage starts a frame: `false` when the `Drop` policy already dropped it
+    /// (its slot is freed and it is counted).
+    fn start(&self, dropped: &Option<Arc<AtomicBool>>) -> bool {
+        let Some(flag) = dropped else { return true };
+        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        if flag.load(Ordering::Acquire) {
+            return false;
+        }
+        if let Some(i) = w.waiting.iter().position(|f| Arc::ptr_eq(f, flag)) {
+            w.waiting.remove(i);
+        }
+        true
     }
 }
 
@@ -131,16 +221,27 @@ pub struct Executor {
     threads: Vec<JoinHandle<()>>,
 }
 
+/// The carried results: copies of the head's metas from the last inferred frame.
+type Carried = Vec<(&'static str, gst::Structure)>;
+
 impl Executor {
-    /// Starts the three stage threads for `stages`, allowing `max_inflight` (≥ 1) frames inside.
-    pub fn new<S: Stages>(name: &str, stages: Arc<S>, max_inflight: usize) -> Result<Self> {
+    /// Starts the three stage threads for `stages`, admitting frames as `admission` says.
+    pub fn new<S: Stages>(name: &str, stages: Arc<S>, admission: Admission) -> Result<Self> {
+        let admission = Admission {
+            max_inflight: admission.max_inflight.max(1),
+            interval: admission.interval.max(1),
+            ..admission
+        };
         let shared = Arc::new(Shared {
             window: Mutex::new(Window {
                 in_flight: 0,
+                working: 0,
+                waiting: VecDeque::new(),
+                seen: 0,
                 flushing: false,
             }),
             changed: Condvar::new(),
-            max_inflight: max_inflight.max(1),
+            admission,
             epoch: AtomicU64::new(0),
             stats: Mutex::new(stats::Recorder::default()),
         });
@@ -164,13 +265,11 @@ impl Executor {
                     Stage::Pre,
                     |m| drop(pre_tx.send(m)),
                     |job: Job<()>| {
-                        let data = s1.preprocess(&job.buffer, &job.info)?;
-                        Ok(Job {
-                            buffer: job.buffer,
-                            info: job.info,
-                            entered: job.entered,
-                            data,
-                        })
+                        let data = match job.data {
+                            Some(()) => Some(s1.preprocess(&job.buffer, &job.info)?),
+                            None => None,
+                        };
+                        Ok(job.with(data))
                     },
                 )
             }),
@@ -184,14 +283,9 @@ impl Executor {
                     &sh2,
                     Stage::Infer,
                     |m| drop(infer_tx.send(m)),
-                    |job: Job<S::Pre>| {
-                        let data = s2.infer(job.data)?;
-                        Ok(Job {
-                            buffer: job.buffer,
-                            info: job.info,
-                            entered: job.entered,
-                            data,
-                        })
+                    |mut job: Job<S::Pre>| {
+                        let data = job.data.take().map(|d| s2.infer(d)).transpose()?;
+                        Ok(job.with(data))
                     },
                 )
             }),
@@ -200,11 +294,15 @@ impl Executor {
         let t3 = spawn(
             "post",
             Box::new(move || {
+                let carried = Mutex::new(Carried::new());
                 let emit = |m: Msg<()>| {
                     let item = match m {
                         Msg::Frame { epoch, job } => Some((epoch, Output::Buffer(job.buffer))),
                         Msg::Event { epoch, event } => Some((epoch, Output::Event(event))),
-                        Msg::Failed { epoch, error } => Some((epoch, Output::Error(error))),
+                        Msg::Failed { epoch, error } => {
+                            sh3.release_working();
+                            Some((epoch, Output::Error(error)))
+                        }
                         Msg::Stop => None,
                     };
                     if let Some(item) = item {
@@ -217,14 +315,22 @@ impl Executor {
                     Stage::Post,
                     emit,
                     |mut job: Job<S::Inferred>| {
-                        s3.postprocess(job.data, job.buffer.make_mut(), &job.info)?;
+                        let buffer = job.buffer.make_mut();
+                        match job.data.take() {
+                            Some(inferred) => {
+                                let done = s3.postprocess(inferred, buffer, &job.info);
+                                sh3.release_working();
+                                done?;
+                                *carried.lock().unwrap_or_else(|p| p.into_inner()) =
+                                    snapshot(buffer, s3.result_metas());
+                            }
+                            None => {
+                                carry(buffer, &carried.lock().unwrap_or_else(|p| p.into_inner()))?;
+                                sh3.stats().carried += 1;
+                            }
+                        }
                         sh3.stats().record(Stage::Total, job.entered.elapsed());
-                        Ok(Job {
-                            buffer: job.buffer,
-                            info: job.info,
-                            entered: job.entered,
-                            data: (),
-                        })
+                        Ok(job.with(Some(())))
                     },
                 )
             }),
@@ -238,33 +344,71 @@ impl Executor {
         })
     }
 
-    /// Enters a frame; blocks while `max_inflight` frames are inside. `Err(Flushing)` while
-    /// flushing (the frame is dropped, as upstream expects during a flush).
+    /// Enters a frame. While `max_inflight` frames are being inferred the policy decides: wait,
+    /// drop (the oldest waiting frame, or this one), or pass this one through carrying the last
+    /// results. Frames waiting for downstream are bounded too (then every policy waits).
+    /// `Err(Flushing)` while flushing (the frame is dropped, as upstream expects).
     pub fn submit_frame(
         &self,
         buffer: gst::Buffer,
         info: Arc<gst_video::VideoInfo>,
     ) -> Result<(), Flushing> {
-        {
-            let mut w = self.shared.window.lock().unwrap_or_else(|p| p.into_inner());
-            while !w.flushing && w.in_flight >= self.shared.max_inflight {
+        let a = self.shared.admission;
+        let mut w = self.shared.window.lock().unwrap_or_else(|p| p.into_inner());
+        let mut infer = w.seen.is_multiple_of(a.interval as u64);
+        w.seen += 1;
+        loop {
+            if w.flushing {
+                return Err(Flushing);
+            }
+            if w.in_flight >= 2 * a.max_inflight + 2
+                || (infer && w.working >= a.max_inflight && a.policy == Policy::Block)
+            {
                 w = self
                     .shared
                     .changed
                     .wait(w)
                     .unwrap_or_else(|p| p.into_inner());
+                continue;
             }
-            if w.flushing {
-                return Err(Flushing);
+            if infer && w.working >= a.max_inflight {
+                match a.policy {
+                    Policy::Skip => infer = false,
+                    Policy::Drop => match w.waiting.pop_front() {
+                        Some(oldest) => {
+                            oldest.store(true, Ordering::Release);
+                            w.in_flight -= 1;
+                            w.working -= 1;
+                            self.shared.stats().dropped += 1;
+                            continue;
+                        }
+                        None => {
+                            drop(w);
+                            let mut st = self.shared.stats();
+                            st.frame_in();
+                            st.dropped += 1;
+                            return Ok(());
+                        }
+                    },
+                    Policy::Block => unreachable!("handled above"),
+                }
             }
-            w.in_flight += 1;
+            break;
         }
+        w.in_flight += 1;
+        let dropped = infer.then(|| Arc::new(AtomicBool::new(false)));
+        if let Some(flag) = &dropped {
+            w.working += 1;
+            w.waiting.push_back(flag.clone());
+        }
+        drop(w);
         self.shared.stats().frame_in();
         let job = Job {
             buffer,
             info,
             entered: Instant::now(),
-            data: (),
+            data: infer.then_some(()),
+            dropped,
         };
         self.input
             .send(Msg::Frame {
@@ -294,12 +438,12 @@ impl Executor {
             if epoch == self.shared.epoch() {
                 if let Output::Error(_) = out {
                     self.shared.stats().failed += 1;
-                    self.shared.release();
+                    self.shared.release(false);
                 }
                 return out;
             }
             if let Output::Buffer(_) | Output::Error(_) = out {
-                self.shared.drop_stale();
+                self.shared.drop_stale(false);
             }
         }
     }
@@ -307,7 +451,7 @@ impl Executor {
     /// A buffer from [`Output::Buffer`] has left (pushed downstream, or refused there).
     pub fn frame_done(&self) {
         self.shared.stats().frame_out();
-        self.shared.release();
+        self.shared.release(false);
     }
 
     /// Starts a flush: frames inside are dropped and counted, `submit_frame` returns
@@ -326,7 +470,7 @@ impl Executor {
         // Drop what is already waiting at the output (older epoch).
         while let Ok((epoch, out)) = self.output.try_recv() {
             if epoch != WAKE && matches!(out, Output::Buffer(_) | Output::Error(_)) {
-                self.shared.drop_stale();
+                self.shared.drop_stale(false);
             }
         }
         let mut w = self.shared.window.lock().unwrap_or_else(|p| p.into_inner());
@@ -387,6 +531,38 @@ impl Drop for Executor {
     }
 }
 
+/// Copies of the metas `names` on `buffer`.
+fn snapshot(buffer: &gst::BufferRef, names: &'static [&'static str]) -> Carried {
+    names
+        .iter()
+        .filter_map(|&n| {
+            gst::meta::CustomMeta::from_buffer(buffer, n)
+                .ok()
+                .map(|m| (n, m.structure().to_owned()))
+        })
+        .collect()
+}
+
+/// Attaches the carried metas to `buffer`, marked `carried = true`.
+fn carry(buffer: &mut gst::BufferRef, carried: &Carried) -> Result<()> {
+    for (name, s) in carried {
+        let mut meta = match gst::meta::CustomMeta::from_mut_buffer(buffer, name) {
+            Ok(m) => m,
+            Err(_) => gst::meta::CustomMeta::add(buffer, name).map_err(|e| Error::Meta {
+                name: (*name).into(),
+                msg: e.to_string(),
+            })?,
+        };
+        let m = meta.mut_structure();
+        m.set_name(s.name());
+        for (field, value) in s.iter() {
+            m.set_value(field, value.clone());
+        }
+        m.set("carried", true);
+    }
+    Ok(())
+}
+
 /// One stage's loop: runs `work` on current-epoch frames, drops stale ones, passes the rest on.
 fn run_stage<A, B>(
     rx: &Receiver<Msg<A>>,
@@ -397,14 +573,20 @@ fn run_stage<A, B>(
 ) {
     while let Ok(msg) = rx.recv() {
         match msg {
-            Msg::Frame { epoch, .. } if epoch != shared.epoch() => shared.drop_stale(),
+            Msg::Frame { job, .. } if stage == Stage::Pre && !shared.start(&job.dropped) => {}
+            Msg::Frame { epoch, job } if epoch != shared.epoch() => {
+                shared.drop_stale(job.data.is_some())
+            }
             Msg::Frame { epoch, job } => {
                 let t = Instant::now();
+                let timed = job.data.is_some();
                 let out = match work(job) {
                     Ok(job) => Msg::Frame { epoch, job },
                     Err(error) => Msg::Failed { epoch, error },
                 };
-                shared.stats().record(stage, t.elapsed());
+                if timed {
+                    shared.stats().record(stage, t.elapsed());
+                }
                 emit(out);
             }
             Msg::Stop => {

@@ -29,6 +29,10 @@ pub struct ExecutorStats {
     pub flushed: u64,
     /// Frames lost to an error in a stage.
     pub failed: u64,
+    /// Frames dropped by the `drop` policy while the element was behind a live source.
+    pub dropped: u64,
+    /// Frames that skipped inference (`skip` policy or `interval`) and carry the last results.
+    pub carried: u64,
     /// Output frames per second between the first frame in and the last frame out.
     pub fps: f64,
     pub pre: LatencySummary,
@@ -85,6 +89,8 @@ pub(super) struct Recorder {
     frames_out: u64,
     pub(super) flushed: u64,
     pub(super) failed: u64,
+    pub(super) dropped: u64,
+    pub(super) carried: u64,
     first_in: Option<Instant>,
     last_out: Option<Instant>,
     rings: [Ring; 4],
@@ -115,6 +121,8 @@ impl Recorder {
             frames_out: self.frames_out,
             flushed: self.flushed,
             failed: self.failed,
+            dropped: self.dropped,
+            carried: self.carried,
             fps,
             pre: self.rings[0].summary(),
             infer: self.rings[1].summary(),

@@ -50,8 +50,42 @@ impl Stages for Fake {
     ) -> Result<()> {
         self.work();
         buffer.set_offset(v);
+        let pts = buffer.pts().map(|t| t.nseconds()).unwrap_or(0);
+        let mut m = gst::meta::CustomMeta::add(buffer, TEST_META).unwrap();
+        m.mut_structure().set("pts", pts);
         Ok(())
     }
+
+    fn result_metas(&self) -> &'static [&'static str] {
+        &[TEST_META]
+    }
+}
+
+const TEST_META: &str = "SapiensTestMeta";
+
+fn adm(max_inflight: usize, policy: Policy, interval: u32) -> Admission {
+    Admission {
+        max_inflight,
+        policy,
+        interval,
+    }
+}
+
+/// The test meta's `pts` and `carried` fields on `b`.
+fn test_meta(b: &gst::BufferRef) -> Option<(u64, bool)> {
+    let m = gst::meta::CustomMeta::from_buffer(b, TEST_META).ok()?;
+    Some((
+        m.structure().get("pts").unwrap(),
+        m.structure().get("carried").unwrap_or(false),
+    ))
+}
+
+fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        gst::init().unwrap();
+        gst::meta::CustomMeta::register(TEST_META, &[]);
+    });
 }
 
 fn info() -> Arc<gst_video::VideoInfo> {
@@ -85,7 +119,8 @@ fn run(exec: Arc<Executor>, n: u64) -> (Vec<u64>, Vec<String>, bool) {
         match exec.next_output() {
             Output::Buffer(b) => {
                 let p = b.pts().unwrap().nseconds();
-                offsets_ok &= b.offset() == p * 10;
+                // Inferred frames carry offset = pts * 10; carried ones keep the unset offset.
+                offsets_ok &= b.offset() == p * 10 || test_meta(&b).is_some_and(|m| m.1);
                 pts.push(p);
                 exec.frame_done();
             }
@@ -100,10 +135,12 @@ fn run(exec: Arc<Executor>, n: u64) -> (Vec<u64>, Vec<String>, bool) {
 
 #[test]
 fn frames_leave_in_order_before_eos_and_stages_overlap() {
-    gst::init().unwrap();
+    init();
     for (max_inflight, expect_overlap) in [(1, false), (3, true)] {
         let fake = Fake::new(3, vec![]);
-        let exec = Arc::new(Executor::new("t", fake.clone(), max_inflight).unwrap());
+        let exec = Arc::new(
+            Executor::new("t", fake.clone(), adm(max_inflight, Policy::Block, 1)).unwrap(),
+        );
         let (pts, errors, offsets_ok) = run(exec.clone(), 40);
         assert_eq!(
             pts,
@@ -130,8 +167,9 @@ fn frames_leave_in_order_before_eos_and_stages_overlap() {
 
 #[test]
 fn a_failed_frame_is_reported_in_its_place_and_counted() {
-    gst::init().unwrap();
-    let exec = Arc::new(Executor::new("t", Fake::new(0, vec![3, 7]), 4).unwrap());
+    init();
+    let exec =
+        Arc::new(Executor::new("t", Fake::new(0, vec![3, 7]), adm(4, Policy::Block, 1)).unwrap());
     let (pts, errors, _) = run(exec.clone(), 10);
     assert_eq!(pts, vec![0, 1, 2, 4, 5, 6, 8, 9]);
     assert_eq!(errors.len(), 2);
@@ -143,8 +181,9 @@ fn a_failed_frame_is_reported_in_its_place_and_counted() {
 
 #[test]
 fn flush_drops_and_counts_frames_in_flight_then_accepts_new_ones() {
-    gst::init().unwrap();
-    let exec = Arc::new(Executor::new("t", Fake::new(20, vec![]), 4).unwrap());
+    init();
+    let exec =
+        Arc::new(Executor::new("t", Fake::new(20, vec![]), adm(4, Policy::Block, 1)).unwrap());
     for i in 0..4 {
         exec.submit_frame(frame(i), info()).unwrap();
     }
@@ -165,4 +204,103 @@ fn flush_drops_and_counts_frames_in_flight_then_accepts_new_ones() {
     assert_eq!(s.frames_in, 7);
     assert_eq!(s.frames_out + s.flushed, 7, "{s:?}");
     assert_eq!(s.flushed, 4);
+}
+
+/// Submits `n` frames from a thread as fast as possible (a live source outrunning the model);
+/// returns what came out: (pts, test meta).
+fn outrun(exec: Arc<Executor>, n: u64) -> Vec<(u64, Option<(u64, bool)>)> {
+    let e2 = exec.clone();
+    let feeder = std::thread::spawn(move || {
+        for i in 0..n {
+            e2.submit_frame(frame(i), info()).unwrap();
+        }
+        e2.submit_event(gst::event::Eos::new());
+    });
+    let mut out = Vec::new();
+    loop {
+        match exec.next_output() {
+            Output::Buffer(b) => {
+                out.push((b.pts().unwrap().nseconds(), test_meta(&b)));
+                exec.frame_done();
+            }
+            Output::Event(e) if e.type_() == gst::EventType::Eos => break,
+            _ => {}
+        }
+    }
+    feeder.join().unwrap();
+    out
+}
+
+#[test]
+fn interval_infers_every_nth_frame_and_carries_its_results() {
+    init();
+    let exec =
+        Arc::new(Executor::new("t", Fake::new(1, vec![]), adm(2, Policy::Block, 3)).unwrap());
+    let out = outrun(exec.clone(), 9);
+    assert_eq!(
+        out.iter().map(|o| o.0).collect::<Vec<_>>(),
+        (0..9).collect::<Vec<_>>()
+    );
+    for (pts, meta) in &out {
+        let inferred_at = pts - pts % 3;
+        assert_eq!(*meta, Some((inferred_at, pts % 3 != 0)), "frame {pts}");
+    }
+    let s = exec.stats();
+    assert_eq!(
+        (s.frames_in, s.frames_out, s.carried, s.dropped),
+        (9, 9, 6, 0)
+    );
+}
+
+#[test]
+fn drop_policy_keeps_order_and_counts_every_dropped_frame() {
+    init();
+    let exec =
+        Arc::new(Executor::new("t", Fake::new(10, vec![]), adm(2, Policy::Drop, 1)).unwrap());
+    let out = outrun(exec.clone(), 30);
+    let pts: Vec<u64> = out.iter().map(|o| o.0).collect();
+    assert!(pts.windows(2).all(|w| w[0] < w[1]), "in order: {pts:?}");
+    assert!(
+        out.iter().all(|(p, m)| *m == Some((*p, false))),
+        "every frame out was inferred"
+    );
+    let s = exec.stats();
+    assert_eq!(s.frames_in, 30);
+    assert_eq!(s.frames_out + s.dropped, 30, "{s:?}");
+    assert!(
+        s.dropped > 0,
+        "a source 30x faster than the model must lose frames: {s:?}"
+    );
+    assert_eq!(exec.in_flight(), 0);
+}
+
+#[test]
+fn skip_policy_passes_every_frame_carrying_the_last_results() {
+    init();
+    let exec =
+        Arc::new(Executor::new("t", Fake::new(10, vec![]), adm(2, Policy::Skip, 1)).unwrap());
+    let out = outrun(exec.clone(), 30);
+    assert_eq!(
+        out.iter().map(|o| o.0).collect::<Vec<_>>(),
+        (0..30).collect::<Vec<_>>(),
+        "every frame, in order"
+    );
+    let mut last_inferred = None;
+    for (pts, meta) in &out {
+        match meta {
+            Some((p, false)) => {
+                assert_eq!(p, pts);
+                last_inferred = Some(*p);
+            }
+            // A carried frame holds the result of the last inferred frame before it.
+            Some((p, true)) => assert_eq!(Some(*p), last_inferred, "frame {pts}"),
+            None => assert!(
+                last_inferred.is_none(),
+                "frame {pts}: no result although one was inferred before"
+            ),
+        }
+    }
+    let s = exec.stats();
+    assert_eq!((s.frames_in, s.frames_out, s.dropped), (30, 30, 0));
+    assert!(s.carried > 0, "{s:?}");
 }

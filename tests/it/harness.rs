@@ -141,6 +141,7 @@ fn coco_result(untrained: bool) -> PoseResult {
         keypoint_set: KeypointSetId::Coco17,
         score_threshold: 0.3,
         untrained,
+        carried: false,
         persons: vec![PersonPose {
             bbox: BBox {
                 x1: 20.0,

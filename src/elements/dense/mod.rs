@@ -18,6 +18,8 @@ use crate::runtime::{BatchOutput, ModelSession};
 
 /// A dense head: how one frame's output becomes its result.
 pub trait DenseHead: Send + Sync + 'static {
+    /// The custom meta its result is attached as.
+    const META: &'static str;
     /// Turns one item's output (`c` planes of `w`×`h`, as [`Config::output_item`]) into the
     /// frame-size result on `buffer`.
     fn attach(
@@ -139,6 +141,10 @@ impl<H: DenseHead> DenseStages<H> {
 impl<H: DenseHead> Stages for DenseStages<H> {
     type Pre = DensePre;
     type Inferred = DenseInferred;
+
+    fn result_metas(&self) -> &'static [&'static str] {
+        std::slice::from_ref(&H::META)
+    }
 
     fn preprocess(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<DensePre> {
         let size = (info.width(), info.height());

@@ -147,8 +147,7 @@ impl InferenceCore {
         let stages = build(&loaded).map_err(to_msg)?;
         let provider = loaded.session.provider();
         let name = element.name();
-        let executor =
-            Executor::new(&name, stages, settings.max_inflight as usize).map_err(to_msg)?;
+        let executor = Executor::new(&name, stages, settings.admission()).map_err(to_msg)?;
         gst::info!(
             self.cat,
             obj = element,

@@ -7,6 +7,7 @@ use gst::prelude::*;
 
 use super::{InferenceCore, lock};
 use crate::config::Config;
+use crate::pipelining::{Admission, Policy};
 use crate::runtime::{ProviderChoice, RuntimeOptions};
 
 /// `execution-provider`: which ONNX Runtime execution provider to ask for.
@@ -39,6 +40,39 @@ impl From<ExecutionProvider> for ProviderChoice {
     }
 }
 
+/// `policy`: what a full window does to a new frame (live sources).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstSapiensPolicy")]
+pub enum PolicyProperty {
+    #[default]
+    #[enum_value(
+        name = "Wait for a slot: nothing is lost, latency grows if the source is faster (files)",
+        nick = "block"
+    )]
+    Block,
+    #[enum_value(
+        name = "Drop the oldest frame still waiting, else the new one (counted in stats)",
+        nick = "drop"
+    )]
+    Drop,
+    #[enum_value(
+        name = "Pass the new frame without inference, carrying the last results (marked carried)",
+        nick = "skip"
+    )]
+    Skip,
+}
+
+impl From<PolicyProperty> for Policy {
+    fn from(p: PolicyProperty) -> Self {
+        match p {
+            PolicyProperty::Block => Policy::Block,
+            PolicyProperty::Drop => Policy::Drop,
+            PolicyProperty::Skip => Policy::Skip,
+        }
+    }
+}
+
 /// Default frames inside the element at once (one per stage).
 pub const DEFAULT_MAX_INFLIGHT: u32 = 3;
 
@@ -54,6 +88,12 @@ pub struct Settings {
     pub device_id: Option<i32>,
     pub intra_op_threads: Option<u32>,
     pub max_inflight: u32,
+    pub policy: PolicyProperty,
+    pub interval: u32,
+    /// Latency this element reports, ns; `None` = measured.
+    pub latency: Option<u64>,
+    /// Period of `sapiens-stats` element messages, ms (0 = none).
+    pub stats_interval_ms: u32,
 }
 
 impl Default for Settings {
@@ -68,11 +108,24 @@ impl Default for Settings {
             device_id: None,
             intra_op_threads: None,
             max_inflight: DEFAULT_MAX_INFLIGHT,
+            policy: PolicyProperty::Block,
+            interval: 1,
+            latency: None,
+            stats_interval_ms: 0,
         }
     }
 }
 
 impl Settings {
+    /// How the executor admits frames.
+    pub fn admission(&self) -> Admission {
+        Admission {
+            max_inflight: self.max_inflight as usize,
+            policy: self.policy.into(),
+            interval: self.interval,
+        }
+    }
+
     /// Session options: properties over the config's `[runtime]` over defaults.
     pub fn runtime_options(&self, config: &Config) -> RuntimeOptions {
         let c = config.runtime_options();
@@ -161,6 +214,31 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .default_value(DEFAULT_MAX_INFLIGHT)
             .mutable_ready()
             .build(),
+        glib::ParamSpecEnum::builder::<PolicyProperty>("policy")
+            .nick("Overload policy")
+            .blurb("When max-inflight frames are being inferred: block (wait), drop (oldest waiting frame), skip (carry last results)")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("interval")
+            .nick("Inference interval")
+            .blurb("Infer every Nth frame; the others carry the last results (marked carried = true)")
+            .minimum(1)
+            .maximum(1000)
+            .default_value(1)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecInt::builder("latency-ms")
+            .nick("Reported latency")
+            .blurb("Latency added to the LATENCY query, ms; -1 = measured (p95 time in the element, re-announced as it changes)")
+            .minimum(-1)
+            .default_value(-1)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("stats-interval-ms")
+            .nick("Stats message period")
+            .blurb("Post the stats structure as an element message on the bus every this many ms (0 = never)")
+            .mutable_playing()
+            .build(),
         glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
             .nick("Statistics")
             .blurb("frames-in/out, flushed, failed, fps and per-stage latency (pre/infer/post/total mean/p50/p95/p99 ms)")
@@ -192,6 +270,16 @@ impl InferenceCore {
             "device-id" => s.device_id = value.get().ok(),
             "intra-op-threads" => s.intra_op_threads = value.get().ok(),
             "max-inflight" => s.max_inflight = value.get().unwrap_or(DEFAULT_MAX_INFLIGHT),
+            "policy" => s.policy = value.get().unwrap_or_default(),
+            "interval" => s.interval = value.get().unwrap_or(1),
+            "latency-ms" => {
+                s.latency = value
+                    .get::<i32>()
+                    .ok()
+                    .filter(|v| *v >= 0)
+                    .map(|ms| ms as u64 * 1_000_000)
+            }
+            "stats-interval-ms" => s.stats_interval_ms = value.get().unwrap_or(0),
             _ => return false,
         }
         true
@@ -216,6 +304,13 @@ impl InferenceCore {
             "device-id" => s.device_id.unwrap_or(d.device_id).to_value(),
             "intra-op-threads" => s.intra_op_threads.unwrap_or(0).to_value(),
             "max-inflight" => s.max_inflight.to_value(),
+            "policy" => s.policy.to_value(),
+            "interval" => s.interval.to_value(),
+            "latency-ms" => s
+                .latency
+                .map_or(-1, |ns| (ns / 1_000_000) as i32)
+                .to_value(),
+            "stats-interval-ms" => s.stats_interval_ms.to_value(),
             "stats" => self.stats_structure().to_value(),
             _ => return None,
         })

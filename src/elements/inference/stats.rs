@@ -1,5 +1,5 @@
 //! The `stats` property: [`ExecutorStats`] as a `GstStructure` named `sapiens-stats`, with
-//! fields `frames-in`, `frames-out`, `flushed`, `failed` (u64), `fps` and
+//! fields `frames-in`, `frames-out`, `flushed`, `failed`, `dropped`, `carried` (u64), `fps` and
 //! `<stage>-<mean|p50|p95|p99>-ms` (f64) for stages `pre`, `infer`, `post`, `total`.
 use crate::error::{Error, Result};
 use crate::pipelining::{ExecutorStats, LatencySummary};
@@ -32,6 +32,8 @@ pub fn to_structure(stats: &ExecutorStats) -> gst::Structure {
         .field("frames-out", s.frames_out)
         .field("flushed", s.flushed)
         .field("failed", s.failed)
+        .field("dropped", s.dropped)
+        .field("carried", s.carried)
         .field("fps", s.fps);
     for (stage, l) in stages(&mut s) {
         for (what, v) in latencies(l) {
@@ -51,6 +53,8 @@ pub fn from_structure(st: &gst::StructureRef) -> Result<ExecutorStats> {
         frames_out: st.get("frames-out").map_err(err)?,
         flushed: st.get("flushed").map_err(err)?,
         failed: st.get("failed").map_err(err)?,
+        dropped: st.get("dropped").map_err(err)?,
+        carried: st.get("carried").map_err(err)?,
         fps: st.get("fps").map_err(err)?,
         ..Default::default()
     };
@@ -80,6 +84,8 @@ mod tests {
             frames_out: 8,
             flushed: 1,
             failed: 1,
+            dropped: 3,
+            carried: 2,
             fps: 4.5,
             pre: l(1.0),
             infer: l(10.0),

@@ -18,6 +18,7 @@ pub struct DepthKind;
 pub struct DepthHead;
 
 impl DenseHead for DepthHead {
+    const META: &'static str = crate::meta::dense::DEPTH_META;
     fn attach(
         &self,
         output: &[f32],

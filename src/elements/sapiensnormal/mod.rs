@@ -13,6 +13,7 @@ pub struct NormalKind;
 pub struct NormalHead;
 
 impl DenseHead for NormalHead {
+    const META: &'static str = crate::meta::dense::NORMAL_META;
     fn attach(
         &self,
         output: &[f32],

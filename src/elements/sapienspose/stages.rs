@@ -121,6 +121,10 @@ impl Stages for PoseStages {
     type Pre = PosePre;
     type Inferred = PoseInferred;
 
+    fn result_metas(&self) -> &'static [&'static str] {
+        &[crate::meta::pose::POSE_META]
+    }
+
     fn preprocess(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<PosePre> {
         let aspect = self.norm.width as f64 / self.norm.height as f64;
         let persons: Vec<(BBox, Crop)> = self
@@ -195,6 +199,7 @@ impl Stages for PoseStages {
             keypoint_set: self.keypoint_set,
             score_threshold,
             untrained: self.untrained,
+            carried: false,
             persons,
         }
         .attach(buffer)
