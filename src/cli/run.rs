@@ -35,6 +35,12 @@ pub struct RunArgs {
     /// ONNX Runtime intra-op threads (0 = one per core).
     #[arg(long)]
     pub intra_op_threads: Option<u32>,
+    /// When a head falls behind: block (wait), drop (oldest waiting frame), skip (carry results).
+    #[arg(long, default_value = "block", value_parser = ["block", "drop", "skip"])]
+    pub policy: String,
+    /// Infer every Nth frame; the others carry the last results.
+    #[arg(long, default_value_t = 1)]
+    pub interval: u32,
     /// Do not draw results (recording shows the plain video).
     #[arg(long)]
     pub no_overlay: bool,
@@ -99,6 +105,7 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
         if let Some(p) = args.execution_provider {
             head += &format!(" execution-provider={}", p.as_str());
         }
+        head += &format!(" policy={} interval={}", args.policy, args.interval);
         if let Some(t) = args.intra_op_threads {
             head += &format!(" intra-op-threads={t}");
         }
@@ -273,8 +280,8 @@ fn print_summary(finals: &[(String, ExecutorStats)], providers: &[String], wall:
     println!("\n== summary ({:.1} s wall) ==", wall.as_secs_f64());
     for ((name, s), provider) in finals.iter().zip(providers) {
         println!(
-            "{name} [{provider}]: {} frames in, {} out, {} flushed, {} failed; {:.2} fps",
-            s.frames_in, s.frames_out, s.flushed, s.failed, s.fps
+            "{name} [{provider}]: {} frames in, {} out ({} with carried results), {} dropped, {} flushed, {} failed; {:.2} fps",
+            s.frames_in, s.frames_out, s.carried, s.dropped, s.flushed, s.failed, s.fps
         );
         println!("  latency ms      mean     p50     p95     p99");
         for (stage, l) in [

@@ -6,6 +6,8 @@
 //! | `SapiensDepthMeta` | `sapiens/depth` | `width`, `height`, `untrained`, `masked` (background from seg set to NaN), `fg-min`, `fg-max` (float, NaN when no foreground), `depth`: GBytes H×W float32, relative |
 //! | `SapiensNormalMeta` | `sapiens/normal` | `width`, `height`, `untrained`, `masked`, `normals`: GBytes H×W×3 float32 unit vectors (x, y, z), NaN = background |
 //!
+//! All three also have `carried` (boolean): copied from an earlier frame (`interval`, `skip`).
+//!
 //! Frame size keeps downstream use simple (one value per frame pixel); the arrays are handed to
 //! `GBytes` without copying.
 use std::borrow::Cow;
@@ -24,6 +26,8 @@ pub struct DenseInfo {
     pub width: u32,
     pub height: u32,
     pub untrained: bool,
+    /// Copied from an earlier frame (`interval`, `skip` policy), not inferred on this one.
+    pub carried: bool,
 }
 
 impl DenseInfo {
@@ -35,6 +39,7 @@ impl DenseInfo {
         s.set("width", self.width);
         s.set("height", self.height);
         s.set("untrained", self.untrained);
+        s.set("carried", self.carried);
     }
 
     fn get(s: &gst::StructureRef, meta: &str) -> Result<Self> {
@@ -42,6 +47,7 @@ impl DenseInfo {
             width: get_field(s, meta, "width")?,
             height: get_field(s, meta, "height")?,
             untrained: get_field(s, meta, "untrained")?,
+            carried: s.get("carried").unwrap_or(false),
         })
     }
 }
@@ -218,6 +224,7 @@ mod tests {
             width: 3,
             height: 2,
             untrained: true,
+            carried: false,
         };
         let mut buf = gst::Buffer::with_size(8).unwrap();
         let b = buf.get_mut().unwrap();

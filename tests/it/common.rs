@@ -179,3 +179,21 @@ pub fn start(el: &gst::Element) -> Result<(), String> {
         }
     }
 }
+
+/// `line` as a pipeline (panics with the parse error).
+pub fn launch(line: &str) -> gst::Pipeline {
+    init();
+    gst::parse::launch(line)
+        .unwrap_or_else(|e| panic!("{line}: {e}"))
+        .downcast::<gst::Pipeline>()
+        .unwrap()
+}
+
+/// The element `name` of `pipe`, as `T` (e.g. `gst_app::AppSink`).
+pub fn by_name<T: glib::prelude::IsA<gst::Element>>(pipe: &gst::Pipeline, name: &str) -> T {
+    use gst::prelude::*;
+    pipe.by_name(name)
+        .unwrap_or_else(|| panic!("no element {name}"))
+        .downcast::<T>()
+        .unwrap()
+}

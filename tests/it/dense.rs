@@ -56,23 +56,12 @@ fn run(
     info: &gst_video::VideoInfo,
 ) -> (gst::Buffer, Vec<gst::Element>) {
     init();
-    let pipe = gst::parse::launch(&format!(
+    let pipe = launch(&format!(
         "appsrc name=src format=time ! {line} ! appsink name=sink sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let src = pipe
-        .by_name("src")
-        .unwrap()
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
+    ));
+    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
     src.set_caps(Some(&info.to_caps().unwrap()));
-    let sink = pipe
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
     pipe.set_state(gst::State::Playing).unwrap();
     src.push_buffer(buffer).unwrap();
     src.end_of_stream().unwrap();

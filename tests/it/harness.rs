@@ -269,6 +269,7 @@ mod dense_overlay {
             width: W,
             height: H,
             untrained: false,
+            carried: false,
         };
         let labels: Vec<u8> = (0..H).flat_map(|_| (0..W).map(class)).collect();
         let depth: Vec<f32> = (0..H)

@@ -5,4 +5,5 @@ mod configs;
 mod dense;
 mod errors;
 mod harness;
+mod live;
 mod pipeline;

@@ -12,15 +12,8 @@ fn read_back(path: &std::path::Path) -> (u64, i32, i32, [u8; 3]) {
         "filesrc location=\"{}\" ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
         path.display()
     );
-    let pipe = gst::parse::launch(&line)
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-    let sink = pipe
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let pipe = launch(&line);
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
     pipe.set_state(gst::State::Playing).unwrap();
     let (mut n, mut dims, mut first) = (0, (0, 0), [0; 3]);
     while let Ok(sample) = sink.pull_sample() {

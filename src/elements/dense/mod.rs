@@ -206,6 +206,7 @@ impl<H: DenseHead> Stages for DenseStages<H> {
             width: info.width(),
             height: info.height(),
             untrained: self.untrained,
+            carried: false,
         };
         self.head.attach(item, c, ow, oh, dense, buffer)?;
         if inferred.pre.fresh && self.share {

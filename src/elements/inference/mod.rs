@@ -11,6 +11,7 @@
 //! supplies its head's [`Stages`] when the core starts.
 pub mod frame;
 mod properties;
+mod report;
 pub mod stats;
 
 use std::path::PathBuf;
@@ -74,6 +75,13 @@ pub fn pads<T: InferenceElement>() -> (gst::Pad, gst::Pad) {
         .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
         .build();
     let srcpad = gst::Pad::builder_from_template(&templ("src"))
+        .query_function(|pad, parent, query| {
+            T::catch_panic_pad_function(
+                parent,
+                || false,
+                |imp| imp.core().src_query(imp.obj().upcast_ref(), pad, query),
+            )
+        })
         .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
         .build();
     (sinkpad, srcpad)
@@ -100,6 +108,7 @@ pub struct InferenceCore {
     video_info: Mutex<Option<Arc<gst_video::VideoInfo>>>,
     /// Last flow result of a push downstream, returned by the next `chain`.
     flow: Arc<Mutex<Result<gst::FlowSuccess, gst::FlowError>>>,
+    reporter: Arc<report::Reporter>,
 }
 
 /// What an element's `build` closure receives when the core starts.
@@ -118,6 +127,7 @@ impl InferenceCore {
             running: Mutex::new(None),
             video_info: Mutex::new(None),
             flow: Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok))),
+            reporter: Default::default(),
         }
     }
 
@@ -172,6 +182,7 @@ impl InferenceCore {
         let flow = self.flow.clone();
         let weak = element.downgrade();
         let cat = self.cat;
+        let reporter = self.reporter.clone();
         self.srcpad
             .start_task(move || {
                 if executor.is_flushing() {
@@ -182,6 +193,9 @@ impl InferenceCore {
                     Output::Buffer(buffer) => {
                         let res = srcpad.push(buffer);
                         executor.frame_done();
+                        if let Some(element) = weak.upgrade() {
+                            reporter.after_frame(&element, &executor);
+                        }
                         if let Err(e) = res {
                             gst::debug!(cat, obj = srcpad, "downstream returned {e:?}");
                             *lock(&flow) = Err(e);
@@ -344,6 +358,26 @@ impl InferenceCore {
             }
             _ => gst::Pad::event_default(pad, Some(element), event),
         }
+    }
+
+    /// LATENCY: upstream's plus what this element adds ([`report::Reporter::latency`]).
+    fn src_query(&self, element: &gst::Element, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let mut upstream = gst::query::Latency::new();
+            if !self.sinkpad.peer_query(&mut upstream) {
+                return false;
+            }
+            let (live, min, max) = upstream.result();
+            let ours = self.reporter.latency(self.executor().as_deref());
+            gst::debug!(
+                self.cat,
+                obj = element,
+                "adding {ours} latency to upstream's {min}"
+            );
+            q.set(live, min + ours, max.map(|m| m + ours));
+            return true;
+        }
+        gst::Pad::query_default(pad, Some(element), query)
     }
 
     fn sink_query(

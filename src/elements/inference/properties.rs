@@ -282,6 +282,7 @@ impl InferenceCore {
             "stats-interval-ms" => s.stats_interval_ms = value.get().unwrap_or(0),
             _ => return false,
         }
+        self.reporter.configure(s.latency, s.stats_interval_ms);
         true
     }
 

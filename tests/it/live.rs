@@ -1,0 +1,157 @@
+//! Live behaviour: inference interval with carried results, drop and skip policies against a live
+//! source faster than the model, the LATENCY query and periodic stats messages.
+use gst::prelude::*;
+use gst_video::VideoFormat;
+use sapiens_stream::elements::inference::stats;
+use sapiens_stream::meta::pose::PoseResult;
+
+use crate::common::*;
+
+#[test]
+fn interval_infers_every_other_frame_and_marks_the_rest_carried() {
+    let (_, info) = dots_frame(VideoFormat::Rgb, 320, 240, &[], 0);
+    let mut h = pose_harness(
+        "pose-analytic-coco17.toml",
+        &info,
+        &[("interval", 2u32.to_value())],
+    );
+    // Frame i has keypoint 0 drawn at x = 100 + 20 i.
+    let dot = |i: i32| Dot {
+        k: 0,
+        x: 100 + 20 * i,
+        y: 120,
+        r: 4,
+    };
+    for i in 0..4 {
+        h.push(dots_frame(VideoFormat::Rgb, 320, 240, &[dot(i)], 40 * i as u64).0)
+            .unwrap();
+    }
+    let mut xs = Vec::new();
+    for i in 0..4 {
+        let b = h.pull().unwrap();
+        let pose = PoseResult::from_buffer(&b)
+            .unwrap()
+            .expect("every frame has a result");
+        assert_eq!(pose.carried, i % 2 == 1, "frame {i}");
+        xs.push(pose.persons[0].keypoints[0].x);
+    }
+    // Inferred frames see their own dot; carried frames repeat the frame before.
+    assert!(
+        (xs[0] - 100.0).abs() <= 1.5 && (xs[2] - 140.0).abs() <= 1.5,
+        "{xs:?}"
+    );
+    assert_eq!((xs[1], xs[3]), (xs[0], xs[2]));
+    let s =
+        stats::from_structure(&h.element().unwrap().property::<gst::Structure>("stats")).unwrap();
+    assert_eq!((s.frames_in, s.frames_out, s.carried), (4, 4, 2));
+}
+
+/// Runs 120 frames of a live 100 fps source through `sapienspose` with `props`; returns the
+/// element's final stats and the timestamps that reached the sink.
+fn live_run(props: &str) -> (sapiens_stream::pipelining::ExecutorStats, Vec<u64>) {
+    init();
+    let line = format!(
+        "videotestsrc is-live=true num-buffers=120 pattern=ball ! video/x-raw,width=320,height=240,framerate=100/1 ! \
+         sapienspose name=pose config=\"{}\" max-inflight=2 {props} ! appsink name=sink sync=false",
+        config("pose-tiny-coco17.toml").display()
+    );
+    let pipe = launch(&line);
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    let mut pts = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        pts.push(s.buffer().unwrap().pts().unwrap().nseconds());
+    }
+    let st = stats::from_structure(
+        &pipe
+            .by_name("pose")
+            .unwrap()
+            .property::<gst::Structure>("stats"),
+    )
+    .unwrap();
+    pipe.set_state(gst::State::Null).unwrap();
+    (st, pts)
+}
+
+#[test]
+fn drop_policy_loses_frames_only_by_count_and_keeps_order() {
+    let (s, pts) = live_run("policy=drop");
+    assert_eq!(s.frames_in, 120);
+    assert_eq!(s.frames_out + s.dropped, 120, "{s:?}");
+    assert_eq!(pts.len() as u64, s.frames_out);
+    assert!(
+        s.dropped > 0,
+        "a 100 fps source outruns the model here: {s:?}"
+    );
+    assert!(pts.windows(2).all(|w| w[0] < w[1]), "timestamps in order");
+}
+
+#[test]
+fn skip_policy_passes_every_frame_and_carries_results() {
+    let (s, pts) = live_run("policy=skip");
+    assert_eq!(
+        (s.frames_in, s.frames_out, s.dropped),
+        (120, 120, 0),
+        "{s:?}"
+    );
+    assert!(s.carried > 0, "{s:?}");
+    assert_eq!(pts.len(), 120);
+    assert!(
+        pts.windows(2).all(|w| w[1] - w[0] == 10_000_000),
+        "every frame, in order, timestamps intact"
+    );
+}
+
+#[test]
+fn latency_query_adds_the_elements_latency_and_stats_are_posted() {
+    init();
+    let line = format!(
+        "videotestsrc name=src is-live=true num-buffers=40 ! video/x-raw,width=160,height=120,framerate=30/1 ! \
+         sapienspose name=pose config=\"{}\" latency-ms=250 stats-interval-ms=1 ! fakesink sync=false",
+        config("pose-tiny-coco17.toml").display()
+    );
+    let pipe = launch(&line);
+    pipe.set_state(gst::State::Playing).unwrap();
+    let bus = pipe.bus().unwrap();
+    let mut stats_messages = 0;
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
+        match msg.view() {
+            gst::MessageView::Element(e)
+                if e.structure().is_some_and(|s| s.name() == "sapiens-stats") =>
+            {
+                assert_eq!(msg.src().unwrap().name(), "pose");
+                stats_messages += 1;
+            }
+            gst::MessageView::AsyncDone(_) => {
+                let mut ours = gst::query::Latency::new();
+                assert!(
+                    pipe.by_name("pose")
+                        .unwrap()
+                        .static_pad("src")
+                        .unwrap()
+                        .query(&mut ours)
+                );
+                let mut upstream = gst::query::Latency::new();
+                assert!(
+                    pipe.by_name("src")
+                        .unwrap()
+                        .static_pad("src")
+                        .unwrap()
+                        .query(&mut upstream)
+                );
+                assert_eq!(
+                    ours.result().1,
+                    upstream.result().1 + gst::ClockTime::from_mseconds(250)
+                );
+            }
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{}", e.error()),
+            _ => {}
+        }
+    }
+    pipe.set_state(gst::State::Null).unwrap();
+    assert!(
+        stats_messages > 0,
+        "stats-interval-ms posts sapiens-stats element messages"
+    );
+}
