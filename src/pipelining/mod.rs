@@ -38,7 +38,13 @@ pub trait Stages: Send + Sync + 'static {
     /// Frame → model input.
     fn preprocess(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<Self::Pre>;
     /// Runs the model.
-    fn infer(&self, pre: Self::Pre) -> Result<Self::Inferred>;
+    /// Runs the model on a batch of pre-processed frames (one or more, in order), returning one
+    /// result per frame. An error fails every frame of the batch.
+    fn infer(&self, batch: Vec<Self::Pre>) -> Result<Vec<Self::Inferred>>;
+    /// How much of a batch one frame fills (pose: its person crops; dense heads: 1).
+    fn weight(&self, _pre: &Self::Pre) -> usize {
+        1
+    }
     /// Model output → result attached to the (writable) buffer.
     fn postprocess(
         &self,
@@ -72,6 +78,10 @@ pub struct Admission {
     pub policy: Policy,
     /// Infer every Nth frame (≥ 1); the others carry the last results.
     pub interval: u32,
+    /// Batch weight (frames, or person crops for pose) gathered into one model run (≥ 1).
+    pub batch_size: usize,
+    /// Longest the inference stage waits for a batch to fill after its first frame.
+    pub batch_timeout: Duration,
 }
 
 impl Default for Admission {
@@ -80,6 +90,8 @@ impl Default for Admission {
             max_inflight: 3,
             policy: Policy::Block,
             interval: 1,
+            batch_size: 1,
+            batch_timeout: Duration::ZERO,
         }
     }
 }
@@ -227,9 +239,12 @@ type Carried = Vec<(&'static str, gst::Structure)>;
 impl Executor {
     /// Starts the three stage threads for `stages`, admitting frames as `admission` says.
     pub fn new<S: Stages>(name: &str, stages: Arc<S>, admission: Admission) -> Result<Self> {
+        let batch_size = admission.batch_size.max(1);
         let admission = Admission {
-            max_inflight: admission.max_inflight.max(1),
+            // A batch can only fill if that many frames may be inside.
+            max_inflight: admission.max_inflight.max(1).max(batch_size.min(64)),
             interval: admission.interval.max(1),
+            batch_size,
             ..admission
         };
         let shared = Arc::new(Shared {
@@ -277,18 +292,7 @@ impl Executor {
         let (s2, sh2) = (stages.clone(), shared.clone());
         let t2 = spawn(
             "infer",
-            Box::new(move || {
-                run_stage(
-                    &infer_rx,
-                    &sh2,
-                    Stage::Infer,
-                    |m| drop(infer_tx.send(m)),
-                    |mut job: Job<S::Pre>| {
-                        let data = job.data.take().map(|d| s2.infer(d)).transpose()?;
-                        Ok(job.with(data))
-                    },
-                )
-            }),
+            Box::new(move || run_infer_stage(&infer_rx, &sh2, &*s2, |m| drop(infer_tx.send(m)))),
         )?;
         let (s3, sh3, out3) = (stages, shared.clone(), output_tx.clone());
         let t3 = spawn(
@@ -563,6 +567,115 @@ fn carry(buffer: &mut gst::BufferRef, carried: &Carried) -> Result<()> {
     Ok(())
 }
 
+/// The inference stage: gathers frames into batches of up to `batch_size` weight, waiting at
+/// most `batch_timeout` after the first; anything that is not a current, to-be-inferred frame
+/// (an event, a carried or stale frame, a failure) closes the batch first, so order holds.
+fn run_infer_stage<S: Stages>(
+    rx: &Receiver<Msg<S::Pre>>,
+    shared: &Shared,
+    stages: &S,
+    emit: impl Fn(Msg<S::Inferred>),
+) {
+    let a = shared.admission;
+    let mut pending: Option<Msg<S::Pre>> = None;
+    loop {
+        let msg = match pending.take() {
+            Some(m) => m,
+            None => match rx.recv() {
+                Ok(m) => m,
+                Err(_) => return,
+            },
+        };
+        let batchable = |m: &Msg<S::Pre>| matches!(m, Msg::Frame { epoch, job } if *epoch == shared.epoch() && job.data.is_some());
+        if !batchable(&msg) {
+            match msg {
+                Msg::Frame { epoch, job } if epoch != shared.epoch() => {
+                    shared.drop_stale(job.data.is_some())
+                }
+                Msg::Frame { epoch, job } => emit(Msg::Frame {
+                    epoch,
+                    job: job.with(None),
+                }),
+                other => {
+                    if pass_on(other, &emit) {
+                        return;
+                    }
+                }
+            }
+            continue;
+        }
+        let Msg::Frame { epoch, job } = msg else {
+            unreachable!("batchable frames are frames")
+        };
+        let mut weight = job.data.as_ref().map_or(1, |d| stages.weight(d));
+        let mut batch = vec![job];
+        let deadline = Instant::now() + a.batch_timeout;
+        while weight < a.batch_size {
+            let next = match rx.try_recv() {
+                Ok(m) => Some(m),
+                Err(_) => rx
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    .ok(),
+            };
+            let Some(m) = next else { break };
+            if !batchable(&m) {
+                pending = Some(m);
+                break;
+            }
+            let Msg::Frame { job, .. } = m else {
+                unreachable!("batchable frames are frames")
+            };
+            weight += job.data.as_ref().map_or(1, |d| stages.weight(d));
+            batch.push(job);
+        }
+        let t = Instant::now();
+        let mut jobs = Vec::with_capacity(batch.len());
+        let pres: Vec<S::Pre> = batch
+            .into_iter()
+            .map(|mut j| {
+                let d = j.data.take();
+                jobs.push(j);
+                d.expect("batched frames have data")
+            })
+            .collect();
+        let n = jobs.len();
+        shared.stats().runs += 1;
+        match stages.infer(pres) {
+            Ok(outs) if outs.len() == n => {
+                let elapsed = t.elapsed();
+                for (job, out) in jobs.into_iter().zip(outs) {
+                    shared.stats().record(Stage::Infer, elapsed);
+                    emit(Msg::Frame {
+                        epoch,
+                        job: job.with(Some(out)),
+                    });
+                }
+            }
+            Ok(outs) => {
+                let msg = format!(
+                    "inference returned {} results for a batch of {n}",
+                    outs.len()
+                );
+                (0..n).for_each(|_| {
+                    emit(Msg::Failed {
+                        epoch,
+                        error: Error::Inference(msg.clone()),
+                    })
+                });
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                (0..n).for_each(|_| {
+                    emit(Msg::Failed {
+                        epoch,
+                        error: Error::Inference(msg.clone()),
+                    })
+                });
+            }
+        }
+    }
+}
+
 /// One stage's loop: runs `work` on current-epoch frames, drops stale ones, passes the rest on.
 fn run_stage<A, B>(
     rx: &Receiver<Msg<A>>,
@@ -589,17 +702,22 @@ fn run_stage<A, B>(
                 }
                 emit(out);
             }
-            Msg::Stop => {
-                emit(Msg::Stop);
-                return;
-            }
             other => {
-                if let Some(m) = other.pass() {
-                    emit(m);
+                if pass_on(other, &emit) {
+                    return;
                 }
             }
         }
     }
+}
+
+/// Passes a non-frame message to the next stage; `true` when it was `Stop`.
+fn pass_on<A, B>(msg: Msg<A>, emit: &impl Fn(Msg<B>)) -> bool {
+    let stop = matches!(msg, Msg::Stop);
+    if let Some(m) = msg.pass() {
+        emit(m);
+    }
+    stop
 }
 
 #[cfg(test)]

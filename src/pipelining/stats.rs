@@ -33,6 +33,8 @@ pub struct ExecutorStats {
     pub dropped: u64,
     /// Frames that skipped inference (`skip` policy or `interval`) and carry the last results.
     pub carried: u64,
+    /// Model runs (batches); inferred frames / runs is the mean batch.
+    pub runs: u64,
     /// Output frames per second between the first frame in and the last frame out.
     pub fps: f64,
     pub pre: LatencySummary,
@@ -91,6 +93,7 @@ pub(super) struct Recorder {
     pub(super) failed: u64,
     pub(super) dropped: u64,
     pub(super) carried: u64,
+    pub(super) runs: u64,
     first_in: Option<Instant>,
     last_out: Option<Instant>,
     rings: [Ring; 4],
@@ -123,6 +126,7 @@ impl Recorder {
             failed: self.failed,
             dropped: self.dropped,
             carried: self.carried,
+            runs: self.runs,
             fps,
             pre: self.rings[0].summary(),
             infer: self.rings[1].summary(),

@@ -8,6 +8,8 @@ struct Fake {
     max_busy: AtomicUsize,
     sleep: Duration,
     fail_pts: Vec<u64>,
+    /// Sizes of the batches `infer` saw.
+    batches: Mutex<Vec<usize>>,
 }
 
 impl Fake {
@@ -17,6 +19,7 @@ impl Fake {
             max_busy: AtomicUsize::new(0),
             sleep: Duration::from_millis(sleep_ms),
             fail_pts,
+            batches: Mutex::new(Vec::new()),
         })
     }
 
@@ -35,12 +38,13 @@ impl Stages for Fake {
         self.work();
         Ok(buffer.pts().map(|t| t.nseconds()).unwrap_or(0))
     }
-    fn infer(&self, pts: u64) -> Result<u64> {
+    fn infer(&self, batch: Vec<u64>) -> Result<Vec<u64>> {
         self.work();
-        if self.fail_pts.contains(&pts) {
+        self.batches.lock().unwrap().push(batch.len());
+        if let Some(pts) = batch.iter().find(|p| self.fail_pts.contains(p)) {
             return Err(Error::Inference(format!("fake failure at {pts}")));
         }
-        Ok(pts * 10)
+        Ok(batch.iter().map(|pts| pts * 10).collect())
     }
     fn postprocess(
         &self,
@@ -68,6 +72,7 @@ fn adm(max_inflight: usize, policy: Policy, interval: u32) -> Admission {
         max_inflight,
         policy,
         interval,
+        ..Default::default()
     }
 }
 
@@ -303,4 +308,33 @@ fn skip_policy_passes_every_frame_carrying_the_last_results() {
     let s = exec.stats();
     assert_eq!((s.frames_in, s.frames_out, s.dropped), (30, 30, 0));
     assert!(s.carried > 0, "{s:?}");
+}
+
+#[test]
+fn batches_fill_up_to_the_size_keep_order_and_eos_flushes_a_partial_one() {
+    init();
+    let fake = Fake::new(5, vec![]);
+    let admission = Admission {
+        batch_size: 4,
+        batch_timeout: Duration::from_millis(200),
+        ..adm(2, Policy::Block, 1)
+    };
+    let exec = Arc::new(Executor::new("t", fake.clone(), admission).unwrap());
+    let (pts, errors, offsets_ok) = run(exec.clone(), 10);
+    assert_eq!(pts, (0..10).collect::<Vec<_>>());
+    assert!(
+        errors.is_empty() && offsets_ok,
+        "every frame got its own result"
+    );
+    let batches = fake.batches.lock().unwrap().clone();
+    assert_eq!(batches.iter().sum::<usize>(), 10);
+    assert!(batches.iter().all(|b| (1..=4).contains(b)), "{batches:?}");
+    assert!(
+        batches.contains(&4),
+        "a fast source fills batches: {batches:?}"
+    );
+    // EOS arrives right after the 10th frame: the last, partial batch runs at once rather than
+    // waiting out the 200 ms timeout (which would have collected nothing more anyway).
+    let s = exec.stats();
+    assert_eq!((s.frames_in, s.frames_out), (10, 10));
 }

@@ -6,5 +6,5 @@ mod session;
 
 pub use library::{dylib_path, environment};
 pub use session::{
-    BatchOutput, ModelSession, Provider, ProviderChoice, RuntimeOptions, TensorInfo,
+    BatchOutput, BatchSlice, ModelSession, Provider, ProviderChoice, RuntimeOptions, TensorInfo,
 };

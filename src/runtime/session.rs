@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ort::ep::{self, ExecutionProvider};
 use ort::session::Session;
@@ -364,6 +364,67 @@ impl ModelSession {
             start += count;
         }
         Ok(result)
+    }
+}
+
+/// One frame's share of a batched run: items `first..first + count` of `output`.
+#[derive(Clone)]
+pub struct BatchSlice {
+    pub output: Arc<BatchOutput>,
+    pub first: usize,
+    pub count: usize,
+}
+
+impl BatchSlice {
+    /// The frame's item `i` (`i < count`).
+    pub fn item(&self, i: usize) -> Option<&[f32]> {
+        (i < self.count)
+            .then(|| self.output.item(self.first + i))
+            .flatten()
+    }
+
+    pub fn item_shape(&self) -> &[usize] {
+        self.output.item_shape()
+    }
+}
+
+impl ModelSession {
+    /// Runs the items of several frames as one batch: `frames[k]` holds `counts[k]` items of
+    /// `item_shape`, concatenated once (a single frame is not copied). Returns each frame's
+    /// slice of `output`.
+    pub fn run_frames(
+        &self,
+        input: &str,
+        output: &str,
+        frames: &[&[f32]],
+        counts: &[usize],
+        item_shape: &[usize],
+    ) -> Result<Vec<BatchSlice>> {
+        let total: usize = counts.iter().sum();
+        let joined;
+        let data: &[f32] = if frames.len() == 1 {
+            frames[0]
+        } else {
+            joined = frames.concat();
+            &joined
+        };
+        let out = Arc::new(
+            self.run(input, &[output], data, total, item_shape)?
+                .remove(0),
+        );
+        let mut first = 0;
+        Ok(counts
+            .iter()
+            .map(|&count| {
+                let s = BatchSlice {
+                    output: out.clone(),
+                    first,
+                    count,
+                };
+                first += count;
+                s
+            })
+            .collect())
     }
 }
 

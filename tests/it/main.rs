@@ -1,5 +1,6 @@
 //! Integration tests: elements through `gst_check::Harness` and whole pipelines on real video.
 mod accuracy;
+mod batching;
 mod common;
 mod configs;
 mod dense;

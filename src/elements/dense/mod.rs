@@ -14,7 +14,7 @@ use crate::meta::tensor::InputTensor;
 use crate::pipelining::Stages;
 use crate::preprocess::{Normalization, warp_normalize};
 use crate::runtime::contract::{self, Contract};
-use crate::runtime::{BatchOutput, ModelSession};
+use crate::runtime::{BatchSlice, ModelSession};
 
 /// A dense head: how one frame's output becomes its result.
 pub trait DenseHead: Send + Sync + 'static {
@@ -94,7 +94,7 @@ pub struct DensePre {
 
 pub struct DenseInferred {
     pre: DensePre,
-    output: BatchOutput,
+    output: BatchSlice,
 }
 
 impl<H: DenseHead> DenseStages<H> {
@@ -172,18 +172,23 @@ impl<H: DenseHead> Stages for DenseStages<H> {
         })
     }
 
-    fn infer(&self, pre: DensePre) -> Result<DenseInferred> {
-        let mut out = self.session.run(
+    fn infer(&self, batch: Vec<DensePre>) -> Result<Vec<DenseInferred>> {
+        let values: Vec<_> = batch.iter().map(|p| p.tensor.values()).collect();
+        let tensors: Vec<&[f32]> = values.iter().map(|v| &v[..]).collect();
+        let counts = vec![1; batch.len()];
+        let slices = self.session.run_frames(
             &self.contract.input,
-            &[&self.contract.output],
-            &pre.tensor.values(),
-            1,
+            &self.contract.output,
+            &tensors,
+            &counts,
             &self.norm.item_shape(),
         )?;
-        Ok(DenseInferred {
-            pre,
-            output: out.remove(0),
-        })
+        drop(values);
+        Ok(batch
+            .into_iter()
+            .zip(slices)
+            .map(|(pre, output)| DenseInferred { pre, output })
+            .collect())
     }
 
     fn postprocess(

@@ -94,6 +94,8 @@ pub struct Settings {
     pub latency: Option<u64>,
     /// Period of `sapiens-stats` element messages, ms (0 = none).
     pub stats_interval_ms: u32,
+    pub batch_size: u32,
+    pub batch_timeout_ms: u32,
 }
 
 impl Default for Settings {
@@ -112,6 +114,8 @@ impl Default for Settings {
             interval: 1,
             latency: None,
             stats_interval_ms: 0,
+            batch_size: 1,
+            batch_timeout_ms: 0,
         }
     }
 }
@@ -120,6 +124,8 @@ impl Settings {
     /// How the executor admits frames.
     pub fn admission(&self) -> Admission {
         Admission {
+            batch_size: self.batch_size as usize,
+            batch_timeout: std::time::Duration::from_millis(self.batch_timeout_ms as u64),
             max_inflight: self.max_inflight as usize,
             policy: self.policy.into(),
             interval: self.interval,
@@ -214,6 +220,21 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .default_value(DEFAULT_MAX_INFLIGHT)
             .mutable_ready()
             .build(),
+        glib::ParamSpecUInt::builder("batch-size")
+            .nick("Batch size")
+            .blurb("Frames (dense heads) or person crops (pose, across consecutive frames) per model run; max-inflight is raised to it if smaller")
+            .minimum(1)
+            .maximum(64)
+            .default_value(1)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("batch-timeout-ms")
+            .nick("Batch timeout")
+            .blurb("Longest a batch waits to fill after its first frame, ms (0 = only frames already waiting: never holds a live source back)")
+            .maximum(10_000)
+            .default_value(0)
+            .mutable_ready()
+            .build(),
         glib::ParamSpecEnum::builder::<PolicyProperty>("policy")
             .nick("Overload policy")
             .blurb("When max-inflight frames are being inferred: block (wait), drop (oldest waiting frame), skip (carry last results)")
@@ -271,6 +292,8 @@ impl InferenceCore {
             "intra-op-threads" => s.intra_op_threads = value.get().ok(),
             "max-inflight" => s.max_inflight = value.get().unwrap_or(DEFAULT_MAX_INFLIGHT),
             "policy" => s.policy = value.get().unwrap_or_default(),
+            "batch-size" => s.batch_size = value.get().unwrap_or(1),
+            "batch-timeout-ms" => s.batch_timeout_ms = value.get().unwrap_or(0),
             "interval" => s.interval = value.get().unwrap_or(1),
             "latency-ms" => {
                 s.latency = value
@@ -306,6 +329,8 @@ impl InferenceCore {
             "intra-op-threads" => s.intra_op_threads.unwrap_or(0).to_value(),
             "max-inflight" => s.max_inflight.to_value(),
             "policy" => s.policy.to_value(),
+            "batch-size" => s.batch_size.to_value(),
+            "batch-timeout-ms" => s.batch_timeout_ms.to_value(),
             "interval" => s.interval.to_value(),
             "latency-ms" => s
                 .latency

@@ -1,5 +1,5 @@
 //! The `stats` property: [`ExecutorStats`] as a `GstStructure` named `sapiens-stats`, with
-//! fields `frames-in`, `frames-out`, `flushed`, `failed`, `dropped`, `carried` (u64), `fps` and
+//! fields `frames-in`, `frames-out`, `flushed`, `failed`, `dropped`, `carried`, `runs` (model runs) (u64), `fps` and
 //! `<stage>-<mean|p50|p95|p99>-ms` (f64) for stages `pre`, `infer`, `post`, `total`.
 use crate::error::{Error, Result};
 use crate::pipelining::{ExecutorStats, LatencySummary};
@@ -34,6 +34,7 @@ pub fn to_structure(stats: &ExecutorStats) -> gst::Structure {
         .field("failed", s.failed)
         .field("dropped", s.dropped)
         .field("carried", s.carried)
+        .field("runs", s.runs)
         .field("fps", s.fps);
     for (stage, l) in stages(&mut s) {
         for (what, v) in latencies(l) {
@@ -55,6 +56,7 @@ pub fn from_structure(st: &gst::StructureRef) -> Result<ExecutorStats> {
         failed: st.get("failed").map_err(err)?,
         dropped: st.get("dropped").map_err(err)?,
         carried: st.get("carried").map_err(err)?,
+        runs: st.get("runs").map_err(err)?,
         fps: st.get("fps").map_err(err)?,
         ..Default::default()
     };
@@ -86,6 +88,7 @@ mod tests {
             failed: 1,
             dropped: 3,
             carried: 2,
+            runs: 5,
             fps: 4.5,
             pre: l(1.0),
             infer: l(10.0),

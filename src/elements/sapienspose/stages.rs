@@ -11,7 +11,7 @@ use crate::meta::pose::{PersonPose, PoseResult};
 use crate::pipelining::Stages;
 use crate::preprocess::{Normalization, warp_normalize};
 use crate::runtime::contract::{self, Contract};
-use crate::runtime::{BatchOutput, ModelSession};
+use crate::runtime::{BatchSlice, ModelSession};
 
 /// Settings the element passes in; `score_threshold` may change while playing.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ pub struct PosePre {
 /// Heatmaps of every person of a frame.
 pub struct PoseInferred {
     persons: Vec<(BBox, Crop)>,
-    heatmaps: BatchOutput,
+    heatmaps: BatchSlice,
 }
 
 impl PoseStages {
@@ -148,18 +148,28 @@ impl Stages for PoseStages {
         Ok(PosePre { persons, tensor })
     }
 
-    fn infer(&self, pre: PosePre) -> Result<PoseInferred> {
-        let mut out = self.session.run(
+    fn weight(&self, pre: &PosePre) -> usize {
+        pre.persons.len()
+    }
+
+    fn infer(&self, batch: Vec<PosePre>) -> Result<Vec<PoseInferred>> {
+        let tensors: Vec<&[f32]> = batch.iter().map(|p| p.tensor.as_slice()).collect();
+        let counts: Vec<usize> = batch.iter().map(|p| p.persons.len()).collect();
+        let slices = self.session.run_frames(
             &self.contract.input,
-            &[&self.contract.output],
-            &pre.tensor,
-            pre.persons.len(),
+            &self.contract.output,
+            &tensors,
+            &counts,
             &self.norm.item_shape(),
         )?;
-        Ok(PoseInferred {
-            persons: pre.persons,
-            heatmaps: out.remove(0),
-        })
+        Ok(batch
+            .into_iter()
+            .zip(slices)
+            .map(|(p, heatmaps)| PoseInferred {
+                persons: p.persons,
+                heatmaps,
+            })
+            .collect())
     }
 
     fn postprocess(

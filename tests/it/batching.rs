@@ -1,0 +1,111 @@
+//! Batching across frames: every frame still gets its own, correct result.
+use gst::prelude::*;
+use gst_video::VideoFormat;
+use sapiens_stream::elements::inference::stats;
+use sapiens_stream::meta::dense::SegResult;
+use sapiens_stream::meta::pose::PoseResult;
+
+use crate::common::*;
+
+#[test]
+fn pose_batches_person_crops_across_frames_and_splits_results_back() {
+    let (_, info) = dots_frame(VideoFormat::Rgb, 640, 360, &[], 0);
+    let props = [
+        ("batch-size", 4u32.to_value()),
+        ("batch-timeout-ms", 200u32.to_value()),
+        ("max-inflight", 6u32.to_value()),
+    ];
+    let mut h = pose_harness("pose-analytic-coco17.toml", &info, &props);
+    // Frame i: two persons, keypoint 0 of each at a frame-specific place.
+    let boxes = [(40, 40, 200, 280), (380, 40, 200, 280)];
+    let dot = |i: i32, p: i32| Dot {
+        k: 0,
+        x: 100 + 380 * p + 10 * i,
+        y: 100 + 15 * i,
+        r: 3,
+    };
+    for i in 0..5 {
+        let (mut b, _) = dots_frame(
+            VideoFormat::Rgb,
+            640,
+            360,
+            &[dot(i, 0), dot(i, 1)],
+            40 * i as u64,
+        );
+        for r in boxes {
+            add_person(&mut b, r);
+        }
+        h.push(b).unwrap();
+    }
+    h.push_event(gst::event::Eos::new());
+    for i in 0..5 {
+        let out = h.pull().unwrap();
+        assert_eq!(
+            out.pts(),
+            Some(gst::ClockTime::from_mseconds(40 * i as u64))
+        );
+        let pose = PoseResult::from_buffer(&out).unwrap().unwrap();
+        for p in 0..2 {
+            let (kp, d) = (pose.persons[p].keypoints[0], dot(i, p as i32));
+            let err = ((kp.x - d.x as f32).powi(2) + (kp.y - d.y as f32).powi(2)).sqrt();
+            assert!(
+                err <= 1.5,
+                "frame {i} person {p}: ({}, {}) vs ({}, {})",
+                kp.x,
+                kp.y,
+                d.x,
+                d.y
+            );
+        }
+    }
+    // 10 crops in batches of ≥ 4 crops (2 frames): at most 3 runs, not 5.
+    let s =
+        stats::from_structure(&h.element().unwrap().property::<gst::Structure>("stats")).unwrap();
+    assert!(s.runs <= 3, "{s:?}");
+}
+
+#[test]
+fn seg_batches_frames_and_each_gets_its_own_labels() {
+    init();
+    let (w, h) = (320u32, 240u32);
+    // Frame i: Goliath palette colour of class i + 1 over the left half.
+    let text = std::fs::read_to_string(root().join("configs/classes/goliath-seg-28.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let colour =
+        |k: usize| [0, 1, 2].map(|i| v["classes"][k]["color_rgb"][i].as_u64().unwrap() as u8);
+    let el = gst::ElementFactory::make("sapiensseg")
+        .property("config", config("seg-analytic.toml").to_str().unwrap())
+        .property("batch-size", 3u32)
+        .property("batch-timeout-ms", 200u32)
+        .build()
+        .unwrap();
+    let mut harness = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+    start(&el).unwrap();
+    let (_, info) = painted_frame(VideoFormat::Rgb, w, h, 0, |_, _| colour(0));
+    harness.set_src_caps(info.to_caps().unwrap());
+    for i in 0..5u64 {
+        let k = i as usize + 1;
+        harness
+            .push(
+                painted_frame(VideoFormat::Rgb, w, h, 40 * i, |x, _| {
+                    if x < 160 { colour(k) } else { colour(0) }
+                })
+                .0,
+            )
+            .unwrap();
+    }
+    harness.push_event(gst::event::Eos::new());
+    for i in 0..5u64 {
+        let out = harness.pull().unwrap();
+        let seg = SegResult::from_buffer(&out).unwrap().unwrap();
+        let l = seg.labels();
+        assert_eq!(
+            (l[120 * 320 + 40], l[120 * 320 + 280]),
+            (i as u8 + 1, 0),
+            "frame {i}"
+        );
+    }
+    let s = stats::from_structure(&el.property::<gst::Structure>("stats")).unwrap();
+    assert!(s.runs < 5, "5 frames in batches of up to 3: {s:?}");
+    let _ = el.set_state(gst::State::Null);
+}
