@@ -3,6 +3,7 @@
 pub mod contract;
 mod library;
 mod session;
+pub mod shared;
 
 pub use library::{dylib_path, environment};
 pub use session::{

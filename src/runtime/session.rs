@@ -147,6 +147,7 @@ pub struct ModelSession {
     session: Mutex<Session>,
     path: PathBuf,
     provider: Provider,
+    id: u64,
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
 }
@@ -285,13 +286,20 @@ impl ModelSession {
         };
         let inputs = session.inputs().iter().map(info).collect();
         let outputs = session.outputs().iter().map(info).collect();
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Self {
             session: Mutex::new(session),
             path: path.to_owned(),
             provider,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             inputs,
             outputs,
         }
+    }
+
+    /// A process-unique number for this loaded session (equal ids: one shared session).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The model file.

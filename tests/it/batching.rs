@@ -109,3 +109,81 @@ fn seg_batches_frames_and_each_gets_its_own_labels() {
     assert!(s.runs < 5, "5 frames in batches of up to 3: {s:?}");
     let _ = el.set_state(gst::State::Null);
 }
+
+#[test]
+fn branches_naming_one_model_instance_share_one_session_and_both_get_results() {
+    init();
+    let cfg = config("pose-analytic-coco17.toml");
+    let line = format!(
+        "appsrc name=src format=time ! tee name=t \
+         t. ! queue ! sapienspose name=a config=\"{c}\" model-instance=shared-test ! appsink name=sa sync=false \
+         t. ! queue ! sapienspose name=b config=\"{c}\" model-instance=shared-test ! appsink name=sb sync=false \
+         t. ! queue ! sapienspose name=c config=\"{c}\" ! fakesink sync=false",
+        c = cfg.display()
+    );
+    let pipe = launch(&line);
+    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
+    let d = Dot {
+        k: 4,
+        x: 200,
+        y: 150,
+        r: 4,
+    };
+    let (buf, info) = dots_frame(VideoFormat::Rgb, 400, 300, &[d], 0);
+    src.set_caps(Some(&info.to_caps().unwrap()));
+    pipe.set_state(gst::State::Playing).unwrap();
+    src.push_buffer(buf).unwrap();
+    src.end_of_stream().unwrap();
+    for sink in ["sa", "sb"] {
+        let sample = by_name::<gst_app::AppSink>(&pipe, sink)
+            .pull_sample()
+            .unwrap();
+        let kp = PoseResult::from_buffer(sample.buffer().unwrap())
+            .unwrap()
+            .unwrap()
+            .persons[0]
+            .keypoints[4];
+        assert!(
+            (kp.x - 200.0).abs() <= 1.5 && (kp.y - 150.0).abs() <= 1.5,
+            "{sink}: {kp:?}"
+        );
+    }
+    let id = |n: &str| pipe.by_name(n).unwrap().property::<u64>("session-id");
+    assert!(
+        id("a") != 0 && id("a") == id("b"),
+        "a and b share one session"
+    );
+    assert_ne!(
+        id("a"),
+        id("c"),
+        "an element without model-instance loads its own"
+    );
+    pipe.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn one_model_instance_name_for_two_models_is_an_error() {
+    init();
+    let a = gst::ElementFactory::make("sapienspose")
+        .property("config", config("pose-tiny-coco17.toml").to_str().unwrap())
+        .property("model-instance", "clash-test")
+        .build()
+        .unwrap();
+    start(&a).unwrap();
+    let b = gst::ElementFactory::make("sapienspose")
+        .property(
+            "config",
+            config("pose-analytic-coco17.toml").to_str().unwrap(),
+        )
+        .property("model-instance", "clash-test")
+        .build()
+        .unwrap();
+    let e = start(&b).expect_err("a second model under the same instance name");
+    assert!(
+        e.contains("model-instance 'clash-test' is already loaded from")
+            && e.contains("pose_analytic_coco17.onnx"),
+        "{e}"
+    );
+    let _ = a.set_state(gst::State::Null);
+    let _ = b.set_state(gst::State::Null);
+}

@@ -96,6 +96,7 @@ pub fn pad_templates() -> Vec<gst::PadTemplate> {
 struct Running {
     executor: Arc<Executor>,
     provider: Provider,
+    session_id: u64,
 }
 
 /// The shared part of an inference element.
@@ -156,6 +157,7 @@ impl InferenceCore {
         let loaded = settings.load().map_err(to_msg)?;
         let stages = build(&loaded).map_err(to_msg)?;
         let provider = loaded.session.provider();
+        let session_id = loaded.session.id();
         let name = element.name();
         let executor = Executor::new(&name, stages, settings.admission()).map_err(to_msg)?;
         gst::info!(
@@ -169,6 +171,7 @@ impl InferenceCore {
         *lock(&self.running) = Some(Running {
             executor: Arc::new(executor),
             provider,
+            session_id,
         });
         Ok(())
     }
@@ -260,6 +263,11 @@ impl InferenceCore {
 
     fn executor(&self) -> Option<Arc<Executor>> {
         lock(&self.running).as_ref().map(|r| r.executor.clone())
+    }
+
+    /// The id of the running session (`None` before start).
+    pub fn session_id(&self) -> Option<u64> {
+        lock(&self.running).as_ref().map(|r| r.session_id)
     }
 
     /// The provider the running session uses (`None` before start).
@@ -420,7 +428,10 @@ impl Settings {
             });
         }
         let opts = self.runtime_options(&config);
-        let session = Arc::new(ModelSession::load(&config.model.path, &opts)?);
+        let session = match &self.model_instance {
+            Some(name) => crate::runtime::shared::session(name, &config.model.path, &opts)?,
+            None => Arc::new(ModelSession::load(&config.model.path, &opts)?),
+        };
         Ok(LoadedModel { config, session })
     }
 }

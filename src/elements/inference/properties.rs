@@ -80,6 +80,8 @@ pub const DEFAULT_MAX_INFLIGHT: u32 = 3;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub config: Option<PathBuf>,
+    /// Shared-session name (`model-instance`).
+    pub model_instance: Option<String>,
     pub model: Option<PathBuf>,
     pub execution_provider: Option<ExecutionProvider>,
     pub fp16: Option<bool>,
@@ -102,6 +104,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             config: None,
+            model_instance: None,
             model: None,
             execution_provider: None,
             fp16: None,
@@ -169,6 +172,16 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .nick("Model file")
             .blurb("ONNX model file, overriding the config's model.path")
             .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("model-instance")
+            .nick("Model instance")
+            .blurb("Elements naming the same instance share one loaded session (same model and runtime options)")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt64::builder("session-id")
+            .nick("Session id")
+            .blurb("Process-unique id of the loaded session (0 until PAUSED); equal ids share one session")
+            .read_only()
             .build(),
         glib::ParamSpecEnum::builder::<ExecutionProvider>("execution-provider")
             .nick("Execution provider")
@@ -284,6 +297,13 @@ impl InferenceCore {
         match pspec.name() {
             "config" => s.config = path(value),
             "model" => s.model = path(value),
+            "model-instance" => {
+                s.model_instance = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .filter(|v| !v.is_empty())
+            }
             "execution-provider" => s.execution_provider = value.get().ok(),
             "fp16" => s.fp16 = value.get().ok(),
             "trt-cache-dir" => s.trt_cache_dir = path(value),
@@ -317,6 +337,8 @@ impl InferenceCore {
         Some(match pspec.name() {
             "config" => show(&s.config).to_value(),
             "model" => show(&s.model).to_value(),
+            "model-instance" => s.model_instance.to_value(),
+            "session-id" => self.session_id().unwrap_or(0).to_value(),
             "execution-provider" => s.execution_provider.unwrap_or_default().to_value(),
             "provider" => self.provider().map(|p| p.as_str()).unwrap_or("").to_value(),
             "fp16" => s.fp16.unwrap_or(d.fp16).to_value(),
