@@ -34,6 +34,9 @@ pub struct BenchArgs {
     /// Frames in flight for the pipelined run.
     #[arg(long, default_value_t = 3)]
     pub max_inflight: u32,
+    /// Batch size for the pipelined run (frames, or person crops for pose).
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: u32,
     /// ONNX Runtime intra-op threads for all three (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub intra_op_threads: u32,
@@ -162,10 +165,11 @@ fn element(
     frames: &[gst::Buffer],
     info: &gst_video::VideoInfo,
     inflight: u32,
+    batch: u32,
 ) -> Result<(Row, String)> {
     let line = format!(
         "appsrc name=src format=time is-live=false max-buffers=4 block=true ! {} name=head config=\"{}\" max-inflight={inflight} \
-         intra-op-threads={} execution-provider={} ! fakesink sync=false",
+         batch-size={batch} batch-timeout-ms=50 intra-op-threads={} execution-provider={} ! fakesink sync=false",
         cfg.element(),
         cfg.source.display(),
         args.intra_op_threads,
@@ -223,10 +227,10 @@ fn element(
     if let Some(e) = error {
         return Err(Error::Invalid(e));
     }
-    let mode = if inflight == 1 {
-        "element, sequential (max-inflight=1)".to_string()
-    } else {
-        format!("element, pipelined (max-inflight={inflight})")
+    let mode = match (inflight, batch) {
+        (1, 1) => "element, sequential (max-inflight=1)".to_string(),
+        (n, 1) => format!("element, pipelined (max-inflight={n})"),
+        (n, b) => format!("element, pipelined (max-inflight={n}, batch-size={b})"),
     };
     Ok((
         Row {
@@ -249,8 +253,15 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         intra_op_threads: args.intra_op_threads as usize,
         ..cfg.runtime_options()
     };
-    let (seq, provider) = element(args, &cfg, &frames, &info, 1)?;
-    let (pipe, _) = element(args, &cfg, &frames, &info, args.max_inflight)?;
+    let (seq, provider) = element(args, &cfg, &frames, &info, 1, 1)?;
+    let (pipe, _) = element(
+        args,
+        &cfg,
+        &frames,
+        &info,
+        args.max_inflight,
+        args.batch_size,
+    )?;
     let bare = bare(&cfg, &opts, &frames, &info, args.frames)?;
     println!(
         "sapiens bench: {} ({}), {} frames of {}x{} from {}, provider {provider}, intra-op threads {}",
