@@ -155,3 +155,63 @@ fn latency_query_adds_the_elements_latency_and_stats_are_posted() {
         "stats-interval-ms posts sapiens-stats element messages"
     );
 }
+
+#[test]
+fn seek_mid_stream_flushes_the_frames_inside_and_continues_from_the_new_position() {
+    let line = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! sapienspose name=pose config=\"{}\" max-inflight=3 ! appsink name=sink sync=false max-buffers=2",
+        vtest().display(),
+        config("pose-tiny-coco17.toml").display()
+    );
+    let pipe = launch(&line);
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    for _ in 0..5 {
+        sink.pull_sample().unwrap();
+    }
+    // vtest.avi is 79.5 s at 10 fps: seek to 75 s, accurately, flushing what is inside.
+    let target = gst::ClockTime::from_seconds(75);
+    pipe.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, target)
+        .unwrap();
+    let mut after = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        let b = s.buffer().unwrap();
+        let segment = s
+            .segment()
+            .unwrap()
+            .downcast_ref::<gst::ClockTime>()
+            .unwrap()
+            .clone();
+        after.push(segment.to_stream_time(b.pts().unwrap()).unwrap());
+    }
+    let st = stats::from_structure(
+        &pipe
+            .by_name("pose")
+            .unwrap()
+            .property::<gst::Structure>("stats"),
+    )
+    .unwrap();
+    pipe.set_state(gst::State::Null).unwrap();
+    assert!(!after.is_empty());
+    assert!(
+        after
+            .iter()
+            .all(|t| *t >= target - gst::ClockTime::from_mseconds(1)),
+        "{:?}",
+        &after[..3.min(after.len())]
+    );
+    assert!(
+        after.windows(2).all(|w| w[0] < w[1]),
+        "in order after the seek"
+    );
+    assert!(
+        after.len() >= 40,
+        "the last 4.5 s (45 frames) arrive: {}",
+        after.len()
+    );
+    assert_eq!(
+        st.frames_in,
+        st.frames_out + st.flushed,
+        "every frame left or was counted flushed: {st:?}"
+    );
+}
