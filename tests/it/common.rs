@@ -197,3 +197,13 @@ pub fn by_name<T: glib::prelude::IsA<gst::Element>>(pipe: &gst::Pipeline, name: 
         .downcast::<T>()
         .unwrap()
 }
+
+/// Pulls events until EOS; returns how many buffers were already queued when it arrived.
+pub fn buffers_before_eos(h: &mut gst_check::Harness) -> u32 {
+    loop {
+        let ev = h.pull_event().expect("an event before the timeout");
+        if ev.type_() == gst::EventType::Eos {
+            return h.buffers_in_queue();
+        }
+    }
+}

@@ -271,6 +271,8 @@ fn each_dense_element_in_a_harness_keeps_order_timestamps_and_counts() {
                 "{element}: frame-size result from untrained weights"
             );
         }
+        // Counters are final once EOS, pushed after the last frame, has arrived.
+        buffers_before_eos(&mut h);
         let st = sapiens_stream::elements::inference::stats::from_structure(
             &el.property::<gst::Structure>("stats"),
         )

@@ -18,16 +18,6 @@ fn blank(format: VideoFormat, w: u32, h: u32, pts_ms: u64) -> (gst::Buffer, gst_
     dots_frame(format, w, h, &[], pts_ms)
 }
 
-/// Pulls events until EOS; returns how many buffers were already queued when it arrived.
-fn buffers_before_eos(h: &mut gst_check::Harness) -> u32 {
-    loop {
-        let ev = h.pull_event().expect("an event before the timeout");
-        if ev.type_() == gst::EventType::Eos {
-            return h.buffers_in_queue();
-        }
-    }
-}
-
 #[test]
 fn frames_leave_in_order_with_timestamps_and_eos_drains_them() {
     let (_, info) = blank(VideoFormat::Rgb, 320, 240, 0);

@@ -26,6 +26,8 @@ fn interval_infers_every_other_frame_and_marks_the_rest_carried() {
         h.push(dots_frame(VideoFormat::Rgb, 320, 240, &[dot(i)], 40 * i as u64).0)
             .unwrap();
     }
+    h.push_event(gst::event::Eos::new());
+    assert_eq!(buffers_before_eos(&mut h), 4);
     let mut xs = Vec::new();
     for i in 0..4 {
         let b = h.pull().unwrap();
