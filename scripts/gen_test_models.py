@@ -55,9 +55,9 @@ class Graph:
         self.nodes.append(helper.make_node(op_type, inputs, [out], **attrs))
         return out
 
-    def save(self, path, inp, out, k, doc, out_name="heatmaps", out_hw=(HM_H, HM_W)):
-        x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, IN_H, IN_W])
-        y = helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["batch", k, *out_hw])
+    def save(self, path, inp, out, k, doc, out_name="heatmaps", out_hw=(HM_H, HM_W), batch="batch"):
+        x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, IN_H, IN_W])
+        y = helper.make_tensor_value_info(out_name, TensorProto.FLOAT, [batch, k, *out_hw])
         self.nodes.append(helper.make_node("Identity", [out], [out_name]))
         g = helper.make_graph(self.nodes, "g", [x], [y], self.inits)
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -85,7 +85,7 @@ def gaussian_1d(sigma, radius):
     return (g / g.sum()).astype(np.float32)
 
 
-def analytic_pose(path, k=17, sigma=6.0, tau=20.0):
+def analytic_pose(path, k=17, sigma=6.0, tau=20.0, batch_dim="batch"):
     g = Graph()
     cols = np.array(keypoint_colours(k), np.float32)
     # Back to 0..255 RGB.
@@ -121,12 +121,13 @@ def analytic_pose(path, k=17, sigma=6.0, tau=20.0):
     out = g.op("Mul", [m, g.const(np.float32(gain))])
     doc = ("Analytic pose model: heatmap k = Gaussian(sigma=%g input px) around pixels of colour k; "
            "UDP-consistent 256x192 grid." % sigma)
-    g.save(path, "input", out, k, doc)
+    g.save(path, "input", out, k, doc, batch=batch_dim)
     side = {"num_keypoints": k, "colours_rgb": [list(map(int, c)) for c in cols],
             "sigma_input_px": sigma, "tau": tau, "mean": MEAN.tolist(), "std": STD.tolist(),
             "background_rgb": [0, 0, 0]}
-    with open(os.path.splitext(path)[0] + ".json", "w") as f:
-        json.dump(side, f, indent=1)
+    if batch_dim == "batch":
+        with open(os.path.splitext(path)[0] + ".json", "w") as f:
+            json.dump(side, f, indent=1)
 
 
 # Official head layouts (SAPIENS.md section 2): deconvs (each 2x), 1x1 convs, output name and
@@ -243,6 +244,8 @@ def analytic_seg(path, tau=100.0):
 def generate(out):
     os.makedirs(out, exist_ok=True)
     analytic_pose(os.path.join(out, "pose_analytic_coco17.onnx"))
+    # The same with a fixed batch of 2 (as a static-shape export): the runtime pads to it.
+    analytic_pose(os.path.join(out, "pose_analytic_coco17_b2.onnx"), batch_dim=2)
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_coco17.onnx"), 17)
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_goliath308.onnx"), 308)
     analytic_seg(os.path.join(out, "seg_analytic.onnx"))

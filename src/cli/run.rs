@@ -41,6 +41,12 @@ pub struct RunArgs {
     /// Infer every Nth frame; the others carry the last results.
     #[arg(long, default_value_t = 1)]
     pub interval: u32,
+    /// Person crops (pose) or frames (dense heads) per model run.
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: u32,
+    /// Longest a batch waits to fill, ms.
+    #[arg(long, default_value_t = 0)]
+    pub batch_timeout_ms: u32,
     /// Do not draw results (recording shows the plain video).
     #[arg(long)]
     pub no_overlay: bool,
@@ -105,7 +111,10 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
         if let Some(p) = args.execution_provider {
             head += &format!(" execution-provider={}", p.as_str());
         }
-        head += &format!(" policy={} interval={}", args.policy, args.interval);
+        head += &format!(
+            " policy={} interval={} batch-size={} batch-timeout-ms={}",
+            args.policy, args.interval, args.batch_size, args.batch_timeout_ms
+        );
         if let Some(t) = args.intra_op_threads {
             head += &format!(" intra-op-threads={t}");
         }
@@ -126,9 +135,11 @@ fn print_live(heads: &[gst::Element]) {
     for h in heads {
         if let Ok(s) = head_stats(h) {
             println!(
-                "[{}] frames {:>6}  {:>6.2} fps  latency ms p50: pre {:.1} infer {:.1} post {:.1} total {:.1}",
+                "[{}] frames {:>6} ({} dropped, {} carried)  {:>6.2} fps  latency ms p50: pre {:.1} infer {:.1} post {:.1} total {:.1}",
                 h.name(),
                 s.frames_out,
+                s.dropped,
+                s.carried,
                 s.fps,
                 s.pre.p50_ms,
                 s.infer.p50_ms,

@@ -187,3 +187,50 @@ fn one_model_instance_name_for_two_models_is_an_error() {
     let _ = a.set_state(gst::State::Null);
     let _ = b.set_state(gst::State::Null);
 }
+
+#[test]
+fn a_fixed_batch_model_gets_padded_batches_and_every_person_is_right() {
+    // Three persons through a model exported with batch 2: runs of 2 and 1 (+1 zero pad).
+    let (_, info) = dots_frame(VideoFormat::Rgb, 900, 300, &[], 0);
+    let model = root().join("tests/models/pose_analytic_coco17_b2.onnx");
+    let mut h = pose_harness(
+        "pose-analytic-coco17.toml",
+        &info,
+        &[("model", model.to_str().unwrap().to_value())],
+    );
+    let dots = [
+        Dot {
+            k: 2,
+            x: 120,
+            y: 120,
+            r: 3,
+        },
+        Dot {
+            k: 7,
+            x: 430,
+            y: 160,
+            r: 3,
+        },
+        Dot {
+            k: 11,
+            x: 760,
+            y: 140,
+            r: 3,
+        },
+    ];
+    let (mut b, _) = dots_frame(VideoFormat::Rgb, 900, 300, &dots, 0);
+    for x in [20, 320, 620] {
+        add_person(&mut b, (x, 20, 240, 260));
+    }
+    h.push(b).unwrap();
+    let out = h.pull().unwrap();
+    let pose = PoseResult::from_buffer(&out).unwrap().unwrap();
+    assert_eq!(pose.persons.len(), 3);
+    for (p, d) in dots.iter().enumerate() {
+        let kp = pose.persons[p].keypoints[d.k];
+        assert!(
+            (kp.x - d.x as f32).abs() <= 1.5 && (kp.y - d.y as f32).abs() <= 1.5,
+            "person {p}: {kp:?} vs {d:?}"
+        );
+    }
+}
