@@ -1,22 +1,201 @@
 //! Sessions shared by name (`model-instance`): several elements of one process (e.g. one per
-//! camera branch) naming the same instance use one loaded model instead of one copy each.
+//! camera branch) naming the same instance use one loaded model instead of one copy each, and
+//! their requests are batched together: a worker thread runs the model, and each run takes every
+//! request waiting at that moment (up to [`MAX_ITEMS`] items), waiting for more no longer than
+//! the first request's `batch-timeout-ms` (0: never holds a stream back).
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use super::{ModelSession, RuntimeOptions};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+
+use super::{BatchSlice, ModelSession, RuntimeOptions};
 use crate::error::{Error, Result};
 
-type Registry = HashMap<String, (PathBuf, RuntimeOptions, Weak<ModelSession>)>;
+/// Most items (crops or frames) merged into one run.
+pub const MAX_ITEMS: usize = 64;
+
+/// How an element runs its model: its own session, or a shared instance (with how long its
+/// requests may wait for other elements' to join the run: its `batch-timeout-ms`).
+#[derive(Clone)]
+pub enum Runner {
+    Own(Arc<ModelSession>),
+    Shared(Arc<SharedSession>, Duration),
+}
+
+impl Runner {
+    pub fn session(&self) -> &Arc<ModelSession> {
+        match self {
+            Runner::Own(s) => s,
+            Runner::Shared(s, _) => &s.session,
+        }
+    }
+
+    /// [`ModelSession::run_frames`], through the shared worker when shared (owned data moves
+    /// there without a copy; borrowed data is copied once).
+    pub fn run_frames(
+        &self,
+        input: &str,
+        output: &str,
+        frames: Vec<Cow<'_, [f32]>>,
+        counts: &[usize],
+        item_shape: &[usize],
+    ) -> Result<Vec<BatchSlice>> {
+        match self {
+            Runner::Own(s) => {
+                let slices: Vec<&[f32]> = frames.iter().map(|f| &f[..]).collect();
+                s.run_frames(input, output, &slices, counts, item_shape)
+            }
+            Runner::Shared(s, wait) => {
+                let (reply, answer) = bounded(1);
+                let request = Request {
+                    deadline: Instant::now() + *wait,
+                    key: (input.to_owned(), output.to_owned(), item_shape.to_vec()),
+                    data: frames.into_iter().map(Cow::into_owned).collect(),
+                    counts: counts.to_vec(),
+                    reply,
+                };
+                s.requests
+                    .send(request)
+                    .map_err(|_| Error::Inference("the shared session has stopped".into()))?;
+                answer
+                    .recv()
+                    .map_err(|_| Error::Inference("the shared session has stopped".into()))?
+                    .map_err(Error::Inference)
+            }
+        }
+    }
+}
+
+type Key = (String, String, Vec<usize>);
+
+struct Request {
+    /// Until when the run may wait for more requests.
+    deadline: Instant,
+    key: Key,
+    data: Vec<Vec<f32>>,
+    counts: Vec<usize>,
+    reply: Sender<std::result::Result<Vec<BatchSlice>, String>>,
+}
+
+/// One loaded session and the worker that batches the requests of every element using it.
+pub struct SharedSession {
+    pub session: Arc<ModelSession>,
+    requests: Sender<Request>,
+    runs: Arc<AtomicU64>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SharedSession {
+    fn start(session: Arc<ModelSession>) -> Result<Self> {
+        let (requests, rx) = unbounded();
+        let runs = Arc::new(AtomicU64::new(0));
+        let (s, r) = (session.clone(), runs.clone());
+        let worker = std::thread::Builder::new()
+            .name("sapiens:shared".into())
+            .spawn(move || work(&s, &rx, &r))
+            .map_err(|e| Error::Invalid(format!("cannot start the shared-session thread: {e}")))?;
+        Ok(Self {
+            session,
+            requests,
+            runs,
+            worker: Mutex::new(Some(worker)),
+        })
+    }
+
+    /// Model runs so far (each may serve several elements' requests).
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for SharedSession {
+    fn drop(&mut self) {
+        // Closing the channel ends the worker.
+        let (closed, _) = unbounded();
+        self.requests = closed;
+        if let Some(w) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// The worker: each run takes every waiting request with the same tensors (up to `MAX_ITEMS`).
+fn work(session: &ModelSession, rx: &Receiver<Request>, runs: &AtomicU64) {
+    let mut next: Option<Request> = None;
+    loop {
+        let first = match next.take() {
+            Some(r) => r,
+            None => match rx.recv() {
+                Ok(r) => r,
+                Err(_) => return,
+            },
+        };
+        let mut items: usize = first.counts.iter().sum();
+        let deadline = first.deadline;
+        let mut batch = vec![first];
+        while items < MAX_ITEMS {
+            let waiting = match rx.try_recv() {
+                Ok(r) => Ok(r),
+                Err(_) => rx
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    .map_err(|_| ()),
+            };
+            match waiting {
+                Ok(r) if r.key == batch[0].key => {
+                    items += r.counts.iter().sum::<usize>();
+                    batch.push(r);
+                }
+                Ok(r) => {
+                    next = Some(r);
+                    break;
+                }
+                Err(()) => break,
+            }
+        }
+        let (input, output, shape) = &batch[0].key;
+        let frames: Vec<&[f32]> = batch
+            .iter()
+            .flat_map(|r| r.data.iter().map(|d| &d[..]))
+            .collect();
+        let counts: Vec<usize> = batch
+            .iter()
+            .flat_map(|r| r.counts.iter().copied())
+            .collect();
+        let result = session.run_frames(input, output, &frames, &counts, shape);
+        runs.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(slices) => {
+                let mut slices = slices.into_iter();
+                for r in batch {
+                    let mine: Vec<BatchSlice> = slices.by_ref().take(r.counts.len()).collect();
+                    let _ = r.reply.send(Ok(mine));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for r in batch {
+                    let _ = r.reply.send(Err(msg.clone()));
+                }
+            }
+        }
+    }
+}
+
+type Registry = HashMap<String, (PathBuf, RuntimeOptions, Weak<SharedSession>)>;
 
 static INSTANCES: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
 
-/// The session named `instance`: the live one when it exists (it must be the same model with the
-/// same options), else a newly loaded one. It is unloaded when the last element drops it.
-pub fn session(instance: &str, path: &Path, opts: &RuntimeOptions) -> Result<Arc<ModelSession>> {
+/// The shared session named `instance`: the live one when it exists (it must be the same model
+/// with the same options), else a newly loaded one. It is unloaded with its last element.
+pub fn session(instance: &str, path: &Path, opts: &RuntimeOptions) -> Result<Arc<SharedSession>> {
     let mut reg = INSTANCES.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((loaded_path, loaded_opts, weak)) = reg.get(instance)
-        && let Some(session) = weak.upgrade()
+        && let Some(shared) = weak.upgrade()
     {
         if loaded_path != path || loaded_opts != opts {
             return Err(Error::Invalid(format!(
@@ -25,12 +204,22 @@ pub fn session(instance: &str, path: &Path, opts: &RuntimeOptions) -> Result<Arc
                 path.display()
             )));
         }
-        return Ok(session);
+        return Ok(shared);
     }
-    let session = Arc::new(ModelSession::load(path, opts)?);
+    let shared = Arc::new(SharedSession::start(Arc::new(ModelSession::load(
+        path, opts,
+    )?))?);
     reg.insert(
         instance.to_owned(),
-        (path.to_owned(), opts.clone(), Arc::downgrade(&session)),
+        (path.to_owned(), opts.clone(), Arc::downgrade(&shared)),
     );
-    Ok(session)
+    Ok(shared)
+}
+
+/// Model runs of the live shared session `instance`, if any.
+pub fn runs(instance: &str) -> Option<u64> {
+    let reg = INSTANCES.lock().unwrap_or_else(|p| p.into_inner());
+    reg.get(instance)
+        .and_then(|(_, _, w)| w.upgrade())
+        .map(|s| s.runs())
 }

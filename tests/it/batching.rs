@@ -116,38 +116,48 @@ fn branches_naming_one_model_instance_share_one_session_and_both_get_results() {
     let cfg = config("pose-analytic-coco17.toml");
     let line = format!(
         "appsrc name=src format=time ! tee name=t \
-         t. ! queue ! sapienspose name=a config=\"{c}\" model-instance=shared-test ! appsink name=sa sync=false \
-         t. ! queue ! sapienspose name=b config=\"{c}\" model-instance=shared-test ! appsink name=sb sync=false \
+         t. ! queue ! sapienspose name=a config=\"{c}\" model-instance=shared-test batch-timeout-ms=100 ! appsink name=sa sync=false \
+         t. ! queue ! sapienspose name=b config=\"{c}\" model-instance=shared-test batch-timeout-ms=100 ! appsink name=sb sync=false \
          t. ! queue ! sapienspose name=c config=\"{c}\" ! fakesink sync=false",
         c = cfg.display()
     );
     let pipe = launch(&line);
     let src = by_name::<gst_app::AppSrc>(&pipe, "src");
-    let d = Dot {
+    let dot = |i: i32| Dot {
         k: 4,
-        x: 200,
+        x: 100 + 15 * i,
         y: 150,
         r: 4,
     };
-    let (buf, info) = dots_frame(VideoFormat::Rgb, 400, 300, &[d], 0);
+    let (_, info) = dots_frame(VideoFormat::Rgb, 400, 300, &[], 0);
     src.set_caps(Some(&info.to_caps().unwrap()));
     pipe.set_state(gst::State::Playing).unwrap();
-    src.push_buffer(buf).unwrap();
+    let n = 12;
+    for i in 0..n {
+        src.push_buffer(dots_frame(VideoFormat::Rgb, 400, 300, &[dot(i)], 40 * i as u64).0)
+            .unwrap();
+    }
     src.end_of_stream().unwrap();
     for sink in ["sa", "sb"] {
-        let sample = by_name::<gst_app::AppSink>(&pipe, sink)
-            .pull_sample()
-            .unwrap();
-        let kp = PoseResult::from_buffer(sample.buffer().unwrap())
-            .unwrap()
-            .unwrap()
-            .persons[0]
-            .keypoints[4];
-        assert!(
-            (kp.x - 200.0).abs() <= 1.5 && (kp.y - 150.0).abs() <= 1.5,
-            "{sink}: {kp:?}"
-        );
+        let sink = by_name::<gst_app::AppSink>(&pipe, sink);
+        for i in 0..n {
+            let sample = sink.pull_sample().unwrap();
+            let kp = PoseResult::from_buffer(sample.buffer().unwrap())
+                .unwrap()
+                .unwrap()
+                .persons[0]
+                .keypoints[4];
+            let d = dot(i);
+            assert!(
+                (kp.x - d.x as f32).abs() <= 1.5 && (kp.y - 150.0).abs() <= 1.5,
+                "frame {i}: {kp:?} vs {d:?}"
+            );
+        }
     }
+    // The two streams' requests were merged into shared runs (waiting up to 100 ms for each
+    // other); without merging there would be 2n.
+    let runs = sapiens_stream::runtime::shared::runs("shared-test").expect("the instance is alive");
+    assert!(runs <= n as u64 + 2, "{runs} runs for {} requests", 2 * n);
     let id = |n: &str| pipe.by_name(n).unwrap().property::<u64>("session-id");
     assert!(
         id("a") != 0 && id("a") == id("b"),

@@ -8,6 +8,7 @@ use sapiens_stream::elements::sapiensdepth::DepthKind;
 use sapiens_stream::elements::sapiensnormal::NormalKind;
 use sapiens_stream::elements::sapienspose::{PoseOptions, PoseStages};
 use sapiens_stream::elements::sapiensseg::SegKind;
+use sapiens_stream::runtime::shared::Runner;
 use sapiens_stream::runtime::{ModelSession, ProviderChoice, RuntimeOptions};
 
 use crate::common::*;
@@ -51,8 +52,12 @@ fn every_shipped_config_loads_and_present_models_match_it() {
                 ..Default::default()
             };
             let session = Arc::new(ModelSession::load(&config.model.path, &opts).unwrap());
-            check(&LoadedModel { config, session })
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            check(&LoadedModel {
+                config,
+                runner: Runner::Own(session.clone()),
+                session,
+            })
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             present.push(path.file_name().unwrap().to_string_lossy().to_string());
         }
     }

@@ -13,8 +13,9 @@ use crate::meta::dense::DenseInfo;
 use crate::meta::tensor::InputTensor;
 use crate::pipelining::Stages;
 use crate::preprocess::{Normalization, warp_normalize};
+use crate::runtime::BatchSlice;
 use crate::runtime::contract::{self, Contract};
-use crate::runtime::{BatchSlice, ModelSession};
+use crate::runtime::shared::Runner;
 
 /// A dense head: how one frame's output becomes its result.
 pub trait DenseHead: Send + Sync + 'static {
@@ -55,7 +56,7 @@ pub trait DenseKind: Default + Send + Sync + 'static {
 /// The three stages of a dense head.
 pub struct DenseStages<H: DenseHead> {
     head: H,
-    session: Arc<ModelSession>,
+    runner: Runner,
     contract: Contract,
     norm: Normalization,
     /// One item's output shape `[c, h, w]`.
@@ -122,7 +123,7 @@ impl<H: DenseHead> DenseStages<H> {
         )?;
         Ok(Self {
             head,
-            session: loaded.session.clone(),
+            runner: loaded.runner.clone(),
             contract,
             norm: Normalization {
                 width: w,
@@ -173,17 +174,17 @@ impl<H: DenseHead> Stages for DenseStages<H> {
     }
 
     fn infer(&self, batch: Vec<DensePre>) -> Result<Vec<DenseInferred>> {
-        let values: Vec<_> = batch.iter().map(|p| p.tensor.values()).collect();
-        let tensors: Vec<&[f32]> = values.iter().map(|v| &v[..]).collect();
         let counts = vec![1; batch.len()];
-        let slices = self.session.run_frames(
-            &self.contract.input,
-            &self.contract.output,
-            &tensors,
-            &counts,
-            &self.norm.item_shape(),
-        )?;
-        drop(values);
+        let slices = {
+            let tensors = batch.iter().map(|p| p.tensor.values()).collect();
+            self.runner.run_frames(
+                &self.contract.input,
+                &self.contract.output,
+                tensors,
+                &counts,
+                &self.norm.item_shape(),
+            )?
+        };
         Ok(batch
             .into_iter()
             .zip(slices)

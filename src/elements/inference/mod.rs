@@ -26,6 +26,7 @@ pub use properties::{ExecutionProvider, Settings, specs};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pipelining::{Executor, ExecutorStats, Output, Stages};
+use crate::runtime::shared::Runner;
 use crate::runtime::{ModelSession, Provider};
 
 /// Longest a serialized query (allocation, drain) waits for the frames before it.
@@ -116,6 +117,8 @@ pub struct InferenceCore {
 pub struct LoadedModel {
     pub config: Config,
     pub session: Arc<ModelSession>,
+    /// How the stages run the model (own session, or a shared instance).
+    pub runner: Runner,
 }
 
 impl InferenceCore {
@@ -428,10 +431,17 @@ impl Settings {
             });
         }
         let opts = self.runtime_options(&config);
-        let session = match &self.model_instance {
-            Some(name) => crate::runtime::shared::session(name, &config.model.path, &opts)?,
-            None => Arc::new(ModelSession::load(&config.model.path, &opts)?),
+        let runner = match &self.model_instance {
+            Some(name) => Runner::Shared(
+                crate::runtime::shared::session(name, &config.model.path, &opts)?,
+                std::time::Duration::from_millis(self.batch_timeout_ms as u64),
+            ),
+            None => Runner::Own(Arc::new(ModelSession::load(&config.model.path, &opts)?)),
         };
-        Ok(LoadedModel { config, session })
+        Ok(LoadedModel {
+            config,
+            session: runner.session().clone(),
+            runner,
+        })
     }
 }

@@ -1,4 +1,5 @@
 //! The pose head's three pipelined stages: person crops → heatmaps → keypoints in frame pixels.
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use crate::config::Weights;
@@ -10,8 +11,9 @@ use crate::labels::KeypointSetId;
 use crate::meta::pose::{PersonPose, PoseResult};
 use crate::pipelining::Stages;
 use crate::preprocess::{Normalization, warp_normalize};
+use crate::runtime::BatchSlice;
 use crate::runtime::contract::{self, Contract};
-use crate::runtime::{BatchSlice, ModelSession};
+use crate::runtime::shared::Runner;
 
 /// Settings the element passes in; `score_threshold` may change while playing.
 #[derive(Debug, Clone)]
@@ -24,7 +26,7 @@ pub struct PoseOptions {
 
 /// Top-down pose: every person box of a frame in one batch.
 pub struct PoseStages {
-    session: Arc<ModelSession>,
+    runner: Runner,
     contract: Contract,
     norm: Normalization,
     decoder: PoseDecoder,
@@ -76,7 +78,7 @@ impl PoseStages {
             e => e,
         })?;
         Ok(Self {
-            session: loaded.session.clone(),
+            runner: loaded.runner.clone(),
             contract,
             norm: Normalization {
                 width: w,
@@ -153,22 +155,22 @@ impl Stages for PoseStages {
     }
 
     fn infer(&self, batch: Vec<PosePre>) -> Result<Vec<PoseInferred>> {
-        let tensors: Vec<&[f32]> = batch.iter().map(|p| p.tensor.as_slice()).collect();
         let counts: Vec<usize> = batch.iter().map(|p| p.persons.len()).collect();
-        let slices = self.session.run_frames(
+        let (tensors, persons): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|p| (Cow::Owned(p.tensor), p.persons))
+            .unzip();
+        let slices = self.runner.run_frames(
             &self.contract.input,
             &self.contract.output,
-            &tensors,
+            tensors,
             &counts,
             &self.norm.item_shape(),
         )?;
-        Ok(batch
+        Ok(persons
             .into_iter()
             .zip(slices)
-            .map(|(p, heatmaps)| PoseInferred {
-                persons: p.persons,
-                heatmaps,
-            })
+            .map(|(persons, heatmaps)| PoseInferred { persons, heatmaps })
             .collect())
     }
 
