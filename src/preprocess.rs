@@ -173,10 +173,13 @@ pub fn warp_normalize(
                 Scalar::all(0.0),
             )?;
             let data = warped.data_bytes()?;
-            for (i, px) in data.chunks_exact(bytes_per_pixel).enumerate() {
-                r_out[i] = px[rgb[0]] as f32 * scale[0] + offset[0];
-                g_out[i] = px[rgb[1]] as f32 * scale[1] + offset[1];
-                b_out[i] = px[rgb[2]] as f32 * scale[2] + offset[2];
+            let planes = [r_out, g_out, b_out];
+            match bytes_per_pixel {
+                3 => normalize_packed::<3>(data, rgb, scale, offset, planes),
+                4 => normalize_packed::<4>(data, rgb, scale, offset, planes),
+                n => {
+                    return Err(Error::UnsupportedVideo(format!("{n} bytes per pixel")));
+                }
             }
         }
         PixelLayout::I420 | PixelLayout::Nv12 => {
@@ -227,6 +230,27 @@ pub fn warp_normalize(
         }
     }
     Ok(())
+}
+
+/// De-interleaves `N`-byte pixels into the three planes, `v * scale + offset` per channel
+/// (`N` fixed so the loop vectorizes).
+fn normalize_packed<const N: usize>(
+    data: &[u8],
+    rgb: [usize; 3],
+    scale: [f32; 3],
+    offset: [f32; 3],
+    [r, g, b]: [&mut [f32]; 3],
+) {
+    let pixels = data
+        .chunks_exact(N)
+        .zip(r.iter_mut())
+        .zip(g.iter_mut())
+        .zip(b.iter_mut());
+    for (((px, r), g), b) in pixels {
+        *r = px[rgb[0]] as f32 * scale[0] + offset[0];
+        *g = px[rgb[1]] as f32 * scale[1] + offset[1];
+        *b = px[rgb[2]] as f32 * scale[2] + offset[2];
+    }
 }
 
 fn plane<'a>(frame: &FrameView<'a>, i: usize) -> Result<(&'a [u8], usize)> {
