@@ -48,6 +48,25 @@ fn preprocess(c: &mut Criterion) {
             b.iter(|| warp_normalize(&view, &warp, &NORM, &mut out).unwrap())
         });
     }
+    // 1080p I420: planes warped separately, converted per output pixel.
+    let (w, h) = (1920u32, 1080u32);
+    let (y, uv) = (frame(w, h / 4), frame(w / 2, h / 4)); // w*h and w*h/2 bytes
+    let (yp, up, vp) = (
+        &y[..(w * h) as usize],
+        &uv[..(w * h / 4) as usize],
+        &uv[(w * h / 4) as usize..(w * h / 2) as usize],
+    );
+    let view = FrameView {
+        layout: PixelLayout::I420,
+        width: w,
+        height: h,
+        planes: vec![(yp, w as usize), (up, w as usize / 2), (vp, w as usize / 2)],
+        matrix: YuvMatrix::BT709,
+    };
+    let warp = Crop::from_box(&BBox::frame(w, h), 1.25, 0.75).udp_warp(NORM.width, NORM.height);
+    g.bench_function("1080p_i420_to_1024x768", |b| {
+        b.iter(|| warp_normalize(&view, &warp, &NORM, &mut out).unwrap())
+    });
     g.finish();
 }
 

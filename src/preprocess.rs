@@ -77,27 +77,59 @@ impl YuvMatrix {
     /// RGB (0..255, unclamped) of one YUV sample.
     #[inline]
     pub fn to_rgb(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
-        let (y, cb, cr) = if self.full_range {
-            (y, u - 128.0, v - 128.0)
-        } else {
-            (
-                (y - 16.0) * (255.0 / 219.0),
-                (u - 128.0) * (255.0 / 224.0),
-                (v - 128.0) * (255.0 / 224.0),
-            )
-        };
-        let kg = 1.0 - self.kr - self.kb;
-        let r = y + 2.0 * (1.0 - self.kr) * cr;
-        let b = y + 2.0 * (1.0 - self.kb) * cb;
-        let g = y
-            - (2.0 * self.kb * (1.0 - self.kb) / kg) * cb
-            - (2.0 * self.kr * (1.0 - self.kr) / kg) * cr;
-        [r, g, b]
+        YuvToRgb::new(self).apply(y, u, v)
     }
 
     /// The YUV sample of black (the warp border).
     fn black(&self) -> (f64, f64) {
         (if self.full_range { 0.0 } else { 16.0 }, 128.0)
+    }
+}
+
+/// [`YuvMatrix`] folded into per-sample constants (computed once per frame, so the per-pixel
+/// loop has no branches).
+#[derive(Debug, Clone, Copy)]
+struct YuvToRgb {
+    y0: f32,
+    ys: f32,
+    cs: f32,
+    rv: f32,
+    gu: f32,
+    gv: f32,
+    bu: f32,
+}
+
+impl YuvToRgb {
+    fn new(m: &YuvMatrix) -> Self {
+        let (y0, ys, cs) = if m.full_range {
+            (0.0, 1.0, 1.0)
+        } else {
+            (16.0, 255.0 / 219.0, 255.0 / 224.0)
+        };
+        let kg = 1.0 - m.kr - m.kb;
+        Self {
+            y0,
+            ys,
+            cs,
+            rv: 2.0 * (1.0 - m.kr),
+            gu: 2.0 * m.kb * (1.0 - m.kb) / kg,
+            gv: 2.0 * m.kr * (1.0 - m.kr) / kg,
+            bu: 2.0 * (1.0 - m.kb),
+        }
+    }
+
+    #[inline]
+    fn apply(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
+        let (y, cb, cr) = (
+            (y - self.y0) * self.ys,
+            (u - 128.0) * self.cs,
+            (v - 128.0) * self.cs,
+        );
+        [
+            y + self.rv * cr,
+            y - self.gu * cb - self.gv * cr,
+            y + self.bu * cb,
+        ]
     }
 }
 
@@ -200,32 +232,35 @@ pub fn warp_normalize(
             let (cw, ch) = (frame.width.div_ceil(2), frame.height.div_ceil(2));
             let cm = chroma_of_input.inverse();
             let black = Scalar::all(c_black);
-            let (u, v, uv_interleaved) = if frame.layout == PixelLayout::I420 {
-                let u = warp_plane(plane(frame, 1)?, cw, ch, 1, &cm, norm, black)?;
-                let v = warp_plane(plane(frame, 2)?, cw, ch, 1, &cm, norm, black)?;
-                (u, Some(v), false)
+            // Chroma is warped as one 2-channel plane (one warp instead of two for I420: the
+            // separate U and V planes are interleaved first, a cheap pass at quarter size).
+            let interleaved;
+            let uv_plane = if frame.layout == PixelLayout::I420 {
+                let ((u, us), (v, vs)) = (plane(frame, 1)?, plane(frame, 2)?);
+                check_plane(u.len(), us, cw, ch, 1)?;
+                check_plane(v.len(), vs, cw, ch, 1)?;
+                let (cw, ch) = (cw as usize, ch as usize);
+                interleaved = (0..ch)
+                    .flat_map(|row| {
+                        u[row * us..][..cw]
+                            .iter()
+                            .zip(&v[row * vs..][..cw])
+                            .flat_map(|(a, b)| [*a, *b])
+                    })
+                    .collect::<Vec<u8>>();
+                (&interleaved[..], 2 * cw)
             } else {
-                (
-                    warp_plane(plane(frame, 1)?, cw, ch, 2, &cm, norm, black)?,
-                    None,
-                    true,
-                )
+                plane(frame, 1)?
             };
-            let (yd, ud) = (y.data_bytes()?, u.data_bytes()?);
-            let vd = match &v {
-                Some(v) => v.data_bytes()?,
-                None => ud,
-            };
-            for i in 0..w * h {
-                let (uu, vv) = if uv_interleaved {
-                    (ud[2 * i], ud[2 * i + 1])
-                } else {
-                    (ud[i], vd[i])
-                };
-                let [r, g, b] = frame.matrix.to_rgb(yd[i] as f32, uu as f32, vv as f32);
-                r_out[i] = r.clamp(0.0, 255.0) * scale[0] + offset[0];
-                g_out[i] = g.clamp(0.0, 255.0) * scale[1] + offset[1];
-                b_out[i] = b.clamp(0.0, 255.0) * scale[2] + offset[2];
+            let uv = warp_plane(uv_plane, cw, ch, 2, &cm, norm, black)?;
+            let (yd, uvd) = (y.data_bytes()?, uv.data_bytes()?);
+            let m = YuvToRgb::new(&frame.matrix);
+            let out = r_out.iter_mut().zip(g_out.iter_mut()).zip(b_out.iter_mut());
+            for (((r, g), b), (&y, uv)) in out.zip(yd.iter().zip(uvd.chunks_exact(2))) {
+                let [cr, cg, cb] = m.apply(y as f32, uv[0] as f32, uv[1] as f32);
+                *r = cr.clamp(0.0, 255.0) * scale[0] + offset[0];
+                *g = cg.clamp(0.0, 255.0) * scale[1] + offset[1];
+                *b = cb.clamp(0.0, 255.0) * scale[2] + offset[2];
             }
         }
     }
