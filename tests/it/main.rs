@@ -8,3 +8,4 @@ mod errors;
 mod harness;
 mod live;
 mod pipeline;
+mod rtsp;

@@ -6,7 +6,7 @@ use gst::prelude::*;
 use crate::common::*;
 
 /// Decodes an MP4 and returns (frame count, width, height, RGB of pixel (2, 2) of frame 0).
-fn read_back(path: &std::path::Path) -> (u64, i32, i32, [u8; 3]) {
+pub(crate) fn read_back(path: &std::path::Path) -> (u64, i32, i32, [u8; 3]) {
     init();
     let line = format!(
         "filesrc location=\"{}\" ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
