@@ -207,3 +207,26 @@ pub fn buffers_before_eos(h: &mut gst_check::Harness) -> u32 {
         }
     }
 }
+
+/// Runs `sapiens run` with `args` (after `run`), recording to `<scratch>/out.mp4` with the final
+/// stats as JSON; returns the recording's path and the stats.
+pub fn sapiens_run(tag: &str, args: &[&str]) -> (PathBuf, serde_json::Value) {
+    use clap::Parser;
+    let dir = scratch(tag);
+    let (out, json) = (dir.join("out.mp4"), dir.join("stats.json"));
+    let mut all = vec![
+        "sapiens",
+        "run",
+        "--output",
+        out.to_str().unwrap(),
+        "--stats-interval",
+        "0",
+    ];
+    all.extend(["--stats-json", json.to_str().unwrap()]);
+    all.extend(args);
+    sapiens_stream::cli::Cli::parse_from(all).execute().unwrap();
+    (
+        out,
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap(),
+    )
+}

@@ -32,31 +32,16 @@ pub(crate) fn read_back(path: &std::path::Path) -> (u64, i32, i32, [u8; 3]) {
 
 #[test]
 fn cli_run_records_every_frame_of_real_video_with_skeletons_and_the_untrained_banner() {
-    let dir = scratch("cli");
-    let (out, json) = (dir.join("demo.mp4"), dir.join("stats.json"));
     let (video, cfg) = (vtest(), config("pose-tiny-coco17.toml"));
     let args = [
-        "sapiens",
-        "run",
         "--input",
         video.to_str().unwrap(),
         "--config",
         cfg.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
         "--max-frames",
         "24",
-        "--stats-interval",
-        "0",
-        "--stats-json",
-        json.to_str().unwrap(),
     ];
-    use clap::Parser;
-    sapiens_stream::cli::Cli::parse_from(args)
-        .execute()
-        .unwrap();
-    let stats: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (out, stats) = sapiens_run("cli", &args);
     let head = &stats["heads"][0];
     assert_eq!(head["provider"], "cpu");
     assert_eq!(head["stats"]["frames_in"], 24);
@@ -76,40 +61,20 @@ fn cli_run_records_every_frame_of_real_video_with_skeletons_and_the_untrained_ba
 
 #[test]
 fn cli_runs_the_three_dense_heads_into_a_grid_recording() {
-    let dir = scratch("grid");
-    let (out, json) = (dir.join("grid.mp4"), dir.join("stats.json"));
     let video = vtest();
     let cfgs = ["seg-tiny.toml", "depth-tiny.toml", "normal-tiny.toml"].map(config);
-    let mut args: Vec<String> = vec![
-        "sapiens".into(),
-        "run".into(),
-        "--input".into(),
-        video.display().to_string(),
+    let mut args = vec![
+        "--input",
+        video.to_str().unwrap(),
+        "--max-frames",
+        "6",
+        "--layout",
+        "grid",
     ];
     for c in &cfgs {
-        args.extend(["--config".into(), c.display().to_string()]);
+        args.extend(["--config", c.to_str().unwrap()]);
     }
-    args.extend(
-        [
-            "--output",
-            out.to_str().unwrap(),
-            "--max-frames",
-            "6",
-            "--layout",
-            "grid",
-            "--stats-interval",
-            "0",
-            "--stats-json",
-            json.to_str().unwrap(),
-        ]
-        .map(String::from),
-    );
-    use clap::Parser;
-    sapiens_stream::cli::Cli::parse_from(args)
-        .execute()
-        .unwrap();
-    let stats: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (out, stats) = sapiens_run("grid", &args);
     for i in 0..3 {
         assert_eq!(stats["heads"][i]["stats"]["frames_out"], 6, "head {i}");
     }
