@@ -394,6 +394,22 @@ impl BatchSlice {
     pub fn item_shape(&self) -> &[usize] {
         self.output.item_shape()
     }
+
+    /// Item `i`, checking the output's item shape is `expect`; errors name the output.
+    pub fn checked_item(&self, i: usize, expect: &[usize]) -> Result<&[f32]> {
+        let err = |msg: String| Error::Output {
+            name: self.output.name.clone(),
+            msg,
+        };
+        if self.item_shape() != expect {
+            return Err(err(format!(
+                "items of shape {:?}, expected {expect:?}",
+                self.item_shape()
+            )));
+        }
+        self.item(i)
+            .ok_or_else(|| err(format!("no item {i} (this frame has {})", self.count)))
+    }
 }
 
 impl ModelSession {

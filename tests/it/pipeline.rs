@@ -86,28 +86,40 @@ fn cli_runs_the_three_dense_heads_into_a_grid_recording() {
     );
 }
 
-#[test]
-fn python_reads_the_pose_meta_with_pygobject() {
+/// Runs `tests/python/<script>` with `/usr/bin/python3` (PyGObject) and the debug plugin;
+/// returns the JSON it prints.
+fn run_python(script: &str, args: &[String]) -> serde_json::Value {
     let plugin_dir = root().join("target/debug");
     assert!(
         plugin_dir.join("libgstsapiens.so").is_file(),
         "build the plugin first: cargo build --workspace (make test does)"
     );
-    let dots = [(100, 100, 0), (300, 200, 3), (500, 120, 9)];
     let out = Command::new("/usr/bin/python3")
-        .arg(root().join("tests/python/read_pose_meta.py"))
-        .arg(config("pose-analytic-coco17.toml"))
-        .arg(root().join("tests/models/pose_analytic_coco17.json"))
-        .args(dots.iter().map(|(x, y, k)| format!("{x},{y},{k}")))
+        .arg(root().join("tests/python").join(script))
+        .args(args)
         .env("GST_PLUGIN_PATH", &plugin_dir)
         .output()
         .expect("python3 (apt python3-gi python3-numpy)");
     assert!(
         out.status.success(),
-        "python failed: {}",
+        "{script} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn python_reads_the_pose_meta_with_pygobject() {
+    let dots = [(100, 100, 0), (300, 200, 3), (500, 120, 9)];
+    let mut args = vec![
+        config("pose-analytic-coco17.toml").display().to_string(),
+        root()
+            .join("tests/models/pose_analytic_coco17.json")
+            .display()
+            .to_string(),
+    ];
+    args.extend(dots.iter().map(|(x, y, k)| format!("{x},{y},{k}")));
+    let v = run_python("read_pose_meta.py", &args);
     assert_eq!(v["keypoint_set"], "coco-17");
     assert_eq!(v["untrained"], true);
     assert_eq!(v["boxes"][0], serde_json::json!([0.0, 0.0, 640.0, 360.0]));
@@ -126,30 +138,17 @@ fn python_reads_the_pose_meta_with_pygobject() {
 
 #[test]
 fn python_reads_the_dense_metas_with_pygobject() {
-    let plugin_dir = root().join("target/debug");
-    assert!(
-        plugin_dir.join("libgstsapiens.so").is_file(),
-        "build the plugin first: cargo build --workspace"
-    );
     // Torso (class 21), its colour from the palette file.
     let text = std::fs::read_to_string(root().join("configs/classes/goliath-seg-28.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let c = &v["classes"][21]["color_rgb"];
     let rgb: Vec<u64> = (0..3).map(|i| c[i].as_u64().unwrap()).collect();
-    let out = Command::new("/usr/bin/python3")
-        .arg(root().join("tests/python/read_seg_meta.py"))
-        .arg(config("seg-analytic.toml"))
-        .arg(config("depth-analytic.toml"))
-        .arg(format!("{},{},{}", rgb[0], rgb[1], rgb[2]))
-        .env("GST_PLUGIN_PATH", &plugin_dir)
-        .output()
-        .expect("python3 (apt python3-gi python3-numpy)");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let args = [
+        config("seg-analytic.toml").display().to_string(),
+        config("depth-analytic.toml").display().to_string(),
+        format!("{},{},{}", rgb[0], rgb[1], rgb[2]),
+    ];
+    let r = run_python("read_seg_meta.py", &args);
     let mean = rgb.iter().sum::<u64>() as f64 / 3.0;
     assert_eq!(
         r["labels"],

@@ -9,11 +9,8 @@ libgstsapiens.so.
 import json
 import sys
 
-import gi
 import numpy as np
-
-gi.require_version("Gst", "1.0")
-from gi.repository import Gst  # noqa: E402
+from push_one import push_one
 
 W, H, R = 640, 360, 4
 
@@ -44,23 +41,8 @@ def main():
     for x, y, k in dots:
         frame[(xx - x) ** 2 + (yy - y) ** 2 <= R * R] = colours[k]
 
-    Gst.init(None)
-    pipe = Gst.parse_launch(
-        f"appsrc name=src format=time caps=video/x-raw,format=RGB,width={W},height={H},framerate=25/1 "
-        f"! sapienspose config=\"{config}\" ! appsink name=sink"
-    )
-    pipe.set_state(Gst.State.PLAYING)
-    src, sink = pipe.get_by_name("src"), pipe.get_by_name("sink")
-    buf = Gst.Buffer.new_wrapped(frame.tobytes())
-    buf.pts, buf.duration = 0, Gst.SECOND // 25
-    src.emit("push-buffer", buf)
-    src.emit("end-of-stream")
-    sample = sink.emit("try-pull-sample", 30 * Gst.SECOND)
-    if sample is None:
-        msg = pipe.get_bus().pop_filtered(Gst.MessageType.ERROR)
-        sys.exit(f"no output: {msg.parse_error()[0].message if msg else 'timeout'}")
-    print(json.dumps(read_pose(sample.get_buffer())))
-    pipe.set_state(Gst.State.NULL)
+    out = push_one(frame, f"sapienspose config=\"{config}\"")
+    print(json.dumps(read_pose(out)))
 
 
 if __name__ == "__main__":

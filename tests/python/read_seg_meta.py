@@ -9,11 +9,8 @@ Pushes one 640x360 RGB frame, left half colour R,G,B and right half the backgrou
 import json
 import sys
 
-import gi
 import numpy as np
-
-gi.require_version("Gst", "1.0")
-from gi.repository import Gst  # noqa: E402
+from push_one import push_one
 
 W, H = 640, 360
 
@@ -33,23 +30,8 @@ def main():
     colour = [int(v) for v in sys.argv[3].split(",")]
     frame = np.full((H, W, 3), 50, np.uint8)
     frame[:, : W // 2] = colour
-    Gst.init(None)
-    pipe = Gst.parse_launch(
-        f"appsrc name=src format=time caps=video/x-raw,format=RGB,width={W},height={H},framerate=25/1 "
-        f"! sapiensseg config=\"{seg_cfg}\" ! sapiensdepth config=\"{depth_cfg}\" ! appsink name=sink"
-    )
-    pipe.set_state(Gst.State.PLAYING)
-    src, sink = pipe.get_by_name("src"), pipe.get_by_name("sink")
-    buf = Gst.Buffer.new_wrapped(frame.tobytes())
-    buf.pts, buf.duration = 0, Gst.SECOND // 25
-    src.emit("push-buffer", buf)
-    src.emit("end-of-stream")
-    sample = sink.emit("try-pull-sample", 30 * Gst.SECOND)
-    if sample is None:
-        msg = pipe.get_bus().pop_filtered(Gst.MessageType.ERROR)
-        sys.exit(f"no output: {msg.parse_error()[0].message if msg else 'timeout'}")
-    labels, depth, rng = read_dense(sample.get_buffer())
-    pipe.set_state(Gst.State.NULL)
+    out = push_one(frame, f"sapiensseg config=\"{seg_cfg}\" ! sapiensdepth config=\"{depth_cfg}\"")
+    labels, depth, rng = read_dense(out)
     print(json.dumps({
         "labels": [int(labels[180, 160]), int(labels[180, 480])],
         "depth": [None if np.isnan(depth[180, 160]) else float(depth[180, 160]),

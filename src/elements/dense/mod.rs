@@ -9,7 +9,7 @@ use crate::config::{Config, Weights};
 use crate::elements::inference::{LoadedModel, frame};
 use crate::error::{Error, Result};
 use crate::geometry::stretch;
-use crate::meta::dense::DenseInfo;
+use crate::meta::dense::{DenseInfo, SegResult};
 use crate::meta::tensor::InputTensor;
 use crate::pipelining::Stages;
 use crate::preprocess::{Normalization, warp_normalize};
@@ -32,6 +32,18 @@ pub trait DenseHead: Send + Sync + 'static {
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()>;
+}
+
+/// Runs `f` on the frame-size seg class map (the foreground mask) that `buffer` carries, if
+/// any; returns `f`'s result and whether a mask was there.
+pub fn masked_by_seg<R>(
+    buffer: &gst::BufferRef,
+    info: DenseInfo,
+    f: impl FnOnce(Option<&[u8]>) -> R,
+) -> Result<(R, bool)> {
+    let seg = SegResult::from_buffer(buffer)?
+        .filter(|s| (s.info.width, s.info.height) == (info.width, info.height));
+    Ok((f(seg.as_ref().map(|s| s.labels())), seg.is_some()))
 }
 
 /// One dense element's specifics: metadata, extra properties, and its head from a config.
@@ -198,16 +210,8 @@ impl<H: DenseHead> Stages for DenseStages<H> {
         buffer: &mut gst::BufferRef,
         info: &gst_video::VideoInfo,
     ) -> Result<()> {
-        let expect = self.out_item;
-        let [c, oh, ow] = expect;
-        let out = &inferred.output;
-        let item = out
-            .item(0)
-            .filter(|_| out.item_shape() == expect)
-            .ok_or_else(|| Error::Output {
-                name: self.contract.output.clone(),
-                msg: format!("shape {:?}, expected {expect:?}", out.item_shape()),
-            })?;
+        let [c, oh, ow] = self.out_item;
+        let item = inferred.output.checked_item(0, &self.out_item)?;
         let dense = DenseInfo {
             width: info.width(),
             height: info.height(),

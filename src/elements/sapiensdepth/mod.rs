@@ -1,16 +1,10 @@
 //! `sapiensdepth`: relative depth of the whole frame, attached as `SapiensDepthMeta` at frame
 //! size; background masked (NaN) with the seg result on the same buffer when one is there.
 use crate::config::Config;
-use crate::elements::dense::{DenseHead, DenseKind};
+use crate::elements::dense::{DenseHead, DenseKind, masked_by_seg};
 use crate::error::Result;
 use crate::heads::depth::depth;
-use crate::meta::dense::{DenseInfo, DepthResult, SegResult};
-
-/// The seg class map on `buffer` when it matches the frame size.
-pub(crate) fn seg_labels(buffer: &gst::BufferRef, info: DenseInfo) -> Result<Option<SegResult>> {
-    Ok(SegResult::from_buffer(buffer)?
-        .filter(|s| (s.info.width, s.info.height) == (info.width, info.height)))
-}
+use crate::meta::dense::{DenseInfo, DepthResult};
 
 #[derive(Default)]
 pub struct DepthKind;
@@ -28,16 +22,10 @@ impl DenseHead for DepthHead {
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
-        let seg = seg_labels(buffer, info)?;
-        let d = depth(
-            output,
-            w,
-            h,
-            info.width as usize,
-            info.height as usize,
-            seg.as_ref().map(|s| s.labels()),
-        );
-        DepthResult::new(info, seg.is_some(), d.range, d.values).attach(buffer)
+        let (fw, fh) = (info.width as usize, info.height as usize);
+        let (d, masked) =
+            masked_by_seg(buffer, info, |labels| depth(output, w, h, fw, fh, labels))?;
+        DepthResult::new(info, masked, d.range, d.values).attach(buffer)
     }
 }
 

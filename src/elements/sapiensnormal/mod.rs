@@ -1,8 +1,7 @@
 //! `sapiensnormal`: unit surface normals of the whole frame, attached as `SapiensNormalMeta` at
 //! frame size; background masked (NaN) with the seg result on the same buffer when one is there.
 use crate::config::Config;
-use crate::elements::dense::{DenseHead, DenseKind};
-use crate::elements::sapiensdepth::seg_labels;
+use crate::elements::dense::{DenseHead, DenseKind, masked_by_seg};
 use crate::error::Result;
 use crate::heads::normal::normals;
 use crate::meta::dense::{DenseInfo, NormalResult};
@@ -23,16 +22,10 @@ impl DenseHead for NormalHead {
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
-        let seg = seg_labels(buffer, info)?;
-        let n = normals(
-            output,
-            w,
-            h,
-            info.width as usize,
-            info.height as usize,
-            seg.as_ref().map(|s| s.labels()),
-        );
-        NormalResult::new(info, seg.is_some(), n).attach(buffer)
+        let (fw, fh) = (info.width as usize, info.height as usize);
+        let (n, masked) =
+            masked_by_seg(buffer, info, |labels| normals(output, w, h, fw, fh, labels))?;
+        NormalResult::new(info, masked, n).attach(buffer)
     }
 }
 

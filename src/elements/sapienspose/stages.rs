@@ -182,24 +182,12 @@ impl Stages for PoseStages {
     ) -> Result<()> {
         let d = &self.decoder;
         let expect = [d.num_keypoints, d.hm_h, d.hm_w];
-        if inferred.heatmaps.item_shape() != expect {
-            return Err(Error::Output {
-                name: self.contract.output.clone(),
-                msg: format!(
-                    "heatmaps of shape {:?}, expected {expect:?}",
-                    inferred.heatmaps.item_shape()
-                ),
-            });
-        }
         let persons = inferred
             .persons
             .iter()
             .enumerate()
             .map(|(i, (bbox, crop))| {
-                let hm = inferred.heatmaps.item(i).ok_or_else(|| Error::Output {
-                    name: self.contract.output.clone(),
-                    msg: format!("no heatmaps for person {i}"),
-                })?;
+                let hm = inferred.heatmaps.checked_item(i, &expect)?;
                 Ok(PersonPose {
                     bbox: *bbox,
                     keypoints: self.decoder.decode(hm, crop),
