@@ -1,7 +1,6 @@
 //! Batching across frames: every frame still gets its own, correct result.
 use gst::prelude::*;
 use gst_video::VideoFormat;
-use sapiens_stream::elements::inference::stats;
 use sapiens_stream::meta::dense::SegResult;
 use sapiens_stream::meta::pose::PoseResult;
 
@@ -59,8 +58,7 @@ fn pose_batches_person_crops_across_frames_and_splits_results_back() {
         }
     }
     // 10 crops in batches of ≥ 4 crops (2 frames): at most 3 runs, not 5.
-    let s =
-        stats::from_structure(&h.element().unwrap().property::<gst::Structure>("stats")).unwrap();
+    let s = element_stats(&h.element().unwrap());
     assert!(s.runs <= 3, "{s:?}");
 }
 
@@ -105,7 +103,7 @@ fn seg_batches_frames_and_each_gets_its_own_labels() {
             "frame {i}"
         );
     }
-    let s = stats::from_structure(&el.property::<gst::Structure>("stats")).unwrap();
+    let s = element_stats(&el);
     assert!(s.runs < 5, "5 frames in batches of up to 3: {s:?}");
     let _ = el.set_state(gst::State::Null);
 }

@@ -230,3 +230,12 @@ pub fn sapiens_run(tag: &str, args: &[&str]) -> (PathBuf, serde_json::Value) {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap(),
     )
 }
+
+/// The `stats` property of an inference element, parsed.
+pub fn element_stats(el: &gst::Element) -> sapiens_stream::pipelining::ExecutorStats {
+    use gst::prelude::*;
+    sapiens_stream::elements::inference::stats::from_structure(
+        &el.property::<gst::Structure>("stats"),
+    )
+    .unwrap()
+}

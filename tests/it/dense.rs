@@ -273,10 +273,7 @@ fn each_dense_element_in_a_harness_keeps_order_timestamps_and_counts() {
         }
         // Counters are final once EOS, pushed after the last frame, has arrived.
         buffers_before_eos(&mut h);
-        let st = sapiens_stream::elements::inference::stats::from_structure(
-            &el.property::<gst::Structure>("stats"),
-        )
-        .unwrap();
+        let st = element_stats(&el);
         assert_eq!(
             (st.frames_in, st.frames_out, st.failed),
             (4, 4, 0),

@@ -1,18 +1,12 @@
 //! `gst_check::Harness` tests of the elements' stream behaviour and of the overlay's drawing.
 use gst_video::VideoFormat;
 use gst_video::prelude::*;
-use sapiens_stream::elements::inference::stats;
 use sapiens_stream::geometry::BBox;
 use sapiens_stream::heads::pose::Keypoint;
 use sapiens_stream::labels::KeypointSetId;
 use sapiens_stream::meta::pose::{PersonPose, PoseResult};
 
 use crate::common::*;
-
-fn element_stats(h: &gst_check::Harness) -> sapiens_stream::pipelining::ExecutorStats {
-    let el = h.element().unwrap();
-    stats::from_structure(&el.property::<gst::Structure>("stats")).unwrap()
-}
 
 fn blank(format: VideoFormat, w: u32, h: u32, pts_ms: u64) -> (gst::Buffer, gst_video::VideoInfo) {
     dots_frame(format, w, h, &[], pts_ms)
@@ -50,7 +44,7 @@ fn frames_leave_in_order_with_timestamps_and_eos_drains_them() {
         assert_eq!(pose.persons[0].bbox, BBox::frame(320, 240));
         assert_eq!(pose.persons[0].keypoints.len(), 17);
     }
-    let s = element_stats(&h);
+    let s = element_stats(&h.element().unwrap());
     assert_eq!(
         (s.frames_in, s.frames_out, s.flushed, s.failed),
         (n, n, 0, 0)
@@ -87,7 +81,7 @@ fn flush_drops_frames_inside_counts_them_and_the_stream_goes_on() {
     while let Some(b) = h.try_pull() {
         pts.push(b.pts().unwrap().mseconds());
     }
-    let s = element_stats(&h);
+    let s = element_stats(&h.element().unwrap());
     assert_eq!(s.frames_in, 9);
     assert_eq!(
         s.frames_out + s.flushed,

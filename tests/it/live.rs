@@ -2,7 +2,6 @@
 //! source faster than the model, the LATENCY query and periodic stats messages.
 use gst::prelude::*;
 use gst_video::VideoFormat;
-use sapiens_stream::elements::inference::stats;
 use sapiens_stream::meta::pose::PoseResult;
 
 use crate::common::*;
@@ -43,8 +42,7 @@ fn interval_infers_every_other_frame_and_marks_the_rest_carried() {
         "{xs:?}"
     );
     assert_eq!((xs[1], xs[3]), (xs[0], xs[2]));
-    let s =
-        stats::from_structure(&h.element().unwrap().property::<gst::Structure>("stats")).unwrap();
+    let s = element_stats(&h.element().unwrap());
     assert_eq!((s.frames_in, s.frames_out, s.carried), (4, 4, 2));
 }
 
@@ -64,13 +62,7 @@ fn live_run(props: &str) -> (sapiens_stream::pipelining::ExecutorStats, Vec<u64>
     while let Ok(s) = sink.pull_sample() {
         pts.push(s.buffer().unwrap().pts().unwrap().nseconds());
     }
-    let st = stats::from_structure(
-        &pipe
-            .by_name("pose")
-            .unwrap()
-            .property::<gst::Structure>("stats"),
-    )
-    .unwrap();
+    let st = element_stats(&pipe.by_name("pose").unwrap());
     pipe.set_state(gst::State::Null).unwrap();
     (st, pts)
 }
@@ -186,13 +178,7 @@ fn seek_mid_stream_flushes_the_frames_inside_and_continues_from_the_new_position
             .clone();
         after.push(segment.to_stream_time(b.pts().unwrap()).unwrap());
     }
-    let st = stats::from_structure(
-        &pipe
-            .by_name("pose")
-            .unwrap()
-            .property::<gst::Structure>("stats"),
-    )
-    .unwrap();
+    let st = element_stats(&pipe.by_name("pose").unwrap());
     pipe.set_state(gst::State::Null).unwrap();
     assert!(!after.is_empty());
     assert!(
