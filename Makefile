@@ -1,9 +1,10 @@
 # make demo  – set up, build, run pose on real video → out/demo.mp4 (prints fps and latency)
-# make test  – set up, then every test (.ci/run calls this)
+# make test  – set up, lint (fmt, clippy -D warnings), then every test under G_DEBUG=fatal_warnings
+#              (.ci/run calls this)
 CARGO ?= cargo
 FRAMES ?= 200
 
-.PHONY: setup build demo test models bench clean-cache
+.PHONY: setup build demo lint test models bench clean-cache
 
 setup:
 	@scripts/setup.sh
@@ -17,9 +18,14 @@ demo: build
 	  --output out/demo.mp4 --max-frames $(FRAMES) --stats-json out/demo-stats.json
 	@echo "Plugin for gst-launch-1.0: export GST_PLUGIN_PATH=$(CURDIR)/target/release"
 
-test: setup
+lint: setup
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# A GLib warning or critical (invalid caps, a refused property value) aborts the test that caused it.
+test: lint
 	$(CARGO) build --workspace
-	$(CARGO) test --workspace -- --test-threads 2
+	G_DEBUG=fatal_warnings $(CARGO) test --workspace -- --test-threads 2
 	.venv/bin/python scripts/gen_test_models.py --check
 
 models: setup

@@ -1,6 +1,7 @@
 //! Criterion benches of the per-frame hot paths (single-threaded OpenCV):
 //! pre-processing (720p/1080p → 1024×768 NCHW), pose decoding (308 keypoints, 1 and 8 persons),
 //! skeleton drawing, and seg logits → 1080p labels in both modes. Run: `cargo bench --bench hot_paths`.
+#![allow(clippy::unwrap_used)] // test and measuring code: a failed unwrap is the report
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sapiens_stream::config::SegMode;
 use sapiens_stream::geometry::{BBox, Crop};

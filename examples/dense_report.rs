@@ -5,6 +5,7 @@
 //!    label differs, for the tiny Sapiens-architecture seg model and the analytic one.
 //!
 //! `cargo run --release --example dense_report -- data/vtest.avi 60`
+#![allow(clippy::unwrap_used)] // test and measuring code: a failed unwrap is the report
 use std::time::Instant;
 
 use gst::prelude::*;

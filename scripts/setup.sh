@@ -29,6 +29,12 @@ if ((${#missing[@]})); then
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust 1.95 (rustup.rs)" >&2; exit 1; }
+for tool in fmt clippy; do
+  if ! cargo "$tool" --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null && rustup component add "$([ $tool = fmt ] && echo rustfmt || echo clippy)" \
+      || { echo "setup: cargo $tool missing (make test lints with it): rustup component add $tool" >&2; exit 1; }
+  fi
+done
 
 # The venv must be able to build/install wheels for this interpreter.
 PYTHON="${PYTHON:-python3}"

@@ -41,6 +41,10 @@ pub enum Error {
     /// Buffer metadata that is absent or malformed.
     #[error("metadata {name}: {msg}")]
     Meta { name: String, msg: String },
+    /// A stage of an inference element panicked on a frame (a bug: the frame is failed, the
+    /// stream goes on).
+    #[error("the {stage} stage panicked: {msg}")]
+    StagePanic { stage: &'static str, msg: String },
     /// Invalid argument from a caller (property value, CLI flag).
     #[error("{0}")]
     Invalid(String),

@@ -168,7 +168,7 @@ impl Normalization {
 /// Warps `frame` through `to_input` (frame px → input px) and writes one normalized CHW item
 /// (`norm.item_len()` values, RGB plane order) into `out`.
 pub fn warp_normalize(
-    frame: &FrameView,
+    frame: &FrameView<'_>,
     to_input: &Affine,
     norm: &Normalization,
     out: &mut [f32],

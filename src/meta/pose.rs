@@ -82,12 +82,22 @@ impl PoseResult {
         };
         let s = meta.structure();
         let set: String = get_field(s, POSE_META, "keypoint-set")?;
-        let keypoint_set = set.parse().map_err(|msg| Error::Meta {
+        let keypoint_set: KeypointSetId = set.parse().map_err(|msg| Error::Meta {
             name: POSE_META.into(),
             msg,
         })?;
         let n = get_field::<u32>(s, POSE_META, "num-persons")? as usize;
         let k = get_field::<u32>(s, POSE_META, "num-keypoints")? as usize;
+        let set_len = keypoint_set.set().len();
+        if k != set_len {
+            return Err(Error::Meta {
+                name: POSE_META.into(),
+                msg: format!(
+                    "num-keypoints = {k}, but keypoint-set {} has {set_len}",
+                    keypoint_set.as_str()
+                ),
+            });
+        }
         let boxes = get_f32s(s, POSE_META, "boxes", n * 4)?;
         let kps = get_f32s(s, POSE_META, "keypoints", n * k * 3)?;
         let persons = (0..n)
@@ -168,7 +178,24 @@ mod tests {
         assert_eq!(PoseResult::from_buffer(&buf).unwrap(), Some(r.clone()));
         // Metadata survives a buffer copy (what `make_mut` does downstream).
         let copy = buf.copy();
-        assert_eq!(PoseResult::from_buffer(&copy).unwrap(), Some(r));
+        assert_eq!(PoseResult::from_buffer(&copy).unwrap(), Some(r.clone()));
+        // A meta from another producer whose keypoint count is not its set's is refused when
+        // read (drawing indexes the set's colours by keypoint).
+        let mut other = gst::Buffer::with_size(16).unwrap();
+        r.attach(other.get_mut().unwrap()).unwrap();
+        {
+            let mut m = CustomMeta::from_mut_buffer(other.get_mut().unwrap(), POSE_META).unwrap();
+            let s = m.mut_structure();
+            s.set("num-persons", 1u32);
+            s.set("num-keypoints", 20u32);
+            put_f32s(s, "boxes", vec![0.0; 4]);
+            put_f32s(s, "keypoints", vec![0.0; 20 * 3]);
+        }
+        let e = PoseResult::from_buffer(&other).unwrap_err().to_string();
+        assert!(
+            e.contains("20") && e.contains("coco-17") && e.contains("17"),
+            "{e}"
+        );
         // A person with the wrong keypoint count is refused.
         let bad = PoseResult {
             keypoint_set: KeypointSetId::Goliath308,

@@ -139,9 +139,20 @@ impl<T> Job<T> {
 }
 
 enum Msg<T> {
-    Frame { epoch: u64, job: Job<T> },
-    Event { epoch: u64, event: gst::Event },
-    Failed { epoch: u64, error: Error },
+    Frame {
+        epoch: u64,
+        job: Job<T>,
+    },
+    Event {
+        epoch: u64,
+        event: gst::Event,
+    },
+    /// A frame lost in a stage; `working` when it was to be inferred (holds a window slot).
+    Failed {
+        epoch: u64,
+        error: Error,
+        working: bool,
+    },
     Stop,
 }
 
@@ -151,7 +162,15 @@ impl<T> Msg<T> {
         match self {
             Msg::Frame { .. } => None,
             Msg::Event { epoch, event } => Some(Msg::Event { epoch, event }),
-            Msg::Failed { epoch, error } => Some(Msg::Failed { epoch, error }),
+            Msg::Failed {
+                epoch,
+                error,
+                working,
+            } => Some(Msg::Failed {
+                epoch,
+                error,
+                working,
+            }),
             Msg::Stop => Some(Msg::Stop),
         }
     }
@@ -303,8 +322,14 @@ impl Executor {
                     let item = match m {
                         Msg::Frame { epoch, job } => Some((epoch, Output::Buffer(job.buffer))),
                         Msg::Event { epoch, event } => Some((epoch, Output::Event(event))),
-                        Msg::Failed { epoch, error } => {
-                            sh3.release_working();
+                        Msg::Failed {
+                            epoch,
+                            error,
+                            working,
+                        } => {
+                            if working {
+                                sh3.release_working();
+                            }
                             Some((epoch, Output::Error(error)))
                         }
                         Msg::Stop => None,
@@ -322,9 +347,9 @@ impl Executor {
                         let buffer = job.buffer.make_mut();
                         match job.data.take() {
                             Some(inferred) => {
-                                let done = s3.postprocess(inferred, buffer, &job.info);
+                                // On failure `emit` frees the slot, as for earlier stages.
+                                s3.postprocess(inferred, buffer, &job.info)?;
                                 sh3.release_working();
-                                done?;
                                 *carried.lock().unwrap_or_else(|p| p.into_inner()) =
                                     snapshot(buffer, s3.result_metas());
                             }
@@ -640,7 +665,7 @@ fn run_infer_stage<S: Stages>(
             .collect();
         let n = jobs.len();
         shared.stats().runs += 1;
-        match stages.infer(pres) {
+        match guarded(Stage::Infer, || stages.infer(pres)) {
             Ok(outs) if outs.len() == n => {
                 let elapsed = t.elapsed();
                 for (job, out) in jobs.into_iter().zip(outs) {
@@ -660,6 +685,7 @@ fn run_infer_stage<S: Stages>(
                     emit(Msg::Failed {
                         epoch,
                         error: Error::Inference(msg.clone()),
+                        working: true,
                     })
                 });
             }
@@ -669,6 +695,7 @@ fn run_infer_stage<S: Stages>(
                     emit(Msg::Failed {
                         epoch,
                         error: Error::Inference(msg.clone()),
+                        working: true,
                     })
                 });
             }
@@ -693,9 +720,13 @@ fn run_stage<A, B>(
             Msg::Frame { epoch, job } => {
                 let t = Instant::now();
                 let timed = job.data.is_some();
-                let out = match work(job) {
+                let out = match guarded(stage, || work(job)) {
                     Ok(job) => Msg::Frame { epoch, job },
-                    Err(error) => Msg::Failed { epoch, error },
+                    Err(error) => Msg::Failed {
+                        epoch,
+                        error,
+                        working: timed,
+                    },
                 };
                 if timed {
                     shared.stats().record(stage, t.elapsed());
@@ -709,6 +740,22 @@ fn run_stage<A, B>(
             }
         }
     }
+}
+
+/// Runs `f`, turning a panic into [`Error::StagePanic`] naming `stage`: a panicking stage fails
+/// its frame (counted, reported) instead of killing its thread and hanging the stream.
+fn guarded<T>(stage: Stage, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        Err(Error::StagePanic {
+            stage: stage.name(),
+            msg,
+        })
+    })
 }
 
 /// Passes a non-frame message to the next stage; `true` when it was `Stop`.

@@ -11,6 +11,18 @@ pub enum Stage {
     Total,
 }
 
+impl Stage {
+    /// The name used in errors and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Pre => "pre-process",
+            Stage::Infer => "inference",
+            Stage::Post => "post-process",
+            Stage::Total => "element",
+        }
+    }
+}
+
 /// Latencies of one stage, milliseconds, over the last [`WINDOW`] frames.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct LatencySummary {

@@ -10,6 +10,8 @@ struct Fake {
     fail_pts: Vec<u64>,
     /// Sizes of the batches `infer` saw.
     batches: Mutex<Vec<usize>>,
+    /// The stage that panics on the frame with this PTS.
+    panic_at: Option<(Stage, u64)>,
 }
 
 impl Fake {
@@ -20,7 +22,21 @@ impl Fake {
             sleep: Duration::from_millis(sleep_ms),
             fail_pts,
             batches: Mutex::new(Vec::new()),
+            panic_at: None,
         })
+    }
+
+    fn panicking(stage: Stage, pts: u64) -> Arc<Self> {
+        Arc::new(Self {
+            panic_at: Some((stage, pts)),
+            ..Arc::into_inner(Self::new(0, vec![])).unwrap()
+        })
+    }
+
+    fn maybe_panic(&self, stage: Stage, pts: u64) {
+        if self.panic_at == Some((stage, pts)) {
+            panic!("fake panic at {pts}");
+        }
     }
 
     fn work(&self) {
@@ -36,10 +52,15 @@ impl Stages for Fake {
     type Inferred = u64;
     fn preprocess(&self, buffer: &gst::Buffer, _: &gst_video::VideoInfo) -> Result<u64> {
         self.work();
-        Ok(buffer.pts().map(|t| t.nseconds()).unwrap_or(0))
+        let pts = buffer.pts().map(|t| t.nseconds()).unwrap_or(0);
+        self.maybe_panic(Stage::Pre, pts);
+        Ok(pts)
     }
     fn infer(&self, batch: Vec<u64>) -> Result<Vec<u64>> {
         self.work();
+        batch
+            .iter()
+            .for_each(|&p| self.maybe_panic(Stage::Infer, p));
         self.batches.lock().unwrap().push(batch.len());
         if let Some(pts) = batch.iter().find(|p| self.fail_pts.contains(p)) {
             return Err(Error::Inference(format!("fake failure at {pts}")));
@@ -55,6 +76,7 @@ impl Stages for Fake {
         self.work();
         buffer.set_offset(v);
         let pts = buffer.pts().map(|t| t.nseconds()).unwrap_or(0);
+        self.maybe_panic(Stage::Post, pts);
         let mut m = gst::meta::CustomMeta::add(buffer, TEST_META).unwrap();
         m.mut_structure().set("pts", pts);
         Ok(())
@@ -182,6 +204,38 @@ fn a_failed_frame_is_reported_in_its_place_and_counted() {
     let s = exec.stats();
     assert_eq!((s.frames_in, s.frames_out, s.failed), (10, 8, 2));
     assert_eq!(exec.in_flight(), 0);
+}
+
+#[test]
+fn a_panic_in_any_stage_fails_that_frame_names_the_stage_and_never_hangs() {
+    init();
+    for (stage, name) in [
+        (Stage::Pre, "pre-process"),
+        (Stage::Infer, "inference"),
+        (Stage::Post, "post-process"),
+    ] {
+        let exec = Arc::new(
+            Executor::new("t", Fake::panicking(stage, 3), adm(2, Policy::Block, 1)).unwrap(),
+        );
+        // A hang is the defect: run on a thread and give up after a generous bound.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let e2 = exec.clone();
+        std::thread::spawn(move || tx.send(run(e2, 8)));
+        let (pts, errors, _) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("a panic in {name} hung the executor"));
+        assert_eq!(pts, vec![0, 1, 2, 4, 5, 6, 7], "{name}");
+        assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+        assert!(
+            errors[0].contains(name)
+                && errors[0].contains("panicked")
+                && errors[0].contains("fake panic at 3"),
+            "{errors:?}"
+        );
+        let s = exec.stats();
+        assert_eq!((s.frames_in, s.frames_out, s.failed), (8, 7, 1), "{name}");
+        assert_eq!(exec.in_flight(), 0, "{name}");
+    }
 }
 
 #[test]

@@ -63,7 +63,7 @@ impl Default for Style {
     }
 }
 
-fn draw_pose(img: &mut Packed, results: &Results, style: &Style) -> Result<()> {
+fn draw_pose(img: &mut Packed<'_>, results: &Results, style: &Style) -> Result<()> {
     if let Some(p) = &results.pose {
         // SAFETY: the canvas borrows `img`'s memory only inside this function.
         let mut canvas = unsafe { Canvas::over(img)? };
@@ -72,14 +72,14 @@ fn draw_pose(img: &mut Packed, results: &Results, style: &Style) -> Result<()> {
     Ok(())
 }
 
-fn banner(img: &mut Packed) -> Result<()> {
+fn banner(img: &mut Packed<'_>) -> Result<()> {
     // SAFETY: as in `draw_pose`.
     let mut canvas = unsafe { Canvas::over(img)? };
     canvas.untrained_banner()
 }
 
 /// Draws over the frame in place: seg blend (if enabled), then skeletons.
-pub fn overlay(img: &mut Packed, results: &Results, style: &Style) -> Result<()> {
+pub fn overlay(img: &mut Packed<'_>, results: &Results, style: &Style) -> Result<()> {
     if let (Some(seg), true) = (&results.seg, style.seg) {
         seg_blend(img, seg, style.alpha);
     }
@@ -94,7 +94,7 @@ pub fn overlay(img: &mut Packed, results: &Results, style: &Style) -> Result<()>
 pub fn grid(
     src: &[u8],
     src_stride: usize,
-    out: &mut Packed,
+    out: &mut Packed<'_>,
     results: &Results,
     style: &Style,
 ) -> Result<()> {

@@ -96,7 +96,7 @@ impl<'a> Packed<'a> {
 }
 
 /// Blends the class palette over the image: `rgb·(1−alpha) + palette[class]·alpha`.
-pub fn seg_blend(img: &mut Packed, seg: &SegResult, alpha: f32) {
+pub fn seg_blend(img: &mut Packed<'_>, seg: &SegResult, alpha: f32) {
     let (pal, labels, w) = (seg_palette(), seg.labels(), img.width as usize);
     img.map(|x, y, px| {
         let c = pal[labels[y * w + x] as usize % pal.len()];
@@ -123,7 +123,7 @@ fn inferno() -> Result<&'static [[u8; 3]; 256]> {
 
 /// Depth as the official demo: `1 − (d − min)/(max − min)` over the foreground (near = bright),
 /// INFERNO; background (NaN) grey 100.
-pub fn depth_map(img: &mut Packed, depth: &DepthResult) -> Result<()> {
+pub fn depth_map(img: &mut Packed<'_>, depth: &DepthResult) -> Result<()> {
     let lut = inferno()?;
     let values = depth.values();
     let (lo, hi) = depth.range.unwrap_or((0.0, 1.0));
@@ -141,7 +141,7 @@ pub fn depth_map(img: &mut Packed, depth: &DepthResult) -> Result<()> {
 }
 
 /// Normals as `(n + 1)/2 · 255` (x → R, y → G, z → B); background (NaN) black.
-pub fn normal_map(img: &mut Packed, normals: &NormalResult) {
+pub fn normal_map(img: &mut Packed<'_>, normals: &NormalResult) {
     let (n, w) = (normals.values(), img.width as usize);
     img.map(|x, y, _| {
         let p = &n[3 * (y * w + x)..][..3];

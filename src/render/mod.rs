@@ -23,7 +23,7 @@ impl Canvas {
     /// # Safety
     /// `img`'s memory must stay alive and untouched by others while the canvas exists (the `Mat`
     /// points into it).
-    pub unsafe fn over(img: &mut dense::Packed) -> Result<Self> {
+    pub unsafe fn over(img: &mut dense::Packed<'_>) -> Result<Self> {
         let PixelLayout::Packed {
             bytes_per_pixel,
             rgb,

@@ -190,7 +190,7 @@ pub fn launch(line: &str) -> gst::Pipeline {
 }
 
 /// The element `name` of `pipe`, as `T` (e.g. `gst_app::AppSink`).
-pub fn by_name<T: glib::prelude::IsA<gst::Element>>(pipe: &gst::Pipeline, name: &str) -> T {
+pub fn by_name<T: IsA<gst::Element>>(pipe: &gst::Pipeline, name: &str) -> T {
     use gst::prelude::*;
     pipe.by_name(name)
         .unwrap_or_else(|| panic!("no element {name}"))

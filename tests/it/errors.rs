@@ -159,6 +159,18 @@ fn dense_heads_refuse_models_and_configs_of_another_head() {
     // A pose config given to a dense element.
     let e = element_start_error("sapiensdepth", &config("pose-tiny-coco17.toml"), &[]);
     assert!(e.contains("config is for sapienspose"), "{e}");
+    // Another dense head's config: each element runs only its own head.
+    for (element, cfg, runs) in [
+        ("sapiensdepth", "seg-tiny.toml", "sapiensseg"),
+        ("sapiensnormal", "depth-tiny.toml", "sapiensdepth"),
+        ("sapiensseg", "normal-tiny.toml", "sapiensnormal"),
+    ] {
+        let e = element_start_error(element, &config(cfg), &[]);
+        assert!(
+            e.contains(&format!("config is for {runs}")) && e.contains(cfg),
+            "{element} with {cfg}: {e}"
+        );
+    }
     // A seg config given to the pose element.
     let e = element_start_error("sapienspose", &config("seg-tiny.toml"), &[]);
     assert!(e.contains("[pose]"), "{e}");

@@ -369,6 +369,94 @@ mod dense_overlay {
         );
     }
 
+    /// Every width/height in `caps` is a fixed size or a range with min < max (GStreamer refuses
+    /// anything else with a GLib critical, which `G_DEBUG=fatal_warnings` turns into an abort).
+    fn sizes_are_valid(caps: &gst::Caps) -> bool {
+        caps.iter().all(|s| {
+            ["width", "height"].iter().all(|f| {
+                s.get::<i32>(*f).is_ok_and(|v| v >= 1)
+                    || s.get::<gst::IntRange<i32>>(*f)
+                        .is_ok_and(|r| 1 <= r.min() && r.min() < r.max())
+            })
+        })
+    }
+
+    #[test]
+    fn grid_caps_halve_and_double_sizes_and_drop_what_cannot_fit() {
+        init();
+        let el = gst::ElementFactory::make("sapiensoverlay")
+            .property_from_str("layout", "grid")
+            .build()
+            .unwrap();
+        let src = el.static_pad("src").unwrap();
+        let sink = el.static_pad("sink").unwrap();
+        // Asked on the src pad with a downstream filter, the overlay maps the filter to the sizes
+        // upstream would have to send: half of it.
+        for (filter, expect) in [
+            // An odd size cannot be the double of anything: no caps, not an empty range.
+            ("video/x-raw,format=RGB,width=641,height=480", None),
+            ("video/x-raw,format=RGB,width=640,height=481", None),
+            // A range one wide halves to one size: a fixed value, not a collapsed range.
+            (
+                "video/x-raw,format=RGB,width=[640,641],height=480",
+                Some((640, 480)),
+            ),
+            (
+                "video/x-raw,format=RGB,width=1280,height=[959,961]",
+                Some((1280, 960)),
+            ),
+        ] {
+            let f: gst::Caps = filter.parse().unwrap();
+            let got = src.query_caps(Some(&f));
+            assert!(sizes_are_valid(&got), "{filter}: {got}");
+            match expect {
+                None => assert!(got.is_empty(), "{filter}: {got}"),
+                Some((w, h)) => {
+                    let fixed = {
+                        let mut c = got.clone();
+                        c.fixate();
+                        c
+                    };
+                    let s = fixed.structure(0).unwrap();
+                    assert_eq!(
+                        (
+                            s.get::<i32>("width").unwrap(),
+                            s.get::<i32>("height").unwrap()
+                        ),
+                        (w, h),
+                        "{filter}: {got}"
+                    );
+                }
+            }
+        }
+        // Upstream sizes double on the way out, ranges included, and stay valid.
+        let f: gst::Caps = "video/x-raw,format=RGB,width=[1,3],height=5"
+            .parse()
+            .unwrap();
+        let got = sink.query_caps(Some(&f));
+        assert!(sizes_are_valid(&got), "{got}");
+        // A real negotiation with an odd downstream size fails cleanly (not-negotiated).
+        let pipe = launch(
+            "videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=[2,400],height=[2,300] ! \
+             sapiensoverlay layout=grid ! video/x-raw,width=641,height=481 ! fakesink",
+        );
+        pipe.set_state(gst::State::Playing).unwrap();
+        let msg = pipe
+            .bus()
+            .unwrap()
+            .timed_pop_filtered(
+                gst::ClockTime::from_seconds(10),
+                &[gst::MessageType::Error, gst::MessageType::Eos],
+            )
+            .expect("the pipeline ends");
+        assert_eq!(
+            msg.type_(),
+            gst::MessageType::Error,
+            "odd grid output cannot negotiate"
+        );
+        pipe.set_state(gst::State::Null).unwrap();
+    }
+
     #[test]
     fn overlay_layout_blends_seg_over_the_frame_in_place() {
         let (b, info) = frame(VideoFormat::Rgb, true);

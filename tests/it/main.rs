@@ -1,4 +1,5 @@
 //! Integration tests: elements through `gst_check::Harness` and whole pipelines on real video.
+#![allow(clippy::unwrap_used)] // test and measuring code: a failed unwrap is the report
 mod accuracy;
 mod batching;
 mod common;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::config::{Config, Weights};
+use crate::config::{Config, Head, Weights};
 use crate::elements::inference::{LoadedModel, frame};
 use crate::error::{Error, Result};
 use crate::geometry::stretch;
@@ -19,6 +19,8 @@ use crate::runtime::shared::Runner;
 
 /// A dense head: how one frame's output becomes its result.
 pub trait DenseHead: Send + Sync + 'static {
+    /// The config head it runs (a config for another head is refused).
+    const HEAD: Head;
     /// The custom meta its result is attached as.
     const META: &'static str;
     /// Turns one item's output (`c` planes of `w`×`h`, as [`Config::output_item`]) into the
@@ -115,11 +117,12 @@ impl<H: DenseHead> DenseStages<H> {
     pub fn new(loaded: &LoadedModel, head: H, tensors: Arc<TensorCounters>) -> Result<Self> {
         let cfg = &loaded.config;
         let (h, w) = (cfg.input.height, cfg.input.width);
-        if cfg.dense_stride().is_none() {
+        if cfg.head() != H::HEAD {
             return Err(Error::Config {
                 path: cfg.source.clone(),
                 msg: format!(
-                    "this element runs a dense head, but the config is for {}",
+                    "this element is {}, but the config is for {}",
+                    H::HEAD.element(),
                     cfg.element()
                 ),
             });

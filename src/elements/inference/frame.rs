@@ -55,7 +55,7 @@ pub fn layout(format: VideoFormat) -> Result<PixelLayout> {
 pub fn with_view<R>(
     buffer: &gst::BufferRef,
     info: &gst_video::VideoInfo,
-    f: impl FnOnce(&FrameView) -> Result<R>,
+    f: impl FnOnce(&FrameView<'_>) -> Result<R>,
 ) -> Result<R> {
     let layout = layout(info.format())?;
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).map_err(|e| {

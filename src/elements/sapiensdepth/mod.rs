@@ -12,6 +12,7 @@ pub struct DepthKind;
 pub struct DepthHead;
 
 impl DenseHead for DepthHead {
+    const HEAD: crate::config::Head = crate::config::Head::Depth;
     const META: &'static str = crate::meta::dense::DEPTH_META;
     fn attach(
         &self,

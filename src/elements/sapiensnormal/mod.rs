@@ -12,6 +12,7 @@ pub struct NormalKind;
 pub struct NormalHead;
 
 impl DenseHead for NormalHead {
+    const HEAD: crate::config::Head = crate::config::Head::Normal;
     const META: &'static str = crate::meta::dense::NORMAL_META;
     fn attach(
         &self,

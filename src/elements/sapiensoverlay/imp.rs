@@ -146,11 +146,16 @@ impl BaseTransformImpl for SapiensOverlay {
         let mut out = caps.clone();
         if *lock(&self.layout) == Layout::Grid {
             let grow = direction == gst::PadDirection::Sink;
-            for s in out.make_mut().iter_mut() {
-                for field in ["width", "height"] {
-                    scale_dimension(s, field, grow);
+            out.make_mut().filter_map_in_place(|_, s| {
+                if ["width", "height"]
+                    .iter()
+                    .all(|field| scale_dimension(s, field, grow))
+                {
+                    gst::CapsFilterMapAction::Keep
+                } else {
+                    gst::CapsFilterMapAction::Remove
                 }
-            }
+            });
         }
         Some(match filter {
             Some(f) => f.intersect_with_mode(&out, gst::CapsIntersectMode::First),
@@ -159,15 +164,17 @@ impl BaseTransformImpl for SapiensOverlay {
     }
 }
 
-/// Doubles (`grow`) or halves a caps dimension, fixed or a range; halving drops odd sizes.
-fn scale_dimension(s: &mut gst::StructureRef, field: &str, grow: bool) {
+/// Doubles (`grow`) or halves a caps dimension, a fixed size or a range. Returns `false` when no
+/// size fits (halving an odd size): the caller drops the structure, since GStreamer has no empty
+/// range. A range that halves to one size becomes that size (GStreamer refuses `[n, n]`).
+fn scale_dimension(s: &mut gst::StructureRef, field: &str, grow: bool) -> bool {
     if let Ok(v) = s.get::<i32>(field) {
         if grow {
             s.set(field, v.saturating_mul(2));
         } else if v % 2 == 0 {
             s.set(field, v / 2);
         } else {
-            s.set(field, gst::IntRange::new(1, 0));
+            return false;
         }
     } else if let Ok(r) = s.get::<gst::IntRange<i32>>(field) {
         let (lo, hi) = if grow {
@@ -175,8 +182,14 @@ fn scale_dimension(s: &mut gst::StructureRef, field: &str, grow: bool) {
         } else {
             ((r.min() + 1) / 2, r.max() / 2)
         };
-        s.set(field, gst::IntRange::new(lo.max(1), hi.max(1)));
+        let (lo, hi) = (lo.max(1), hi.max(1));
+        match lo.cmp(&hi) {
+            std::cmp::Ordering::Less => s.set(field, gst::IntRange::new(lo, hi)),
+            std::cmp::Ordering::Equal => s.set(field, lo),
+            std::cmp::Ordering::Greater => return false,
+        }
     }
+    true
 }
 
 impl VideoFilterImpl for SapiensOverlay {

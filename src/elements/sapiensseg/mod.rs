@@ -46,6 +46,7 @@ pub struct SegHead {
 }
 
 impl DenseHead for SegHead {
+    const HEAD: crate::config::Head = crate::config::Head::Seg;
     const META: &'static str = crate::meta::dense::SEG_META;
     fn attach(
         &self,
