@@ -1,16 +1,17 @@
 //! Criterion benches of the per-frame hot paths (single-threaded OpenCV):
-//! pre-processing (720p/1080p → 1024×768 NCHW), pose decoding (308 keypoints, 1 and 8 persons),
+//! pre-processing (720p/1080p → 1024×768 NCHW: the pose crop's warp, and the dense stretch as
+//! `resize` beside the `warpAffine` it replaced), pose decoding (308 keypoints, 1 and 8 persons),
 //! skeleton drawing, and seg logits → 1080p labels in both modes. Run: `cargo bench --bench hot_paths`.
 #![allow(clippy::unwrap_used)] // test and measuring code: a failed unwrap is the report
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sapiens_stream::config::SegMode;
-use sapiens_stream::geometry::{BBox, Crop};
+use sapiens_stream::geometry::{BBox, Crop, stretch};
 use sapiens_stream::heads::pose::{Keypoint, PoseDecoder};
 use sapiens_stream::heads::seg;
 use sapiens_stream::labels::KeypointSetId;
 use sapiens_stream::meta::pose::{PersonPose, PoseResult};
 use sapiens_stream::preprocess::{
-    FrameView, Normalization, PixelLayout, YuvMatrix, warp_normalize,
+    FrameView, Normalization, PixelLayout, Sampling, YuvMatrix, sample_normalize,
 };
 use sapiens_stream::render::dense::Packed;
 use sapiens_stream::render::{Canvas, pose};
@@ -26,15 +27,29 @@ fn frame(w: u32, h: u32) -> Vec<u8> {
     (0..(w * h * 4)).map(|i| (i * 7 % 251) as u8).collect()
 }
 
+/// Each way a `w`×`h` frame reaches the input: pose crop (UDP warp), dense stretch with
+/// `resize` (what runs), and the same stretch as a `warpAffine` (what it replaced).
+fn samplings(w: u32, h: u32) -> [(&'static str, Sampling); 3] {
+    let crop = Crop::from_box(&BBox::frame(w, h), 1.25, 0.75);
+    [
+        (
+            "pose_crop_warp",
+            Sampling::Warp(crop.udp_warp(NORM.width, NORM.height)),
+        ),
+        ("dense_stretch_resize", Sampling::Stretch),
+        (
+            "dense_stretch_warp_before",
+            Sampling::Warp(stretch(w, h, NORM.width, NORM.height)),
+        ),
+    ]
+}
+
 fn preprocess(c: &mut Criterion) {
     opencv::core::set_num_threads(1).unwrap();
     let mut g = c.benchmark_group("preprocess");
     g.throughput(Throughput::Elements(1));
     let mut out = vec![0.0f32; NORM.item_len()];
-    for (name, w, h) in [
-        ("720p_bgrx_to_1024x768", 1280, 720),
-        ("1080p_bgrx_to_1024x768", 1920, 1080),
-    ] {
+    for (name, w, h) in [("720p_bgrx", 1280, 720), ("1080p_bgrx", 1920, 1080)] {
         let data = frame(w, h);
         let view = FrameView {
             layout: PixelLayout::BGRX,
@@ -43,13 +58,13 @@ fn preprocess(c: &mut Criterion) {
             planes: vec![(&data, w as usize * 4)],
             matrix: YuvMatrix::BT709,
         };
-        let crop = Crop::from_box(&BBox::frame(w, h), 1.25, 0.75);
-        let warp = crop.udp_warp(NORM.width, NORM.height);
-        g.bench_function(name, |b| {
-            b.iter(|| warp_normalize(&view, &warp, &NORM, &mut out).unwrap())
-        });
+        for (how, sampling) in samplings(w, h) {
+            g.bench_function(format!("{name}_{how}"), |b| {
+                b.iter(|| sample_normalize(&view, &sampling, &NORM, &mut out).unwrap())
+            });
+        }
     }
-    // 1080p I420: planes warped separately, converted per output pixel.
+    // 1080p I420: planes resampled separately, converted per output pixel.
     let (w, h) = (1920u32, 1080u32);
     let (y, uv) = (frame(w, h / 4), frame(w / 2, h / 4)); // w*h and w*h/2 bytes
     let (yp, up, vp) = (
@@ -64,10 +79,11 @@ fn preprocess(c: &mut Criterion) {
         planes: vec![(yp, w as usize), (up, w as usize / 2), (vp, w as usize / 2)],
         matrix: YuvMatrix::BT709,
     };
-    let warp = Crop::from_box(&BBox::frame(w, h), 1.25, 0.75).udp_warp(NORM.width, NORM.height);
-    g.bench_function("1080p_i420_to_1024x768", |b| {
-        b.iter(|| warp_normalize(&view, &warp, &NORM, &mut out).unwrap())
-    });
+    for (how, sampling) in samplings(w, h) {
+        g.bench_function(format!("1080p_i420_{how}"), |b| {
+            b.iter(|| sample_normalize(&view, &sampling, &NORM, &mut out).unwrap())
+        });
+    }
     g.finish();
 }
 

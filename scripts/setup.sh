@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time set-up on Debian 12 (idempotent, fast when everything is there):
-#  - apt: GStreamer 1.22 dev + plugins, OpenCV, clang, PyGObject, opencv-doc (test video);
+#  - apt: GStreamer 1.22 dev + plugins, OpenCV, clang, PyGObject and python3-opencv (test references), opencv-doc (test video);
 #  - .venv: onnxruntime (its libonnxruntime.so is the ONNX Runtime the build loads), onnx, numpy;
 #  - .sapiens/ort-dylib-path: where that library is (read at build time);
 #  - data/vtest.avi: people walking, from opencv-doc (never committed).
@@ -14,7 +14,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x
   gstreamer1.0-rtsp libgstrtspserver-1.0-dev libopencv-dev opencv-doc
-  python3-venv python3-gi python3-numpy gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  python3-venv python3-gi python3-numpy python3-opencv gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
 )
 
 missing=()

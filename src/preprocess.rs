@@ -1,9 +1,11 @@
 //! Frame → normalized NCHW f32 model input, shared by every head.
 //!
-//! One affine warp (OpenCV `warpAffine`, bilinear, constant-black border) takes frame pixels
-//! straight to the model input: a UDP crop for top-down pose, a stretch for the dense heads.
-//! Packed RGB/BGR(x) frames are read in place. YUV frames (I420, NV12) are never converted as a
-//! whole: each plane is warped to the input size and only the 1024x768 result is turned to RGB.
+//! One OpenCV resampling takes frame pixels straight to the model input, the same operation the
+//! official code runs ([`Sampling`]): `warpAffine` (bilinear, constant-black border) for the
+//! top-down pose crop, `resize` (bilinear, edges clamped) for the dense heads' whole-frame
+//! stretch. Packed RGB/BGR(x) frames are read in place. YUV frames (I420, NV12) are never
+//! converted as a whole: each plane is resampled to the input size (chroma through its own map,
+//! which honours the chroma siting) and only the 1024x768 result is turned to RGB.
 use std::ffi::c_void;
 
 use opencv::core::{self as cv, Mat, MatTraitConstManual, Scalar, Size};
@@ -53,13 +55,18 @@ impl PixelLayout {
     };
 }
 
-/// YUV → RGB conversion constants (`Kr`, `Kb` of the colour matrix, and the range).
+/// How YUV samples become RGB: `Kr`, `Kb` of the colour matrix, the range, and where the
+/// chroma samples sit on the luma grid.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct YuvMatrix {
     pub kr: f32,
     pub kb: f32,
     /// Full range (0..255) instead of limited (Y 16..235, UV 16..240).
     pub full_range: bool,
+    /// Luma-pixel position (x, y) of chroma sample (0, 0): 0.5 on an axis where chroma is
+    /// centred between two luma samples (JPEG, GStreamer's default), 0 where it is co-sited with
+    /// the first (horizontally for MPEG-2/H.264 `chroma-site=mpeg2`).
+    pub chroma_origin: [f64; 2],
 }
 
 impl YuvMatrix {
@@ -67,12 +74,20 @@ impl YuvMatrix {
         kr: 0.299,
         kb: 0.114,
         full_range: false,
+        chroma_origin: [0.5, 0.5],
     };
     pub const BT709: Self = Self {
         kr: 0.2126,
         kb: 0.0722,
         full_range: false,
+        chroma_origin: [0.5, 0.5],
     };
+
+    /// Luma pixels → chroma pixels (chroma planes are subsampled 2× on both axes).
+    fn luma_to_chroma(&self) -> Affine {
+        let [ox, oy] = self.chroma_origin;
+        Affine([[0.5, 0.0, -0.5 * ox], [0.0, 0.5, -0.5 * oy]])
+    }
 
     /// RGB (0..255, unclamped) of one YUV sample.
     #[inline]
@@ -165,11 +180,33 @@ impl Normalization {
     }
 }
 
-/// Warps `frame` through `to_input` (frame px → input px) and writes one normalized CHW item
+/// How frame pixels are resampled onto the model input grid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sampling {
+    /// `warpAffine` through the map (frame px → input px), bilinear, black outside the frame:
+    /// the top-down pose crop, as mmpose's `TopdownAffine` does it (SAPIENS.md 3.2).
+    Warp(Affine),
+    /// The whole frame stretched to the input size with `resize`, bilinear, edges clamped: the
+    /// dense heads, as the official `cv2.resize(frame, (768, 1024), INTER_LINEAR)` (SAPIENS.md
+    /// 3.1). Same geometry as [`crate::geometry::stretch`], without its 1/32-px rounding.
+    Stretch,
+}
+
+impl Sampling {
+    /// The frame px → input px map for a `width`×`height` frame.
+    fn map(&self, width: u32, height: u32, norm: &Normalization) -> Affine {
+        match self {
+            Sampling::Warp(m) => *m,
+            Sampling::Stretch => crate::geometry::stretch(width, height, norm.width, norm.height),
+        }
+    }
+}
+
+/// Resamples `frame` onto the model input as `sampling` says and writes one normalized CHW item
 /// (`norm.item_len()` values, RGB plane order) into `out`.
-pub fn warp_normalize(
+pub fn sample_normalize(
     frame: &FrameView<'_>,
-    to_input: &Affine,
+    sampling: &Sampling,
     norm: &Normalization,
     out: &mut [f32],
 ) -> Result<()> {
@@ -194,15 +231,11 @@ pub fn warp_normalize(
             bytes_per_pixel,
             rgb,
         } => {
-            let plane = plane(frame, 0)?;
-            let warped = warp_plane(
-                plane,
-                frame.width,
-                frame.height,
-                bytes_per_pixel,
-                to_input,
+            let warped = sample_plane(
+                plane(frame, 0)?,
+                (frame.width, frame.height, bytes_per_pixel),
+                &PlaneSampling::of(sampling, Scalar::all(0.0)),
                 norm,
-                Scalar::all(0.0),
             )?;
             let data = warped.data_bytes()?;
             let planes = [r_out, g_out, b_out];
@@ -216,22 +249,25 @@ pub fn warp_normalize(
         }
         PixelLayout::I420 | PixelLayout::Nv12 => {
             let (y_black, c_black) = frame.matrix.black();
-            let y = warp_plane(
+            let y = sample_plane(
                 plane(frame, 0)?,
-                frame.width,
-                frame.height,
-                1,
-                to_input,
+                (frame.width, frame.height, 1),
+                &PlaneSampling::of(sampling, Scalar::all(y_black)),
                 norm,
-                Scalar::all(y_black),
             )?;
-            // Chroma sample j sits on luma position 2j + 0.5: chroma = (luma - 0.5) / 2.
-            let to_chroma = Affine([[0.5, 0.0, -0.25], [0.0, 0.5, -0.25]]);
-            let luma_of_input = to_input.inverse();
-            let chroma_of_input = to_chroma.after(&luma_of_input);
+            // Chroma: input px → luma px → chroma px, inverted; warped (never resized, so that
+            // the siting holds) with the border the luma plane has.
+            let luma_of_input = sampling.map(frame.width, frame.height, norm).inverse();
+            let to_input = frame
+                .matrix
+                .luma_to_chroma()
+                .after(&luma_of_input)
+                .inverse();
+            let border = match sampling {
+                Sampling::Warp(_) => Border::Constant(Scalar::all(c_black)),
+                Sampling::Stretch => Border::Replicate,
+            };
             let (cw, ch) = (frame.width.div_ceil(2), frame.height.div_ceil(2));
-            let cm = chroma_of_input.inverse();
-            let black = Scalar::all(c_black);
             // Chroma is warped as one 2-channel plane (one warp instead of two for I420: the
             // separate U and V planes are interleaved first, a cheap pass at quarter size).
             let interleaved;
@@ -252,7 +288,12 @@ pub fn warp_normalize(
             } else {
                 plane(frame, 1)?
             };
-            let uv = warp_plane(uv_plane, cw, ch, 2, &cm, norm, black)?;
+            let uv = sample_plane(
+                uv_plane,
+                (cw, ch, 2),
+                &PlaneSampling::Warp(to_input, border),
+                norm,
+            )?;
             let (yd, uvd) = (y.data_bytes()?, uv.data_bytes()?);
             let m = YuvToRgb::new(&frame.matrix);
             let out = r_out.iter_mut().zip(g_out.iter_mut()).zip(b_out.iter_mut());
@@ -338,17 +379,39 @@ pub unsafe fn mat_over(
     })
 }
 
-/// Warps one plane of `channels` interleaved u8 channels to `norm.width` x `norm.height`.
-fn warp_plane(
+/// What lies outside the frame for a warp.
+#[derive(Debug, Clone, Copy)]
+enum Border {
+    Constant(Scalar),
+    Replicate,
+}
+
+/// How one plane reaches the input grid.
+#[derive(Debug, Clone, Copy)]
+enum PlaneSampling {
+    Resize,
+    Warp(Affine, Border),
+}
+
+impl PlaneSampling {
+    /// A frame-size plane under `sampling`, `black` outside the frame for a warp.
+    fn of(sampling: &Sampling, black: Scalar) -> Self {
+        match sampling {
+            Sampling::Warp(m) => PlaneSampling::Warp(*m, Border::Constant(black)),
+            Sampling::Stretch => PlaneSampling::Resize,
+        }
+    }
+}
+
+/// Resamples one plane of `channels` interleaved u8 channels (`width`×`height`) to
+/// `norm.width`×`norm.height`, bilinear.
+fn sample_plane(
     (data, stride): (&[u8], usize),
-    width: u32,
-    height: u32,
-    channels: usize,
-    to_input: &Affine,
+    (width, height, channels): (u32, u32, usize),
+    how: &PlaneSampling,
     norm: &Normalization,
-    border: Scalar,
 ) -> Result<Mat> {
-    // SAFETY: the Mat lives only for this call and warpAffine only reads its source.
+    // SAFETY: the Mat lives only for this call and OpenCV only reads its source.
     let src = unsafe {
         mat_over(
             data.as_ptr() as *mut u8,
@@ -359,17 +422,21 @@ fn warp_plane(
             channels,
         )?
     };
-    let m = Mat::from_slice_2d(&to_input.0)?;
+    let size = Size::new(norm.width as i32, norm.height as i32);
     let mut dst = Mat::default();
-    imgproc::warp_affine(
-        &src,
-        &mut dst,
-        &m,
-        Size::new(norm.width as i32, norm.height as i32),
-        imgproc::INTER_LINEAR,
-        cv::BORDER_CONSTANT,
-        border,
-    )?;
+    match how {
+        PlaneSampling::Resize => {
+            imgproc::resize(&src, &mut dst, size, 0.0, 0.0, imgproc::INTER_LINEAR)?;
+        }
+        PlaneSampling::Warp(to_input, border) => {
+            let (mode, value) = match border {
+                Border::Constant(v) => (cv::BORDER_CONSTANT, *v),
+                Border::Replicate => (cv::BORDER_REPLICATE, Scalar::default()),
+            };
+            let m = Mat::from_slice_2d(&to_input.0)?;
+            imgproc::warp_affine(&src, &mut dst, &m, size, imgproc::INTER_LINEAR, mode, value)?;
+        }
+    }
     Ok(dst)
 }
 
@@ -478,10 +545,11 @@ mod tests {
             1.25,
             0.75,
         );
-        for to_input in [
-            crop.udp_warp(NORM.width, NORM.height),
-            stretch(w, h, NORM.width, NORM.height),
+        for sampling in [
+            Sampling::Warp(crop.udp_warp(NORM.width, NORM.height)),
+            Sampling::Stretch,
         ] {
+            let to_input = sampling.map(w, h, &NORM);
             for (layout, name) in [
                 (PixelLayout::RGB, "RGB"),
                 (PixelLayout::BGR, "BGR"),
@@ -512,7 +580,7 @@ mod tests {
                     matrix: YuvMatrix::BT601,
                 };
                 let mut out = vec![0.0; NORM.item_len()];
-                warp_normalize(&frame, &to_input, &NORM, &mut out).unwrap();
+                sample_normalize(&frame, &sampling, &NORM, &mut out).unwrap();
                 // u8 rounding in the warp: within 0.5 + interpolation rounding.
                 check(&out, &to_input, 0.75, name);
             }
@@ -542,7 +610,7 @@ mod tests {
         };
         for (frame, name) in [(i420, "I420"), (nv12, "NV12")] {
             let mut out = vec![0.0; NORM.item_len()];
-            warp_normalize(&frame, &to_input, &NORM, &mut out).unwrap();
+            sample_normalize(&frame, &Sampling::Stretch, &NORM, &mut out).unwrap();
             // YUV quantization (~1 level in each of Y, U, V) amplified by the matrix.
             check(&out, &to_input, 3.0, name);
         }
@@ -578,7 +646,7 @@ mod tests {
         ];
         for f in frames {
             let mut out = vec![1.0; NORM.item_len()];
-            warp_normalize(&f, &far, &NORM, &mut out).unwrap();
+            sample_normalize(&f, &Sampling::Warp(far), &NORM, &mut out).unwrap();
             let hw = out.len() / 3;
             for c in 0..3 {
                 let want = -NORM.mean[c] / NORM.std[c];
@@ -604,7 +672,7 @@ mod tests {
             matrix: YuvMatrix::BT601,
         };
         let mut out = vec![0.0; NORM.item_len()];
-        let e = warp_normalize(&f, &stretch(16, 16, 96, 128), &NORM, &mut out).unwrap_err();
+        let e = sample_normalize(&f, &Sampling::Stretch, &NORM, &mut out).unwrap_err();
         assert!(e.to_string().contains("too small"), "{e}");
     }
 }

@@ -11,9 +11,9 @@ use super::run::source;
 use crate::config::{Config, Head};
 use crate::elements::inference::{frame, stats};
 use crate::error::{Error, Result};
-use crate::geometry::{BBox, Crop, stretch};
+use crate::geometry::{BBox, Crop};
 use crate::pipelining::{ExecutorStats, LatencySummary};
-use crate::preprocess::{Normalization, warp_normalize};
+use crate::preprocess::{Normalization, Sampling, sample_normalize};
 use crate::runtime::contract;
 use crate::runtime::{ModelSession, ProviderChoice, RuntimeOptions};
 
@@ -119,20 +119,22 @@ fn bare(
         [3, i.height as i64, i.width as i64],
         &cfg.output_item()?,
     )?;
-    let to_input = match cfg.head() {
-        Head::Pose => Crop::from_box(
-            &BBox::frame(info.width(), info.height()),
-            cfg.pose()?.box_padding,
-            i.width as f64 / i.height as f64,
-        )
-        .udp_warp(i.width, i.height),
-        _ => stretch(info.width(), info.height(), i.width, i.height),
+    let sampling = match cfg.head() {
+        Head::Pose => Sampling::Warp(
+            Crop::from_box(
+                &BBox::frame(info.width(), info.height()),
+                cfg.pose()?.box_padding,
+                i.width as f64 / i.height as f64,
+            )
+            .udp_warp(i.width, i.height),
+        ),
+        _ => Sampling::Stretch,
     };
     let tensors = frames
         .iter()
         .map(|b| {
             let mut t = vec![0.0f32; norm.item_len()];
-            frame::with_view(b, info, |v| warp_normalize(v, &to_input, &norm, &mut t))?;
+            frame::with_view(b, info, |v| sample_normalize(v, &sampling, &norm, &mut t))?;
             Ok(t)
         })
         .collect::<Result<Vec<_>>>()?;

@@ -1,5 +1,6 @@
 //! Shared test helpers: initialization, paths, synthetic frames with coloured dots.
 use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Once;
 
 use gst_video::prelude::*;
@@ -238,4 +239,26 @@ pub fn element_stats(el: &gst::Element) -> sapiens_stream::pipelining::ExecutorS
         &el.property::<gst::Structure>("stats"),
     )
     .unwrap()
+}
+
+/// Runs `tests/python/<script>` with `/usr/bin/python3` (PyGObject) and the debug plugin;
+/// returns the JSON it prints.
+pub fn run_python(script: &str, args: &[String]) -> serde_json::Value {
+    let plugin_dir = root().join("target/debug");
+    assert!(
+        plugin_dir.join("libgstsapiens.so").is_file(),
+        "build the plugin first: cargo build --workspace (make test does)"
+    );
+    let out = Command::new("/usr/bin/python3")
+        .arg(root().join("tests/python").join(script))
+        .args(args)
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .output()
+        .expect("python3 (apt python3-gi python3-numpy)");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -1,5 +1,4 @@
 //! Whole pipelines on real video and from other languages.
-use std::process::Command;
 
 use gst::prelude::*;
 
@@ -84,28 +83,6 @@ fn cli_runs_the_three_dense_heads_into_a_grid_recording() {
         (6, 2 * 768, 2 * 576),
         "grid recording: every frame, twice the size"
     );
-}
-
-/// Runs `tests/python/<script>` with `/usr/bin/python3` (PyGObject) and the debug plugin;
-/// returns the JSON it prints.
-fn run_python(script: &str, args: &[String]) -> serde_json::Value {
-    let plugin_dir = root().join("target/debug");
-    assert!(
-        plugin_dir.join("libgstsapiens.so").is_file(),
-        "build the plugin first: cargo build --workspace (make test does)"
-    );
-    let out = Command::new("/usr/bin/python3")
-        .arg(root().join("tests/python").join(script))
-        .args(args)
-        .env("GST_PLUGIN_PATH", &plugin_dir)
-        .output()
-        .expect("python3 (apt python3-gi python3-numpy)");
-    assert!(
-        out.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -8,11 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::config::{Config, Head, Weights};
 use crate::elements::inference::{LoadedModel, frame};
 use crate::error::{Error, Result};
-use crate::geometry::stretch;
 use crate::meta::dense::{DenseInfo, SegResult};
 use crate::meta::tensor::InputTensor;
 use crate::pipelining::Stages;
-use crate::preprocess::{Normalization, warp_normalize};
+use crate::preprocess::{Normalization, Sampling, sample_normalize};
 use crate::runtime::BatchSlice;
 use crate::runtime::contract::{self, Contract};
 use crate::runtime::shared::Runner;
@@ -177,9 +176,8 @@ impl<H: DenseHead> Stages for DenseStages<H> {
             });
         }
         let mut data = vec![0.0f32; self.norm.item_len()];
-        let to_input = stretch(size.0, size.1, self.norm.width, self.norm.height);
         frame::with_view(buffer, info, |view| {
-            warp_normalize(view, &to_input, &self.norm, &mut data)
+            sample_normalize(view, &Sampling::Stretch, &self.norm, &mut data)
         })?;
         self.tensors.computed.fetch_add(1, Ordering::Relaxed);
         Ok(DensePre {

@@ -1,6 +1,6 @@
 //! Reading a mapped GStreamer video frame as a [`FrameView`] (no copy).
 use gst_video::prelude::*;
-use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat};
+use gst_video::{VideoChromaSite, VideoColorMatrix, VideoColorRange, VideoFormat};
 
 use crate::error::{Error, Result};
 use crate::preprocess::{FrameView, PixelLayout, YuvMatrix};
@@ -73,21 +73,43 @@ pub fn with_view<R>(
             .map_err(|e| Error::UnsupportedVideo(format!("plane {i}: {e}")))?;
         planes.push((data, frame.plane_stride()[i as usize] as usize));
     }
-    let colorimetry = info.colorimetry();
-    let full_range = colorimetry.range() == VideoColorRange::Range0_255;
-    let matrix = match colorimetry.matrix() {
-        VideoColorMatrix::Bt709 => YuvMatrix::BT709,
-        _ => YuvMatrix::BT601,
-    };
     let view = FrameView {
         layout,
         width: info.width(),
         height: info.height(),
         planes,
-        matrix: YuvMatrix {
-            full_range,
-            ..matrix
-        },
+        matrix: yuv_matrix(info)?,
     };
     f(&view)
+}
+
+/// How the caps say YUV samples become RGB: colour matrix (BT.601, BT.709, BT.2020, SMPTE 240M,
+/// FCC; unknown = BT.601, GStreamer's own default), range, and chroma siting (co-sited axes from
+/// `chroma-site`; absent or unknown = centred, as GStreamer's converter assumes). Unused for
+/// packed RGB formats.
+pub fn yuv_matrix(info: &gst_video::VideoInfo) -> Result<YuvMatrix> {
+    if !info.is_yuv() {
+        return Ok(YuvMatrix::BT601);
+    }
+    let c = info.colorimetry();
+    let (kr, kb) = match c.matrix() {
+        VideoColorMatrix::Unknown => (0.299, 0.114),
+        m => m.kr_kb().map_err(|_| {
+            Error::UnsupportedVideo(format!(
+                "colour matrix {m:?} for {} (YUV needs BT.601, BT.709, BT.2020, SMPTE 240M or FCC)",
+                info.format()
+            ))
+        })?,
+    };
+    let site = info.chroma_site();
+    let origin = |cosited| if site.contains(cosited) { 0.0 } else { 0.5 };
+    Ok(YuvMatrix {
+        kr: kr as f32,
+        kb: kb as f32,
+        full_range: c.range() == VideoColorRange::Range0_255,
+        chroma_origin: [
+            origin(VideoChromaSite::H_COSITED),
+            origin(VideoChromaSite::V_COSITED),
+        ],
+    })
 }

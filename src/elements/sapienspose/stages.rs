@@ -10,7 +10,7 @@ use crate::heads::pose::PoseDecoder;
 use crate::labels::KeypointSetId;
 use crate::meta::pose::{PersonPose, PoseResult};
 use crate::pipelining::Stages;
-use crate::preprocess::{Normalization, warp_normalize};
+use crate::preprocess::{Normalization, Sampling, sample_normalize};
 use crate::runtime::BatchSlice;
 use crate::runtime::contract::{self, Contract};
 use crate::runtime::shared::Runner;
@@ -138,9 +138,9 @@ impl Stages for PoseStages {
         let mut tensor = vec![0.0f32; item * persons.len()];
         frame::with_view(buffer, info, |view| {
             for ((_, crop), out) in persons.iter().zip(tensor.chunks_exact_mut(item)) {
-                warp_normalize(
+                sample_normalize(
                     view,
-                    &crop.udp_warp(self.norm.width, self.norm.height),
+                    &Sampling::Warp(crop.udp_warp(self.norm.width, self.norm.height)),
                     &self.norm,
                     out,
                 )?;
