@@ -166,6 +166,16 @@ pub enum Head {
 }
 
 impl Head {
+    /// Its config section, e.g. `[pose]`.
+    pub fn section(self) -> &'static str {
+        match self {
+            Head::Pose => "[pose]",
+            Head::Seg => "[seg]",
+            Head::Depth => "[depth]",
+            Head::Normal => "[normal]",
+        }
+    }
+
     /// The element that runs it.
     pub fn element(self) -> &'static str {
         match self {

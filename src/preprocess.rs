@@ -6,11 +6,10 @@
 //! stretch. Packed RGB/BGR(x) frames are read in place. YUV frames (I420, NV12) are never
 //! converted as a whole: each plane is resampled to the input size (chroma through its own map,
 //! which honours the chroma siting) and only the 1024x768 result is turned to RGB.
-use std::ffi::c_void;
-
 use opencv::core::{self as cv, Mat, MatTraitConstManual, Scalar, Size};
 use opencv::imgproc;
 
+use crate::cvmat::{check_plane, mat_over};
 use crate::error::{Error, Result};
 use crate::geometry::Affine;
 
@@ -332,50 +331,6 @@ fn normalize_packed<const N: usize>(
 fn plane<'a>(frame: &FrameView<'a>, i: usize) -> Result<(&'a [u8], usize)> {
     frame.planes.get(i).copied().ok_or_else(|| {
         Error::UnsupportedVideo(format!("{:?} frame without plane {i}", frame.layout))
-    })
-}
-
-/// Checks that a plane of `len` bytes holds `height` rows of `width` x `channels` bytes at `stride`.
-pub fn check_plane(
-    len: usize,
-    stride: usize,
-    width: u32,
-    height: u32,
-    channels: usize,
-) -> Result<()> {
-    let row_bytes = width as usize * channels;
-    if height == 0 || stride < row_bytes || len < stride * (height as usize - 1) + row_bytes {
-        return Err(Error::UnsupportedVideo(format!(
-            "plane of {len} bytes, stride {stride}, too small for {width}x{height}x{channels}"
-        )));
-    }
-    Ok(())
-}
-
-/// An 8-bit `channels`-channel `Mat` over `len` bytes at `data` (rows `stride` bytes apart),
-/// after checking with [`check_plane`] that they hold the image.
-///
-/// # Safety
-/// `data..data+len` must stay valid (and unaliased, if the Mat is written) while the Mat lives.
-pub unsafe fn mat_over(
-    data: *mut u8,
-    len: usize,
-    stride: usize,
-    width: u32,
-    height: u32,
-    channels: usize,
-) -> Result<Mat> {
-    check_plane(len, stride, width, height, channels)?;
-    let typ = cv::CV_MAKETYPE(cv::CV_8U, channels as i32);
-    // SAFETY: the caller guarantees the memory; its size was checked above.
-    Ok(unsafe {
-        Mat::new_rows_cols_with_data_unsafe(
-            height as i32,
-            width as i32,
-            typ,
-            data as *mut c_void,
-            stride,
-        )?
     })
 }
 

@@ -9,7 +9,8 @@ use gst::prelude::*;
 
 use super::run::source;
 use crate::config::{Config, Head};
-use crate::elements::inference::{frame, stats};
+use crate::elements::frame;
+use crate::elements::inference::stats;
 use crate::error::{Error, Result};
 use crate::geometry::{BBox, Crop};
 use crate::pipelining::{ExecutorStats, LatencySummary};

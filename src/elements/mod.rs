@@ -1,5 +1,6 @@
 //! The GStreamer elements, one folder per element, and their registration.
 pub mod dense;
+pub mod frame;
 pub mod inference;
 pub mod sapiensdepth;
 pub mod sapiensnormal;
@@ -7,7 +8,7 @@ pub mod sapiensoverlay;
 pub mod sapienspose;
 pub mod sapiensseg;
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use gst::glib;
 
@@ -19,6 +20,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
 fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
     crate::logging::install();
     crate::meta::register();
+    inference::register();
     sapienspose::register(plugin)?;
     sapiensseg::register(plugin)?;
     sapiensdepth::register(plugin)?;
@@ -35,6 +37,29 @@ pub fn register_static() -> Result<(), glib::BoolError> {
         .clone()
         .map_err(|e| glib::bool_error!("registering the sapiens elements: {e}"))
 }
+
+/// Locks `m`, also when a panicking holder poisoned it (the data stays usable: every holder
+/// leaves it consistent between statements).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `Some(&'static ElementMetadata)` for an analyzer element: long name, description.
+macro_rules! metadata {
+    ($long:expr, $description:expr) => {{
+        static META: std::sync::LazyLock<gst::subclass::ElementMetadata> =
+            std::sync::LazyLock::new(|| {
+                gst::subclass::ElementMetadata::new(
+                    $long,
+                    "Filter/Analyzer/Video",
+                    $description,
+                    "sapiens-stream developers",
+                )
+            });
+        Some(&*META)
+    }};
+}
+pub(crate) use metadata;
 
 /// `sink` and `src` templates (always present) for raw video in `formats`.
 fn always_templates(

@@ -39,7 +39,7 @@ impl<'a> Packed<'a> {
                 "drawing needs a packed RGB/BGR(x) frame".into(),
             ));
         };
-        crate::preprocess::check_plane(data.len(), stride, width, height, bytes_per_pixel)?;
+        crate::cvmat::check_plane(data.len(), stride, width, height, bytes_per_pixel)?;
         Ok(Self {
             data,
             width,

@@ -7,8 +7,9 @@ use opencv::core::{Mat, Point, Rect, Scalar};
 use opencv::imgproc;
 use opencv::prelude::*;
 
+use crate::cvmat::mat_over;
 use crate::error::Result;
-use crate::preprocess::{PixelLayout, mat_over};
+use crate::preprocess::PixelLayout;
 
 /// A packed RGB-family frame wrapped as an OpenCV `Mat` without copying.
 pub struct Canvas {

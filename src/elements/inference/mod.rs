@@ -1,119 +1,44 @@
-//! What every inference element shares: model loading, runtime properties, the pads and the
-//! staged executor between them.
+//! `GstSapiensInference`: the abstract base class of every inference element (the heads and,
+//! later, the ONNX detector), the way gst-plugins-rs shares `hlsbasesink` between its sinks.
 //!
 //! ```text
 //! sink pad chain ─► Executor (pre ► infer ► post threads) ─► src pad task ─► downstream
 //! ```
-//! The sink pad's streaming thread only submits frames (blocking while `max-inflight` frames are
-//! inside); the src pad's own task pushes them out in input order. Serialized events travel
-//! through the executor in their place; flushes drop the frames inside (counted).
-//! An element (e.g. `sapienspose`) owns an [`InferenceCore`], builds its pads with [`pads`], and
-//! supplies its head's [`Stages`] when the core starts.
-pub mod frame;
+//! The base owns the pads, the shared properties ([`properties`]), the state changes, the model
+//! loading and the src pad task. The sink pad's streaming thread only submits frames (blocking
+//! while `max-inflight` frames are inside); the src pad's own task pushes them out in input order.
+//! Serialized events travel through the executor in their place; flushes drop the frames inside
+//! (counted). A subclass implements one method, [`SapiensInferenceImpl::build_stages`], which
+//! turns the loaded model into its head's [`Stages`].
+mod imp;
+mod model_io;
 mod properties;
 mod report;
 pub mod stats;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::Arc;
 
+use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-pub use properties::{ExecutionProvider, Settings, specs};
+pub use model_io::ModelIo;
+pub use properties::{ExecutionProvider, PolicyProperty, Settings};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::pipelining::{Executor, ExecutorStats, Output, Stages};
+use crate::pipelining::{Admission, Executor, Stages};
+use crate::runtime::ModelSession;
 use crate::runtime::shared::Runner;
-use crate::runtime::{ModelSession, Provider};
 
-/// Longest a serialized query (allocation, drain) waits for the frames before it.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+glib::wrapper! {
+    /// The abstract inference element (GType `GstSapiensInference`).
+    pub struct SapiensInference(ObjectSubclass<imp::SapiensInference>)
+        @extends gst::Element, gst::Object;
 }
 
-/// An element built on [`InferenceCore`].
-pub trait InferenceElement: ElementImpl + ObjectSubclass<Type: IsA<gst::Element>> {
-    fn core(&self) -> &InferenceCore;
-}
-
-/// Sink and src pads from `T`'s templates `sink` and `src`, wired to `T`'s core.
-pub fn pads<T: InferenceElement>() -> (gst::Pad, gst::Pad) {
-    let templ = |name: &str| {
-        T::pad_templates()
-            .iter()
-            .find(|t| t.name_template() == name)
-            .cloned()
-            .expect("element declares sink and src templates")
-    };
-    let templ_sink = templ("sink");
-    let sinkpad = gst::Pad::builder_from_template(&templ_sink)
-        .chain_function(|pad, parent, buffer| {
-            T::catch_panic_pad_function(
-                parent,
-                || Err(gst::FlowError::Error),
-                |imp| imp.core().chain(imp.obj().upcast_ref(), pad, buffer),
-            )
-        })
-        .event_function(|pad, parent, event| {
-            T::catch_panic_pad_function(
-                parent,
-                || false,
-                |imp| imp.core().sink_event(imp.obj().upcast_ref(), pad, event),
-            )
-        })
-        .query_function(|pad, parent, query| {
-            T::catch_panic_pad_function(
-                parent,
-                || false,
-                |imp| imp.core().sink_query(imp.obj().upcast_ref(), pad, query),
-            )
-        })
-        .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
-        .build();
-    let srcpad = gst::Pad::builder_from_template(&templ("src"))
-        .query_function(|pad, parent, query| {
-            T::catch_panic_pad_function(
-                parent,
-                || false,
-                |imp| imp.core().src_query(imp.obj().upcast_ref(), pad, query),
-            )
-        })
-        .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
-        .build();
-    (sinkpad, srcpad)
-}
-
-/// Caps both pads accept: raw video in the formats pre-processing reads.
-pub fn pad_templates() -> Vec<gst::PadTemplate> {
-    super::always_templates(frame::formats())
-}
-
-/// A started element: the loaded model and the executor running it.
-struct Running {
-    executor: Arc<Executor>,
-    provider: Provider,
-    session_id: u64,
-}
-
-/// The shared part of an inference element.
-pub struct InferenceCore {
-    cat: gst::DebugCategory,
-    pub sinkpad: gst::Pad,
-    pub srcpad: gst::Pad,
-    pub settings: Mutex<Settings>,
-    running: Mutex<Option<Running>>,
-    video_info: Mutex<Option<Arc<gst_video::VideoInfo>>>,
-    /// Last flow result of a push downstream, returned by the next `chain`.
-    flow: Arc<Mutex<Result<gst::FlowSuccess, gst::FlowError>>>,
-    reporter: Arc<report::Reporter>,
-}
-
-/// What an element's `build` closure receives when the core starts.
+/// What [`SapiensInferenceImpl::build_stages`] receives when the element starts.
 pub struct LoadedModel {
     pub config: Config,
     pub session: Arc<ModelSession>,
@@ -121,295 +46,95 @@ pub struct LoadedModel {
     pub runner: Runner,
 }
 
-impl InferenceCore {
-    pub fn new(cat: gst::DebugCategory, sinkpad: gst::Pad, srcpad: gst::Pad) -> Self {
-        Self {
-            cat,
-            sinkpad,
-            srcpad,
-            settings: Mutex::new(Settings::default()),
-            running: Mutex::new(None),
-            video_info: Mutex::new(None),
-            flow: Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok))),
-            reporter: Default::default(),
-        }
+/// Starts an executor named after its first argument.
+type StartFn = Box<dyn FnOnce(&str, Admission) -> Result<Executor> + Send>;
+
+/// A head's stages, ready to run in an [`Executor`] (the head's `Stages` type erased).
+pub struct HeadStages(StartFn);
+
+impl HeadStages {
+    pub fn new<S: Stages>(stages: S) -> Self {
+        let stages = Arc::new(stages);
+        Self(Box::new(move |name, admission| {
+            Executor::new(name, stages, admission)
+        }))
     }
 
-    /// Adds the pads to the element (call from `constructed`).
-    pub fn add_pads(&self, element: &gst::Element) {
-        element.add_pad(&self.sinkpad).expect("fresh sink pad");
-        element.add_pad(&self.srcpad).expect("fresh src pad");
+    /// Starts the executor's threads (named after `name`).
+    fn start(self, name: &str, admission: Admission) -> Result<Executor> {
+        (self.0)(name, admission)
     }
+}
 
-    /// Loads the config and model and starts the executor with the stages `build` makes.
-    /// Errors become a `gst::error_msg!` naming the file and cause.
-    fn start<S: Stages>(
-        &self,
-        element: &gst::Element,
-        build: impl FnOnce(&LoadedModel) -> Result<Arc<S>>,
-    ) -> Result<(), gst::ErrorMessage> {
-        let settings = lock(&self.settings).clone();
-        let to_msg = |e: Error| {
-            let kind = match e {
-                Error::Config { .. } | Error::Invalid(_) => gst::ResourceError::Settings,
-                Error::ModelNotFound { .. } => gst::ResourceError::NotFound,
-                _ => gst::ResourceError::OpenRead,
-            };
-            gst::error_msg!(kind, ("{}", e))
-        };
-        let loaded = settings.load().map_err(to_msg)?;
-        let stages = build(&loaded).map_err(to_msg)?;
-        let provider = loaded.session.provider();
-        let session_id = loaded.session.id();
-        let name = element.name();
-        let executor = Executor::new(&name, stages, settings.admission()).map_err(to_msg)?;
-        gst::info!(
-            self.cat,
-            obj = element,
-            "model {} on {provider}, max-inflight {}",
-            loaded.session.path().display(),
-            settings.max_inflight
-        );
-        *lock(&self.flow) = Ok(gst::FlowSuccess::Ok);
-        *lock(&self.running) = Some(Running {
-            executor: Arc::new(executor),
-            provider,
-            session_id,
+/// The class struct: GstElementClass plus the one virtual method.
+#[repr(C)]
+pub struct Class {
+    parent: gst::ffi::GstElementClass,
+    build_stages: Option<fn(&SapiensInference, &LoadedModel) -> Result<HeadStages>>,
+}
+
+// SAFETY: `Class` is `#[repr(C)]` and starts with the parent's class struct.
+unsafe impl ClassStruct for Class {
+    type Type = imp::SapiensInference;
+}
+
+/// What a subclass implements.
+pub trait SapiensInferenceImpl:
+    ElementImpl + ObjectSubclass<Type: IsA<SapiensInference> + IsA<gst::Element>>
+{
+    /// Checks the loaded model against the head and builds the head's stages (called on
+    /// READY→PAUSED; an error fails the state change with a message naming the cause). The
+    /// default chains up to the parent class (an abstract subclass such as `GstSapiensDense`).
+    fn build_stages(&self, loaded: &LoadedModel) -> Result<HeadStages> {
+        self.parent_build_stages(loaded)
+    }
+}
+
+/// Chaining up to the parent class's [`SapiensInferenceImpl::build_stages`].
+pub trait SapiensInferenceImplExt: SapiensInferenceImpl {
+    fn parent_build_stages(&self, loaded: &LoadedModel) -> Result<HeadStages> {
+        // SAFETY: every class derived from GstSapiensInference has a `Class` as its parent class
+        // struct (or an extension of it starting with one), so the cast reads a valid struct.
+        let parent = unsafe { &*(Self::type_data().as_ref().parent_class() as *const Class) };
+        let build = parent.build_stages.ok_or_else(|| {
+            Error::Invalid(format!(
+                "{} does not build any stages (abstract class)",
+                Self::NAME
+            ))
+        })?;
+        build(self.obj().upcast_ref(), loaded)
+    }
+}
+
+impl<T: SapiensInferenceImpl> SapiensInferenceImplExt for T {}
+
+// SAFETY: `class_init` chains to the parent's and only sets this class's own field.
+unsafe impl<T: SapiensInferenceImpl> IsSubclassable<T> for SapiensInference {
+    fn class_init(class: &mut glib::Class<Self>) {
+        Self::parent_class_init::<T>(class.upcast_ref_mut());
+        class.as_mut().build_stages = Some(|obj, loaded| {
+            let obj = obj
+                .downcast_ref::<T::Type>()
+                .ok_or_else(|| Error::Invalid(format!("{} is not a {}", obj.type_(), T::NAME)))?;
+            T::from_obj(obj).build_stages(loaded)
         });
-        Ok(())
     }
+}
 
-    /// Starts the src pad task (after the pads are active).
-    fn start_task(&self, element: &gst::Element) -> Result<(), gst::StateChangeError> {
-        let Some(executor) = self.executor() else {
-            return Err(gst::StateChangeError);
-        };
-        let srcpad = self.srcpad.clone();
-        let flow = self.flow.clone();
-        let weak = element.downgrade();
-        let cat = self.cat;
-        let reporter = self.reporter.clone();
-        self.srcpad
-            .start_task(move || {
-                if executor.is_flushing() {
-                    let _ = srcpad.pause_task();
-                    return;
-                }
-                match executor.next_output() {
-                    Output::Buffer(buffer) => {
-                        let res = srcpad.push(buffer);
-                        executor.frame_done();
-                        if let Some(element) = weak.upgrade() {
-                            reporter.after_frame(&element, &executor);
-                        }
-                        if let Err(e) = res {
-                            gst::debug!(cat, obj = srcpad, "downstream returned {e:?}");
-                            *lock(&flow) = Err(e);
-                        }
-                    }
-                    Output::Event(event) => {
-                        srcpad.push_event(event);
-                    }
-                    Output::Error(err) => {
-                        if let Some(element) = weak.upgrade() {
-                            gst::element_error!(
-                                element,
-                                gst::StreamError::Failed,
-                                ("frame lost: {}", err)
-                            );
-                        }
-                        *lock(&flow) = Err(gst::FlowError::Error);
-                    }
-                    Output::Wake => {}
-                }
-            })
-            .map_err(|_| gst::StateChangeError)
+impl SapiensInference {
+    /// The subclass's stages for `loaded`, through the class's virtual method.
+    fn build_stages(&self, loaded: &LoadedModel) -> Result<HeadStages> {
+        let build =
+            self.class().as_ref().build_stages.ok_or_else(|| {
+                Error::Invalid(format!("{} does not build any stages", self.type_()))
+            })?;
+        build(self, loaded)
     }
+}
 
-    /// The element's state change: loads the model and starts the executor with the stages
-    /// `build` makes on READY→PAUSED (posting the error when that fails), starts the src task
-    /// once the pads are active, and stops everything on PAUSED→READY. `parent` is the parent
-    /// class's `change_state`.
-    pub fn change_state<S: Stages>(
-        &self,
-        element: &gst::Element,
-        transition: gst::StateChange,
-        parent: impl FnOnce(gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError>,
-        build: impl FnOnce(&LoadedModel) -> Result<Arc<S>>,
-    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        match transition {
-            gst::StateChange::ReadyToPaused => {
-                if let Err(msg) = self.start(element, build) {
-                    element.post_error_message(msg);
-                    return Err(gst::StateChangeError);
-                }
-            }
-            gst::StateChange::PausedToReady => self.stop(),
-            _ => {}
-        }
-        let ret = parent(transition)?;
-        if transition == gst::StateChange::ReadyToPaused {
-            self.start_task(element)?;
-        }
-        Ok(ret)
-    }
-
-    /// Stops everything and drops the model (PAUSED → READY, before the pads deactivate).
-    fn stop(&self) {
-        if let Some(executor) = self.executor() {
-            executor.flush_start();
-        }
-        let _ = self.srcpad.stop_task();
-        *lock(&self.running) = None;
-        *lock(&self.video_info) = None;
-    }
-
-    fn executor(&self) -> Option<Arc<Executor>> {
-        lock(&self.running).as_ref().map(|r| r.executor.clone())
-    }
-
-    /// The id of the running session (`None` before start).
-    pub fn session_id(&self) -> Option<u64> {
-        lock(&self.running).as_ref().map(|r| r.session_id)
-    }
-
-    /// The provider the running session uses (`None` before start).
-    pub fn provider(&self) -> Option<Provider> {
-        lock(&self.running).as_ref().map(|r| r.provider)
-    }
-
-    /// The executor's counters and latencies (`None` before start).
-    pub fn stats(&self) -> Option<ExecutorStats> {
-        self.executor().map(|e| e.stats())
-    }
-
-    /// Stats as the `stats` property's structure (all zero before start).
-    pub fn stats_structure(&self) -> gst::Structure {
-        stats::to_structure(&self.stats().unwrap_or_default())
-    }
-
-    fn chain(
-        &self,
-        element: &gst::Element,
-        _pad: &gst::Pad,
-        buffer: gst::Buffer,
-    ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let Some(executor) = self.executor() else {
-            return Err(gst::FlowError::Flushing);
-        };
-        let Some(info) = lock(&self.video_info).clone() else {
-            gst::element_error!(
-                element,
-                gst::CoreError::Negotiation,
-                ("received a buffer before caps")
-            );
-            return Err(gst::FlowError::NotNegotiated);
-        };
-        let flow = *lock(&self.flow);
-        flow?;
-        gst::trace!(self.cat, obj = element, "frame {:?}", buffer.pts());
-        match executor.submit_frame(buffer, info) {
-            Ok(()) => *lock(&self.flow),
-            Err(_) => Err(gst::FlowError::Flushing),
-        }
-    }
-
-    fn sink_event(&self, element: &gst::Element, pad: &gst::Pad, event: gst::Event) -> bool {
-        use gst::EventView;
-        let executor = self.executor();
-        match event.view() {
-            EventView::Caps(c) => {
-                let info = match gst_video::VideoInfo::from_caps(c.caps()) {
-                    Ok(info) => info,
-                    Err(e) => {
-                        gst::element_error!(
-                            element,
-                            gst::CoreError::Negotiation,
-                            ("cannot read caps {}: {}", c.caps(), e)
-                        );
-                        return false;
-                    }
-                };
-                if let Err(e) = frame::layout(info.format()) {
-                    gst::element_error!(element, gst::CoreError::Negotiation, ("{}", e));
-                    return false;
-                }
-                *lock(&self.video_info) = Some(Arc::new(info));
-            }
-            EventView::FlushStart(_) => {
-                if let Some(executor) = &executor {
-                    executor.flush_start();
-                }
-                let ok = self.srcpad.push_event(event);
-                let _ = self.srcpad.pause_task();
-                return ok;
-            }
-            EventView::FlushStop(_) => {
-                if let Some(executor) = &executor {
-                    executor.flush_stop();
-                }
-                *lock(&self.flow) = Ok(gst::FlowSuccess::Ok);
-                let ok = self.srcpad.push_event(event);
-                if executor.is_some() && self.start_task(element).is_err() {
-                    gst::element_error!(
-                        element,
-                        gst::CoreError::Thread,
-                        ("cannot restart the src task after a flush")
-                    );
-                    return false;
-                }
-                return ok;
-            }
-            _ => {}
-        }
-        match executor {
-            Some(executor) if event.is_serialized() => {
-                executor.submit_event(event);
-                true
-            }
-            _ => gst::Pad::event_default(pad, Some(element), event),
-        }
-    }
-
-    /// LATENCY: upstream's plus what this element adds ([`report::Reporter::latency`]).
-    fn src_query(&self, element: &gst::Element, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
-        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
-            let mut upstream = gst::query::Latency::new();
-            if !self.sinkpad.peer_query(&mut upstream) {
-                return false;
-            }
-            let (live, min, max) = upstream.result();
-            let ours = self.reporter.latency(self.executor().as_deref());
-            gst::debug!(
-                self.cat,
-                obj = element,
-                "adding {ours} latency to upstream's {min}"
-            );
-            q.set(live, min + ours, max.map(|m| m + ours));
-            return true;
-        }
-        gst::Pad::query_default(pad, Some(element), query)
-    }
-
-    fn sink_query(
-        &self,
-        element: &gst::Element,
-        pad: &gst::Pad,
-        query: &mut gst::QueryRef,
-    ) -> bool {
-        if query.is_serialized()
-            && let Some(executor) = self.executor()
-            && !executor.wait_idle(DRAIN_TIMEOUT)
-        {
-            gst::warning!(
-                self.cat,
-                obj = element,
-                "frames still in flight when answering {:?}",
-                query.type_()
-            );
-        }
-        gst::Pad::query_default(pad, Some(element), query)
-    }
+/// Caps both pads accept: raw video in the formats pre-processing reads.
+fn pad_templates() -> Vec<gst::PadTemplate> {
+    super::always_templates(super::frame::formats())
 }
 
 impl Settings {
@@ -444,4 +169,10 @@ impl Settings {
             runner,
         })
     }
+}
+
+/// Registers the abstract type (subclasses register themselves; this only makes sure the base
+/// type exists first).
+pub fn register() {
+    let _ = SapiensInference::static_type();
 }

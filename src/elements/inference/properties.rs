@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use glib::prelude::*;
 use gst::prelude::*;
 
-use super::{InferenceCore, lock};
+use super::imp::SapiensInference;
+use super::stats;
 use crate::config::Config;
+use crate::elements::lock;
 use crate::pipelining::{Admission, Policy};
 use crate::runtime::{ProviderChoice, RuntimeOptions};
 
@@ -290,9 +292,9 @@ fn path(value: &glib::Value) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-impl InferenceCore {
-    /// Sets a shared property; `false` when `pspec` is not one of [`specs`].
-    pub fn set_property(&self, value: &glib::Value, pspec: &glib::ParamSpec) -> bool {
+impl SapiensInference {
+    /// Sets one of the properties of [`specs`].
+    pub(super) fn set_shared_property(&self, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = lock(&self.settings);
         match pspec.name() {
             "config" => s.config = path(value),
@@ -323,18 +325,17 @@ impl InferenceCore {
                     .map(|ms| ms as u64 * 1_000_000)
             }
             "stats-interval-ms" => s.stats_interval_ms = value.get().unwrap_or(0),
-            _ => return false,
+            other => unreachable!("GObject only sets the properties of specs(), not {other}"),
         }
         self.reporter.configure(s.latency, s.stats_interval_ms);
-        true
     }
 
-    /// Reads a shared property; `None` when `pspec` is not one of [`specs`].
-    pub fn property(&self, pspec: &glib::ParamSpec) -> Option<glib::Value> {
+    /// Reads one of the properties of [`specs`].
+    pub(super) fn shared_property(&self, pspec: &glib::ParamSpec) -> glib::Value {
         let d = RuntimeOptions::default();
         let s = lock(&self.settings).clone();
         let show = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        Some(match pspec.name() {
+        match pspec.name() {
             "config" => show(&s.config).to_value(),
             "model" => show(&s.model).to_value(),
             "model-instance" => s.model_instance.to_value(),
@@ -359,8 +360,8 @@ impl InferenceCore {
                 .map_or(-1, |ns| (ns / 1_000_000) as i32)
                 .to_value(),
             "stats-interval-ms" => s.stats_interval_ms.to_value(),
-            "stats" => self.stats_structure().to_value(),
-            _ => return None,
-        })
+            "stats" => stats::to_structure(&self.stats().unwrap_or_default()).to_value(),
+            other => unreachable!("GObject only reads the properties of specs(), not {other}"),
+        }
     }
 }

@@ -1,14 +1,16 @@
-//! `sapiensdepth`: relative depth of the whole frame, attached as `SapiensDepthMeta` at frame
+//! `sapiensdepth` (`GstSapiensDepth`, a `GstSapiensDense`): relative depth of the whole frame, attached as `SapiensDepthMeta` at frame
 //! size; background masked (NaN) with the seg result on the same buffer when one is there.
-use crate::config::Config;
-use crate::elements::dense::{DenseHead, DenseKind, masked_by_seg};
+mod imp;
+
+use crate::elements::dense::{DenseHead, masked_by_seg};
+use gst::glib;
+use gst::prelude::*;
+
 use crate::error::Result;
 use crate::heads::depth::depth;
 use crate::meta::dense::{DenseInfo, DepthResult};
 
-#[derive(Default)]
-pub struct DepthKind;
-
+/// The sapiensdepth head: model output → frame-size result.
 pub struct DepthHead;
 
 impl DenseHead for DepthHead {
@@ -30,20 +32,17 @@ impl DenseHead for DepthHead {
     }
 }
 
-impl DenseKind for DepthKind {
-    type Head = DepthHead;
-    const FACTORY: &'static str = "sapiensdepth";
-    const LONG_NAME: &'static str = "Sapiens relative depth";
-    const DESCRIPTION: &'static str = "Relative depth of the whole frame with Meta's Sapiens models on ONNX Runtime; background \
-        masked with an upstream sapiensseg result; results as SapiensDepthMeta";
-
-    fn head(&self, _config: &Config) -> Result<DepthHead> {
-        Ok(DepthHead)
-    }
+glib::wrapper! {
+    pub struct SapiensDepth(ObjectSubclass<imp::SapiensDepth>)
+        @extends crate::elements::dense::SapiensDense, crate::elements::inference::SapiensInference,
+        gst::Element, gst::Object;
 }
 
-crate::dense_element!(
-    SapiensDepth,
-    "GstSapiensDepth",
-    crate::elements::sapiensdepth::DepthKind
-);
+pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        plugin,
+        "sapiensdepth",
+        gst::Rank::NONE,
+        SapiensDepth::static_type(),
+    )
+}

@@ -1,14 +1,16 @@
-//! `sapiensnormal`: unit surface normals of the whole frame, attached as `SapiensNormalMeta` at
+//! `sapiensnormal` (`GstSapiensNormal`, a `GstSapiensDense`): unit surface normals of the whole frame, attached as `SapiensNormalMeta` at
 //! frame size; background masked (NaN) with the seg result on the same buffer when one is there.
-use crate::config::Config;
-use crate::elements::dense::{DenseHead, DenseKind, masked_by_seg};
+mod imp;
+
+use crate::elements::dense::{DenseHead, masked_by_seg};
+use gst::glib;
+use gst::prelude::*;
+
 use crate::error::Result;
 use crate::heads::normal::normals;
 use crate::meta::dense::{DenseInfo, NormalResult};
 
-#[derive(Default)]
-pub struct NormalKind;
-
+/// The sapiensnormal head: model output → frame-size result.
 pub struct NormalHead;
 
 impl DenseHead for NormalHead {
@@ -30,20 +32,17 @@ impl DenseHead for NormalHead {
     }
 }
 
-impl DenseKind for NormalKind {
-    type Head = NormalHead;
-    const FACTORY: &'static str = "sapiensnormal";
-    const LONG_NAME: &'static str = "Sapiens surface normals";
-    const DESCRIPTION: &'static str = "Unit surface normals of the whole frame with Meta's Sapiens models on ONNX Runtime; \
-        background masked with an upstream sapiensseg result; results as SapiensNormalMeta";
-
-    fn head(&self, _config: &Config) -> Result<NormalHead> {
-        Ok(NormalHead)
-    }
+glib::wrapper! {
+    pub struct SapiensNormal(ObjectSubclass<imp::SapiensNormal>)
+        @extends crate::elements::dense::SapiensDense, crate::elements::inference::SapiensInference,
+        gst::Element, gst::Object;
 }
 
-crate::dense_element!(
-    SapiensNormal,
-    "GstSapiensNormal",
-    crate::elements::sapiensnormal::NormalKind
-);
+pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        plugin,
+        "sapiensnormal",
+        gst::Rank::NONE,
+        SapiensNormal::static_type(),
+    )
+}

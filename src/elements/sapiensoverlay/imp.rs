@@ -8,7 +8,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use super::Layout;
-use crate::elements::inference::{frame, lock};
+use crate::elements::{frame, lock};
 use crate::render::compose::{self, Results, Style};
 use crate::render::dense::Packed;
 

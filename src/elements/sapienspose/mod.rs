@@ -8,7 +8,7 @@ use gst::prelude::*;
 pub use stages::{PoseOptions, PoseStages};
 
 glib::wrapper! {
-    pub struct SapiensPose(ObjectSubclass<imp::SapiensPose>) @extends gst::Element, gst::Object;
+    pub struct SapiensPose(ObjectSubclass<imp::SapiensPose>) @extends crate::elements::inference::SapiensInference, gst::Element, gst::Object;
 }
 
 pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {

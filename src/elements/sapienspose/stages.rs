@@ -2,18 +2,17 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
-use crate::config::Weights;
-use crate::elements::inference::{LoadedModel, frame, lock};
+use crate::config::Head;
+use crate::elements::inference::{LoadedModel, ModelIo};
+use crate::elements::{frame, lock};
 use crate::error::{Error, Result};
 use crate::geometry::{BBox, Crop};
 use crate::heads::pose::PoseDecoder;
 use crate::labels::KeypointSetId;
 use crate::meta::pose::{PersonPose, PoseResult};
 use crate::pipelining::Stages;
-use crate::preprocess::{Normalization, Sampling, sample_normalize};
+use crate::preprocess::{Sampling, sample_normalize};
 use crate::runtime::BatchSlice;
-use crate::runtime::contract::{self, Contract};
-use crate::runtime::shared::Runner;
 
 /// Settings the element passes in; `score_threshold` may change while playing.
 #[derive(Debug, Clone)]
@@ -26,14 +25,11 @@ pub struct PoseOptions {
 
 /// Top-down pose: every person box of a frame in one batch.
 pub struct PoseStages {
-    runner: Runner,
-    contract: Contract,
-    norm: Normalization,
+    io: ModelIo,
     decoder: PoseDecoder,
     keypoint_set: KeypointSetId,
     box_padding: f32,
     config_threshold: f32,
-    untrained: bool,
     options: PoseOptions,
 }
 
@@ -53,20 +49,9 @@ impl PoseStages {
     /// Checks the model against the config (input `[b,3,H,W]`, output `[b,K,H/s,W/s]` with K the
     /// keypoint set's size) and prepares the decoder.
     pub fn new(loaded: &LoadedModel, options: PoseOptions) -> Result<Self> {
-        let cfg = &loaded.config;
-        let pose = cfg.pose()?;
-        let (h, w) = (cfg.input.height, cfg.input.width);
+        let pose = loaded.config.pose()?;
         let k = pose.keypoint_set.set().len();
-        let (hm_h, hm_w) = (h / pose.heatmap_stride, w / pose.heatmap_stride);
-        let contract = contract::check(
-            &loaded.session,
-            &cfg.source,
-            cfg.model.input_name.as_deref(),
-            cfg.model.output_name.as_deref(),
-            [3, h as i64, w as i64],
-            &[k as i64, hm_h as i64, hm_w as i64],
-        )
-        .map_err(|e| match e {
+        let io = ModelIo::new(loaded, Head::Pose).map_err(|e| match e {
             Error::ModelMismatch { model, config, msg } => Error::ModelMismatch {
                 model,
                 config,
@@ -77,20 +62,13 @@ impl PoseStages {
             },
             e => e,
         })?;
+        let [_, hm_h, hm_w] = io.out_item;
         Ok(Self {
-            runner: loaded.runner.clone(),
-            contract,
-            norm: Normalization {
-                width: w,
-                height: h,
-                mean: cfg.input.mean,
-                std: cfg.input.std,
-            },
-            decoder: PoseDecoder::new(k, hm_w as usize, hm_h as usize),
+            decoder: PoseDecoder::new(k, hm_w, hm_h),
+            io,
             keypoint_set: pose.keypoint_set,
             box_padding: pose.box_padding,
             config_threshold: pose.score_threshold,
-            untrained: cfg.model.weights == Weights::Untrained,
             options,
         })
     }
@@ -128,20 +106,20 @@ impl Stages for PoseStages {
     }
 
     fn preprocess(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<PosePre> {
-        let aspect = self.norm.width as f64 / self.norm.height as f64;
+        let aspect = self.io.norm.width as f64 / self.io.norm.height as f64;
         let persons: Vec<(BBox, Crop)> = self
             .boxes(buffer, info)
             .into_iter()
             .map(|b| (b, Crop::from_box(&b, self.box_padding, aspect)))
             .collect();
-        let item = self.norm.item_len();
+        let item = self.io.norm.item_len();
         let mut tensor = vec![0.0f32; item * persons.len()];
         frame::with_view(buffer, info, |view| {
             for ((_, crop), out) in persons.iter().zip(tensor.chunks_exact_mut(item)) {
                 sample_normalize(
                     view,
-                    &Sampling::Warp(crop.udp_warp(self.norm.width, self.norm.height)),
-                    &self.norm,
+                    &Sampling::Warp(crop.udp_warp(self.io.norm.width, self.io.norm.height)),
+                    &self.io.norm,
                     out,
                 )?;
             }
@@ -160,13 +138,7 @@ impl Stages for PoseStages {
             .into_iter()
             .map(|p| (Cow::Owned(p.tensor), p.persons))
             .unzip();
-        let slices = self.runner.run_frames(
-            &self.contract.input,
-            &self.contract.output,
-            tensors,
-            &counts,
-            &self.norm.item_shape(),
-        )?;
+        let slices = self.io.run(tensors, &counts)?;
         Ok(persons
             .into_iter()
             .zip(slices)
@@ -198,7 +170,7 @@ impl Stages for PoseStages {
         PoseResult {
             keypoint_set: self.keypoint_set,
             score_threshold,
-            untrained: self.untrained,
+            untrained: self.io.untrained,
             carried: false,
             persons,
         }

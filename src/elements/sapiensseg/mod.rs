@@ -1,14 +1,13 @@
-//! `sapiensseg`: 28-class body-part segmentation of the whole frame, attached as
+//! `sapiensseg` (`GstSapiensSeg`, a `GstSapiensDense`): 28-class body-part segmentation of the whole frame, attached as
 //! `SapiensSegMeta` (a frame-size class map; class 0 is background, the foreground mask later
 //! heads use).
-use std::sync::Mutex;
+mod imp;
 
-use glib::prelude::*;
+use gst::glib;
 use gst::prelude::*;
 
 use crate::config::{Config, SegMode};
-use crate::elements::dense::{DenseHead, DenseKind};
-use crate::elements::inference::lock;
+use crate::elements::dense::DenseHead;
 use crate::error::Result;
 use crate::heads::seg;
 use crate::meta::dense::{DenseInfo, SegResult};
@@ -36,11 +35,7 @@ pub enum ModeProperty {
     Fast,
 }
 
-#[derive(Default)]
-pub struct SegKind {
-    mode: Mutex<ModeProperty>,
-}
-
+/// The seg head: logits → frame-size class map, in `mode`.
 pub struct SegHead {
     mode: SegMode,
 }
@@ -70,46 +65,37 @@ impl DenseHead for SegHead {
     }
 }
 
-impl DenseKind for SegKind {
-    type Head = SegHead;
-    const FACTORY: &'static str = "sapiensseg";
-    const LONG_NAME: &'static str = "Sapiens body-part segmentation";
-    const DESCRIPTION: &'static str = "28-class Goliath body-part segmentation of the whole frame with Meta's Sapiens models on \
-        ONNX Runtime; results as SapiensSegMeta (frame-size class map)";
-
-    fn extra_properties() -> Vec<glib::ParamSpec> {
-        vec![
-            glib::ParamSpecEnum::builder::<ModeProperty>("mode")
-                .nick("Upsampling mode")
-                .blurb("exact: argmax of bilinearly upsampled logits (official); fast: argmax at model resolution, nearest upsample")
-                .mutable_ready()
-                .build(),
-        ]
-    }
-
-    fn set_extra(&self, name: &str, value: &glib::Value) -> bool {
-        name == "mode" && {
-            *lock(&self.mode) = value.get().unwrap_or_default();
-            true
+impl SegHead {
+    /// The head with the mode the `mode` property value selects for `config`.
+    pub fn new(mode: ModeProperty, config: &Config) -> Self {
+        Self {
+            mode: mode.resolve(config),
         }
-    }
-
-    fn get_extra(&self, name: &str) -> Option<glib::Value> {
-        (name == "mode").then(|| lock(&self.mode).to_value())
-    }
-
-    fn head(&self, config: &Config) -> Result<SegHead> {
-        let mode = match *lock(&self.mode) {
-            ModeProperty::Config => config.seg.as_ref().map(|s| s.mode).unwrap_or_default(),
-            ModeProperty::Exact => SegMode::Exact,
-            ModeProperty::Fast => SegMode::Fast,
-        };
-        Ok(SegHead { mode })
     }
 }
 
-crate::dense_element!(
-    SapiensSeg,
-    "GstSapiensSeg",
-    crate::elements::sapiensseg::SegKind
-);
+impl ModeProperty {
+    /// The mode this property value selects for `config`.
+    fn resolve(self, config: &Config) -> SegMode {
+        match self {
+            ModeProperty::Config => config.seg.as_ref().map(|s| s.mode).unwrap_or_default(),
+            ModeProperty::Exact => SegMode::Exact,
+            ModeProperty::Fast => SegMode::Fast,
+        }
+    }
+}
+
+glib::wrapper! {
+    pub struct SapiensSeg(ObjectSubclass<imp::SapiensSeg>)
+        @extends crate::elements::dense::SapiensDense, crate::elements::inference::SapiensInference,
+        gst::Element, gst::Object;
+}
+
+pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        plugin,
+        "sapiensseg",
+        gst::Rank::NONE,
+        SapiensSeg::static_type(),
+    )
+}

@@ -1,0 +1,398 @@
+//! The base class's instance: pads, settings, the running executor and the src pad task.
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::time::Duration;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+
+use super::{Settings, report};
+use crate::elements::{frame, lock};
+use crate::error::Error;
+use crate::pipelining::{Executor, ExecutorStats, Output};
+use crate::runtime::Provider;
+
+/// Longest a serialized query (allocation, drain) waits for the frames before it.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The base class's own category; each element logs under its factory name (`sapienspose`...).
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "sapiensinference",
+        gst::DebugColorFlags::empty(),
+        Some("Sapiens inference base class"),
+    )
+});
+
+/// A started element: the loaded model and the executor running it.
+struct Running {
+    executor: Arc<Executor>,
+    provider: Provider,
+    session_id: u64,
+}
+
+pub struct SapiensInference {
+    sinkpad: gst::Pad,
+    srcpad: gst::Pad,
+    pub(super) settings: Mutex<Settings>,
+    running: Mutex<Option<Running>>,
+    video_info: Mutex<Option<Arc<gst_video::VideoInfo>>>,
+    /// Last flow result of a push downstream, returned by the next `chain`.
+    flow: Arc<Mutex<Result<gst::FlowSuccess, gst::FlowError>>>,
+    pub(super) reporter: Arc<report::Reporter>,
+    /// The element's debug category (its factory name), set in `constructed`.
+    cat: OnceLock<gst::DebugCategory>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for SapiensInference {
+    const NAME: &'static str = "GstSapiensInference";
+    const ABSTRACT: bool = true;
+    type Type = super::SapiensInference;
+    type ParentType = gst::Element;
+    type Class = super::Class;
+
+    fn with_class(klass: &Self::Class) -> Self {
+        let templ = |name: &str| {
+            // SAFETY: `Class` starts with GstElementClass, whose pad templates the subclass
+            // inherits from this class (set in `ElementImpl::pad_templates` below).
+            let element_class =
+                unsafe { &*(klass as *const super::Class as *const glib::Class<gst::Element>) };
+            element_class
+                .pad_template(name)
+                .expect("GstSapiensInference declares sink and src templates")
+        };
+        let sinkpad = gst::Pad::builder_from_template(&templ("sink"))
+            .chain_function(|pad, parent, buffer| {
+                Self::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::FlowError::Error),
+                    |imp| imp.chain(pad, buffer),
+                )
+            })
+            .event_function(|pad, parent, event| {
+                Self::catch_panic_pad_function(parent, || false, |imp| imp.sink_event(pad, event))
+            })
+            .query_function(|pad, parent, query| {
+                Self::catch_panic_pad_function(parent, || false, |imp| imp.sink_query(pad, query))
+            })
+            .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
+            .build();
+        let srcpad = gst::Pad::builder_from_template(&templ("src"))
+            .query_function(|pad, parent, query| {
+                Self::catch_panic_pad_function(parent, || false, |imp| imp.src_query(pad, query))
+            })
+            .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)
+            .build();
+        Self {
+            sinkpad,
+            srcpad,
+            settings: Mutex::new(Settings::default()),
+            running: Mutex::new(None),
+            video_info: Mutex::new(None),
+            flow: Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok))),
+            reporter: Default::default(),
+            cat: OnceLock::new(),
+        }
+    }
+}
+
+impl ObjectImpl for SapiensInference {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(super::properties::specs);
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        self.set_shared_property(value, pspec);
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        self.shared_property(pspec)
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        let name = obj
+            .factory()
+            .map(|f| f.name().to_string())
+            .unwrap_or_else(|| obj.type_().name().to_lowercase());
+        let _ = self.cat.set(gst::DebugCategory::new(
+            &name,
+            gst::DebugColorFlags::empty(),
+            Some("Sapiens inference element"),
+        ));
+        obj.add_pad(&self.sinkpad).expect("fresh sink pad");
+        obj.add_pad(&self.srcpad).expect("fresh src pad");
+    }
+}
+
+impl GstObjectImpl for SapiensInference {}
+
+impl ElementImpl for SapiensInference {
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(super::pad_templates);
+        TEMPLATES.as_ref()
+    }
+
+    /// Loads the model and starts the executor with the subclass's stages on READY→PAUSED
+    /// (posting the error when that fails), starts the src task once the pads are active, and
+    /// stops everything on PAUSED→READY.
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        match transition {
+            gst::StateChange::ReadyToPaused => {
+                if let Err(msg) = self.start() {
+                    self.obj().post_error_message(msg);
+                    return Err(gst::StateChangeError);
+                }
+            }
+            gst::StateChange::PausedToReady => self.stop(),
+            _ => {}
+        }
+        let ret = self.parent_change_state(transition)?;
+        if transition == gst::StateChange::ReadyToPaused {
+            self.start_task()?;
+        }
+        Ok(ret)
+    }
+}
+
+impl SapiensInference {
+    pub(super) fn cat(&self) -> gst::DebugCategory {
+        self.cat.get().copied().unwrap_or(*CAT)
+    }
+
+    /// Loads the config and model and starts the executor with the subclass's stages. Errors
+    /// become a `gst::error_msg!` naming the file and cause.
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        let to_msg = |e: Error| {
+            let kind = match e {
+                Error::Config { .. } | Error::Invalid(_) => gst::ResourceError::Settings,
+                Error::ModelNotFound { .. } => gst::ResourceError::NotFound,
+                _ => gst::ResourceError::OpenRead,
+            };
+            gst::error_msg!(kind, ("{}", e))
+        };
+        let obj = self.obj();
+        let loaded = settings.load().map_err(to_msg)?;
+        let stages = obj.build_stages(&loaded).map_err(to_msg)?;
+        let executor = stages
+            .start(&obj.name(), settings.admission())
+            .map_err(to_msg)?;
+        let provider = loaded.session.provider();
+        gst::info!(
+            self.cat(),
+            imp = self,
+            "model {} on {provider} (session {}), max-inflight {}",
+            loaded.session.path().display(),
+            loaded.session.id(),
+            settings.max_inflight
+        );
+        *lock(&self.flow) = Ok(gst::FlowSuccess::Ok);
+        *lock(&self.running) = Some(Running {
+            executor: Arc::new(executor),
+            provider,
+            session_id: loaded.session.id(),
+        });
+        Ok(())
+    }
+
+    /// Starts the src pad task (after the pads are active).
+    fn start_task(&self) -> Result<(), gst::StateChangeError> {
+        let Some(executor) = self.executor() else {
+            return Err(gst::StateChangeError);
+        };
+        let srcpad = self.srcpad.clone();
+        let flow = self.flow.clone();
+        let weak = self.obj().downgrade();
+        let cat = self.cat();
+        let reporter = self.reporter.clone();
+        self.srcpad
+            .start_task(move || {
+                if executor.is_flushing() {
+                    let _ = srcpad.pause_task();
+                    return;
+                }
+                match executor.next_output() {
+                    Output::Buffer(buffer) => {
+                        let res = srcpad.push(buffer);
+                        executor.frame_done();
+                        if let Some(element) = weak.upgrade() {
+                            reporter.after_frame(element.upcast_ref(), &executor);
+                        }
+                        if let Err(e) = res {
+                            gst::debug!(cat, obj = srcpad, "downstream returned {e:?}");
+                            *lock(&flow) = Err(e);
+                        }
+                    }
+                    Output::Event(event) => {
+                        srcpad.push_event(event);
+                    }
+                    Output::Error(err) => {
+                        if let Some(element) = weak.upgrade() {
+                            gst::element_error!(
+                                element,
+                                gst::StreamError::Failed,
+                                ("frame lost: {}", err)
+                            );
+                        }
+                        *lock(&flow) = Err(gst::FlowError::Error);
+                    }
+                    Output::Wake => {}
+                }
+            })
+            .map_err(|_| gst::StateChangeError)
+    }
+
+    /// Stops everything and drops the model (PAUSED → READY, before the pads deactivate).
+    fn stop(&self) {
+        if let Some(executor) = self.executor() {
+            executor.flush_start();
+        }
+        let _ = self.srcpad.stop_task();
+        *lock(&self.running) = None;
+        *lock(&self.video_info) = None;
+    }
+
+    fn executor(&self) -> Option<Arc<Executor>> {
+        lock(&self.running).as_ref().map(|r| r.executor.clone())
+    }
+
+    /// The id of the running session (`None` before start).
+    pub(super) fn session_id(&self) -> Option<u64> {
+        lock(&self.running).as_ref().map(|r| r.session_id)
+    }
+
+    /// The provider the running session uses (`None` before start).
+    pub(super) fn provider(&self) -> Option<Provider> {
+        lock(&self.running).as_ref().map(|r| r.provider)
+    }
+
+    /// The executor's counters and latencies (`None` before start).
+    pub(super) fn stats(&self) -> Option<ExecutorStats> {
+        self.executor().map(|e| e.stats())
+    }
+
+    fn chain(
+        &self,
+        _pad: &gst::Pad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let Some(executor) = self.executor() else {
+            return Err(gst::FlowError::Flushing);
+        };
+        let Some(info) = lock(&self.video_info).clone() else {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("received a buffer before caps")
+            );
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let flow = *lock(&self.flow);
+        flow?;
+        gst::trace!(self.cat(), imp = self, "frame {:?}", buffer.pts());
+        match executor.submit_frame(buffer, info) {
+            Ok(()) => *lock(&self.flow),
+            Err(_) => Err(gst::FlowError::Flushing),
+        }
+    }
+
+    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        use gst::EventView;
+        let executor = self.executor();
+        match event.view() {
+            EventView::Caps(c) => {
+                let info = match gst_video::VideoInfo::from_caps(c.caps()) {
+                    Ok(info) => info,
+                    Err(e) => {
+                        gst::element_imp_error!(
+                            self,
+                            gst::CoreError::Negotiation,
+                            ("cannot read caps {}: {}", c.caps(), e)
+                        );
+                        return false;
+                    }
+                };
+                if let Err(e) = frame::layout(info.format()).and_then(|_| frame::yuv_matrix(&info))
+                {
+                    gst::element_imp_error!(self, gst::CoreError::Negotiation, ("{}", e));
+                    return false;
+                }
+                *lock(&self.video_info) = Some(Arc::new(info));
+            }
+            EventView::FlushStart(_) => {
+                if let Some(executor) = &executor {
+                    executor.flush_start();
+                }
+                let ok = self.srcpad.push_event(event);
+                let _ = self.srcpad.pause_task();
+                return ok;
+            }
+            EventView::FlushStop(_) => {
+                if let Some(executor) = &executor {
+                    executor.flush_stop();
+                }
+                *lock(&self.flow) = Ok(gst::FlowSuccess::Ok);
+                let ok = self.srcpad.push_event(event);
+                if executor.is_some() && self.start_task().is_err() {
+                    gst::element_imp_error!(
+                        self,
+                        gst::CoreError::Thread,
+                        ("cannot restart the src task after a flush")
+                    );
+                    return false;
+                }
+                return ok;
+            }
+            _ => {}
+        }
+        match executor {
+            Some(executor) if event.is_serialized() => {
+                executor.submit_event(event);
+                true
+            }
+            _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
+        }
+    }
+
+    /// LATENCY: upstream's plus what this element adds ([`report::Reporter::latency`]).
+    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let mut upstream = gst::query::Latency::new();
+            if !self.sinkpad.peer_query(&mut upstream) {
+                return false;
+            }
+            let (live, min, max) = upstream.result();
+            let ours = self.reporter.latency(self.executor().as_deref());
+            gst::debug!(
+                self.cat(),
+                imp = self,
+                "adding {ours} latency to upstream's {min}"
+            );
+            q.set(live, min + ours, max.map(|m| m + ours));
+            return true;
+        }
+        gst::Pad::query_default(pad, Some(&*self.obj()), query)
+    }
+
+    fn sink_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        if query.is_serialized()
+            && let Some(executor) = self.executor()
+            && !executor.wait_idle(DRAIN_TIMEOUT)
+        {
+            gst::warning!(
+                self.cat(),
+                imp = self,
+                "frames still in flight when answering {:?}",
+                query.type_()
+            );
+        }
+        gst::Pad::query_default(pad, Some(&*self.obj()), query)
+    }
+}

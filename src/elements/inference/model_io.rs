@@ -1,0 +1,77 @@
+//! The model's input and output as a head uses them: checked against the config once when the
+//! element starts, then run for batches of frames.
+use std::borrow::Cow;
+
+use super::LoadedModel;
+use crate::config::{Head, Weights};
+use crate::error::{Error, Result};
+use crate::preprocess::Normalization;
+use crate::runtime::BatchSlice;
+use crate::runtime::contract::{self, Contract};
+use crate::runtime::shared::Runner;
+
+pub struct ModelIo {
+    runner: Runner,
+    contract: Contract,
+    /// Input size and normalization, from the config's `[input]`.
+    pub norm: Normalization,
+    /// One item's output shape `[c, h, w]` ([`crate::config::Config::output_item`]).
+    pub out_item: [usize; 3],
+    /// The config says the weights are generated: results are noise.
+    pub untrained: bool,
+}
+
+impl ModelIo {
+    /// Checks that the config is for `head` (an element runs only its own head) and that the
+    /// model takes `[batch, 3, H, W]` and gives `[batch, ..output_item]`; mismatches name both
+    /// sides.
+    pub fn new(loaded: &LoadedModel, head: Head) -> Result<Self> {
+        let cfg = &loaded.config;
+        if cfg.head() != head {
+            return Err(Error::Config {
+                path: cfg.source.clone(),
+                msg: format!(
+                    "this element is {} (configs with {}), but the config is for {} ({})",
+                    head.element(),
+                    head.section(),
+                    cfg.element(),
+                    cfg.head().section()
+                ),
+            });
+        }
+        let (h, w) = (cfg.input.height, cfg.input.width);
+        let out_item = cfg.output_item()?;
+        let contract = contract::check(
+            &loaded.session,
+            &cfg.source,
+            cfg.model.input_name.as_deref(),
+            cfg.model.output_name.as_deref(),
+            [3, h as i64, w as i64],
+            &out_item,
+        )?;
+        Ok(Self {
+            runner: loaded.runner.clone(),
+            contract,
+            norm: Normalization {
+                width: w,
+                height: h,
+                mean: cfg.input.mean,
+                std: cfg.input.std,
+            },
+            out_item: out_item.map(|d| d as usize),
+            untrained: cfg.model.weights == Weights::Untrained,
+        })
+    }
+
+    /// Runs the model on the inputs of several frames (`counts[i]` items in `frames[i]`), in
+    /// runs the session (or the shared instance) forms; one output slice per frame.
+    pub fn run(&self, frames: Vec<Cow<'_, [f32]>>, counts: &[usize]) -> Result<Vec<BatchSlice>> {
+        self.runner.run_frames(
+            &self.contract.input,
+            &self.contract.output,
+            frames,
+            counts,
+            &self.norm.item_shape(),
+        )
+    }
+}
