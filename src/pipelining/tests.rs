@@ -131,11 +131,16 @@ fn frame(pts: u64) -> gst::Buffer {
     b
 }
 
-/// Submits `n` frames then EOS from a thread; collects outputs until EOS.
+/// Submits `n` frames (PTS 0..n) then EOS from a thread; collects outputs until EOS.
 fn run(exec: Arc<Executor>, n: u64) -> (Vec<u64>, Vec<String>, bool) {
+    run_pts(exec, 0..n)
+}
+
+/// Submits frames with PTS `pts` then EOS from a thread; collects outputs until EOS.
+fn run_pts(exec: Arc<Executor>, pts: std::ops::Range<u64>) -> (Vec<u64>, Vec<String>, bool) {
     let e2 = exec.clone();
     let feeder = std::thread::spawn(move || {
-        for i in 0..n {
+        for i in pts {
             e2.submit_frame(frame(i), info()).unwrap();
         }
         e2.submit_event(gst::event::Eos::new());
@@ -255,9 +260,9 @@ fn flush_drops_and_counts_frames_in_flight_then_accepts_new_ones() {
     assert!(matches!(exec.next_output(), Output::Wake));
     assert!(exec.submit_frame(frame(5), info()).is_err());
     exec.flush_stop();
-    // Everything from before the flush is gone; new frames flow.
-    let (pts, _, _) = run(exec.clone(), 3);
-    assert_eq!(pts, vec![0, 1, 2]);
+    // Everything from before the flush is gone (none of PTS 0-4 or 99); new frames flow.
+    let (pts, _, _) = run_pts(exec.clone(), 100..103);
+    assert_eq!(pts, vec![100, 101, 102]);
     assert!(exec.wait_idle(Duration::from_secs(5)));
     let s = exec.stats();
     assert_eq!(s.frames_in, 7);

@@ -73,7 +73,10 @@ fn every_shipped_config_loads_and_present_models_match_it() {
         "seg-tiny.toml",
     ];
     // A user's exported real models may be present too: the generated ones must be among them.
-    let missing: Vec<_> = want.iter().filter(|w| !present.contains(&w.to_string())).collect();
+    let missing: Vec<_> = want
+        .iter()
+        .filter(|w| !present.contains(&w.to_string()))
+        .collect();
     assert!(
         missing.is_empty(),
         "the generated models are in the repository and match their configs; missing: {missing:?}"

@@ -1,6 +1,7 @@
 //! `gst_check::Harness` tests of the elements' stream behaviour and of the overlay's drawing.
 use gst_video::VideoFormat;
 use gst_video::prelude::*;
+use sapiens_stream::elements::inference::ExecutionProvider;
 use sapiens_stream::geometry::BBox;
 use sapiens_stream::heads::pose::Keypoint;
 use sapiens_stream::labels::KeypointSetId;
@@ -18,10 +19,17 @@ fn frames_leave_in_order_with_timestamps_and_eos_drains_them() {
     let mut h = pose_harness(
         "pose-tiny-coco17.toml",
         &info,
-        &[("max-inflight", 3u32.to_value())],
+        &[
+            ("max-inflight", 3u32.to_value()),
+            ("execution-provider", ExecutionProvider::Cpu.to_value()),
+        ],
     );
     let el = h.element().unwrap();
-    assert_eq!(el.property::<String>("provider"), "cpu");
+    assert_eq!(
+        el.property::<String>("provider"),
+        "cpu",
+        "pinned, so a GPU build says so too"
+    );
     let n = 8;
     for i in 0..n {
         h.push(blank(VideoFormat::Rgb, 320, 240, 40 * i).0).unwrap();
@@ -88,6 +96,9 @@ fn flush_drops_frames_inside_counts_them_and_the_stream_goes_on() {
         9,
         "every frame leaves or is counted as flushed: {s:?}"
     );
+    // The sixth push returns as soon as its frame is admitted, and the flush follows at once:
+    // at least that frame (≈ 40 ms of work) is still inside.
+    assert!(s.flushed > 0, "the flush found frames inside: {s:?}");
     assert_eq!(
         pts[pts.len() - 3..],
         [1000, 1040, 1080],

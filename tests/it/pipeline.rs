@@ -39,10 +39,15 @@ fn cli_run_records_every_frame_of_real_video_with_skeletons_and_the_untrained_ba
         cfg.to_str().unwrap(),
         "--max-frames",
         "24",
+        "--execution-provider",
+        "cpu",
     ];
     let (out, stats) = sapiens_run("cli", &args);
     let head = &stats["heads"][0];
-    assert_eq!(head["provider"], "cpu");
+    assert_eq!(
+        head["provider"], "cpu",
+        "pinned, so a GPU build says so too"
+    );
     assert_eq!(head["stats"]["frames_in"], 24);
     assert_eq!(head["stats"]["frames_out"], 24);
     let (frames, w, h, corner) = read_back(&out);
