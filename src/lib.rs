@@ -12,6 +12,7 @@ pub mod runtime;
 pub use error::{Error, Result};
 pub mod cli;
 pub mod elements;
+pub mod gather;
 pub mod geometry;
 pub mod heads;
 pub mod logging;

@@ -39,7 +39,7 @@ impl DenseInfo {
         s.set("width", self.width);
         s.set("height", self.height);
         s.set("untrained", self.untrained);
-        s.set("carried", self.carried);
+        super::set_carried(s, self.carried);
     }
 
     fn get(s: &gst::StructureRef, meta: &str) -> Result<Self> {
@@ -47,7 +47,7 @@ impl DenseInfo {
             width: get_field(s, meta, "width")?,
             height: get_field(s, meta, "height")?,
             untrained: get_field(s, meta, "untrained")?,
-            carried: s.get("carried").unwrap_or(false),
+            carried: super::is_carried(s),
         })
     }
 }

@@ -27,6 +27,51 @@ pub fn register() {
     }
 }
 
+/// Field every result structure has: `true` when the result was copied from an earlier frame
+/// (`interval`, the `skip` policy) instead of inferred on this one.
+const CARRIED: &str = "carried";
+
+/// Marks a result structure as inferred on its own frame (`false`) or carried (`true`).
+fn set_carried(s: &mut gst::StructureRef, carried: bool) {
+    s.set(CARRIED, carried);
+}
+
+/// Whether a result structure was carried from an earlier frame (absent = inferred).
+fn is_carried(s: &gst::StructureRef) -> bool {
+    s.get(CARRIED).unwrap_or(false)
+}
+
+/// Copies of the result metas `names` on `buffer` (what a later frame may carry).
+pub fn snapshot(
+    buffer: &gst::BufferRef,
+    names: &[&'static str],
+) -> Vec<(&'static str, gst::Structure)> {
+    names
+        .iter()
+        .filter_map(|&n| {
+            gst::meta::CustomMeta::from_buffer(buffer, n)
+                .ok()
+                .map(|m| (n, m.structure().to_owned()))
+        })
+        .collect()
+}
+
+/// Attaches results copied by [`snapshot`] from an earlier frame to `buffer`, marked carried.
+pub fn carry(
+    buffer: &mut gst::BufferRef,
+    results: &[(&'static str, gst::Structure)],
+) -> Result<()> {
+    for (name, result) in results {
+        attach(buffer, name, result.name(), |s| {
+            for (field, value) in result.iter() {
+                s.set_value(field, value.clone());
+            }
+            set_carried(s, true);
+        })?;
+    }
+    Ok(())
+}
+
 /// Adds (or replaces) the custom meta `name` on `buffer`, with a structure `structure` that
 /// `fill` sets.
 fn attach(

@@ -69,7 +69,7 @@ impl PoseResult {
             s.set("num-keypoints", k as u32);
             s.set("score-threshold", self.score_threshold);
             s.set("untrained", self.untrained);
-            s.set("carried", self.carried);
+            super::set_carried(s, self.carried);
             put_f32s(s, "boxes", boxes);
             put_f32s(s, "keypoints", kps);
         })
@@ -122,7 +122,7 @@ impl PoseResult {
             keypoint_set,
             score_threshold: get_field(s, POSE_META, "score-threshold")?,
             untrained: get_field(s, POSE_META, "untrained")?,
-            carried: s.get("carried").unwrap_or(false),
+            carried: super::is_carried(s),
             persons,
         }))
     }

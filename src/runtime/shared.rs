@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use super::{BatchSlice, ModelSession, RuntimeOptions};
 use crate::error::{Error, Result};
+use crate::gather::{Take, gather};
 
 /// Most items (crops or frames) merged into one run.
 pub const MAX_ITEMS: usize = 64;
@@ -135,28 +136,22 @@ fn work(session: &ModelSession, rx: &Receiver<Request>, runs: &AtomicU64) {
                 Err(_) => return,
             },
         };
-        let mut items: usize = first.counts.iter().sum();
-        let deadline = first.deadline;
-        let mut batch = vec![first];
-        while items < MAX_ITEMS {
-            let waiting = match rx.try_recv() {
-                Ok(r) => Ok(r),
-                Err(_) => rx
-                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                    .map_err(|_| ()),
-            };
-            match waiting {
-                Ok(r) if r.key == batch[0].key => {
-                    items += r.counts.iter().sum::<usize>();
-                    batch.push(r);
+        let (key, deadline) = (first.key.clone(), first.deadline);
+        let (batch, closing) = gather(
+            rx,
+            first,
+            MAX_ITEMS,
+            deadline,
+            |r| r.counts.iter().sum(),
+            |r| {
+                if r.key == key {
+                    Take::Join
+                } else {
+                    Take::Close
                 }
-                Ok(r) => {
-                    next = Some(r);
-                    break;
-                }
-                Err(()) => break,
-            }
-        }
+            },
+        );
+        next = closing;
         let (input, output, shape) = &batch[0].key;
         let frames: Vec<&[f32]> = batch
             .iter()

@@ -126,11 +126,18 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// How the executor admits frames.
+    /// How the executor admits frames. With a shared `model-instance`, the instance's worker
+    /// waits `batch-timeout-ms` for requests from every element, so the executor itself only
+    /// takes frames already waiting (one wait, not two in a row).
     pub fn admission(&self) -> Admission {
+        let own_wait = if self.model_instance.is_some() {
+            0
+        } else {
+            self.batch_timeout_ms
+        };
         Admission {
             batch_size: self.batch_size as usize,
-            batch_timeout: std::time::Duration::from_millis(self.batch_timeout_ms as u64),
+            batch_timeout: std::time::Duration::from_millis(own_wait as u64),
             max_inflight: self.max_inflight as usize,
             policy: self.policy.into(),
             interval: self.interval,

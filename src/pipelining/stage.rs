@@ -1,0 +1,402 @@
+//! The three stage threads and what travels between them. Each stage takes messages in order
+//! from its channel; frames of an older flush epoch are dropped (counted) wherever they are.
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::stats::Stage;
+use super::window::{Admitted, Window};
+use super::{Output, Stages};
+use crate::error::{Error, Result};
+use crate::gather::{Take, gather};
+use crate::meta;
+
+/// What a frame carries through the stages.
+pub(super) enum Work<T> {
+    /// To be inferred: the stage's data (`()` before pre-processing); `dropped` as admitted.
+    Infer { data: T, dropped: Arc<AtomicBool> },
+    /// Passes without inference, carrying the last results.
+    Carry,
+}
+
+pub(super) struct Job<T> {
+    pub(super) buffer: gst::Buffer,
+    pub(super) info: Arc<gst_video::VideoInfo>,
+    pub(super) entered: Instant,
+    pub(super) work: Work<T>,
+}
+
+impl Job<()> {
+    pub(super) fn new(
+        buffer: gst::Buffer,
+        info: Arc<gst_video::VideoInfo>,
+        admitted: Admitted,
+    ) -> Self {
+        let work = match admitted {
+            Admitted::Infer { dropped } => Work::Infer { data: (), dropped },
+            Admitted::Carry => Work::Carry,
+        };
+        Self {
+            buffer,
+            info,
+            entered: Instant::now(),
+            work,
+        }
+    }
+}
+
+impl<T> Job<T> {
+    /// Whether the frame holds an inference slot.
+    fn working(&self) -> bool {
+        matches!(self.work, Work::Infer { .. })
+    }
+
+    /// A carried frame re-typed for the next stage (`None` for a frame to be inferred).
+    fn carried<U>(self) -> Option<Job<U>> {
+        match self.work {
+            Work::Infer { .. } => None,
+            Work::Carry => Some(Job {
+                buffer: self.buffer,
+                info: self.info,
+                entered: self.entered,
+                work: Work::Carry,
+            }),
+        }
+    }
+
+    /// The same frame with its data turned into the next stage's by `f` (carried frames pass).
+    fn then<U>(self, f: impl FnOnce(T) -> Result<U>) -> Result<Job<U>> {
+        let work = match self.work {
+            Work::Infer { data, dropped } => Work::Infer {
+                data: f(data)?,
+                dropped,
+            },
+            Work::Carry => Work::Carry,
+        };
+        Ok(Job {
+            buffer: self.buffer,
+            info: self.info,
+            entered: self.entered,
+            work,
+        })
+    }
+}
+
+pub(super) enum Msg<T> {
+    Frame {
+        epoch: u64,
+        job: Job<T>,
+    },
+    Event {
+        epoch: u64,
+        event: gst::Event,
+    },
+    /// A frame lost in a stage; `working` when it held an inference slot.
+    Failed {
+        epoch: u64,
+        error: Error,
+        working: bool,
+    },
+    Stop,
+}
+
+impl<T> Msg<T> {
+    /// A non-frame message re-typed for the next stage.
+    fn pass<U>(self) -> Option<Msg<U>> {
+        match self {
+            Msg::Frame { .. } => None,
+            Msg::Event { epoch, event } => Some(Msg::Event { epoch, event }),
+            Msg::Failed {
+                epoch,
+                error,
+                working,
+            } => Some(Msg::Failed {
+                epoch,
+                error,
+                working,
+            }),
+            Msg::Stop => Some(Msg::Stop),
+        }
+    }
+}
+
+/// Passes a non-frame message to the next stage; `true` when it was `Stop`.
+fn pass_on<A, B>(msg: Msg<A>, emit: &impl Fn(Msg<B>)) -> bool {
+    let stop = matches!(msg, Msg::Stop);
+    if let Some(m) = msg.pass() {
+        emit(m);
+    }
+    stop
+}
+
+/// A sender as an `emit` function (a closed channel means the executor is gone).
+fn sender<T>(tx: &Sender<T>) -> impl Fn(T) + '_ {
+    move |m| {
+        let _ = tx.send(m);
+    }
+}
+
+/// Runs `f`, turning a panic into [`Error::StagePanic`] naming `stage`: a panicking stage fails
+/// its frame (counted, reported) instead of killing its thread and hanging the stream.
+fn guarded<T>(stage: Stage, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        Err(Error::StagePanic {
+            stage: stage.name(),
+            msg,
+        })
+    })
+}
+
+/// One stage's loop: runs `work` on current frames that `starts` (timed when inferred), drops
+/// stale ones, passes everything else on in order.
+fn run_stage<A, B>(
+    rx: &Receiver<Msg<A>>,
+    window: &Window,
+    stage: Stage,
+    starts: impl Fn(&Job<A>) -> bool,
+    work: impl Fn(Job<A>) -> Result<Job<B>>,
+    emit: impl Fn(Msg<B>),
+) {
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Frame { job, .. } if !starts(&job) => {}
+            Msg::Frame { epoch, job } if epoch != window.epoch() => {
+                window.drop_stale(job.working())
+            }
+            Msg::Frame { epoch, job } => {
+                let t = Instant::now();
+                let working = job.working();
+                let out = match guarded(stage, || work(job)) {
+                    Ok(job) => Msg::Frame { epoch, job },
+                    Err(error) => Msg::Failed {
+                        epoch,
+                        error,
+                        working,
+                    },
+                };
+                if working {
+                    window.stats().record(stage, t.elapsed());
+                }
+                emit(out);
+            }
+            other => {
+                if pass_on(other, &emit) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Pre-processing: frame → model input. A frame the `Drop` policy dropped while it waited does
+/// not start (its slot was freed and it was counted when it was dropped).
+pub(super) fn preprocess<S: Stages>(
+    stages: &S,
+    window: &Window,
+    rx: &Receiver<Msg<()>>,
+    next: &Sender<Msg<S::Pre>>,
+) {
+    let starts = |job: &Job<()>| match &job.work {
+        Work::Infer { dropped, .. } => window.start(dropped),
+        Work::Carry => true,
+    };
+    let work = |job: Job<()>| {
+        let (buffer, info) = (job.buffer.clone(), job.info.clone());
+        job.then(|()| stages.preprocess(&buffer, &info))
+    };
+    run_stage(rx, window, Stage::Pre, starts, work, sender(next));
+}
+
+/// Inference: gathers frames into batches of up to `batch_size` weight, waiting at most
+/// `batch_timeout` after the first; anything that is not a current frame to be inferred (an
+/// event, a carried or stale frame, a failure) closes the batch first, so order holds.
+pub(super) fn infer<S: Stages>(
+    stages: &S,
+    window: &Window,
+    rx: &Receiver<Msg<S::Pre>>,
+    next: &Sender<Msg<S::Inferred>>,
+) {
+    let a = window.admission;
+    let mut pending: Option<Msg<S::Pre>> = None;
+    loop {
+        let msg = match pending.take() {
+            Some(m) => m,
+            None => match rx.recv() {
+                Ok(m) => m,
+                Err(_) => return,
+            },
+        };
+        let epoch = window.epoch();
+        let batchable = |m: &Msg<S::Pre>| matches!(m, Msg::Frame { epoch: e, job } if *e == epoch && job.working());
+        if !batchable(&msg) {
+            match msg {
+                Msg::Frame { epoch: e, job } if e != epoch => window.drop_stale(job.working()),
+                Msg::Frame { epoch, job } => {
+                    if let Some(job) = job.carried() {
+                        let _ = next.send(Msg::Frame { epoch, job });
+                    }
+                }
+                other => {
+                    if pass_on(other, &sender(next)) {
+                        return;
+                    }
+                }
+            }
+            continue;
+        }
+        let weight = |m: &Msg<S::Pre>| match m {
+            Msg::Frame {
+                job:
+                    Job {
+                        work: Work::Infer { data, .. },
+                        ..
+                    },
+                ..
+            } => stages.weight(data),
+            _ => 0,
+        };
+        let deadline = Instant::now() + a.batch_timeout;
+        let (batch, closing) = gather(rx, msg, a.batch_size, deadline, weight, |m| {
+            if batchable(m) {
+                Take::Join
+            } else {
+                Take::Close
+            }
+        });
+        pending = closing;
+        run_batch(stages, window, epoch, batch, next);
+    }
+}
+
+/// Runs one batch and sends each frame on with its own result (or every frame failed).
+fn run_batch<S: Stages>(
+    stages: &S,
+    window: &Window,
+    epoch: u64,
+    batch: Vec<Msg<S::Pre>>,
+    next: &Sender<Msg<S::Inferred>>,
+) {
+    let mut jobs = Vec::with_capacity(batch.len());
+    let mut inputs = Vec::with_capacity(batch.len());
+    for msg in batch {
+        if let Msg::Frame {
+            job:
+                Job {
+                    buffer,
+                    info,
+                    entered,
+                    work: Work::Infer { data, dropped },
+                },
+            ..
+        } = msg
+        {
+            inputs.push(data);
+            jobs.push((buffer, info, entered, dropped));
+        }
+    }
+    let n = jobs.len();
+    let t = Instant::now();
+    window.stats().runs += 1;
+    let outputs = guarded(Stage::Infer, || stages.infer(inputs)).and_then(|outs| {
+        if outs.len() == n {
+            Ok(outs)
+        } else {
+            Err(Error::Inference(format!(
+                "inference returned {} results for a batch of {n}",
+                outs.len()
+            )))
+        }
+    });
+    match outputs {
+        Ok(outs) => {
+            let elapsed = t.elapsed();
+            for ((buffer, info, entered, dropped), data) in jobs.into_iter().zip(outs) {
+                window.stats().record(Stage::Infer, elapsed);
+                let job = Job {
+                    buffer,
+                    info,
+                    entered,
+                    work: Work::Infer { data, dropped },
+                };
+                let _ = next.send(Msg::Frame { epoch, job });
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            for _ in 0..n {
+                let _ = next.send(Msg::Failed {
+                    epoch,
+                    error: Error::Inference(msg.clone()),
+                    working: true,
+                });
+            }
+        }
+    }
+}
+
+/// Post-processing: model output → result on the frame; carried frames get the last results.
+/// Sends every frame, event and failure to the output in order; a finished inferred frame (or a
+/// failed one) frees its inference slot here.
+pub(super) fn postprocess<S: Stages>(
+    stages: &S,
+    window: &Window,
+    rx: &Receiver<Msg<S::Inferred>>,
+    output: &Sender<(u64, Output)>,
+) {
+    let last = std::cell::RefCell::new(Vec::new());
+    let work = |job: Job<S::Inferred>| -> Result<Job<()>> {
+        let Job {
+            mut buffer,
+            info,
+            entered,
+            work,
+        } = job;
+        let b = buffer.make_mut();
+        let work = match work {
+            Work::Infer { data, dropped } => {
+                stages.postprocess(data, b, &info)?;
+                window.release_working();
+                *last.borrow_mut() = meta::snapshot(b, stages.result_metas());
+                Work::Infer { data: (), dropped }
+            }
+            Work::Carry => {
+                meta::carry(b, &last.borrow())?;
+                window.stats().carried += 1;
+                Work::Carry
+            }
+        };
+        window.stats().record(Stage::Total, entered.elapsed());
+        Ok(Job {
+            buffer,
+            info,
+            entered,
+            work,
+        })
+    };
+    let emit = |msg: Msg<()>| {
+        let item = match msg {
+            Msg::Frame { epoch, job } => (epoch, Output::Buffer(job.buffer)),
+            Msg::Event { epoch, event } => (epoch, Output::Event(event)),
+            Msg::Failed {
+                epoch,
+                error,
+                working,
+            } => {
+                if working {
+                    window.release_working();
+                }
+                (epoch, Output::Error(error))
+            }
+            Msg::Stop => return,
+        };
+        let _ = output.send(item);
+    };
+    run_stage(rx, window, Stage::Post, |_| true, work, emit);
+}

@@ -1,0 +1,224 @@
+//! The window: which frames are inside the executor, and the admission decisions over it. Every
+//! count the executor keeps changes here, under one lock.
+//!
+//! Invariants (with the lock held):
+//! - `in_flight` = frames submitted and not yet gone (pushed, dropped, flushed or failed);
+//! - `working` = those of them that will be inferred and have not finished post-processing;
+//!   `working ≤ in_flight`, and `working ≤ max_inflight` except while a flush empties the window;
+//! - `waiting` holds the drop flags of working frames that pre-processing has not started, oldest
+//!   first: the only frames the `Drop` policy may still drop;
+//! - `in_flight ≤ 2·max_inflight + 2`: frames done but waiting for downstream are bounded too,
+//!   so a slow sink back-pressures every policy.
+//!
+//! Every frame in is counted exactly once as out, flushed, failed or dropped ([`Recorder`]).
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use super::stats::Recorder;
+use super::{Admission, Policy};
+
+/// A frame's place in the window, set when it is admitted.
+#[derive(Debug)]
+pub(super) enum Admitted {
+    /// To be inferred; `dropped` is set if the `Drop` policy drops it before pre-processing.
+    Infer { dropped: Arc<AtomicBool> },
+    /// Passes without inference, carrying the last results (`interval` or the `Skip` policy).
+    Carry,
+}
+
+/// What `admit` decided for a new frame.
+pub(super) enum Decision {
+    /// Enters the executor.
+    Enter(Admitted),
+    /// Dropped at once by the `Drop` policy (counted).
+    Dropped,
+    /// A flush is in progress: the frame is refused.
+    Flushing,
+}
+
+struct Counts {
+    in_flight: usize,
+    working: usize,
+    waiting: VecDeque<Arc<AtomicBool>>,
+    /// Frames submitted so far (for `interval`).
+    seen: u64,
+    flushing: bool,
+}
+
+/// The window and what every stage thread shares: admission settings, the flush epoch, stats.
+pub(super) struct Window {
+    counts: Mutex<Counts>,
+    changed: Condvar,
+    pub(super) admission: Admission,
+    epoch: AtomicU64,
+    stats: Mutex<Recorder>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Window {
+    pub(super) fn new(admission: Admission) -> Self {
+        Self {
+            counts: Mutex::new(Counts {
+                in_flight: 0,
+                working: 0,
+                waiting: VecDeque::new(),
+                seen: 0,
+                flushing: false,
+            }),
+            changed: Condvar::new(),
+            admission,
+            epoch: AtomicU64::new(0),
+            stats: Mutex::new(Recorder::default()),
+        }
+    }
+
+    pub(super) fn stats(&self) -> MutexGuard<'_, Recorder> {
+        locked(&self.stats)
+    }
+
+    /// The current flush epoch: items of an older one are stale.
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Decides a new frame's fate (blocking while the window is full and the policy waits):
+    /// every Nth frame (`interval`) is to be inferred; when `max_inflight` frames are being
+    /// inferred, `Block` waits, `Drop` drops the oldest frame still waiting for pre-processing
+    /// (else this one), `Skip` lets this one through carrying the last results.
+    pub(super) fn admit(&self) -> Decision {
+        let a = self.admission;
+        let mut c = locked(&self.counts);
+        let mut infer = c.seen.is_multiple_of(a.interval as u64);
+        c.seen += 1;
+        loop {
+            if c.flushing {
+                return Decision::Flushing;
+            }
+            let full = c.working >= a.max_inflight;
+            if c.in_flight >= 2 * a.max_inflight + 2 || (infer && full && a.policy == Policy::Block)
+            {
+                c = self.changed.wait(c).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            if infer && full {
+                match a.policy {
+                    Policy::Skip => infer = false,
+                    Policy::Drop => match c.waiting.pop_front() {
+                        Some(oldest) => {
+                            oldest.store(true, Ordering::Release);
+                            c.in_flight -= 1;
+                            c.working -= 1;
+                            self.stats().dropped += 1;
+                            continue;
+                        }
+                        None => {
+                            drop(c);
+                            let mut st = self.stats();
+                            st.frame_in();
+                            st.dropped += 1;
+                            return Decision::Dropped;
+                        }
+                    },
+                    Policy::Block => unreachable!("Block waited above"),
+                }
+            }
+            break;
+        }
+        c.in_flight += 1;
+        let admitted = if infer {
+            let dropped = Arc::new(AtomicBool::new(false));
+            c.working += 1;
+            c.waiting.push_back(dropped.clone());
+            Admitted::Infer { dropped }
+        } else {
+            Admitted::Carry
+        };
+        drop(c);
+        self.stats().frame_in();
+        Decision::Enter(admitted)
+    }
+
+    /// Pre-processing starts a frame: `false` when the `Drop` policy already dropped it (its slot
+    /// is freed and it is counted).
+    pub(super) fn start(&self, dropped: &AtomicBool) -> bool {
+        let mut c = locked(&self.counts);
+        if dropped.load(Ordering::Acquire) {
+            return false;
+        }
+        if let Some(i) = c
+            .waiting
+            .iter()
+            .position(|f| std::ptr::eq(Arc::as_ptr(f), dropped))
+        {
+            c.waiting.remove(i);
+        }
+        true
+    }
+
+    /// A frame to be inferred has finished its stages (post-processed, or failed).
+    pub(super) fn release_working(&self) {
+        let mut c = locked(&self.counts);
+        c.working = c.working.saturating_sub(1);
+        self.changed.notify_all();
+    }
+
+    /// A frame has left (or is gone); `working` when it still held an inference slot.
+    pub(super) fn release(&self, working: bool) {
+        let mut c = locked(&self.counts);
+        c.in_flight = c.in_flight.saturating_sub(1);
+        if working {
+            c.working = c.working.saturating_sub(1);
+        }
+        self.changed.notify_all();
+    }
+
+    /// A frame of an old epoch was dropped in a stage.
+    pub(super) fn drop_stale(&self, working: bool) {
+        self.stats().flushed += 1;
+        self.release(working);
+    }
+
+    /// Starts a flush: a new epoch, and admission refuses frames until [`Window::end_flush`].
+    pub(super) fn begin_flush(&self) {
+        let mut c = locked(&self.counts);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        c.flushing = true;
+        self.changed.notify_all();
+    }
+
+    pub(super) fn end_flush(&self) {
+        let mut c = locked(&self.counts);
+        c.flushing = false;
+        self.changed.notify_all();
+    }
+
+    pub(super) fn is_flushing(&self) -> bool {
+        locked(&self.counts).flushing
+    }
+
+    pub(super) fn in_flight(&self) -> usize {
+        locked(&self.counts).in_flight
+    }
+
+    /// Blocks until no frame is inside (or a flush starts, or `timeout` passes).
+    pub(super) fn wait_idle(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut c = locked(&self.counts);
+        while c.in_flight > 0 && !c.flushing {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            c = self
+                .changed
+                .wait_timeout(c, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        c.in_flight == 0
+    }
+}
