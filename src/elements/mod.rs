@@ -20,7 +20,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
 fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
     crate::logging::install();
     crate::meta::register();
-    inference::register();
+    inference::register(&["sapienspose", "sapiensseg", "sapiensdepth", "sapiensnormal"]);
     sapienspose::register(plugin)?;
     sapiensseg::register(plugin)?;
     sapiensdepth::register(plugin)?;

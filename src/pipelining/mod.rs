@@ -19,6 +19,7 @@
 //! Inside: [`window`] admits frames and keeps every count (its invariants are written there),
 //! [`stage`] runs the three stage threads and gathers batches, and carried results travel as
 //! [`crate::meta::snapshot`] / [`crate::meta::carry`].
+mod log;
 mod stage;
 mod stats;
 mod window;
@@ -32,6 +33,7 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 pub use stats::{ExecutorStats, LatencySummary, Stage};
 
 use crate::error::{Error, Result};
+pub use log::Log;
 use stage::{Job, Msg};
 use window::{Decision, Window};
 
@@ -132,17 +134,21 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// Starts the three stage threads (named `{name}:pre`, `:infer`, `:post`) for `stages`,
-    /// admitting frames as `admission` says.
-    pub fn new<S: Stages>(name: &str, stages: Arc<S>, admission: Admission) -> Result<Self> {
+    /// Starts the three stage threads (named `{id}:pre`, `:infer`, `:post` after the log's id)
+    /// for `stages`, admitting frames as `admission` says; decisions are logged to `log`.
+    pub fn new<S: Stages>(log: Log, stages: Arc<S>, admission: Admission) -> Result<Self> {
         let batch_size = admission.batch_size.max(1);
-        let window = Arc::new(Window::new(Admission {
-            // A batch can only fill if that many frames may be inside.
-            max_inflight: admission.max_inflight.max(1).max(batch_size.min(64)),
-            interval: admission.interval.max(1),
-            batch_size,
-            ..admission
-        }));
+        let name = log.id().to_owned();
+        let window = Arc::new(Window::new(
+            Admission {
+                // A batch can only fill if that many frames may be inside.
+                max_inflight: admission.max_inflight.max(1).max(batch_size.min(64)),
+                interval: admission.interval.max(1),
+                batch_size,
+                ..admission
+            },
+            log,
+        ));
         let (input, pre_rx) = unbounded();
         let (pre_tx, infer_rx) = unbounded();
         let (infer_tx, post_rx) = unbounded();
@@ -217,9 +223,20 @@ impl Executor {
                 return Output::Wake;
             }
             if epoch == self.window.epoch() {
-                if let Output::Error(_) = out {
-                    self.window.stats().failed += 1;
-                    self.window.release(false);
+                match &out {
+                    Output::Error(e) => {
+                        self.window.log().debug(format_args!("frame failed: {e}"));
+                        self.window.stats().failed += 1;
+                        self.window.release(false);
+                    }
+                    Output::Event(e) if e.type_() == gst::EventType::Eos => {
+                        let s = self.stats();
+                        self.window.log().debug(format_args!(
+                            "EOS after every frame before it: {} in, {} out, {} dropped, {} failed",
+                            s.frames_in, s.frames_out, s.dropped, s.failed
+                        ));
+                    }
+                    _ => {}
                 }
                 return out;
             }
@@ -238,6 +255,10 @@ impl Executor {
     /// Starts a flush: frames inside are dropped and counted, `submit_frame` returns
     /// `Err(Flushing)` and `next_output` wakes.
     pub fn flush_start(&self) {
+        self.window.log().debug(format_args!(
+            "flush: {} frames inside are dropped",
+            self.in_flight()
+        ));
         self.window.begin_flush();
         let _ = self.output_tx.send((WAKE, Output::Wake));
     }
@@ -251,6 +272,7 @@ impl Executor {
             }
         }
         self.window.end_flush();
+        self.window.log().debug(format_args!("flush done"));
     }
 
     /// Whether a flush is in progress.

@@ -262,7 +262,8 @@ pub(super) fn infer<S: Stages>(
             } => stages.weight(data),
             _ => 0,
         };
-        let deadline = Instant::now() + a.batch_timeout;
+        let started = Instant::now();
+        let deadline = started + a.batch_timeout;
         let (batch, closing) = gather(rx, msg, a.batch_size, deadline, weight, |m| {
             if batchable(m) {
                 Take::Join
@@ -270,6 +271,20 @@ pub(super) fn infer<S: Stages>(
                 Take::Close
             }
         });
+        if window.log().logs() {
+            let w: usize = batch.iter().map(weight).sum();
+            window.log().log(format_args!(
+                "batch of {} frames (weight {w} of {}), gathered in {:.1} ms{}",
+                batch.len(),
+                a.batch_size,
+                started.elapsed().as_secs_f64() * 1e3,
+                if closing.is_some() {
+                    ", closed by the next item"
+                } else {
+                    ""
+                }
+            ));
+        }
         pending = closing;
         run_batch(stages, window, epoch, batch, next);
     }
@@ -369,6 +384,11 @@ pub(super) fn postprocess<S: Stages>(
             Work::Carry => {
                 meta::carry(b, &last.borrow())?;
                 window.stats().carried += 1;
+                if window.log().logs() {
+                    window
+                        .log()
+                        .log(format_args!("frame {:?} carries the last results", b.pts()));
+                }
                 Work::Carry
             }
         };

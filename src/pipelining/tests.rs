@@ -172,7 +172,12 @@ fn frames_leave_in_order_before_eos_and_stages_overlap() {
     for (max_inflight, expect_overlap) in [(1, false), (3, true)] {
         let fake = Fake::new(3, vec![]);
         let exec = Arc::new(
-            Executor::new("t", fake.clone(), adm(max_inflight, Policy::Block, 1)).unwrap(),
+            Executor::new(
+                Log::named("t"),
+                fake.clone(),
+                adm(max_inflight, Policy::Block, 1),
+            )
+            .unwrap(),
         );
         let (pts, errors, offsets_ok) = run(exec.clone(), 40);
         assert_eq!(
@@ -201,8 +206,14 @@ fn frames_leave_in_order_before_eos_and_stages_overlap() {
 #[test]
 fn a_failed_frame_is_reported_in_its_place_and_counted() {
     init();
-    let exec =
-        Arc::new(Executor::new("t", Fake::new(0, vec![3, 7]), adm(4, Policy::Block, 1)).unwrap());
+    let exec = Arc::new(
+        Executor::new(
+            Log::named("t"),
+            Fake::new(0, vec![3, 7]),
+            adm(4, Policy::Block, 1),
+        )
+        .unwrap(),
+    );
     let (pts, errors, _) = run(exec.clone(), 10);
     assert_eq!(pts, vec![0, 1, 2, 4, 5, 6, 8, 9]);
     assert_eq!(errors.len(), 2);
@@ -221,7 +232,12 @@ fn a_panic_in_any_stage_fails_that_frame_names_the_stage_and_never_hangs() {
         (Stage::Post, "post-process"),
     ] {
         let exec = Arc::new(
-            Executor::new("t", Fake::panicking(stage, 3), adm(2, Policy::Block, 1)).unwrap(),
+            Executor::new(
+                Log::named("t"),
+                Fake::panicking(stage, 3),
+                adm(2, Policy::Block, 1),
+            )
+            .unwrap(),
         );
         // A hang is the defect: run on a thread and give up after a generous bound.
         let (tx, rx) = std::sync::mpsc::channel();
@@ -247,8 +263,14 @@ fn a_panic_in_any_stage_fails_that_frame_names_the_stage_and_never_hangs() {
 #[test]
 fn flush_drops_and_counts_frames_in_flight_then_accepts_new_ones() {
     init();
-    let exec =
-        Arc::new(Executor::new("t", Fake::new(20, vec![]), adm(4, Policy::Block, 1)).unwrap());
+    let exec = Arc::new(
+        Executor::new(
+            Log::named("t"),
+            Fake::new(20, vec![]),
+            adm(4, Policy::Block, 1),
+        )
+        .unwrap(),
+    );
     for i in 0..4 {
         exec.submit_frame(frame(i), info()).unwrap();
     }
@@ -299,8 +321,14 @@ fn outrun(exec: Arc<Executor>, n: u64) -> Vec<(u64, Option<(u64, bool)>)> {
 #[test]
 fn interval_infers_every_nth_frame_and_carries_its_results() {
     init();
-    let exec =
-        Arc::new(Executor::new("t", Fake::new(1, vec![]), adm(2, Policy::Block, 3)).unwrap());
+    let exec = Arc::new(
+        Executor::new(
+            Log::named("t"),
+            Fake::new(1, vec![]),
+            adm(2, Policy::Block, 3),
+        )
+        .unwrap(),
+    );
     let out = outrun(exec.clone(), 9);
     assert_eq!(
         out.iter().map(|o| o.0).collect::<Vec<_>>(),
@@ -320,8 +348,14 @@ fn interval_infers_every_nth_frame_and_carries_its_results() {
 #[test]
 fn drop_policy_keeps_order_and_counts_every_dropped_frame() {
     init();
-    let exec =
-        Arc::new(Executor::new("t", Fake::new(10, vec![]), adm(2, Policy::Drop, 1)).unwrap());
+    let exec = Arc::new(
+        Executor::new(
+            Log::named("t"),
+            Fake::new(10, vec![]),
+            adm(2, Policy::Drop, 1),
+        )
+        .unwrap(),
+    );
     let out = outrun(exec.clone(), 30);
     let pts: Vec<u64> = out.iter().map(|o| o.0).collect();
     assert!(pts.windows(2).all(|w| w[0] < w[1]), "in order: {pts:?}");
@@ -342,8 +376,14 @@ fn drop_policy_keeps_order_and_counts_every_dropped_frame() {
 #[test]
 fn skip_policy_passes_every_frame_carrying_the_last_results() {
     init();
-    let exec =
-        Arc::new(Executor::new("t", Fake::new(10, vec![]), adm(2, Policy::Skip, 1)).unwrap());
+    let exec = Arc::new(
+        Executor::new(
+            Log::named("t"),
+            Fake::new(10, vec![]),
+            adm(2, Policy::Skip, 1),
+        )
+        .unwrap(),
+    );
     let out = outrun(exec.clone(), 30);
     assert_eq!(
         out.iter().map(|o| o.0).collect::<Vec<_>>(),
@@ -379,7 +419,7 @@ fn batches_fill_up_to_the_size_keep_order_and_eos_flushes_a_partial_one() {
         batch_timeout: Duration::from_millis(200),
         ..adm(2, Policy::Block, 1)
     };
-    let exec = Arc::new(Executor::new("t", fake.clone(), admission).unwrap());
+    let exec = Arc::new(Executor::new(Log::named("t"), fake.clone(), admission).unwrap());
     let (pts, errors, offsets_ok) = run(exec.clone(), 10);
     assert_eq!(pts, (0..10).collect::<Vec<_>>());
     assert!(

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::stats::Recorder;
-use super::{Admission, Policy};
+use super::{Admission, Log, Policy};
 
 /// A frame's place in the window, set when it is admitted.
 #[derive(Debug)]
@@ -53,6 +53,7 @@ pub(super) struct Window {
     pub(super) admission: Admission,
     epoch: AtomicU64,
     stats: Mutex<Recorder>,
+    log: Log,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,7 +61,7 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Window {
-    pub(super) fn new(admission: Admission) -> Self {
+    pub(super) fn new(admission: Admission, log: Log) -> Self {
         Self {
             counts: Mutex::new(Counts {
                 in_flight: 0,
@@ -73,7 +74,12 @@ impl Window {
             admission,
             epoch: AtomicU64::new(0),
             stats: Mutex::new(Recorder::default()),
+            log,
         }
+    }
+
+    pub(super) fn log(&self) -> &Log {
+        &self.log
     }
 
     pub(super) fn stats(&self) -> MutexGuard<'_, Recorder> {
@@ -106,13 +112,22 @@ impl Window {
             }
             if infer && full {
                 match a.policy {
-                    Policy::Skip => infer = false,
+                    Policy::Skip => {
+                        self.log.debug(format_args!(
+                            "skip: {} frames being inferred, the new frame carries the last results",
+                            c.working
+                        ));
+                        infer = false;
+                    }
                     Policy::Drop => match c.waiting.pop_front() {
                         Some(oldest) => {
                             oldest.store(true, Ordering::Release);
                             c.in_flight -= 1;
                             c.working -= 1;
                             self.stats().dropped += 1;
+                            self.log.debug(format_args!(
+                                "drop: window full, dropped the oldest frame waiting for pre-processing"
+                            ));
                             continue;
                         }
                         None => {
@@ -120,6 +135,9 @@ impl Window {
                             let mut st = self.stats();
                             st.frame_in();
                             st.dropped += 1;
+                            self.log.debug(format_args!(
+                                "drop: window full and none waiting, dropped the new frame"
+                            ));
                             return Decision::Dropped;
                         }
                     },

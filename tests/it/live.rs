@@ -49,10 +49,18 @@ fn interval_infers_every_other_frame_and_marks_the_rest_carried() {
 /// Runs 120 frames of a live 100 fps source through `sapienspose` with `props`; returns the
 /// element's final stats and the timestamps that reached the sink.
 fn live_run(props: &str) -> (sapiens_stream::pipelining::ExecutorStats, Vec<u64>) {
+    live_run_named("pose", props)
+}
+
+/// [`live_run`] with the element named `name`.
+fn live_run_named(
+    name: &str,
+    props: &str,
+) -> (sapiens_stream::pipelining::ExecutorStats, Vec<u64>) {
     init();
     let line = format!(
         "videotestsrc is-live=true num-buffers=120 pattern=ball ! video/x-raw,width=320,height=240,framerate=100/1 ! \
-         sapienspose name=pose config=\"{}\" max-inflight=2 {props} ! appsink name=sink sync=false",
+         sapienspose name={name} config=\"{}\" max-inflight=2 {props} ! appsink name=sink sync=false",
         config("pose-tiny-coco17.toml").display()
     );
     let pipe = launch(&line);
@@ -62,7 +70,7 @@ fn live_run(props: &str) -> (sapiens_stream::pipelining::ExecutorStats, Vec<u64>
     while let Ok(s) = sink.pull_sample() {
         pts.push(s.buffer().unwrap().pts().unwrap().nseconds());
     }
-    let st = element_stats(&pipe.by_name("pose").unwrap());
+    let st = element_stats(&pipe.by_name(name).unwrap());
     pipe.set_state(gst::State::Null).unwrap();
     (st, pts)
 }
@@ -78,6 +86,44 @@ fn drop_policy_loses_frames_only_by_count_and_keeps_order() {
         "a 100 fps source outruns the model here: {s:?}"
     );
     assert!(pts.windows(2).all(|w| w[0] < w[1]), "timestamps in order");
+}
+
+#[test]
+fn the_debug_log_tells_each_drop_and_batch_of_an_element() {
+    use std::sync::{Arc, Mutex};
+    init();
+    // What `GST_DEBUG=sapienspose:6` shows, collected for the element named `logged`.
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    gst::DebugCategory::get("sapienspose")
+        .expect("the element's category exists once it is registered")
+        .set_threshold(gst::DebugLevel::Log);
+    let f = gst::log::add_log_function(move |cat, _, _, _, _, obj, msg| {
+        let ours = obj.is_some_and(|o| o.to_string().contains("logged"))
+            || msg.id().is_some_and(|id| id.as_str() == "logged");
+        if cat.name() == "sapienspose"
+            && ours
+            && let Some(m) = msg.get()
+        {
+            sink.lock().unwrap().push(m.to_string());
+        }
+    });
+    let (s, _) = live_run_named("logged", "policy=drop");
+    gst::log::remove_log_function(f);
+    gst::DebugCategory::get("sapienspose")
+        .unwrap()
+        .set_threshold(gst::DebugLevel::None);
+    let lines = lines.lock().unwrap().clone();
+    let drops = lines.iter().filter(|l| l.starts_with("drop:")).count() as u64;
+    assert_eq!(drops, s.dropped, "one line per dropped frame: {s:?}");
+    let batches = lines.iter().filter(|l| l.starts_with("batch of")).count() as u64;
+    assert_eq!(batches, s.runs, "one line per model run: {s:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("EOS after every frame before it: 120 in")),
+        "{lines:?}"
+    );
 }
 
 #[test]

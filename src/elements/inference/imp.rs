@@ -9,7 +9,7 @@ use gst::subclass::prelude::*;
 use super::{Settings, report};
 use crate::elements::{frame, lock};
 use crate::error::Error;
-use crate::pipelining::{Executor, ExecutorStats, Output};
+use crate::pipelining::{Executor, ExecutorStats, Log, Output};
 use crate::runtime::Provider;
 
 /// Longest a serialized query (allocation, drain) waits for the frames before it.
@@ -118,11 +118,7 @@ impl ObjectImpl for SapiensInference {
             .factory()
             .map(|f| f.name().to_string())
             .unwrap_or_else(|| obj.type_().name().to_lowercase());
-        let _ = self.cat.set(gst::DebugCategory::new(
-            &name,
-            gst::DebugColorFlags::empty(),
-            Some("Sapiens inference element"),
-        ));
+        let _ = self.cat.set(super::category(&name));
         obj.add_pad(&self.sinkpad).expect("fresh sink pad");
         obj.add_pad(&self.srcpad).expect("fresh src pad");
     }
@@ -182,8 +178,16 @@ impl SapiensInference {
         let loaded = settings.load().map_err(to_msg)?;
         let stages = obj.build_stages(&loaded).map_err(to_msg)?;
         let executor = stages
-            .start(&obj.name(), settings.admission())
+            .start(Log::new(self.cat(), &obj.name()), settings.admission())
             .map_err(to_msg)?;
+        if let Some(instance) = &settings.model_instance {
+            gst::debug!(
+                self.cat(),
+                imp = self,
+                "model-instance '{instance}': session {} (shared by every element naming it)",
+                loaded.session.id()
+            );
+        }
         let provider = loaded.session.provider();
         gst::info!(
             self.cat(),

@@ -28,7 +28,7 @@ pub use properties::{ExecutionProvider, PolicyProperty, Settings};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::pipelining::{Admission, Executor, Stages};
+use crate::pipelining::{Admission, Executor, Log, Stages};
 use crate::runtime::ModelSession;
 use crate::runtime::shared::Runner;
 
@@ -46,8 +46,8 @@ pub struct LoadedModel {
     pub runner: Runner,
 }
 
-/// Starts an executor named after its first argument.
-type StartFn = Box<dyn FnOnce(&str, Admission) -> Result<Executor> + Send>;
+/// Starts an executor logging to its first argument.
+type StartFn = Box<dyn FnOnce(Log, Admission) -> Result<Executor> + Send>;
 
 /// A head's stages, ready to run in an [`Executor`] (the head's `Stages` type erased).
 pub struct HeadStages(StartFn);
@@ -55,14 +55,14 @@ pub struct HeadStages(StartFn);
 impl HeadStages {
     pub fn new<S: Stages>(stages: S) -> Self {
         let stages = Arc::new(stages);
-        Self(Box::new(move |name, admission| {
-            Executor::new(name, stages, admission)
+        Self(Box::new(move |log, admission| {
+            Executor::new(log, stages, admission)
         }))
     }
 
-    /// Starts the executor's threads (named after `name`).
-    fn start(self, name: &str, admission: Admission) -> Result<Executor> {
-        (self.0)(name, admission)
+    /// Starts the executor's threads (named after the log's id).
+    fn start(self, log: Log, admission: Admission) -> Result<Executor> {
+        (self.0)(log, admission)
     }
 }
 
@@ -171,8 +171,21 @@ impl Settings {
     }
 }
 
-/// Registers the abstract type (subclasses register themselves; this only makes sure the base
-/// type exists first).
-pub fn register() {
+/// The debug category of the inference element `factory` (its factory name, so
+/// `GST_DEBUG=sapienspose:6` shows that element's decisions).
+pub fn category(factory: &str) -> gst::DebugCategory {
+    gst::DebugCategory::new(
+        factory,
+        gst::DebugColorFlags::empty(),
+        Some("Sapiens inference element"),
+    )
+}
+
+/// Registers the abstract type and the categories of the inference elements `factories` (so
+/// `gst-launch-1.0 --gst-debug-help` lists them before any element exists).
+pub fn register(factories: &[&str]) {
     let _ = SapiensInference::static_type();
+    for f in factories {
+        category(f);
+    }
 }
