@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::labels::KeypointSetId;
-use crate::runtime::{ProviderChoice, RuntimeOptions};
+use crate::runtime::{RuntimeOptions, RuntimeOverrides};
 
 /// The config schema this build reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -23,7 +23,8 @@ pub struct Config {
     #[serde(default)]
     pub input: InputSection,
     #[serde(default)]
-    pub runtime: RuntimeSection,
+    /// `[runtime]`: session defaults that element properties may override.
+    pub runtime: RuntimeOverrides,
     pub pose: Option<PoseSection>,
     pub seg: Option<SegSection>,
     pub depth: Option<DepthSection>,
@@ -85,18 +86,6 @@ impl Default for InputSection {
             std: [58.5, 57.0, 57.5],
         }
     }
-}
-
-/// `[runtime]`: session defaults that element properties may override.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuntimeSection {
-    pub execution_provider: Option<ProviderChoice>,
-    pub intra_op_threads: Option<usize>,
-    pub fp16: Option<bool>,
-    pub trt_engine_cache_dir: Option<PathBuf>,
-    pub trt_workspace_mib: Option<usize>,
-    pub device_id: Option<i32>,
 }
 
 /// `[pose]`: top-down keypoint head settings.
@@ -359,16 +348,7 @@ impl Config {
 
     /// Runtime options from `[runtime]`, over the built-in defaults.
     pub fn runtime_options(&self) -> RuntimeOptions {
-        let r = &self.runtime;
-        let d = RuntimeOptions::default();
-        RuntimeOptions {
-            provider: r.execution_provider.unwrap_or(d.provider),
-            intra_op_threads: r.intra_op_threads.unwrap_or(d.intra_op_threads),
-            fp16: r.fp16.unwrap_or(d.fp16),
-            trt_engine_cache_dir: r.trt_engine_cache_dir.clone().or(d.trt_engine_cache_dir),
-            trt_workspace_mib: r.trt_workspace_mib.unwrap_or(d.trt_workspace_mib),
-            device_id: r.device_id.unwrap_or(d.device_id),
-        }
+        self.runtime.resolve()
     }
 }
 

@@ -13,7 +13,7 @@ use crate::elements::frame;
 use crate::elements::inference::stats;
 use crate::error::{Error, Result};
 use crate::geometry::{BBox, Crop};
-use crate::pipelining::{ExecutorStats, LatencySummary};
+use crate::pipelining::{DEFAULT_MAX_INFLIGHT, ExecutorStats, LatencySummary};
 use crate::preprocess::{Normalization, Sampling, sample_normalize};
 use crate::runtime::contract;
 use crate::runtime::{ModelSession, ProviderChoice, RuntimeOptions};
@@ -33,7 +33,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 16)]
     pub distinct: usize,
     /// Frames in flight for the pipelined run.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT)]
     pub max_inflight: u32,
     /// Batch size for the pipelined run (frames, or person crops for pose).
     #[arg(long, default_value_t = 1)]

@@ -9,7 +9,7 @@ use gst::prelude::*;
 use crate::config::{Config, Weights};
 use crate::elements::inference::stats;
 use crate::error::{Error, Result};
-use crate::pipelining::ExecutorStats;
+use crate::pipelining::{DEFAULT_MAX_INFLIGHT, ExecutorStats, Policy};
 use crate::runtime::ProviderChoice;
 
 #[derive(Debug, clap::Args)]
@@ -30,14 +30,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub execution_provider: Option<ProviderChoice>,
     /// Frames inside each head at once (1 = sequential).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT)]
     pub max_inflight: u32,
     /// ONNX Runtime intra-op threads (0 = one per core).
     #[arg(long)]
     pub intra_op_threads: Option<u32>,
     /// When a head falls behind: block (wait), drop (oldest waiting frame), skip (carry results).
-    #[arg(long, default_value = "block", value_parser = ["block", "drop", "skip"])]
-    pub policy: String,
+    #[arg(long, value_enum, default_value_t = Policy::Block)]
+    pub policy: Policy,
     /// Infer every Nth frame; the others carry the last results.
     #[arg(long, default_value_t = 1)]
     pub interval: u32,
@@ -113,7 +113,10 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
         }
         head += &format!(
             " policy={} interval={} batch-size={} batch-timeout-ms={}",
-            args.policy, args.interval, args.batch_size, args.batch_timeout_ms
+            args.policy.as_str(),
+            args.interval,
+            args.batch_size,
+            args.batch_timeout_ms
         );
         if let Some(t) = args.intra_op_threads {
             head += &format!(" intra-op-threads={t}");

@@ -66,17 +66,45 @@ pub trait Stages: Send + Sync + 'static {
     }
 }
 
-/// What a full window does to a new frame.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What a full window does to a new frame (the `policy` property and `--policy` flag).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, glib::Enum, clap::ValueEnum)]
+#[repr(u32)]
+#[enum_type(name = "GstSapiensPolicy")]
 pub enum Policy {
     /// Wait for a slot (nothing is lost; latency grows when the source is faster).
     #[default]
+    #[enum_value(
+        name = "Wait for a slot: nothing is lost, latency grows if the source is faster (files)",
+        nick = "block"
+    )]
     Block,
     /// Drop the oldest frame still waiting for pre-processing, else the new frame (counted).
+    #[enum_value(
+        name = "Drop the oldest frame still waiting, else the new one (counted in stats)",
+        nick = "drop"
+    )]
     Drop,
     /// Pass the new frame through without inference, carrying the last results (counted).
+    #[enum_value(
+        name = "Pass the new frame without inference, carrying the last results (marked carried)",
+        nick = "skip"
+    )]
     Skip,
 }
+
+impl Policy {
+    /// The name the property and the CLI use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Block => "block",
+            Policy::Drop => "drop",
+            Policy::Skip => "skip",
+        }
+    }
+}
+
+/// Default frames inside an element at once (one per stage): the property's, the CLI's.
+pub const DEFAULT_MAX_INFLIGHT: u32 = 3;
 
 /// How an executor admits frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +123,7 @@ pub struct Admission {
 impl Default for Admission {
     fn default() -> Self {
         Self {
-            max_inflight: 3,
+            max_inflight: DEFAULT_MAX_INFLIGHT as usize,
             policy: Policy::Block,
             interval: 1,
             batch_size: 1,

@@ -2,55 +2,16 @@
 //! batched runs that split or zero-pad to a fixed model batch.
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use ort::ep::{self, ExecutionProvider};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{DynValue, TensorRef};
-use serde::Deserialize;
 
 use super::environment;
+use super::options::{ProviderChoice, RuntimeOptions};
 use crate::error::{Error, Result};
-
-/// Which execution provider the user asks for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProviderChoice {
-    /// TensorRT, else CUDA, else CPU; logs which one runs.
-    #[default]
-    Auto,
-    Tensorrt,
-    Cuda,
-    Cpu,
-}
-
-impl ProviderChoice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Tensorrt => "tensorrt",
-            Self::Cuda => "cuda",
-            Self::Cpu => "cpu",
-        }
-    }
-}
-
-impl FromStr for ProviderChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "tensorrt" => Ok(Self::Tensorrt),
-            "cuda" => Ok(Self::Cuda),
-            "cpu" => Ok(Self::Cpu),
-            _ => Err(format!(
-                "unknown execution provider '{s}' (expected auto, tensorrt, cuda or cpu)"
-            )),
-        }
-    }
-}
 
 /// The execution provider a session actually runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,47 +34,6 @@ impl Provider {
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// Session options (element properties / `[runtime]` config section).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RuntimeOptions {
-    pub provider: ProviderChoice,
-    /// ORT intra-op threads; 0 lets ORT choose (one per core).
-    pub intra_op_threads: usize,
-    /// TensorRT: build fp16 engines.
-    pub fp16: bool,
-    /// TensorRT engine cache; `None` = `<user cache dir>/sapiens-stream/tensorrt`.
-    pub trt_engine_cache_dir: Option<PathBuf>,
-    /// TensorRT builder workspace, MiB.
-    pub trt_workspace_mib: usize,
-    /// CUDA device ordinal.
-    pub device_id: i32,
-}
-
-impl Default for RuntimeOptions {
-    fn default() -> Self {
-        Self {
-            provider: ProviderChoice::Auto,
-            intra_op_threads: 0,
-            fp16: true,
-            trt_engine_cache_dir: None,
-            trt_workspace_mib: 4096,
-            device_id: 0,
-        }
-    }
-}
-
-impl RuntimeOptions {
-    /// The TensorRT engine cache folder in effect.
-    pub fn engine_cache_dir(&self) -> PathBuf {
-        self.trt_engine_cache_dir.clone().unwrap_or_else(|| {
-            dirs::cache_dir()
-                .unwrap_or_else(std::env::temp_dir)
-                .join("sapiens-stream")
-                .join("tensorrt")
-        })
     }
 }
 

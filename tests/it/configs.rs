@@ -2,11 +2,11 @@
 use std::sync::Arc;
 
 use sapiens_stream::config::{Config, Head};
-use sapiens_stream::elements::dense::DenseStages;
+use sapiens_stream::elements::dense::{DenseStages, InputSharing};
 use sapiens_stream::elements::inference::LoadedModel;
 use sapiens_stream::elements::sapiensdepth::DepthHead;
 use sapiens_stream::elements::sapiensnormal::NormalHead;
-use sapiens_stream::elements::sapienspose::{PoseOptions, PoseStages};
+use sapiens_stream::elements::sapienspose::PoseStages;
 use sapiens_stream::elements::sapiensseg::{ModeProperty, SegHead};
 use sapiens_stream::runtime::shared::Runner;
 use sapiens_stream::runtime::{ModelSession, ProviderChoice, RuntimeOptions};
@@ -15,24 +15,20 @@ use crate::common::*;
 
 /// Builds the head's stages, which checks the model against the config.
 fn check(loaded: &LoadedModel) -> sapiens_stream::Result<()> {
-    let counters = Arc::new(Default::default());
+    let sharing = InputSharing {
+        share: true,
+        counters: Arc::new(Default::default()),
+    };
     match loaded.config.head() {
-        Head::Pose => PoseStages::new(
-            loaded,
-            PoseOptions {
-                roi_type: "person".into(),
-                score_threshold: Default::default(),
-            },
-        )
-        .map(drop),
+        Head::Pose => PoseStages::new(loaded, Default::default()).map(drop),
         Head::Seg => DenseStages::new(
             loaded,
             SegHead::new(ModeProperty::Config, &loaded.config),
-            counters,
+            sharing,
         )
         .map(drop),
-        Head::Depth => DenseStages::new(loaded, DepthHead, counters).map(drop),
-        Head::Normal => DenseStages::new(loaded, NormalHead, counters).map(drop),
+        Head::Depth => DenseStages::new(loaded, DepthHead, sharing).map(drop),
+        Head::Normal => DenseStages::new(loaded, NormalHead, sharing).map(drop),
     }
 }
 

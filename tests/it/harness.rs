@@ -1,11 +1,11 @@
 //! `gst_check::Harness` tests of the elements' stream behaviour and of the overlay's drawing.
 use gst_video::VideoFormat;
 use gst_video::prelude::*;
-use sapiens_stream::elements::inference::ExecutionProvider;
 use sapiens_stream::geometry::BBox;
 use sapiens_stream::heads::pose::Keypoint;
 use sapiens_stream::labels::KeypointSetId;
 use sapiens_stream::meta::pose::{PersonPose, PoseResult};
+use sapiens_stream::runtime::ProviderChoice;
 
 use crate::common::*;
 
@@ -21,7 +21,7 @@ fn frames_leave_in_order_with_timestamps_and_eos_drains_them() {
         &info,
         &[
             ("max-inflight", 3u32.to_value()),
-            ("execution-provider", ExecutionProvider::Cpu.to_value()),
+            ("execution-provider", ProviderChoice::Cpu.to_value()),
         ],
     );
     let el = h.element().unwrap();

@@ -1,18 +1,34 @@
 //! The dense base class's instance: the shared-input property and counters.
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::TensorCounters;
+use super::{InputSharing, TensorCounters};
 use crate::elements::inference::{HeadStages, LoadedModel, SapiensInferenceImpl};
+use crate::elements::lock;
 use crate::error::Result;
 
-#[derive(Default)]
+/// Property values.
+struct Settings {
+    share_input: bool,
+}
+
 pub struct SapiensDense {
-    tensors: Arc<TensorCounters>,
+    settings: Mutex<Settings>,
+    /// What the running stages computed and reused (read by the counter properties).
+    counters: Arc<TensorCounters>,
+}
+
+impl Default for SapiensDense {
+    fn default() -> Self {
+        Self {
+            settings: Mutex::new(Settings { share_input: true }),
+            counters: Default::default(),
+        }
+    }
 }
 
 #[glib::object_subclass]
@@ -51,18 +67,15 @@ impl ObjectImpl for SapiensDense {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         match pspec.name() {
-            "share-input" => self
-                .tensors
-                .share
-                .store(value.get().unwrap_or(true), Ordering::Relaxed),
+            "share-input" => lock(&self.settings).share_input = value.get().unwrap_or(true),
             other => unreachable!("GObject only sets this class's properties, not {other}"),
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let t = &self.tensors;
+        let t = &self.counters;
         match pspec.name() {
-            "share-input" => t.share.load(Ordering::Relaxed).to_value(),
+            "share-input" => lock(&self.settings).share_input.to_value(),
             "tensors-computed" => t.computed.load(Ordering::Relaxed).to_value(),
             "tensors-reused" => t.reused.load(Ordering::Relaxed).to_value(),
             other => unreachable!("GObject only reads this class's properties, not {other}"),
@@ -75,6 +88,10 @@ impl ElementImpl for SapiensDense {}
 
 impl SapiensInferenceImpl for SapiensDense {
     fn build_stages(&self, loaded: &LoadedModel) -> Result<HeadStages> {
-        self.obj().dense_stages(loaded, self.tensors.clone())
+        let sharing = InputSharing {
+            share: lock(&self.settings).share_input,
+            counters: self.counters.clone(),
+        };
+        self.obj().dense_stages(loaded, sharing)
     }
 }

@@ -5,13 +5,11 @@
 mod imp;
 pub mod stages;
 
-use std::sync::Arc;
-
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-pub use stages::{DenseHead, DenseStages, TensorCounters, masked_by_seg};
+pub use stages::{DenseHead, DenseStages, InputSharing, TensorCounters, masked_by_seg};
 
 use crate::elements::inference::{
     self, HeadStages, LoadedModel, SapiensInference, SapiensInferenceImpl,
@@ -25,7 +23,7 @@ glib::wrapper! {
 }
 
 /// The dense virtual method's signature.
-type DenseStagesFn = fn(&SapiensDense, &LoadedModel, Arc<TensorCounters>) -> Result<HeadStages>;
+type DenseStagesFn = fn(&SapiensDense, &LoadedModel, InputSharing) -> Result<HeadStages>;
 
 /// The class struct: the inference class plus the dense virtual method.
 #[repr(C)]
@@ -46,16 +44,12 @@ pub trait SapiensDenseImpl: SapiensInferenceImpl + ObjectSubclass<Type: IsA<Sapi
     /// The head for this config (override when a property configures it, as seg's `mode`).
     fn head(&self, loaded: &LoadedModel) -> Self::Head;
 
-    /// The head's stages, with the shared-input counters of the element.
-    fn dense_stages(
-        &self,
-        loaded: &LoadedModel,
-        tensors: Arc<TensorCounters>,
-    ) -> Result<HeadStages> {
+    /// The head's stages, sharing the input tensor as the element says.
+    fn dense_stages(&self, loaded: &LoadedModel, sharing: InputSharing) -> Result<HeadStages> {
         Ok(HeadStages::new(DenseStages::new(
             loaded,
             self.head(loaded),
-            tensors,
+            sharing,
         )?))
     }
 }
@@ -64,24 +58,20 @@ pub trait SapiensDenseImpl: SapiensInferenceImpl + ObjectSubclass<Type: IsA<Sapi
 unsafe impl<T: SapiensDenseImpl> IsSubclassable<T> for SapiensDense {
     fn class_init(class: &mut glib::Class<Self>) {
         Self::parent_class_init::<T>(class.upcast_ref_mut());
-        class.as_mut().dense_stages = Some(|obj, loaded, tensors| {
+        class.as_mut().dense_stages = Some(|obj, loaded, sharing| {
             let obj = obj
                 .downcast_ref::<T::Type>()
                 .ok_or_else(|| Error::Invalid(format!("{} is not a {}", obj.type_(), T::NAME)))?;
-            T::from_obj(obj).dense_stages(loaded, tensors)
+            T::from_obj(obj).dense_stages(loaded, sharing)
         });
     }
 }
 
 impl SapiensDense {
-    fn dense_stages(
-        &self,
-        loaded: &LoadedModel,
-        tensors: Arc<TensorCounters>,
-    ) -> Result<HeadStages> {
+    fn dense_stages(&self, loaded: &LoadedModel, sharing: InputSharing) -> Result<HeadStages> {
         let build = self.class().as_ref().dense_stages.ok_or_else(|| {
             Error::Invalid(format!("{} does not name a dense head", self.type_()))
         })?;
-        build(self, loaded, tensors)
+        build(self, loaded, sharing)
     }
 }

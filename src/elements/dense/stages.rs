@@ -50,29 +50,24 @@ pub fn masked_by_seg<R>(
 pub struct DenseStages<H: DenseHead> {
     head: H,
     io: ModelIo,
-    tensors: Arc<TensorCounters>,
-    share: bool,
+    sharing: InputSharing,
 }
 
 /// Frames whose input tensor a dense element computed, and frames where it reused the one an
 /// earlier dense head left on the buffer (properties `tensors-computed`, `tensors-reused`).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct TensorCounters {
     pub computed: AtomicU64,
     pub reused: AtomicU64,
-    /// Property `share-input`: reuse a matching tensor from upstream and leave ours for
-    /// downstream (default true; false is for measuring what sharing saves).
-    pub share: std::sync::atomic::AtomicBool,
 }
 
-impl Default for TensorCounters {
-    fn default() -> Self {
-        Self {
-            computed: AtomicU64::new(0),
-            reused: AtomicU64::new(0),
-            share: std::sync::atomic::AtomicBool::new(true),
-        }
-    }
+/// How a dense element treats the shared input tensor.
+#[derive(Debug, Clone)]
+pub struct InputSharing {
+    /// Property `share-input`: reuse a matching tensor from upstream and leave ours for
+    /// downstream (false is for measuring what sharing saves).
+    pub share: bool,
+    pub counters: Arc<TensorCounters>,
 }
 
 /// A frame's model input: computed here (and left on the buffer for the next head) or reused.
@@ -89,12 +84,11 @@ pub struct DenseInferred {
 impl<H: DenseHead> DenseStages<H> {
     /// Checks the config and model (input `[b,3,H,W]`, output `[b,C,H/s,W/s]`) and builds the
     /// stages.
-    pub fn new(loaded: &LoadedModel, head: H, tensors: Arc<TensorCounters>) -> Result<Self> {
+    pub fn new(loaded: &LoadedModel, head: H, sharing: InputSharing) -> Result<Self> {
         Ok(Self {
             head,
             io: ModelIo::new(loaded, H::HEAD)?,
-            share: tensors.share.load(Ordering::Relaxed),
-            tensors,
+            sharing,
         })
     }
 }
@@ -110,12 +104,13 @@ impl<H: DenseHead> Stages for DenseStages<H> {
     fn preprocess(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<DensePre> {
         let size = (info.width(), info.height());
         if let Some(tensor) = self
+            .sharing
             .share
             .then(|| InputTensor::matching(buffer, &self.io.norm, size))
             .transpose()?
             .flatten()
         {
-            self.tensors.reused.fetch_add(1, Ordering::Relaxed);
+            self.sharing.counters.reused.fetch_add(1, Ordering::Relaxed);
             return Ok(DensePre {
                 tensor,
                 fresh: false,
@@ -125,7 +120,10 @@ impl<H: DenseHead> Stages for DenseStages<H> {
         frame::with_view(buffer, info, |view| {
             sample_normalize(view, &Sampling::Stretch, &self.io.norm, &mut data)
         })?;
-        self.tensors.computed.fetch_add(1, Ordering::Relaxed);
+        self.sharing
+            .counters
+            .computed
+            .fetch_add(1, Ordering::Relaxed);
         Ok(DensePre {
             tensor: InputTensor::new(self.io.norm, size, data),
             fresh: true,
@@ -157,7 +155,7 @@ impl<H: DenseHead> Stages for DenseStages<H> {
             carried: false,
         };
         self.head.attach(item, c, ow, oh, dense, buffer)?;
-        if inferred.pre.fresh && self.share {
+        if inferred.pre.fresh && self.sharing.share {
             inferred.pre.tensor.attach(buffer)?;
         }
         Ok(())

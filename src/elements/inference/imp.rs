@@ -29,16 +29,23 @@ struct Running {
     executor: Arc<Executor>,
     provider: Provider,
     session_id: u64,
+    /// Last flow result of a push downstream (shared with the src task), returned by the next
+    /// `chain`.
+    flow: Arc<Mutex<Result<gst::FlowSuccess, gst::FlowError>>>,
+}
+
+/// What changes while the element runs (settings change only through properties).
+#[derive(Default)]
+struct State {
+    running: Option<Running>,
+    video_info: Option<Arc<gst_video::VideoInfo>>,
 }
 
 pub struct SapiensInference {
     sinkpad: gst::Pad,
     srcpad: gst::Pad,
     pub(super) settings: Mutex<Settings>,
-    running: Mutex<Option<Running>>,
-    video_info: Mutex<Option<Arc<gst_video::VideoInfo>>>,
-    /// Last flow result of a push downstream, returned by the next `chain`.
-    flow: Arc<Mutex<Result<gst::FlowSuccess, gst::FlowError>>>,
+    state: Mutex<State>,
     pub(super) reporter: Arc<report::Reporter>,
     /// The element's debug category (its factory name), set in `constructed`.
     cat: OnceLock<gst::DebugCategory>,
@@ -88,9 +95,7 @@ impl ObjectSubclass for SapiensInference {
             sinkpad,
             srcpad,
             settings: Mutex::new(Settings::default()),
-            running: Mutex::new(None),
-            video_info: Mutex::new(None),
-            flow: Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok))),
+            state: Mutex::new(State::default()),
             reporter: Default::default(),
             cat: OnceLock::new(),
         }
@@ -197,22 +202,21 @@ impl SapiensInference {
             loaded.session.id(),
             settings.max_inflight
         );
-        *lock(&self.flow) = Ok(gst::FlowSuccess::Ok);
-        *lock(&self.running) = Some(Running {
+        lock(&self.state).running = Some(Running {
             executor: Arc::new(executor),
             provider,
             session_id: loaded.session.id(),
+            flow: Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok))),
         });
         Ok(())
     }
 
     /// Starts the src pad task (after the pads are active).
     fn start_task(&self) -> Result<(), gst::StateChangeError> {
-        let Some(executor) = self.executor() else {
+        let Some((executor, flow)) = self.running(|r| (r.executor.clone(), r.flow.clone())) else {
             return Err(gst::StateChangeError);
         };
         let srcpad = self.srcpad.clone();
-        let flow = self.flow.clone();
         let weak = self.obj().downgrade();
         let cat = self.cat();
         let reporter = self.reporter.clone();
@@ -259,22 +263,26 @@ impl SapiensInference {
             executor.flush_start();
         }
         let _ = self.srcpad.stop_task();
-        *lock(&self.running) = None;
-        *lock(&self.video_info) = None;
+        *lock(&self.state) = State::default();
+    }
+
+    /// `f` of the running part (`None` before start).
+    fn running<R>(&self, f: impl FnOnce(&Running) -> R) -> Option<R> {
+        lock(&self.state).running.as_ref().map(f)
     }
 
     fn executor(&self) -> Option<Arc<Executor>> {
-        lock(&self.running).as_ref().map(|r| r.executor.clone())
+        self.running(|r| r.executor.clone())
     }
 
     /// The id of the running session (`None` before start).
     pub(super) fn session_id(&self) -> Option<u64> {
-        lock(&self.running).as_ref().map(|r| r.session_id)
+        self.running(|r| r.session_id)
     }
 
     /// The provider the running session uses (`None` before start).
     pub(super) fn provider(&self) -> Option<Provider> {
-        lock(&self.running).as_ref().map(|r| r.provider)
+        self.running(|r| r.provider)
     }
 
     /// The executor's counters and latencies (`None` before start).
@@ -287,10 +295,20 @@ impl SapiensInference {
         _pad: &gst::Pad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let Some(executor) = self.executor() else {
+        let (running, info) = {
+            let state = lock(&self.state);
+            (
+                state
+                    .running
+                    .as_ref()
+                    .map(|r| (r.executor.clone(), r.flow.clone())),
+                state.video_info.clone(),
+            )
+        };
+        let Some((executor, flow)) = running else {
             return Err(gst::FlowError::Flushing);
         };
-        let Some(info) = lock(&self.video_info).clone() else {
+        let Some(info) = info else {
             gst::element_imp_error!(
                 self,
                 gst::CoreError::Negotiation,
@@ -298,11 +316,11 @@ impl SapiensInference {
             );
             return Err(gst::FlowError::NotNegotiated);
         };
-        let flow = *lock(&self.flow);
-        flow?;
+        let last = *lock(&flow);
+        last?;
         gst::trace!(self.cat(), imp = self, "frame {:?}", buffer.pts());
         match executor.submit_frame(buffer, info) {
-            Ok(()) => *lock(&self.flow),
+            Ok(()) => *lock(&flow),
             Err(_) => Err(gst::FlowError::Flushing),
         }
     }
@@ -328,7 +346,7 @@ impl SapiensInference {
                     gst::element_imp_error!(self, gst::CoreError::Negotiation, ("{}", e));
                     return false;
                 }
-                *lock(&self.video_info) = Some(Arc::new(info));
+                lock(&self.state).video_info = Some(Arc::new(info));
             }
             EventView::FlushStart(_) => {
                 if let Some(executor) = &executor {
@@ -342,7 +360,9 @@ impl SapiensInference {
                 if let Some(executor) = &executor {
                     executor.flush_stop();
                 }
-                *lock(&self.flow) = Ok(gst::FlowSuccess::Ok);
+                if let Some(flow) = self.running(|r| r.flow.clone()) {
+                    *lock(&flow) = Ok(gst::FlowSuccess::Ok);
+                }
                 let ok = self.srcpad.push_event(event);
                 if executor.is_some() && self.start_task().is_err() {
                     gst::element_imp_error!(

@@ -24,7 +24,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 pub use model_io::ModelIo;
-pub use properties::{ExecutionProvider, PolicyProperty, Settings};
+pub use properties::Settings;
 
 use crate::config::Config;
 use crate::error::{Error, Result};

@@ -9,74 +9,8 @@ use super::imp::SapiensInference;
 use super::stats;
 use crate::config::Config;
 use crate::elements::lock;
-use crate::pipelining::{Admission, Policy};
-use crate::runtime::{ProviderChoice, RuntimeOptions};
-
-/// `execution-provider`: which ONNX Runtime execution provider to ask for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstSapiensExecutionProvider")]
-pub enum ExecutionProvider {
-    #[default]
-    #[enum_value(
-        name = "TensorRT, else CUDA, else CPU (the config's choice when it has one)",
-        nick = "auto"
-    )]
-    Auto,
-    #[enum_value(name = "TensorRT only (error when unavailable)", nick = "tensorrt")]
-    Tensorrt,
-    #[enum_value(name = "CUDA only (error when unavailable)", nick = "cuda")]
-    Cuda,
-    #[enum_value(name = "CPU", nick = "cpu")]
-    Cpu,
-}
-
-impl From<ExecutionProvider> for ProviderChoice {
-    fn from(p: ExecutionProvider) -> Self {
-        match p {
-            ExecutionProvider::Auto => ProviderChoice::Auto,
-            ExecutionProvider::Tensorrt => ProviderChoice::Tensorrt,
-            ExecutionProvider::Cuda => ProviderChoice::Cuda,
-            ExecutionProvider::Cpu => ProviderChoice::Cpu,
-        }
-    }
-}
-
-/// `policy`: what a full window does to a new frame (live sources).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstSapiensPolicy")]
-pub enum PolicyProperty {
-    #[default]
-    #[enum_value(
-        name = "Wait for a slot: nothing is lost, latency grows if the source is faster (files)",
-        nick = "block"
-    )]
-    Block,
-    #[enum_value(
-        name = "Drop the oldest frame still waiting, else the new one (counted in stats)",
-        nick = "drop"
-    )]
-    Drop,
-    #[enum_value(
-        name = "Pass the new frame without inference, carrying the last results (marked carried)",
-        nick = "skip"
-    )]
-    Skip,
-}
-
-impl From<PolicyProperty> for Policy {
-    fn from(p: PolicyProperty) -> Self {
-        match p {
-            PolicyProperty::Block => Policy::Block,
-            PolicyProperty::Drop => Policy::Drop,
-            PolicyProperty::Skip => Policy::Skip,
-        }
-    }
-}
-
-/// Default frames inside the element at once (one per stage).
-pub const DEFAULT_MAX_INFLIGHT: u32 = 3;
+use crate::pipelining::{Admission, DEFAULT_MAX_INFLIGHT, Policy};
+use crate::runtime::{ProviderChoice, RuntimeOptions, RuntimeOverrides};
 
 /// Property values; `None` = not set, the config or the default applies.
 #[derive(Debug, Clone)]
@@ -85,14 +19,10 @@ pub struct Settings {
     /// Shared-session name (`model-instance`).
     pub model_instance: Option<String>,
     pub model: Option<PathBuf>,
-    pub execution_provider: Option<ExecutionProvider>,
-    pub fp16: Option<bool>,
-    pub trt_cache_dir: Option<PathBuf>,
-    pub trt_workspace_mib: Option<u32>,
-    pub device_id: Option<i32>,
-    pub intra_op_threads: Option<u32>,
+    /// Runtime properties (over the config's `[runtime]`).
+    pub runtime: RuntimeOverrides,
     pub max_inflight: u32,
-    pub policy: PolicyProperty,
+    pub policy: Policy,
     pub interval: u32,
     /// Latency this element reports, ns; `None` = measured.
     pub latency: Option<u64>,
@@ -108,14 +38,9 @@ impl Default for Settings {
             config: None,
             model_instance: None,
             model: None,
-            execution_provider: None,
-            fp16: None,
-            trt_cache_dir: None,
-            trt_workspace_mib: None,
-            device_id: None,
-            intra_op_threads: None,
+            runtime: RuntimeOverrides::default(),
             max_inflight: DEFAULT_MAX_INFLIGHT,
-            policy: PolicyProperty::Block,
+            policy: Policy::Block,
             interval: 1,
             latency: None,
             stats_interval_ms: 0,
@@ -139,32 +64,14 @@ impl Settings {
             batch_size: self.batch_size as usize,
             batch_timeout: std::time::Duration::from_millis(own_wait as u64),
             max_inflight: self.max_inflight as usize,
-            policy: self.policy.into(),
+            policy: self.policy,
             interval: self.interval,
         }
     }
 
     /// Session options: properties over the config's `[runtime]` over defaults.
     pub fn runtime_options(&self, config: &Config) -> RuntimeOptions {
-        let c = config.runtime_options();
-        RuntimeOptions {
-            provider: self
-                .execution_provider
-                .map(Into::into)
-                .filter(|p| *p != ProviderChoice::Auto)
-                .unwrap_or(c.provider),
-            intra_op_threads: self
-                .intra_op_threads
-                .map(|t| t as usize)
-                .unwrap_or(c.intra_op_threads),
-            fp16: self.fp16.unwrap_or(c.fp16),
-            trt_engine_cache_dir: self.trt_cache_dir.clone().or(c.trt_engine_cache_dir),
-            trt_workspace_mib: self
-                .trt_workspace_mib
-                .map(|m| m as usize)
-                .unwrap_or(c.trt_workspace_mib),
-            device_id: self.device_id.unwrap_or(c.device_id),
-        }
+        self.runtime.over(&config.runtime).resolve()
     }
 }
 
@@ -192,7 +99,7 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .blurb("Process-unique id of the loaded session (0 until PAUSED); equal ids share one session")
             .read_only()
             .build(),
-        glib::ParamSpecEnum::builder::<ExecutionProvider>("execution-provider")
+        glib::ParamSpecEnum::builder::<ProviderChoice>("execution-provider")
             .nick("Execution provider")
             .blurb("ONNX Runtime execution provider to use; an explicit one that is unavailable is an error")
             .mutable_ready()
@@ -257,7 +164,7 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .default_value(0)
             .mutable_ready()
             .build(),
-        glib::ParamSpecEnum::builder::<PolicyProperty>("policy")
+        glib::ParamSpecEnum::builder::<Policy>("policy")
             .nick("Overload policy")
             .blurb("When max-inflight frames are being inferred: block (wait), drop (oldest waiting frame), skip (carry last results)")
             .mutable_ready()
@@ -313,12 +220,16 @@ impl SapiensInference {
                     .flatten()
                     .filter(|v| !v.is_empty())
             }
-            "execution-provider" => s.execution_provider = value.get().ok(),
-            "fp16" => s.fp16 = value.get().ok(),
-            "trt-cache-dir" => s.trt_cache_dir = path(value),
-            "trt-workspace-mib" => s.trt_workspace_mib = value.get().ok(),
-            "device-id" => s.device_id = value.get().ok(),
-            "intra-op-threads" => s.intra_op_threads = value.get().ok(),
+            "execution-provider" => s.runtime.execution_provider = value.get().ok(),
+            "fp16" => s.runtime.fp16 = value.get().ok(),
+            "trt-cache-dir" => s.runtime.trt_engine_cache_dir = path(value),
+            "trt-workspace-mib" => {
+                s.runtime.trt_workspace_mib = value.get::<u32>().ok().map(|m| m as usize)
+            }
+            "device-id" => s.runtime.device_id = value.get().ok(),
+            "intra-op-threads" => {
+                s.runtime.intra_op_threads = value.get::<u32>().ok().map(|t| t as usize)
+            }
             "max-inflight" => s.max_inflight = value.get().unwrap_or(DEFAULT_MAX_INFLIGHT),
             "policy" => s.policy = value.get().unwrap_or_default(),
             "batch-size" => s.batch_size = value.get().unwrap_or(1),
@@ -339,24 +250,22 @@ impl SapiensInference {
 
     /// Reads one of the properties of [`specs`].
     pub(super) fn shared_property(&self, pspec: &glib::ParamSpec) -> glib::Value {
-        let d = RuntimeOptions::default();
         let s = lock(&self.settings).clone();
+        // What the properties say over the defaults (the config is read when the element starts).
+        let r = s.runtime.resolve();
         let show = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         match pspec.name() {
             "config" => show(&s.config).to_value(),
             "model" => show(&s.model).to_value(),
             "model-instance" => s.model_instance.to_value(),
             "session-id" => self.session_id().unwrap_or(0).to_value(),
-            "execution-provider" => s.execution_provider.unwrap_or_default().to_value(),
+            "execution-provider" => s.runtime.execution_provider.unwrap_or_default().to_value(),
             "provider" => self.provider().map(|p| p.as_str()).unwrap_or("").to_value(),
-            "fp16" => s.fp16.unwrap_or(d.fp16).to_value(),
-            "trt-cache-dir" => show(&s.trt_cache_dir).to_value(),
-            "trt-workspace-mib" => s
-                .trt_workspace_mib
-                .unwrap_or(d.trt_workspace_mib as u32)
-                .to_value(),
-            "device-id" => s.device_id.unwrap_or(d.device_id).to_value(),
-            "intra-op-threads" => s.intra_op_threads.unwrap_or(0).to_value(),
+            "fp16" => r.fp16.to_value(),
+            "trt-cache-dir" => show(&s.runtime.trt_engine_cache_dir).to_value(),
+            "trt-workspace-mib" => (r.trt_workspace_mib as u32).to_value(),
+            "device-id" => r.device_id.to_value(),
+            "intra-op-threads" => (r.intra_op_threads as u32).to_value(),
             "max-inflight" => s.max_inflight.to_value(),
             "policy" => s.policy.to_value(),
             "batch-size" => s.batch_size.to_value(),

@@ -5,25 +5,15 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::stages::{PoseOptions, PoseStages};
+use super::stages::{PoseSettings, PoseStages};
 use crate::elements::inference::{HeadStages, LoadedModel, SapiensInferenceImpl};
 use crate::elements::lock;
 use crate::error::Result;
 
-const DEFAULT_ROI_TYPE: &str = "person";
-
+#[derive(Default)]
 pub struct SapiensPose {
-    roi_type: Mutex<String>,
-    score_threshold: Arc<Mutex<Option<f32>>>,
-}
-
-impl Default for SapiensPose {
-    fn default() -> Self {
-        Self {
-            roi_type: Mutex::new(DEFAULT_ROI_TYPE.into()),
-            score_threshold: Arc::new(Mutex::new(None)),
-        }
-    }
+    /// Shared with the running stages (the score threshold changes while playing).
+    settings: Arc<Mutex<PoseSettings>>,
 }
 
 #[glib::object_subclass]
@@ -40,7 +30,7 @@ impl ObjectImpl for SapiensPose {
                 glib::ParamSpecString::builder("roi-type")
                     .nick("ROI type")
                     .blurb("Upstream GstVideoRegionOfInterestMeta type taken as person boxes; without any, the whole frame is one box")
-                    .default_value(Some(DEFAULT_ROI_TYPE))
+                    .default_value(Some(PoseSettings::default().roi_type.as_str()))
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecFloat::builder("score-threshold")
@@ -57,26 +47,28 @@ impl ObjectImpl for SapiensPose {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = lock(&self.settings);
         match pspec.name() {
             "roi-type" => {
-                *lock(&self.roi_type) = value
+                s.roi_type = value
                     .get::<Option<String>>()
                     .ok()
                     .flatten()
-                    .unwrap_or_else(|| DEFAULT_ROI_TYPE.into())
+                    .unwrap_or_else(|| PoseSettings::default().roi_type)
             }
             "score-threshold" => {
                 let t: f32 = value.get().unwrap_or(-1.0);
-                *lock(&self.score_threshold) = (t >= 0.0).then_some(t);
+                s.score_threshold = (t >= 0.0).then_some(t);
             }
             other => unreachable!("unknown property {other}"),
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = lock(&self.settings);
         match pspec.name() {
-            "roi-type" => lock(&self.roi_type).to_value(),
-            "score-threshold" => lock(&self.score_threshold).unwrap_or(-1.0).to_value(),
+            "roi-type" => s.roi_type.to_value(),
+            "score-threshold" => s.score_threshold.unwrap_or(-1.0).to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -96,10 +88,9 @@ impl ElementImpl for SapiensPose {
 
 impl SapiensInferenceImpl for SapiensPose {
     fn build_stages(&self, loaded: &LoadedModel) -> Result<HeadStages> {
-        let options = PoseOptions {
-            roi_type: lock(&self.roi_type).clone(),
-            score_threshold: self.score_threshold.clone(),
-        };
-        Ok(HeadStages::new(PoseStages::new(loaded, options)?))
+        Ok(HeadStages::new(PoseStages::new(
+            loaded,
+            self.settings.clone(),
+        )?))
     }
 }

@@ -5,7 +5,7 @@ mod stages;
 use gst::glib;
 use gst::prelude::*;
 
-pub use stages::{PoseOptions, PoseStages};
+pub use stages::{PoseSettings, PoseStages};
 
 glib::wrapper! {
     pub struct SapiensPose(ObjectSubclass<imp::SapiensPose>) @extends crate::elements::inference::SapiensInference, gst::Element, gst::Object;

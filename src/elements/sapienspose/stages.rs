@@ -14,13 +14,23 @@ use crate::pipelining::Stages;
 use crate::preprocess::{Sampling, sample_normalize};
 use crate::runtime::BatchSlice;
 
-/// Settings the element passes in; `score_threshold` may change while playing.
+/// The pose element's own property values, shared with its stages (`score_threshold` may
+/// change while playing).
 #[derive(Debug, Clone)]
-pub struct PoseOptions {
+pub struct PoseSettings {
     /// Region-of-interest type taken as a person box.
     pub roi_type: String,
     /// Drawing threshold written into the result; `None` = the config's.
-    pub score_threshold: Arc<Mutex<Option<f32>>>,
+    pub score_threshold: Option<f32>,
+}
+
+impl Default for PoseSettings {
+    fn default() -> Self {
+        Self {
+            roi_type: "person".into(),
+            score_threshold: None,
+        }
+    }
 }
 
 /// Top-down pose: every person box of a frame in one batch.
@@ -30,7 +40,9 @@ pub struct PoseStages {
     keypoint_set: KeypointSetId,
     box_padding: f32,
     config_threshold: f32,
-    options: PoseOptions,
+    /// ROI type taken as a person box (fixed while running).
+    roi_type: String,
+    settings: Arc<Mutex<PoseSettings>>,
 }
 
 /// A frame's person boxes, their crops, and the NCHW batch of warped crops.
@@ -48,7 +60,7 @@ pub struct PoseInferred {
 impl PoseStages {
     /// Checks the model against the config (input `[b,3,H,W]`, output `[b,K,H/s,W/s]` with K the
     /// keypoint set's size) and prepares the decoder.
-    pub fn new(loaded: &LoadedModel, options: PoseOptions) -> Result<Self> {
+    pub fn new(loaded: &LoadedModel, settings: Arc<Mutex<PoseSettings>>) -> Result<Self> {
         let pose = loaded.config.pose()?;
         let k = pose.keypoint_set.set().len();
         let io = ModelIo::new(loaded, Head::Pose).map_err(|e| match e {
@@ -63,13 +75,15 @@ impl PoseStages {
             e => e,
         })?;
         let [_, hm_h, hm_w] = io.out_item;
+        let roi_type = lock(&settings).roi_type.clone();
         Ok(Self {
             decoder: PoseDecoder::new(k, hm_w, hm_h),
             io,
             keypoint_set: pose.keypoint_set,
             box_padding: pose.box_padding,
             config_threshold: pose.score_threshold,
-            options,
+            roi_type,
+            settings,
         })
     }
 
@@ -77,7 +91,7 @@ impl PoseStages {
     fn boxes(&self, buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> Vec<BBox> {
         let boxes: Vec<BBox> = buffer
             .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-            .filter(|m| m.roi_type() == self.options.roi_type)
+            .filter(|m| m.roi_type() == self.roi_type)
             .map(|m| {
                 let (x, y, w, h) = m.rect();
                 BBox {
@@ -166,7 +180,9 @@ impl Stages for PoseStages {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let score_threshold = lock(&self.options.score_threshold).unwrap_or(self.config_threshold);
+        let score_threshold = lock(&self.settings)
+            .score_threshold
+            .unwrap_or(self.config_threshold);
         PoseResult {
             keypoint_set: self.keypoint_set,
             score_threshold,

@@ -1,0 +1,154 @@
+//! What a session is asked for: the execution provider and runtime options, and the one merge of
+//! their layers (element property > config `[runtime]` > built-in default).
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Which execution provider the user asks for: one enum for the config (`auto`, `tensorrt`,
+/// `cuda`, `cpu`), the `execution-provider` property and the CLI flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, glib::Enum, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+#[repr(u32)]
+#[enum_type(name = "GstSapiensExecutionProvider")]
+pub enum ProviderChoice {
+    /// TensorRT, else CUDA, else CPU; logs which one runs.
+    #[default]
+    #[enum_value(
+        name = "TensorRT, else CUDA, else CPU (the config's choice when it has one)",
+        nick = "auto"
+    )]
+    Auto,
+    #[enum_value(name = "TensorRT only (error when unavailable)", nick = "tensorrt")]
+    Tensorrt,
+    #[enum_value(name = "CUDA only (error when unavailable)", nick = "cuda")]
+    Cuda,
+    #[enum_value(name = "CPU", nick = "cpu")]
+    Cpu,
+}
+
+impl ProviderChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Tensorrt => "tensorrt",
+            Self::Cuda => "cuda",
+            Self::Cpu => "cpu",
+        }
+    }
+}
+
+/// Runtime settings one layer gives (`None` = not said here): the config's `[runtime]` section,
+/// or the element's properties.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeOverrides {
+    pub execution_provider: Option<ProviderChoice>,
+    pub intra_op_threads: Option<usize>,
+    pub fp16: Option<bool>,
+    pub trt_engine_cache_dir: Option<PathBuf>,
+    pub trt_workspace_mib: Option<usize>,
+    pub device_id: Option<i32>,
+}
+
+impl RuntimeOverrides {
+    /// This layer over `lower`: each setting from here when said here, else from `lower`.
+    /// `auto` as provider says nothing (it defers to the layer below).
+    pub fn over(&self, lower: &RuntimeOverrides) -> RuntimeOverrides {
+        RuntimeOverrides {
+            execution_provider: self
+                .execution_provider
+                .filter(|p| *p != ProviderChoice::Auto)
+                .or(lower.execution_provider),
+            intra_op_threads: self.intra_op_threads.or(lower.intra_op_threads),
+            fp16: self.fp16.or(lower.fp16),
+            trt_engine_cache_dir: self
+                .trt_engine_cache_dir
+                .clone()
+                .or_else(|| lower.trt_engine_cache_dir.clone()),
+            trt_workspace_mib: self.trt_workspace_mib.or(lower.trt_workspace_mib),
+            device_id: self.device_id.or(lower.device_id),
+        }
+    }
+
+    /// The options in effect: what the layers said, else the defaults.
+    pub fn resolve(&self) -> RuntimeOptions {
+        let d = RuntimeOptions::default();
+        RuntimeOptions {
+            provider: self.execution_provider.unwrap_or(d.provider),
+            intra_op_threads: self.intra_op_threads.unwrap_or(d.intra_op_threads),
+            fp16: self.fp16.unwrap_or(d.fp16),
+            trt_engine_cache_dir: self.trt_engine_cache_dir.clone().or(d.trt_engine_cache_dir),
+            trt_workspace_mib: self.trt_workspace_mib.unwrap_or(d.trt_workspace_mib),
+            device_id: self.device_id.unwrap_or(d.device_id),
+        }
+    }
+}
+
+/// Session options (element properties / `[runtime]` config section).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeOptions {
+    pub provider: ProviderChoice,
+    /// ORT intra-op threads; 0 lets ORT choose (one per core).
+    pub intra_op_threads: usize,
+    /// TensorRT: build fp16 engines.
+    pub fp16: bool,
+    /// TensorRT engine cache; `None` = `<user cache dir>/sapiens-stream/tensorrt`.
+    pub trt_engine_cache_dir: Option<PathBuf>,
+    /// TensorRT builder workspace, MiB.
+    pub trt_workspace_mib: usize,
+    /// CUDA device ordinal.
+    pub device_id: i32,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            provider: ProviderChoice::Auto,
+            intra_op_threads: 0,
+            fp16: true,
+            trt_engine_cache_dir: None,
+            trt_workspace_mib: 4096,
+            device_id: 0,
+        }
+    }
+}
+
+impl RuntimeOptions {
+    /// The TensorRT engine cache folder in effect.
+    pub fn engine_cache_dir(&self) -> PathBuf {
+        self.trt_engine_cache_dir.clone().unwrap_or_else(|| {
+            dirs::cache_dir()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("sapiens-stream")
+                .join("tensorrt")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_higher_layer_wins_where_it_speaks_and_auto_defers() {
+        let config = RuntimeOverrides {
+            execution_provider: Some(ProviderChoice::Cpu),
+            fp16: Some(false),
+            device_id: Some(1),
+            ..Default::default()
+        };
+        let props = RuntimeOverrides {
+            execution_provider: Some(ProviderChoice::Auto),
+            device_id: Some(2),
+            intra_op_threads: Some(3),
+            ..Default::default()
+        };
+        let o = props.over(&config).resolve();
+        assert_eq!(o.provider, ProviderChoice::Cpu, "auto defers to the config");
+        assert_eq!((o.fp16, o.device_id, o.intra_op_threads), (false, 2, 3));
+        assert_eq!(
+            o.trt_workspace_mib,
+            RuntimeOptions::default().trt_workspace_mib
+        );
+    }
+}
