@@ -161,13 +161,8 @@ fn draw(c: &mut Criterion) {
     };
     c.bench_function("overlay_draw_goliath308_1080p", |b| {
         b.iter(|| {
-            // SAFETY: `data` outlives the canvas and nothing else touches it meanwhile.
-            let mut canvas = unsafe {
-                Canvas::over(
-                    &mut Packed::new(&mut data, PixelLayout::BGRX, w, h, w as usize * 4).unwrap(),
-                )
-                .unwrap()
-            };
+            let mut img = Packed::new(&mut data, PixelLayout::BGRX, w, h, w as usize * 4).unwrap();
+            let mut canvas = Canvas::over(&mut img).unwrap();
             pose::draw(&mut canvas, &result, &pose::PoseStyle::default()).unwrap();
         })
     });

@@ -45,15 +45,12 @@ pub enum Error {
     /// stream goes on).
     #[error("the {stage} stage panicked: {msg}")]
     StagePanic { stage: &'static str, msg: String },
+    /// ONNX Runtime refused a call (kept as the source, for its own details).
+    #[error("ONNX Runtime: {0}")]
+    Ort(#[from] ort::Error),
     /// Invalid argument from a caller (property value, CLI flag).
     #[error("{0}")]
     Invalid(String),
-}
-
-impl From<ort::Error> for Error {
-    fn from(e: ort::Error) -> Self {
-        Error::Inference(e.to_string())
-    }
 }
 
 /// `Result` with the crate's [`Error`].

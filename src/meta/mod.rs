@@ -99,8 +99,7 @@ struct F32Bytes(Vec<f32>);
 
 impl AsRef<[u8]> for F32Bytes {
     fn as_ref(&self) -> &[u8] {
-        // SAFETY: any f32 bit pattern is valid bytes; the length is the byte length of the Vec.
-        unsafe { std::slice::from_raw_parts(self.0.as_ptr() as *const u8, self.0.len() * 4) }
+        bytemuck::cast_slice(&self.0)
     }
 }
 
@@ -112,17 +111,9 @@ pub fn f32_bytes(values: Vec<f32>) -> glib::Bytes {
 /// A `GBytes` of f32 viewed as `&[f32]` (no copy when aligned, else a copy).
 pub fn f32_view(bytes: &glib::Bytes) -> std::borrow::Cow<'_, [f32]> {
     let b: &[u8] = bytes.as_ref();
-    if (b.as_ptr() as usize).is_multiple_of(4) {
-        // SAFETY: aligned, in bounds, and every bit pattern is a valid f32.
-        std::borrow::Cow::Borrowed(unsafe {
-            std::slice::from_raw_parts(b.as_ptr() as *const f32, b.len() / 4)
-        })
-    } else {
-        std::borrow::Cow::Owned(
-            b.chunks_exact(4)
-                .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        )
+    match bytemuck::try_cast_slice(&b[..b.len() / 4 * 4]) {
+        Ok(values) => std::borrow::Cow::Borrowed(values),
+        Err(_) => std::borrow::Cow::Owned(bytemuck::pod_collect_to_vec(b)),
     }
 }
 

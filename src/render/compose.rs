@@ -65,16 +65,14 @@ impl Default for Style {
 
 fn draw_pose(img: &mut Packed<'_>, results: &Results, style: &Style) -> Result<()> {
     if let Some(p) = &results.pose {
-        // SAFETY: the canvas borrows `img`'s memory only inside this function.
-        let mut canvas = unsafe { Canvas::over(img)? };
+        let mut canvas = Canvas::over(img)?;
         pose::draw(&mut canvas, p, &style.pose)?;
     }
     Ok(())
 }
 
 fn banner(img: &mut Packed<'_>) -> Result<()> {
-    // SAFETY: as in `draw_pose`.
-    let mut canvas = unsafe { Canvas::over(img)? };
+    let mut canvas = Canvas::over(img)?;
     canvas.untrained_banner()
 }
 

@@ -3,6 +3,8 @@ pub mod compose;
 pub mod dense;
 pub mod pose;
 
+use std::marker::PhantomData;
+
 use opencv::core::{Mat, Point, Rect, Scalar};
 use opencv::imgproc;
 use opencv::prelude::*;
@@ -11,20 +13,18 @@ use crate::cvmat::mat_over;
 use crate::error::Result;
 use crate::preprocess::PixelLayout;
 
-/// A packed RGB-family frame wrapped as an OpenCV `Mat` without copying.
-pub struct Canvas {
+/// A packed RGB-family frame wrapped as an OpenCV `Mat` without copying; it borrows the frame's
+/// memory mutably for its whole life.
+pub struct Canvas<'a> {
     mat: Mat,
     channels: usize,
     rgb: [usize; 3],
+    _frame: PhantomData<&'a mut [u8]>,
 }
 
-impl Canvas {
+impl<'a> Canvas<'a> {
     /// Wraps the memory of `img` for OpenCV drawing.
-    ///
-    /// # Safety
-    /// `img`'s memory must stay alive and untouched by others while the canvas exists (the `Mat`
-    /// points into it).
-    pub unsafe fn over(img: &mut dense::Packed<'_>) -> Result<Self> {
+    pub fn over(img: &'a mut dense::Packed<'_>) -> Result<Self> {
         let PixelLayout::Packed {
             bytes_per_pixel,
             rgb,
@@ -32,7 +32,8 @@ impl Canvas {
         else {
             unreachable!("Packed images are packed")
         };
-        // SAFETY: the caller keeps the memory alive and exclusive; `Packed::new` checked its size.
+        // SAFETY: `img` is borrowed mutably for the canvas' life `'a`, so its memory stays alive
+        // and nobody else touches it while the Mat points into it; `Packed::new` checked its size.
         let mat = unsafe {
             mat_over(
                 img.data.as_mut_ptr(),
@@ -47,6 +48,7 @@ impl Canvas {
             mat,
             channels: bytes_per_pixel,
             rgb,
+            _frame: PhantomData,
         })
     }
 

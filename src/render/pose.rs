@@ -42,7 +42,7 @@ fn point(x: f32, y: f32) -> Point {
 }
 
 /// Draws every person of `result`.
-pub fn draw(canvas: &mut Canvas, result: &PoseResult, style: &PoseStyle) -> Result<()> {
+pub fn draw(canvas: &mut Canvas<'_>, result: &PoseResult, style: &PoseStyle) -> Result<()> {
     let set = result.keypoint_set.set();
     let thr = style.threshold.unwrap_or(result.score_threshold);
     for (i, person) in result.persons.iter().enumerate() {

@@ -130,11 +130,11 @@ impl ModelSession {
         };
         let mut builder = Session::builder(env)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| Error::Inference(e.to_string()))?;
+            .map_err(ort::Error::from)?;
         if opts.intra_op_threads > 0 {
             builder = builder
                 .with_intra_threads(opts.intra_op_threads)
-                .map_err(|e| Error::Inference(e.to_string()))?;
+                .map_err(ort::Error::from)?;
         }
         let dispatch = match p {
             Provider::Cpu => None,
