@@ -7,7 +7,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sapiens_stream::config::SegMode;
 use sapiens_stream::geometry::{BBox, Crop, stretch};
 use sapiens_stream::heads::pose::{Keypoint, PoseDecoder};
-use sapiens_stream::heads::seg;
+use sapiens_stream::heads::{Planes, seg};
 use sapiens_stream::labels::KeypointSetId;
 use sapiens_stream::meta::pose::{PersonPose, PoseResult};
 use sapiens_stream::preprocess::{
@@ -190,7 +190,14 @@ fn seg(c: &mut Criterion) {
     let mut g = c.benchmark_group("seg_labels_28x512x384_to_1080p");
     for mode in [SegMode::Exact, SegMode::Fast] {
         g.bench_function(format!("{mode:?}"), |b| {
-            b.iter(|| seg::labels(&logits, 28, 384, 512, 1920, 1080, mode))
+            b.iter(|| {
+                seg::labels(
+                    Planes::new(&logits, [28, 512, 384]).unwrap(),
+                    1920,
+                    1080,
+                    mode,
+                )
+            })
         });
     }
     g.finish();

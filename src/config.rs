@@ -16,22 +16,69 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// A parsed, validated model config.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ConfigFile")]
 pub struct Config {
     pub schema_version: u32,
     pub model: ModelSection,
-    #[serde(default)]
     pub input: InputSection,
-    #[serde(default)]
     /// `[runtime]`: session defaults that element properties may override.
     pub runtime: RuntimeOverrides,
-    pub pose: Option<PoseSection>,
-    pub seg: Option<SegSection>,
-    pub depth: Option<DepthSection>,
-    pub normal: Option<NormalSection>,
+    /// The one head section the file has.
+    pub head: HeadSection,
     /// Where this config was read from (set by [`Config::load`]).
-    #[serde(skip)]
     pub source: PathBuf,
+}
+
+/// The head a config is for, with its section.
+#[derive(Debug, Clone)]
+pub enum HeadSection {
+    Pose(PoseSection),
+    Seg(SegSection),
+    Depth(DepthSection),
+    Normal(NormalSection),
+}
+
+/// The file as written: one of the head sections must be there.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    schema_version: u32,
+    model: ModelSection,
+    #[serde(default)]
+    input: InputSection,
+    #[serde(default)]
+    runtime: RuntimeOverrides,
+    pose: Option<PoseSection>,
+    seg: Option<SegSection>,
+    depth: Option<DepthSection>,
+    normal: Option<NormalSection>,
+}
+
+impl TryFrom<ConfigFile> for Config {
+    type Error = String;
+    fn try_from(f: ConfigFile) -> std::result::Result<Self, String> {
+        let mut heads = [
+            f.pose.map(HeadSection::Pose),
+            f.seg.map(HeadSection::Seg),
+            f.depth.map(HeadSection::Depth),
+            f.normal.map(HeadSection::Normal),
+        ]
+        .into_iter()
+        .flatten();
+        let (Some(head), None) = (heads.next(), heads.next()) else {
+            return Err(
+                "expected exactly one head section: one of [pose], [seg], [depth], [normal]".into(),
+            );
+        };
+        Ok(Config {
+            schema_version: f.schema_version,
+            model: f.model,
+            input: f.input,
+            runtime: f.runtime,
+            head,
+            source: PathBuf::new(),
+        })
+    }
 }
 
 /// `[model]`: which ONNX file, and which of its tensors.
@@ -233,31 +280,11 @@ impl Config {
         if let Some(k) = i.std.iter().position(|s| s.is_nan() || *s <= 0.0) {
             return Err(err(format!("input.std[{k}] = {} must be > 0", i.std[k])));
         }
-        let heads = [
-            self.pose.is_some(),
-            self.seg.is_some(),
-            self.depth.is_some(),
-            self.normal.is_some(),
-        ];
-        if heads.iter().filter(|h| **h).count() != 1 {
-            return Err(err(
-                "expected exactly one head section: one of [pose], [seg], [depth], [normal]".into(),
-            ));
-        }
-        let stride = match self.head() {
-            Head::Pose => self.validate_pose()?,
-            Head::Seg => (
-                "seg.output_stride",
-                self.seg.as_ref().map_or(2, |s| s.output_stride),
-            ),
-            Head::Depth => (
-                "depth.output_stride",
-                self.depth.as_ref().map_or(1, |s| s.output_stride),
-            ),
-            Head::Normal => (
-                "normal.output_stride",
-                self.normal.as_ref().map_or(2, |s| s.output_stride),
-            ),
+        let stride = match &self.head {
+            HeadSection::Pose(_) => self.validate_pose()?,
+            HeadSection::Seg(s) => ("seg.output_stride", s.output_stride),
+            HeadSection::Depth(s) => ("depth.output_stride", s.output_stride),
+            HeadSection::Normal(s) => ("normal.output_stride", s.output_stride),
         };
         if stride.1 == 0 || !i.height.is_multiple_of(stride.1) || !i.width.is_multiple_of(stride.1)
         {
@@ -291,25 +318,33 @@ impl Config {
         Ok(("pose.heatmap_stride", pose.heatmap_stride))
     }
 
-    /// The head this config is for (validated unique by [`Config::load`]).
+    /// The head this config is for.
     pub fn head(&self) -> Head {
-        if self.seg.is_some() {
-            Head::Seg
-        } else if self.depth.is_some() {
-            Head::Depth
-        } else if self.normal.is_some() {
-            Head::Normal
-        } else {
-            Head::Pose
+        match self.head {
+            HeadSection::Pose(_) => Head::Pose,
+            HeadSection::Seg(_) => Head::Seg,
+            HeadSection::Depth(_) => Head::Depth,
+            HeadSection::Normal(_) => Head::Normal,
         }
     }
 
-    /// The `[pose]` section (validated present by [`Config::load`]).
+    /// The `[pose]` section; an error naming the file when the config is for another head.
     pub fn pose(&self) -> Result<&PoseSection> {
-        self.pose.as_ref().ok_or_else(|| Error::Config {
-            path: self.source.clone(),
-            msg: "missing [pose]".into(),
-        })
+        match &self.head {
+            HeadSection::Pose(p) => Ok(p),
+            _ => Err(Error::Config {
+                path: self.source.clone(),
+                msg: format!("missing [pose]: the config is for {}", self.element()),
+            }),
+        }
+    }
+
+    /// The `[seg]` section, when the config is for seg.
+    pub fn seg(&self) -> Option<&SegSection> {
+        match &self.head {
+            HeadSection::Seg(s) => Some(s),
+            _ => None,
+        }
     }
 
     /// The GStreamer element that runs this config's head.
@@ -320,14 +355,11 @@ impl Config {
     /// The model output one item must have, `[channels, height, width]`: pose K heatmaps at
     /// input / heatmap stride; seg 28, depth 1, normal 3 planes at input / output stride.
     pub fn output_item(&self) -> Result<[i64; 3]> {
-        let (c, s) = match self.head() {
-            Head::Pose => {
-                let p = self.pose()?;
-                (p.keypoint_set.set().len(), p.heatmap_stride)
-            }
-            Head::Seg => (28, self.dense_stride().unwrap_or(2)),
-            Head::Depth => (1, self.dense_stride().unwrap_or(1)),
-            Head::Normal => (3, self.dense_stride().unwrap_or(2)),
+        let (c, s) = match &self.head {
+            HeadSection::Pose(p) => (p.keypoint_set.set().len(), p.heatmap_stride),
+            HeadSection::Seg(s) => (28, s.output_stride),
+            HeadSection::Depth(s) => (1, s.output_stride),
+            HeadSection::Normal(s) => (3, s.output_stride),
         };
         Ok([
             c as i64,
@@ -338,11 +370,11 @@ impl Config {
 
     /// The output stride of a dense head (`[seg]`, `[depth]`, `[normal]`); `None` for pose.
     pub fn dense_stride(&self) -> Option<u32> {
-        match self.head() {
-            Head::Pose => None,
-            Head::Seg => self.seg.as_ref().map(|s| s.output_stride),
-            Head::Depth => self.depth.as_ref().map(|s| s.output_stride),
-            Head::Normal => self.normal.as_ref().map(|s| s.output_stride),
+        match &self.head {
+            HeadSection::Pose(_) => None,
+            HeadSection::Seg(s) => Some(s.output_stride),
+            HeadSection::Depth(s) => Some(s.output_stride),
+            HeadSection::Normal(s) => Some(s.output_stride),
         }
     }
 

@@ -18,11 +18,7 @@ pub fn list(dir: &Path) -> Result<()> {
     for p in paths {
         match Config::load(&p) {
             Ok(c) => {
-                let set = c
-                    .pose
-                    .as_ref()
-                    .map(|s| s.keypoint_set.as_str())
-                    .unwrap_or("-");
+                let set = c.pose().map(|s| s.keypoint_set.as_str()).unwrap_or("-");
                 let weights = if c.model.weights == Weights::Untrained {
                     "untrained"
                 } else {

@@ -5,6 +5,7 @@
 //! combination of them also has k as its (first) maximum, so the full C-channel interpolation is
 //! needed only where they differ (class boundaries). `fast` is the argmax at model resolution,
 //! upsampled nearest (pixel centres).
+use super::Planes;
 use super::upsample::{sample, taps};
 use crate::config::SegMode;
 
@@ -27,16 +28,14 @@ pub fn argmax_planes(logits: &[f32], c: usize, n: usize) -> Vec<u8> {
     label
 }
 
-/// The class map at `out_w`×`out_h` from `c` logit planes of `w`×`h`.
-pub fn labels(
-    logits: &[f32],
-    c: usize,
-    w: usize,
-    h: usize,
-    out_w: usize,
-    out_h: usize,
-    mode: SegMode,
-) -> Vec<u8> {
+/// The class map at `out_w`×`out_h` from the logit planes.
+pub fn labels(logits: Planes<'_>, out_w: usize, out_h: usize, mode: SegMode) -> Vec<u8> {
+    let Planes {
+        data: logits,
+        c,
+        h,
+        w,
+    } = logits;
     let low = argmax_planes(logits, c, w * h);
     match mode {
         SegMode::Fast => {
@@ -115,7 +114,7 @@ mod tests {
                 .map(|p| argmax_planes(p, c, 1)[0])
                 .collect();
             assert_eq!(
-                labels(&l, c, w, h, ow, oh, SegMode::Exact),
+                labels(Planes::new(&l, [c, h, w]).unwrap(), ow, oh, SegMode::Exact),
                 want,
                 "{ow}x{oh}"
             );
@@ -129,7 +128,7 @@ mod tests {
             1.0, 0.0, 0.0, 1.0, // class-0 logits
             0.0, 1.0, 1.0, 0.0, // class-1 logits
         ];
-        let got = labels(&l, 2, 2, 2, 4, 4, SegMode::Fast);
+        let got = labels(Planes::new(&l, [2, 2, 2]).unwrap(), 4, 4, SegMode::Fast);
         assert_eq!(got, vec![0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0]);
     }
 }

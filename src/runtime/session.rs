@@ -2,13 +2,14 @@
 //! batched runs that split or zero-pad to a fixed model batch.
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use ort::ep::{self, ExecutionProvider};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::value::{DynValue, TensorRef};
+use ort::value::TensorRef;
 
+use super::batch::BatchOutput;
 use super::environment;
 use super::options::{ProviderChoice, RuntimeOptions};
 use crate::error::{Error, Result};
@@ -292,152 +293,5 @@ impl ModelSession {
             start += count;
         }
         Ok(result)
-    }
-}
-
-/// One frame's share of a batched run: items `first..first + count` of `output`.
-#[derive(Clone)]
-pub struct BatchSlice {
-    pub output: Arc<BatchOutput>,
-    pub first: usize,
-    pub count: usize,
-}
-
-impl BatchSlice {
-    /// The frame's item `i` (`i < count`).
-    pub fn item(&self, i: usize) -> Option<&[f32]> {
-        (i < self.count)
-            .then(|| self.output.item(self.first + i))
-            .flatten()
-    }
-
-    pub fn item_shape(&self) -> &[usize] {
-        self.output.item_shape()
-    }
-
-    /// Item `i`, checking the output's item shape is `expect`; errors name the output.
-    pub fn checked_item(&self, i: usize, expect: &[usize]) -> Result<&[f32]> {
-        let err = |msg: String| Error::Output {
-            name: self.output.name.clone(),
-            msg,
-        };
-        if self.item_shape() != expect {
-            return Err(err(format!(
-                "items of shape {:?}, expected {expect:?}",
-                self.item_shape()
-            )));
-        }
-        self.item(i)
-            .ok_or_else(|| err(format!("no item {i} (this frame has {})", self.count)))
-    }
-}
-
-impl ModelSession {
-    /// Runs the items of several frames as one batch: `frames[k]` holds `counts[k]` items of
-    /// `item_shape`, concatenated once (a single frame is not copied). Returns each frame's
-    /// slice of `output`.
-    pub fn run_frames(
-        &self,
-        input: &str,
-        output: &str,
-        frames: &[&[f32]],
-        counts: &[usize],
-        item_shape: &[usize],
-    ) -> Result<Vec<BatchSlice>> {
-        let total: usize = counts.iter().sum();
-        let joined;
-        let data: &[f32] = if frames.len() == 1 {
-            frames[0]
-        } else {
-            joined = frames.concat();
-            &joined
-        };
-        let out = Arc::new(
-            self.run(input, &[output], data, total, item_shape)?
-                .remove(0),
-        );
-        let mut first = 0;
-        Ok(counts
-            .iter()
-            .map(|&count| {
-                let s = BatchSlice {
-                    output: out.clone(),
-                    first,
-                    count,
-                };
-                first += count;
-                s
-            })
-            .collect())
-    }
-}
-
-/// One output of a batched run: per-item f32 slices, without copying ORT's buffers.
-pub struct BatchOutput {
-    name: String,
-    chunks: Vec<(DynValue, usize)>,
-    item_shape: Vec<usize>,
-}
-
-impl BatchOutput {
-    fn new(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            chunks: Vec::new(),
-            item_shape: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, value: DynValue, count: usize) -> Result<()> {
-        let err = |msg: String| Error::Output {
-            name: self.name.clone(),
-            msg,
-        };
-        let (shape, _) = value
-            .try_extract_tensor::<f32>()
-            .map_err(|e| err(format!("not a float32 tensor: {e}")))?;
-        if shape.len() < 2 || shape[0] < count as i64 {
-            return Err(err(format!(
-                "shape {:?} has no batch of {count}",
-                &shape[..]
-            )));
-        }
-        let item: Vec<usize> = shape[1..].iter().map(|d| *d as usize).collect();
-        if !self.item_shape.is_empty() && self.item_shape != item {
-            return Err(err(format!(
-                "item shape changed from {:?} to {item:?}",
-                self.item_shape
-            )));
-        }
-        self.item_shape = item;
-        self.chunks.push((value, count));
-        Ok(())
-    }
-
-    /// Shape of one item (without the batch dimension), e.g. `[K, 256, 192]`.
-    pub fn item_shape(&self) -> &[usize] {
-        &self.item_shape
-    }
-
-    /// Number of items.
-    pub fn len(&self) -> usize {
-        self.chunks.iter().map(|c| c.1).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Item `i`'s values, row-major in `item_shape`.
-    pub fn item(&self, mut i: usize) -> Option<&[f32]> {
-        let len: usize = self.item_shape.iter().product();
-        for (value, count) in &self.chunks {
-            if i < *count {
-                let (_, data) = value.try_extract_tensor::<f32>().ok()?;
-                return data.get(i * len..(i + 1) * len);
-            }
-            i -= count;
-        }
-        None
     }
 }

@@ -9,6 +9,7 @@ use crate::config::Head;
 use crate::elements::frame;
 use crate::elements::inference::{LoadedModel, ModelIo};
 use crate::error::Result;
+use crate::heads::Planes;
 use crate::meta::dense::{DenseInfo, SegResult};
 use crate::meta::tensor::InputTensor;
 use crate::pipelining::Stages;
@@ -21,14 +22,11 @@ pub trait DenseHead: Send + Sync + 'static {
     const HEAD: Head;
     /// The custom meta its result is attached as.
     const META: &'static str;
-    /// Turns one item's output (`c` planes of `w`×`h`, as [`crate::config::Config::output_item`]) into the
-    /// frame-size result on `buffer`.
+    /// Turns one item's output (as [`crate::config::Config::output_item`]) into the frame-size
+    /// result on `buffer`.
     fn attach(
         &self,
-        output: &[f32],
-        c: usize,
-        w: usize,
-        h: usize,
+        output: Planes<'_>,
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()>;
@@ -146,15 +144,15 @@ impl<H: DenseHead> Stages for DenseStages<H> {
         buffer: &mut gst::BufferRef,
         info: &gst_video::VideoInfo,
     ) -> Result<()> {
-        let [c, oh, ow] = self.io.out_item;
-        let item = inferred.output.checked_item(0, &self.io.out_item)?;
+        let [c, h, w] = self.io.out_item;
+        let data = inferred.output.checked_item(0, &self.io.out_item)?;
         let dense = DenseInfo {
             width: info.width(),
             height: info.height(),
             untrained: self.io.untrained,
             carried: false,
         };
-        self.head.attach(item, c, ow, oh, dense, buffer)?;
+        self.head.attach(Planes { data, c, h, w }, dense, buffer)?;
         if inferred.pre.fresh && self.sharing.share {
             inferred.pre.tensor.attach(buffer)?;
         }

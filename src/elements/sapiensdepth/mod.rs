@@ -7,6 +7,7 @@ use gst::glib;
 use gst::prelude::*;
 
 use crate::error::Result;
+use crate::heads::Planes;
 use crate::heads::depth::depth;
 use crate::meta::dense::{DenseInfo, DepthResult};
 
@@ -18,16 +19,12 @@ impl DenseHead for DepthHead {
     const META: &'static str = crate::meta::dense::DEPTH_META;
     fn attach(
         &self,
-        output: &[f32],
-        _c: usize,
-        w: usize,
-        h: usize,
+        output: Planes<'_>,
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
         let (fw, fh) = (info.width as usize, info.height as usize);
-        let (d, masked) =
-            masked_by_seg(buffer, info, |labels| depth(output, w, h, fw, fh, labels))?;
+        let (d, masked) = masked_by_seg(buffer, info, |labels| depth(output, fw, fh, labels))?;
         DepthResult::new(info, masked, d.range, d.values).attach(buffer)
     }
 }

@@ -7,6 +7,7 @@ use gst::glib;
 use gst::prelude::*;
 
 use crate::error::Result;
+use crate::heads::Planes;
 use crate::heads::normal::normals;
 use crate::meta::dense::{DenseInfo, NormalResult};
 
@@ -18,16 +19,12 @@ impl DenseHead for NormalHead {
     const META: &'static str = crate::meta::dense::NORMAL_META;
     fn attach(
         &self,
-        output: &[f32],
-        _c: usize,
-        w: usize,
-        h: usize,
+        output: Planes<'_>,
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
         let (fw, fh) = (info.width as usize, info.height as usize);
-        let (n, masked) =
-            masked_by_seg(buffer, info, |labels| normals(output, w, h, fw, fh, labels))?;
+        let (n, masked) = masked_by_seg(buffer, info, |labels| normals(output, fw, fh, labels))?;
         NormalResult::new(info, masked, n).attach(buffer)
     }
 }

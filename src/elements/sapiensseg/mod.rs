@@ -9,6 +9,7 @@ use gst::prelude::*;
 use crate::config::{Config, SegMode};
 use crate::elements::dense::DenseHead;
 use crate::error::Result;
+use crate::heads::Planes;
 use crate::heads::seg;
 use crate::meta::dense::{DenseInfo, SegResult};
 
@@ -45,22 +46,11 @@ impl DenseHead for SegHead {
     const META: &'static str = crate::meta::dense::SEG_META;
     fn attach(
         &self,
-        output: &[f32],
-        c: usize,
-        w: usize,
-        h: usize,
+        output: Planes<'_>,
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
-        let labels = seg::labels(
-            output,
-            c,
-            w,
-            h,
-            info.width as usize,
-            info.height as usize,
-            self.mode,
-        );
+        let labels = seg::labels(output, info.width as usize, info.height as usize, self.mode);
         SegResult::new(info, self.mode, labels).attach(buffer)
     }
 }
@@ -78,7 +68,7 @@ impl ModeProperty {
     /// The mode this property value selects for `config`.
     fn resolve(self, config: &Config) -> SegMode {
         match self {
-            ModeProperty::Config => config.seg.as_ref().map(|s| s.mode).unwrap_or_default(),
+            ModeProperty::Config => config.seg().map(|s| s.mode).unwrap_or_default(),
             ModeProperty::Exact => SegMode::Exact,
             ModeProperty::Fast => SegMode::Fast,
         }
