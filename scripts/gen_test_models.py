@@ -85,7 +85,22 @@ def gaussian_1d(sigma, radius):
     return (g / g.sum()).astype(np.float32)
 
 
-def analytic_pose(path, k=17, sigma=6.0, tau=20.0, batch_dim="batch"):
+def burn(g, out, matmuls, n=256, seed=7):
+    """`out` + 0 * (a chain of `matmuls` n x n MatMuls fed by the input): the same output, made
+    deliberately slow (about 2 n^3 `matmuls` flops a run) and not constant-foldable. The one
+    matrix is orthogonal, so values stay finite and 0 * value is exactly 0."""
+    rng = np.random.default_rng(seed)
+    s = g.op("ReduceMean", ["input"], keepdims=0)
+    m = g.op("Add", [g.op("Mul", [g.const(rng.standard_normal((n, n)).astype(np.float32) * 1e-3), s]),
+                     g.const(np.eye(n, dtype=np.float32))])
+    q = g.const(np.linalg.qr(rng.standard_normal((n, n)))[0].astype(np.float32))
+    for _ in range(matmuls):
+        m = g.op("MatMul", [m, q])
+    zero = g.op("Mul", [g.op("ReduceSum", [m], keepdims=0), g.const(np.float32(0.0))])
+    return g.op("Add", [out, zero])
+
+
+def analytic_pose(path, k=17, sigma=6.0, tau=20.0, batch_dim="batch", burn_matmuls=0):
     g = Graph()
     cols = np.array(keypoint_colours(k), np.float32)
     # Back to 0..255 RGB.
@@ -121,11 +136,14 @@ def analytic_pose(path, k=17, sigma=6.0, tau=20.0, batch_dim="batch"):
     out = g.op("Mul", [m, g.const(np.float32(gain))])
     doc = ("Analytic pose model: heatmap k = Gaussian(sigma=%g input px) around pixels of colour k; "
            "UDP-consistent 256x192 grid." % sigma)
+    if burn_matmuls:
+        out = burn(g, out, burn_matmuls)
+        doc += " Deliberately slow: %d extra 256x256 MatMuls a run." % burn_matmuls
     g.save(path, "input", out, k, doc, batch=batch_dim)
     side = {"num_keypoints": k, "colours_rgb": [list(map(int, c)) for c in cols],
             "sigma_input_px": sigma, "tau": tau, "mean": MEAN.tolist(), "std": STD.tolist(),
             "background_rgb": [0, 0, 0]}
-    if batch_dim == "batch":
+    if batch_dim == "batch" and not burn_matmuls:
         with open(os.path.splitext(path)[0] + ".json", "w") as f:
             json.dump(side, f, indent=1)
 
@@ -246,6 +264,9 @@ def generate(out):
     analytic_pose(os.path.join(out, "pose_analytic_coco17.onnx"))
     # The same with a fixed batch of 2 (as a static-shape export): the runtime pads to it.
     analytic_pose(os.path.join(out, "pose_analytic_coco17_b2.onnx"), batch_dim=2)
+    # The same, deliberately slow (for live-source tests that need a model slower than the source
+    # on any machine).
+    analytic_pose(os.path.join(out, "pose_slow_coco17.onnx"), burn_matmuls=400)
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_coco17.onnx"), 17)
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_goliath308.onnx"), 308)
     analytic_seg(os.path.join(out, "seg_analytic.onnx"))

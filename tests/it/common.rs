@@ -28,6 +28,21 @@ pub fn scratch(tag: &str) -> PathBuf {
     d
 }
 
+/// A COCO-17 pose config for the deliberately slow model (`tests/models/pose_slow_coco17.onnx`:
+/// the analytic model plus 400 MatMuls, ≈ 115 ms a frame on one core here), pinned to the CPU
+/// and one thread, so a live source outruns it on any machine.
+pub fn slow_pose_config() -> PathBuf {
+    let p = scratch("slow").join("pose-slow.toml");
+    let text = format!(
+        "schema_version = 1\n[model]\npath = \"{}\"\nweights = \"untrained\"\n\
+         [runtime]\nexecution_provider = \"cpu\"\nintra_op_threads = 1\n\
+         [pose]\nkeypoint_set = \"coco-17\"\n",
+        root().join("tests/models/pose_slow_coco17.onnx").display()
+    );
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 /// The real video: `data/vtest.avi` after `make setup`, else opencv-doc's copy.
 pub fn vtest() -> PathBuf {
     let local = root().join("data/vtest.avi");

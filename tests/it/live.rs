@@ -46,7 +46,8 @@ fn interval_infers_every_other_frame_and_marks_the_rest_carried() {
     assert_eq!((s.frames_in, s.frames_out, s.carried), (4, 4, 2));
 }
 
-/// Runs 120 frames of a live 100 fps source through `sapienspose` with `props`; returns the
+/// Runs 120 frames of a live 100 fps source through `sapienspose` on the deliberately slow model
+/// (≈ 115 ms a frame here: the source is faster on any machine) with `props`; returns the
 /// element's final stats and the timestamps that reached the sink.
 fn live_run(props: &str) -> (sapiens_stream::pipelining::ExecutorStats, Vec<u64>) {
     live_run_named("pose", props)
@@ -61,7 +62,7 @@ fn live_run_named(
     let line = format!(
         "videotestsrc is-live=true num-buffers=120 pattern=ball ! video/x-raw,width=320,height=240,framerate=100/1 ! \
          sapienspose name={name} config=\"{}\" max-inflight=2 {props} ! appsink name=sink sync=false",
-        config("pose-tiny-coco17.toml").display()
+        slow_pose_config().display()
     );
     let pipe = launch(&line);
     let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
