@@ -11,6 +11,7 @@ pub mod sapiensseg;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use gst::glib;
+use gst::prelude::*;
 
 /// Registers every element with `plugin` (the `gstsapiens` plugin entry point).
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
@@ -21,11 +22,19 @@ fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError
     crate::logging::install();
     crate::meta::register();
     inference::register(&["sapienspose", "sapiensseg", "sapiensdepth", "sapiensnormal"]);
-    sapienspose::register(plugin)?;
-    sapiensseg::register(plugin)?;
-    sapiensdepth::register(plugin)?;
-    sapiensnormal::register(plugin)?;
-    sapiensoverlay::register(plugin)?;
+    let elements = [
+        ("sapienspose", sapienspose::SapiensPose::static_type()),
+        ("sapiensseg", sapiensseg::SapiensSeg::static_type()),
+        ("sapiensdepth", sapiensdepth::SapiensDepth::static_type()),
+        ("sapiensnormal", sapiensnormal::SapiensNormal::static_type()),
+        (
+            "sapiensoverlay",
+            sapiensoverlay::SapiensOverlay::static_type(),
+        ),
+    ];
+    for (name, type_) in elements {
+        gst::Element::register(plugin, name, gst::Rank::NONE, type_)?;
+    }
     Ok(())
 }
 

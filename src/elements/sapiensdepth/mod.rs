@@ -4,7 +4,6 @@ mod imp;
 
 use crate::elements::dense::{DenseHead, masked_by_seg};
 use gst::glib;
-use gst::prelude::*;
 
 use crate::error::Result;
 use crate::heads::Planes;
@@ -33,13 +32,4 @@ glib::wrapper! {
     pub struct SapiensDepth(ObjectSubclass<imp::SapiensDepth>)
         @extends crate::elements::dense::SapiensDense, crate::elements::inference::SapiensInference,
         gst::Element, gst::Object;
-}
-
-pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
-    gst::Element::register(
-        plugin,
-        "sapiensdepth",
-        gst::Rank::NONE,
-        SapiensDepth::static_type(),
-    )
 }

@@ -18,18 +18,8 @@ pub enum Layout {
 }
 
 use gst::glib;
-use gst::prelude::*;
 
 glib::wrapper! {
     pub struct SapiensOverlay(ObjectSubclass<imp::SapiensOverlay>)
         @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
-}
-
-pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
-    gst::Element::register(
-        plugin,
-        "sapiensoverlay",
-        gst::Rank::NONE,
-        SapiensOverlay::static_type(),
-    )
 }

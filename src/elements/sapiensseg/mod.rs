@@ -4,7 +4,6 @@
 mod imp;
 
 use gst::glib;
-use gst::prelude::*;
 
 use crate::config::{Config, SegMode};
 use crate::elements::dense::DenseHead;
@@ -79,13 +78,4 @@ glib::wrapper! {
     pub struct SapiensSeg(ObjectSubclass<imp::SapiensSeg>)
         @extends crate::elements::dense::SapiensDense, crate::elements::inference::SapiensInference,
         gst::Element, gst::Object;
-}
-
-pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
-    gst::Element::register(
-        plugin,
-        "sapiensseg",
-        gst::Rank::NONE,
-        SapiensSeg::static_type(),
-    )
 }
