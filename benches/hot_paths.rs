@@ -150,6 +150,7 @@ fn draw(c: &mut Criterion) {
         untrained: false,
         carried: false,
         persons: vec![PersonPose {
+            id: None,
             bbox: BBox {
                 x1: 300.0,
                 y1: 100.0,

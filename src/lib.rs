@@ -5,6 +5,7 @@
 //! staged executor in [`pipelining`].
 pub mod config;
 pub mod cvmat;
+pub mod detect;
 pub mod error;
 pub mod labels;
 pub mod runtime;
@@ -20,3 +21,4 @@ pub mod meta;
 pub mod pipelining;
 pub mod preprocess;
 pub mod render;
+pub mod track;

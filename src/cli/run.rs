@@ -56,6 +56,16 @@ pub struct RunArgs {
     /// Seconds between live stats lines (0 = none).
     #[arg(long, default_value_t = 2.0)]
     pub stats_interval: f64,
+    /// Person detector before the heads: `hog` (OpenCV's people detector). Without one, pose
+    /// takes the whole frame as one person.
+    #[arg(long)]
+    pub detector: Option<String>,
+    /// Run the detector on every Nth frame (the tracker predicts boxes in between).
+    #[arg(long, default_value_t = 1)]
+    pub detect_interval: u32,
+    /// Track persons (stable ids, boxes predicted between detections); needs --detector.
+    #[arg(long)]
+    pub track: bool,
     /// Also write the final stats as JSON here.
     #[arg(long)]
     pub stats_json: Option<PathBuf>,
@@ -98,9 +108,42 @@ fn sink(output: Option<&Path>) -> Result<String> {
     ))
 }
 
-/// The whole launch line; heads are named `head0`, `head1`, …
+/// The detector and tracker part of the launch line (the detector is named `detector`).
+fn detection(args: &RunArgs) -> Result<Vec<String>> {
+    if args.detect_interval == 0 {
+        return Err(Error::Invalid(
+            "--detect-interval must be at least 1".into(),
+        ));
+    }
+    let Some(detector) = args.detector.as_deref() else {
+        if args.track {
+            return Err(Error::Invalid("--track needs a --detector".into()));
+        }
+        return Ok(Vec::new());
+    };
+    let backend = match detector {
+        "hog" => "hog",
+        other => {
+            return Err(Error::Invalid(format!(
+                "--detector {other}: supported detectors are: hog"
+            )));
+        }
+    };
+    let mut parts = vec![format!(
+        "sapiensdetect name=detector backend={backend} interval={} policy={}",
+        args.detect_interval,
+        args.policy.as_str()
+    )];
+    if args.track {
+        parts.push("sapienstrack name=tracker".into());
+    }
+    Ok(parts)
+}
+
+/// The whole launch line; the detector is named `detector`, heads `head0`, `head1`, …
 pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
     let mut parts = vec![source(&args.input), "videoconvert".into()];
+    parts.extend(detection(args)?);
     for (i, cfg) in configs.iter().enumerate() {
         let mut head = format!(
             "{} name=head{i} config={} max-inflight={}",
@@ -177,8 +220,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .map_err(|e| Error::Invalid(format!("cannot build the pipeline: {e}")))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| Error::Invalid("launch line is not a pipeline".into()))?;
-    let heads: Vec<gst::Element> = (0..configs.len())
-        .filter_map(|i| pipeline.by_name(&format!("head{i}")))
+    // The inference elements, in stream order: the detector (if any), then the heads.
+    let heads: Vec<gst::Element> = std::iter::once("detector".to_string())
+        .chain((0..configs.len()).map(|i| format!("head{i}")))
+        .filter_map(|name| pipeline.by_name(&name))
         .collect();
 
     // --max-frames: let N frames into the first head, drop the rest, then end the stream.

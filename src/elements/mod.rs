@@ -3,10 +3,12 @@ pub mod dense;
 pub mod frame;
 pub mod inference;
 pub mod sapiensdepth;
+pub mod sapiensdetect;
 pub mod sapiensnormal;
 pub mod sapiensoverlay;
 pub mod sapienspose;
 pub mod sapiensseg;
+pub mod sapienstrack;
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
@@ -21,12 +23,20 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
 fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
     crate::logging::install();
     crate::meta::register();
-    inference::register(&["sapienspose", "sapiensseg", "sapiensdepth", "sapiensnormal"]);
+    inference::register(&[
+        "sapiensdetect",
+        "sapienspose",
+        "sapiensseg",
+        "sapiensdepth",
+        "sapiensnormal",
+    ]);
     let elements = [
+        ("sapiensdetect", sapiensdetect::SapiensDetect::static_type()),
         ("sapienspose", sapienspose::SapiensPose::static_type()),
         ("sapiensseg", sapiensseg::SapiensSeg::static_type()),
         ("sapiensdepth", sapiensdepth::SapiensDepth::static_type()),
         ("sapiensnormal", sapiensnormal::SapiensNormal::static_type()),
+        ("sapienstrack", sapienstrack::SapiensTrack::static_type()),
         (
             "sapiensoverlay",
             sapiensoverlay::SapiensOverlay::static_type(),

@@ -12,7 +12,7 @@
 //! `GBytes` without copying.
 use std::borrow::Cow;
 
-use super::{attach, f32_bytes, f32_view, get_bytes, get_field};
+use super::{attach, f32_bytes, f32_view, get_bytes, get_field, read};
 use crate::config::SegMode;
 use crate::error::Result;
 
@@ -49,17 +49,6 @@ impl DenseInfo {
             untrained: get_field(s, meta, "untrained")?,
             carried: super::is_carried(s),
         })
-    }
-}
-
-fn read<T>(
-    buffer: &gst::BufferRef,
-    meta: &str,
-    f: impl FnOnce(&gst::StructureRef) -> Result<T>,
-) -> Result<Option<T>> {
-    match gst::meta::CustomMeta::from_buffer(buffer, meta) {
-        Ok(m) => f(m.structure()).map(Some),
-        Err(_) => Ok(None),
     }
 }
 

@@ -5,6 +5,7 @@
 //! little-endian f32 with their counts beside them, so Python wraps them with `numpy.frombuffer`
 //! without a copy. See the README's "Reading results" section.
 pub mod dense;
+pub mod detect;
 pub mod pose;
 pub mod tensor;
 
@@ -16,6 +17,7 @@ use crate::error::{Error, Result};
 pub fn register() {
     for name in [
         pose::POSE_META,
+        detect::DETECT_META,
         dense::SEG_META,
         dense::DEPTH_META,
         dense::NORMAL_META,
@@ -117,6 +119,23 @@ pub fn f32_view(bytes: &glib::Bytes) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
+/// Sets `name` to the i32 values as a `GBytes` (native endianness, as the f32 fields).
+fn put_i32s(s: &mut gst::StructureRef, name: &str, values: Vec<i32>) {
+    s.set(
+        name,
+        glib::Bytes::from_owned(bytemuck::cast_slice::<i32, u8>(&values).to_vec()),
+    );
+}
+
+fn get_i32s(s: &gst::StructureRef, meta: &str, name: &str, expect: usize) -> Result<Vec<i32>> {
+    Ok(bytemuck::pod_collect_to_vec(&get_bytes(
+        s,
+        meta,
+        name,
+        expect * 4,
+    )?))
+}
+
 /// Sets `name` to the f32 values as a `GBytes`.
 fn put_f32s(s: &mut gst::StructureRef, name: &str, values: Vec<f32>) {
     s.set(name, f32_bytes(values));
@@ -159,4 +178,16 @@ fn get_field<'a, T: glib::value::FromValue<'a> + 'static>(
         name: meta.into(),
         msg: format!("field '{name}': {e}"),
     })
+}
+
+/// `f` of the structure of the custom meta `meta` on `buffer`; `Ok(None)` when there is none.
+fn read<T>(
+    buffer: &gst::BufferRef,
+    meta: &str,
+    f: impl FnOnce(&gst::StructureRef) -> Result<T>,
+) -> Result<Option<T>> {
+    match gst::meta::CustomMeta::from_buffer(buffer, meta) {
+        Ok(m) => f(m.structure()).map(Some),
+        Err(_) => Ok(None),
+    }
 }

@@ -11,10 +11,11 @@
 //! | `untrained` | boolean | the model's weights are generated, its output is noise |
 //! | `carried` | boolean | copied from an earlier frame (`interval`, `skip` policy) |
 //! | `boxes` | GBytes | N×4 f32: x1, y1, x2, y2 of each person box |
+//! | `ids` | GBytes | N i32: each person's track id (`sapienstrack`), −1 when untracked |
 //! | `keypoints` | GBytes | N×K×3 f32: x, y, score |
 use gst::meta::CustomMeta;
 
-use super::{get_f32s, get_field, put_f32s};
+use super::{get_f32s, get_field, get_i32s, put_f32s, put_i32s};
 use crate::error::{Error, Result};
 use crate::geometry::BBox;
 use crate::heads::pose::Keypoint;
@@ -25,10 +26,12 @@ pub const POSE_META: &str = "SapiensPoseMeta";
 /// Name of its structure.
 pub const POSE_STRUCTURE: &str = "sapiens/pose";
 
-/// One person: the box the model saw (before padding) and its keypoints.
+/// One person: the box the model saw (before padding), its track id, and its keypoints.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonPose {
     pub bbox: BBox,
+    /// The tracker's id for this person (`None` without a tracker upstream).
+    pub id: Option<u32>,
     pub keypoints: Vec<Keypoint>,
 }
 
@@ -57,6 +60,11 @@ impl PoseResult {
             .iter()
             .flat_map(|p| p.keypoints.iter().flat_map(|q| [q.x, q.y, q.score]))
             .collect();
+        let ids = self
+            .persons
+            .iter()
+            .map(|p| p.id.map_or(-1, |id| id as i32))
+            .collect();
         if kps.len() != self.persons.len() * k * 3 {
             return Err(Error::Meta {
                 name: POSE_META.into(),
@@ -71,6 +79,7 @@ impl PoseResult {
             s.set("untrained", self.untrained);
             super::set_carried(s, self.carried);
             put_f32s(s, "boxes", boxes);
+            put_i32s(s, "ids", ids);
             put_f32s(s, "keypoints", kps);
         })
     }
@@ -99,6 +108,12 @@ impl PoseResult {
             });
         }
         let boxes = get_f32s(s, POSE_META, "boxes", n * 4)?;
+        // Absent in results written before tracking existed: no ids.
+        let ids = if s.has_field("ids") {
+            get_i32s(s, POSE_META, "ids", n)?
+        } else {
+            vec![-1; n]
+        };
         let kps = get_f32s(s, POSE_META, "keypoints", n * k * 3)?;
         let persons = (0..n)
             .map(|i| PersonPose {
@@ -108,6 +123,7 @@ impl PoseResult {
                     x2: boxes[4 * i + 2],
                     y2: boxes[4 * i + 3],
                 },
+                id: u32::try_from(ids[i]).ok(),
                 keypoints: kps[i * k * 3..(i + 1) * k * 3]
                     .chunks_exact(3)
                     .map(|c| Keypoint {
@@ -151,6 +167,7 @@ mod tests {
             carried: false,
             persons: vec![
                 PersonPose {
+                    id: Some(7),
                     bbox: BBox {
                         x1: 1.0,
                         y1: 2.0,
@@ -160,6 +177,7 @@ mod tests {
                     keypoints: kps(0.5),
                 },
                 PersonPose {
+                    id: None,
                     bbox: BBox {
                         x1: 5.0,
                         y1: 6.0,
@@ -203,6 +221,7 @@ mod tests {
             untrained: false,
             carried: false,
             persons: vec![PersonPose {
+                id: None,
                 bbox: BBox::frame(4, 4),
                 keypoints: kps(0.0),
             }],

@@ -64,6 +64,16 @@ pub trait Stages: Send + Sync + 'static {
     fn result_metas(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Gives a frame that skips inference the last inferred frame's results (`last`, the
+    /// [`Stages::result_metas`] found there), marked carried.
+    fn carry(
+        &self,
+        buffer: &mut gst::BufferRef,
+        _info: &gst_video::VideoInfo,
+        last: &[(&'static str, gst::Structure)],
+    ) -> Result<()> {
+        crate::meta::carry(buffer, last)
+    }
 }
 
 /// What a full window does to a new frame (the `policy` property and `--policy` flag).

@@ -382,7 +382,7 @@ pub(super) fn postprocess<S: Stages>(
                 Work::Infer { data: (), dropped }
             }
             Work::Carry => {
-                meta::carry(b, &last.borrow())?;
+                stages.carry(b, &info, &last.borrow())?;
                 window.stats().carried += 1;
                 if window.log().logs() {
                     window

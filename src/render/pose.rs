@@ -37,6 +37,22 @@ impl Default for PoseStyle {
     }
 }
 
+/// A bright colour (RGB) of its own for each track id: hues spaced by the golden angle.
+pub fn id_color(id: u32) -> [u8; 3] {
+    let h = (id as f32 * 137.508) % 360.0 / 60.0;
+    let x = (1.0 - (h % 2.0 - 1.0).abs()) * 255.0;
+    let (c, x) = (255.0f32, x);
+    let [r, g, b] = match h as u32 {
+        0 => [c, x, 0.0],
+        1 => [x, c, 0.0],
+        2 => [0.0, c, x],
+        3 => [0.0, x, c],
+        4 => [x, 0.0, c],
+        _ => [c, 0.0, x],
+    };
+    [r as u8, g as u8, b as u8]
+}
+
 fn point(x: f32, y: f32) -> Point {
     Point::new(x.round() as i32, y.round() as i32)
 }
@@ -47,6 +63,7 @@ pub fn draw(canvas: &mut Canvas<'_>, result: &PoseResult, style: &PoseStyle) -> 
     let thr = style.threshold.unwrap_or(result.score_threshold);
     for (i, person) in result.persons.iter().enumerate() {
         let b = &person.bbox;
+        let color = person.id.map_or(BOX_RGB, id_color);
         if style.boxes {
             let r = Rect::new(
                 b.x1.round() as i32,
@@ -54,7 +71,11 @@ pub fn draw(canvas: &mut Canvas<'_>, result: &PoseResult, style: &PoseStyle) -> 
                 (b.x2 - b.x1).round() as i32,
                 (b.y2 - b.y1).round() as i32,
             );
-            canvas.rect(r, BOX_RGB, 2)?;
+            canvas.rect(r, color, 2)?;
+            if let Some(id) = person.id {
+                let at = Point::new(b.x1.round().max(0.0) as i32, (b.y1.round() as i32).max(14));
+                canvas.label(at, &format!("#{id}"), 0.5, [0, 0, 0], color)?;
+            }
         }
         let kps = &person.keypoints;
         if style.links {

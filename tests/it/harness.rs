@@ -138,6 +138,7 @@ fn coco_result(untrained: bool) -> PoseResult {
         untrained,
         carried: false,
         persons: vec![PersonPose {
+            id: None,
             bbox: BBox {
                 x1: 20.0,
                 y1: 20.0,

@@ -7,7 +7,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::{InputSharing, TensorCounters};
-use crate::elements::inference::{HeadStages, LoadedModel, SapiensInferenceImpl};
+use crate::elements::inference::{HeadStages, SapiensInferenceImpl, StartContext};
 use crate::elements::lock;
 use crate::error::Result;
 
@@ -87,7 +87,8 @@ impl GstObjectImpl for SapiensDense {}
 impl ElementImpl for SapiensDense {}
 
 impl SapiensInferenceImpl for SapiensDense {
-    fn build_stages(&self, loaded: &LoadedModel) -> Result<HeadStages> {
+    fn build_stages(&self, start: &StartContext<'_>) -> Result<HeadStages> {
+        let loaded = start.model()?;
         let sharing = InputSharing {
             share: lock(&self.settings).share_input,
             counters: self.counters.clone(),

@@ -6,7 +6,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::{Settings, report};
+use super::{Settings, StartContext, report};
 use crate::elements::{frame, lock};
 use crate::error::Error;
 use crate::pipelining::{Executor, ExecutorStats, Log, Output};
@@ -27,8 +27,9 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 /// A started element: the loaded model and the executor running it.
 struct Running {
     executor: Arc<Executor>,
-    provider: Provider,
-    session_id: u64,
+    /// `None` when the element runs no ONNX model.
+    provider: Option<Provider>,
+    session_id: Option<u64>,
     /// Last flow result of a push downstream (shared with the src task), returned by the next
     /// `chain`.
     flow: Arc<Mutex<Result<gst::FlowSuccess, gst::FlowError>>>,
@@ -180,32 +181,41 @@ impl SapiensInference {
             gst::error_msg!(kind, ("{}", e))
         };
         let obj = self.obj();
-        let loaded = settings.load().map_err(to_msg)?;
-        let stages = obj.build_stages(&loaded).map_err(to_msg)?;
+        let start = StartContext::new(&settings);
+        let stages = obj.build_stages(&start).map_err(to_msg)?;
         let executor = stages
             .start(Log::new(self.cat(), &obj.name()), settings.admission())
             .map_err(to_msg)?;
-        if let Some(instance) = &settings.model_instance {
+        let loaded = start.into_model();
+        match &loaded {
+            Some(m) => gst::info!(
+                self.cat(),
+                imp = self,
+                "model {} on {} (session {}), max-inflight {}",
+                m.session.path().display(),
+                m.session.provider(),
+                m.session.id(),
+                settings.max_inflight
+            ),
+            None => gst::info!(
+                self.cat(),
+                imp = self,
+                "no ONNX model, max-inflight {}",
+                settings.max_inflight
+            ),
+        }
+        if let (Some(instance), Some(m)) = (&settings.model_instance, &loaded) {
             gst::debug!(
                 self.cat(),
                 imp = self,
                 "model-instance '{instance}': session {} (shared by every element naming it)",
-                loaded.session.id()
+                m.session.id()
             );
         }
-        let provider = loaded.session.provider();
-        gst::info!(
-            self.cat(),
-            imp = self,
-            "model {} on {provider} (session {}), max-inflight {}",
-            loaded.session.path().display(),
-            loaded.session.id(),
-            settings.max_inflight
-        );
         lock(&self.state).running = Some(Running {
             executor: Arc::new(executor),
-            provider,
-            session_id: loaded.session.id(),
+            provider: loaded.as_ref().map(|m| m.session.provider()),
+            session_id: loaded.as_ref().map(|m| m.session.id()),
             flow: Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok))),
         });
         Ok(())
@@ -277,12 +287,12 @@ impl SapiensInference {
 
     /// The id of the running session (`None` before start).
     pub(super) fn session_id(&self) -> Option<u64> {
-        self.running(|r| r.session_id)
+        self.running(|r| r.session_id).flatten()
     }
 
     /// The provider the running session uses (`None` before start).
     pub(super) fn provider(&self) -> Option<Provider> {
-        self.running(|r| r.provider)
+        self.running(|r| r.provider).flatten()
     }
 
     /// The executor's counters and latencies (`None` before start).

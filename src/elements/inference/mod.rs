@@ -38,7 +38,42 @@ glib::wrapper! {
         @extends gst::Element, gst::Object;
 }
 
-/// What [`SapiensInferenceImpl::build_stages`] receives when the element starts.
+/// What [`SapiensInferenceImpl::build_stages`] builds from: the element's settings and the model
+/// they name, loaded on first use (a subclass that runs no ONNX model, such as the HOG person
+/// detector, never loads one).
+pub struct StartContext<'a> {
+    settings: &'a Settings,
+    loaded: std::cell::OnceCell<LoadedModel>,
+}
+
+impl<'a> StartContext<'a> {
+    fn new(settings: &'a Settings) -> Self {
+        Self {
+            settings,
+            loaded: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The config and model the `config`/`model` properties name (loaded once; errors name the
+    /// file and the cause).
+    pub fn model(&self) -> Result<&LoadedModel> {
+        if let Some(m) = self.loaded.get() {
+            return Ok(m);
+        }
+        let m = self.settings.load()?;
+        Ok(self.loaded.get_or_init(|| m))
+    }
+
+    pub fn settings(&self) -> &Settings {
+        self.settings
+    }
+
+    fn into_model(self) -> Option<LoadedModel> {
+        self.loaded.into_inner()
+    }
+}
+
+/// A loaded config and model.
 pub struct LoadedModel {
     pub config: Config,
     pub session: Arc<ModelSession>,
@@ -70,7 +105,7 @@ impl HeadStages {
 #[repr(C)]
 pub struct Class {
     parent: gst::ffi::GstElementClass,
-    build_stages: Option<fn(&SapiensInference, &LoadedModel) -> Result<HeadStages>>,
+    build_stages: Option<fn(&SapiensInference, &StartContext<'_>) -> Result<HeadStages>>,
 }
 
 // SAFETY: `Class` is `#[repr(C)]` and starts with the parent's class struct.
@@ -85,14 +120,14 @@ pub trait SapiensInferenceImpl:
     /// Checks the loaded model against the head and builds the head's stages (called on
     /// READY→PAUSED; an error fails the state change with a message naming the cause). The
     /// default chains up to the parent class (an abstract subclass such as `GstSapiensDense`).
-    fn build_stages(&self, loaded: &LoadedModel) -> Result<HeadStages> {
-        self.parent_build_stages(loaded)
+    fn build_stages(&self, start: &StartContext<'_>) -> Result<HeadStages> {
+        self.parent_build_stages(start)
     }
 }
 
 /// Chaining up to the parent class's [`SapiensInferenceImpl::build_stages`].
 pub trait SapiensInferenceImplExt: SapiensInferenceImpl {
-    fn parent_build_stages(&self, loaded: &LoadedModel) -> Result<HeadStages> {
+    fn parent_build_stages(&self, start: &StartContext<'_>) -> Result<HeadStages> {
         // SAFETY: every class derived from GstSapiensInference has a `Class` as its parent class
         // struct (or an extension of it starting with one), so the cast reads a valid struct.
         let parent = unsafe { &*(Self::type_data().as_ref().parent_class() as *const Class) };
@@ -102,7 +137,7 @@ pub trait SapiensInferenceImplExt: SapiensInferenceImpl {
                 Self::NAME
             ))
         })?;
-        build(self.obj().upcast_ref(), loaded)
+        build(self.obj().upcast_ref(), start)
     }
 }
 
@@ -112,23 +147,23 @@ impl<T: SapiensInferenceImpl> SapiensInferenceImplExt for T {}
 unsafe impl<T: SapiensInferenceImpl> IsSubclassable<T> for SapiensInference {
     fn class_init(class: &mut glib::Class<Self>) {
         Self::parent_class_init::<T>(class.upcast_ref_mut());
-        class.as_mut().build_stages = Some(|obj, loaded| {
+        class.as_mut().build_stages = Some(|obj, start| {
             let obj = obj
                 .downcast_ref::<T::Type>()
                 .ok_or_else(|| Error::Invalid(format!("{} is not a {}", obj.type_(), T::NAME)))?;
-            T::from_obj(obj).build_stages(loaded)
+            T::from_obj(obj).build_stages(start)
         });
     }
 }
 
 impl SapiensInference {
-    /// The subclass's stages for `loaded`, through the class's virtual method.
-    fn build_stages(&self, loaded: &LoadedModel) -> Result<HeadStages> {
+    /// The subclass's stages, through the class's virtual method.
+    fn build_stages(&self, start: &StartContext<'_>) -> Result<HeadStages> {
         let build =
             self.class().as_ref().build_stages.ok_or_else(|| {
                 Error::Invalid(format!("{} does not build any stages", self.type_()))
             })?;
-        build(self, loaded)
+        build(self, start)
     }
 }
 

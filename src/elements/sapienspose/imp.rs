@@ -1,12 +1,13 @@
 //! The `sapienspose` element: an inference element running the top-down pose head.
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::stages::{PoseSettings, PoseStages};
-use crate::elements::inference::{HeadStages, LoadedModel, SapiensInferenceImpl};
+use super::stages::{DEFAULT_MAX_PERSONS, PoseCounters, PoseSettings, PoseStages};
+use crate::elements::inference::{HeadStages, SapiensInferenceImpl, StartContext};
 use crate::elements::lock;
 use crate::error::Result;
 
@@ -14,6 +15,7 @@ use crate::error::Result;
 pub struct SapiensPose {
     /// Shared with the running stages (the score threshold changes while playing).
     settings: Arc<Mutex<PoseSettings>>,
+    counters: Arc<PoseCounters>,
 }
 
 #[glib::object_subclass]
@@ -41,6 +43,23 @@ impl ObjectImpl for SapiensPose {
                     .default_value(-1.0)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("max-persons")
+                    .nick("Maximum persons")
+                    .blurb("At most this many persons a frame, the largest boxes (0 = no limit); the others are dropped and counted")
+                    .maximum(4096)
+                    .default_value(DEFAULT_MAX_PERSONS as u32)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("boxes-skipped")
+                    .nick("Boxes skipped")
+                    .blurb("Person boxes of zero size or outside the frame, left out")
+                    .read_only()
+                    .build(),
+                glib::ParamSpecUInt64::builder("boxes-dropped")
+                    .nick("Boxes dropped")
+                    .blurb("Person boxes beyond max-persons (the smallest of their frame), left out")
+                    .read_only()
+                    .build(),
             ]
         });
         PROPS.as_ref()
@@ -60,6 +79,11 @@ impl ObjectImpl for SapiensPose {
                 let t: f32 = value.get().unwrap_or(-1.0);
                 s.score_threshold = (t >= 0.0).then_some(t);
             }
+            "max-persons" => {
+                s.max_persons = value
+                    .get::<u32>()
+                    .map_or(DEFAULT_MAX_PERSONS, |v| v as usize)
+            }
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -69,6 +93,9 @@ impl ObjectImpl for SapiensPose {
         match pspec.name() {
             "roi-type" => s.roi_type.to_value(),
             "score-threshold" => s.score_threshold.unwrap_or(-1.0).to_value(),
+            "max-persons" => (s.max_persons as u32).to_value(),
+            "boxes-skipped" => self.counters.skipped.load(Ordering::Relaxed).to_value(),
+            "boxes-dropped" => self.counters.dropped.load(Ordering::Relaxed).to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -87,10 +114,11 @@ impl ElementImpl for SapiensPose {
 }
 
 impl SapiensInferenceImpl for SapiensPose {
-    fn build_stages(&self, loaded: &LoadedModel) -> Result<HeadStages> {
+    fn build_stages(&self, start: &StartContext<'_>) -> Result<HeadStages> {
         Ok(HeadStages::new(PoseStages::new(
-            loaded,
+            start.model()?,
             self.settings.clone(),
+            self.counters.clone(),
         )?))
     }
 }

@@ -4,7 +4,7 @@ mod stages;
 
 use gst::glib;
 
-pub use stages::{PoseSettings, PoseStages};
+pub use stages::{PoseCounters, PoseSettings, PoseStages};
 
 glib::wrapper! {
     pub struct SapiensPose(ObjectSubclass<imp::SapiensPose>) @extends crate::elements::inference::SapiensInference, gst::Element, gst::Object;
