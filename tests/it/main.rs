@@ -8,5 +8,6 @@ mod dense;
 mod errors;
 mod harness;
 mod live;
+mod multiperson;
 mod pipeline;
 mod rtsp;

@@ -1,0 +1,202 @@
+//! Several people per frame: the HOG detector on real video, the tracker's ids, and pose on
+//! every tracked person, frames in = frames out through the chain.
+use gst::prelude::*;
+use sapiens_stream::meta::detect::Detections;
+use sapiens_stream::meta::pose::PoseResult;
+
+use crate::common::*;
+
+/// A ROI rect (x, y, w, h) and its tracking id.
+type Roi = ((u32, u32, u32, u32), Option<u32>);
+
+/// The person ROI metas of a buffer.
+fn rois(b: &gst::BufferRef) -> Vec<Roi> {
+    b.iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .filter(|m| m.roi_type() == "person")
+        .map(|m| {
+            (
+                m.rect(),
+                m.param("tracking").and_then(|p| p.get::<u32>("id").ok()),
+            )
+        })
+        .collect()
+}
+
+/// The first `frames` frames of vtest.avi through `chain` into an appsink; the buffers and the
+/// final stats of the inference elements `named`.
+fn run_vtest(
+    chain: &str,
+    frames: u32,
+    named: &[&str],
+) -> (
+    Vec<sapiens_stream::pipelining::ExecutorStats>,
+    Vec<gst::Buffer>,
+) {
+    init();
+    let line = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! \
+         identity eos-after={frames} ! {chain} ! appsink name=sink sync=false",
+        vtest().display()
+    );
+    let pipe = launch(&line);
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    let mut out = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        out.push(s.buffer_owned().unwrap());
+    }
+    let stats = named
+        .iter()
+        .map(|n| element_stats(&pipe.by_name(n).unwrap()))
+        .collect();
+    pipe.set_state(gst::State::Null).unwrap();
+    (stats, out)
+}
+
+#[test]
+fn hog_finds_people_on_most_frames_of_vtest() {
+    // vtest.avi shows two to five people walking on every frame. Measured here (frames 0-59,
+    // `cargo test --test integration hog_finds -- --nocapture`): people on 59 of 60 frames,
+    // 3.4 boxes a frame on average (groups walking close together share a box at times).
+    let (stats, out) = run_vtest("sapiensdetect name=d", 60, &["d"]);
+    assert_eq!(out.len(), 60, "every frame leaves the detector");
+    let with_people = out.iter().filter(|b| !rois(b).is_empty()).count();
+    let boxes: usize = out.iter().map(|b| rois(b).len()).sum();
+    let s = &stats[0];
+    println!(
+        "HOG on vtest frames 0-59: people on {with_people}/60 frames, {:.2} boxes a frame, infer p50 {:.1} ms",
+        boxes as f64 / 60.0,
+        s.infer.p50_ms
+    );
+    assert!(with_people >= 50, "people found on {with_people}/60 frames");
+    for b in &out {
+        let d = Detections::from_buffer(b)
+            .unwrap()
+            .expect("the detector ran on every frame");
+        assert_eq!(d.backend, "hog");
+        assert_eq!(d.found.len(), rois(b).len(), "one ROI meta per detection");
+        assert!(
+            d.found
+                .iter()
+                .all(|p| p.bbox.x2 > p.bbox.x1 && p.bbox.y2 - p.bbox.y1 >= 100.0)
+        );
+    }
+}
+
+#[test]
+fn detect_track_pose_gives_every_tracked_person_a_pose_and_keeps_frame_counts() {
+    // Detection every 3rd frame; the tracker carries boxes and ids in between.
+    let chain = format!(
+        "sapiensdetect name=d interval=3 ! sapienstrack name=t ! sapienspose name=p config=\"{}\" \
+         max-persons=8 ! sapiensoverlay",
+        config("pose-tiny-coco17.toml").display()
+    );
+    let (stats, out) = run_vtest(&chain, 45, &["d", "p"]);
+    assert_eq!(
+        out.len(),
+        45,
+        "frames in = frames out through the whole chain"
+    );
+    for s in &stats {
+        assert_eq!((s.frames_in, s.frames_out, s.failed), (45, 45, 0), "{s:?}");
+    }
+    let mut tracked_frames = 0;
+    let mut ids_seen = std::collections::BTreeSet::new();
+    for (i, b) in out.iter().enumerate() {
+        let persons = rois(b);
+        let pose = PoseResult::from_buffer(b)
+            .unwrap()
+            .expect("pose on every frame");
+        // One pose per tracked person, in ROI order, with the track's id; never the whole frame.
+        assert_eq!(pose.persons.len(), persons.len().min(8), "frame {i}");
+        for (p, (rect, id)) in pose.persons.iter().zip(&persons) {
+            assert!(id.is_some(), "frame {i}: tracked ROIs carry ids");
+            assert_eq!(p.id, *id, "frame {i}");
+            assert_eq!(
+                (p.bbox.x1, p.bbox.y1),
+                (rect.0 as f32, rect.1 as f32),
+                "frame {i}"
+            );
+        }
+        // Skipped frames carry the detections meta, marked carried.
+        let d = Detections::from_buffer(b)
+            .unwrap()
+            .expect("detections meta on every frame");
+        assert_eq!(d.carried, i % 3 != 0, "frame {i}");
+        if !persons.is_empty() {
+            tracked_frames += 1;
+        }
+        ids_seen.extend(persons.iter().filter_map(|p| p.1));
+    }
+    assert!(
+        tracked_frames >= 35,
+        "tracked people on {tracked_frames}/45 frames"
+    );
+    // A handful of people walk through 4.5 s of video: ids stay few (no new id every frame).
+    assert!(
+        !ids_seen.is_empty() && ids_seen.len() <= 12,
+        "ids over 45 frames: {ids_seen:?}"
+    );
+}
+
+#[test]
+fn pose_skips_bad_boxes_keeps_the_largest_and_runs_on_nobody_when_the_detector_found_nobody() {
+    use gst_video::VideoFormat;
+    use sapiens_stream::detect::Detection;
+    let (_, info) = dots_frame(VideoFormat::Rgb, 320, 240, &[], 0);
+    let mut h = pose_harness(
+        "pose-analytic-coco17.toml",
+        &info,
+        &[("max-persons", 2u32.to_value())],
+    );
+    let frame = |pts: u64| dots_frame(VideoFormat::Rgb, 320, 240, &[], pts).0;
+    // Three good boxes (areas 40·80, 60·100, 20·40), one of zero width, one outside the frame.
+    let mut b = frame(0);
+    for rect in [
+        (10, 10, 40, 80),
+        (100, 20, 60, 100),
+        (200, 50, 20, 40),
+        (50, 50, 0, 30),
+        (400, 10, 30, 30),
+    ] {
+        add_person(&mut b, rect);
+    }
+    h.push(b).unwrap();
+    // A frame on which the detector ran and found nobody.
+    let mut b = frame(40);
+    Detections {
+        backend: "hog".into(),
+        found: Vec::<Detection>::new(),
+        carried: false,
+    }
+    .attach(b.get_mut().unwrap(), "person", (320, 240))
+    .unwrap();
+    h.push(b).unwrap();
+    // A frame with no detector upstream at all: the whole frame is the person.
+    h.push(frame(80)).unwrap();
+    h.push_event(gst::event::Eos::new());
+    assert_eq!(buffers_before_eos(&mut h), 3);
+    let boxes = |b: &gst::Buffer| {
+        PoseResult::from_buffer(b)
+            .unwrap()
+            .unwrap()
+            .persons
+            .iter()
+            .map(|p| (p.bbox.x1, p.bbox.y1, p.bbox.x2, p.bbox.y2))
+            .collect::<Vec<_>>()
+    };
+    let first = h.pull().unwrap();
+    assert_eq!(
+        boxes(&first),
+        vec![(10.0, 10.0, 50.0, 90.0), (100.0, 20.0, 160.0, 120.0)],
+        "the two largest good boxes, in ROI order"
+    );
+    assert!(
+        boxes(&h.pull().unwrap()).is_empty(),
+        "nobody detected: no pose"
+    );
+    assert_eq!(boxes(&h.pull().unwrap()), vec![(0.0, 0.0, 320.0, 240.0)]);
+    let el = h.element().unwrap();
+    assert_eq!(el.property::<u64>("boxes-skipped"), 2);
+    assert_eq!(el.property::<u64>("boxes-dropped"), 1);
+}
