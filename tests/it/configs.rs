@@ -20,7 +20,7 @@ fn check(loaded: &LoadedModel) -> sapiens_stream::Result<()> {
         counters: Arc::new(Default::default()),
     };
     match loaded.config.head() {
-        Head::Pose => PoseStages::new(loaded, Default::default(), Default::default()).map(drop),
+        Head::Pose => PoseStages::new(loaded, Default::default(), Default::default(), 1).map(drop),
         Head::Seg => DenseStages::new(
             loaded,
             SegHead::new(ModeProperty::Config, &loaded.config),

@@ -200,3 +200,57 @@ fn pose_skips_bad_boxes_keeps_the_largest_and_runs_on_nobody_when_the_detector_f
     assert_eq!(el.property::<u64>("boxes-skipped"), 2);
     assert_eq!(el.property::<u64>("boxes-dropped"), 1);
 }
+
+#[test]
+fn a_crowd_runs_in_runs_of_batch_size_and_every_person_decodes_right() {
+    use gst_video::VideoFormat;
+    // 24 persons in a 6×4 grid of 100×110 boxes, each with keypoint (i mod 17) drawn at a known
+    // place inside; batch-size 5: five model runs of at most 5 crops (the crowd path).
+    let (w, h) = (600u32, 440u32);
+    let cells: Vec<(u32, u32, Dot)> = (0..24)
+        .map(|i| {
+            let (cx, cy) = ((i % 6) * 100, (i / 6) * 110);
+            let dot = Dot {
+                k: (i % 17) as usize,
+                x: (cx + 30 + (i * 7) % 40) as i32,
+                y: (cy + 40 + (i * 11) % 30) as i32,
+                r: 4,
+            };
+            (cx, cy, dot)
+        })
+        .collect();
+    let dots: Vec<Dot> = cells.iter().map(|c| c.2).collect();
+    let (mut frame, info) = dots_frame(VideoFormat::Rgb, w, h, &dots, 0);
+    for (cx, cy, _) in &cells {
+        add_person(&mut frame, (*cx, *cy, 100, 110));
+    }
+    let mut hh = pose_harness(
+        "pose-analytic-coco17.toml",
+        &info,
+        &[
+            ("batch-size", 5u32.to_value()),
+            ("max-persons", 0u32.to_value()),
+        ],
+    );
+    hh.push(frame).unwrap();
+    hh.push_event(gst::event::Eos::new());
+    assert_eq!(buffers_before_eos(&mut hh), 1);
+    let pose = PoseResult::from_buffer(&hh.pull().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(pose.persons.len(), 24);
+    for (p, (cx, cy, d)) in pose.persons.iter().zip(&cells) {
+        assert_eq!(
+            (p.bbox.x1, p.bbox.y1),
+            (*cx as f32, *cy as f32),
+            "ROI order kept"
+        );
+        let kp = p.keypoints[d.k];
+        let err = (kp.x - d.x as f32).hypot(kp.y - d.y as f32);
+        assert!(
+            err <= 1.5,
+            "person at ({cx},{cy}): keypoint {} off by {err} px",
+            d.k
+        );
+    }
+}

@@ -119,6 +119,7 @@ impl SapiensInferenceImpl for SapiensPose {
             start.model()?,
             self.settings.clone(),
             self.counters.clone(),
+            start.settings().batch_size as usize,
         )?))
     }
 }

@@ -53,7 +53,7 @@ pub struct PoseCounters {
 
 /// One person the model runs on: its box (frame px), crop, and track id when a tracker gave one.
 #[derive(Debug, Clone, Copy)]
-struct Person {
+pub struct Person {
     bbox: BBox,
     crop: Crop,
     id: Option<u32>,
@@ -69,29 +69,39 @@ pub struct PoseStages {
     /// ROI type taken as a person box and `max-persons` (fixed while running).
     roi_type: String,
     max_persons: usize,
+    /// Most crops in one model run (`batch-size`): a frame with more persons runs in several.
+    run_limit: usize,
     settings: Arc<Mutex<PoseSettings>>,
     counters: Arc<PoseCounters>,
 }
 
-/// A frame's persons and the NCHW batch of their warped crops.
+/// A frame's persons and the NCHW batch of the warped crops of the first `run_limit` of them;
+/// for a crowd (more persons than that), the frame itself, to warp the rest run by run.
 pub struct PosePre {
     persons: Vec<Person>,
     tensor: Vec<f32>,
+    crowd: Option<(gst::Buffer, gst_video::VideoInfo)>,
 }
 
-/// Heatmaps of every person of a frame (`None` for a frame without persons).
-pub struct PoseInferred {
-    persons: Vec<Person>,
-    heatmaps: Option<BatchSlice>,
+/// A frame's model output: heatmaps of its persons (`None` for a frame without persons), or,
+/// for a crowd, the keypoints already decoded run by run (so heatmaps never pile up).
+pub enum PoseInferred {
+    Heatmaps {
+        persons: Vec<Person>,
+        heatmaps: Option<BatchSlice>,
+    },
+    Decoded(Vec<PersonPose>),
 }
 
 impl PoseStages {
     /// Checks the model against the config (input `[b,3,H,W]`, output `[b,K,H/s,W/s]` with K the
     /// keypoint set's size) and prepares the decoder.
+    /// `run_limit`: the most person crops in one model run (the element's `batch-size`).
     pub fn new(
         loaded: &LoadedModel,
         settings: Arc<Mutex<PoseSettings>>,
         counters: Arc<PoseCounters>,
+        run_limit: usize,
     ) -> Result<Self> {
         let pose = loaded.config.pose()?;
         let k = pose.keypoint_set.set().len();
@@ -119,6 +129,7 @@ impl PoseStages {
             config_threshold: pose.score_threshold,
             roi_type,
             max_persons,
+            run_limit: run_limit.max(1),
             settings,
             counters,
         })
@@ -191,6 +202,71 @@ impl PoseStages {
     }
 }
 
+impl PoseStages {
+    /// The normalized NCHW crops of `persons` from the frame.
+    fn warp(
+        &self,
+        buffer: &gst::BufferRef,
+        info: &gst_video::VideoInfo,
+        persons: &[Person],
+    ) -> Result<Vec<f32>> {
+        let norm = &self.io.norm;
+        let item = norm.item_len();
+        let mut tensor = vec![0.0f32; item * persons.len()];
+        frame::with_view(buffer, info, |view| {
+            for (p, out) in persons.iter().zip(tensor.chunks_exact_mut(item)) {
+                let warp = Sampling::Warp(p.crop.udp_warp(norm.width, norm.height));
+                sample_normalize(view, &warp, norm, out)?;
+            }
+            Ok(())
+        })?;
+        Ok(tensor)
+    }
+
+    /// Keypoints of `persons` from their heatmaps, decoded in parallel across cores.
+    fn decode(&self, persons: &[Person], heatmaps: &BatchSlice) -> Result<Vec<PersonPose>> {
+        use rayon::prelude::*;
+        let d = &self.decoder;
+        let expect = [d.num_keypoints, d.hm_h, d.hm_w];
+        persons
+            .par_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Ok(PersonPose {
+                    bbox: p.bbox,
+                    id: p.id,
+                    keypoints: d.decode(heatmaps.checked_item(i, &expect)?, &p.crop),
+                })
+            })
+            .collect()
+    }
+
+    /// A crowd, `run_limit` persons a model run: the first run's crops were warped in
+    /// pre-processing, the others are warped here; each run is decoded before the next, so
+    /// memory holds one run's crops and heatmaps whatever the crowd's size.
+    fn infer_crowd(
+        &self,
+        persons: Vec<Person>,
+        first: Vec<f32>,
+        (buffer, info): &(gst::Buffer, gst_video::VideoInfo),
+    ) -> Result<PoseInferred> {
+        let mut poses = Vec::with_capacity(persons.len());
+        let mut first = Some(first);
+        for run in persons.chunks(self.run_limit) {
+            let tensor = match first.take() {
+                Some(t) => t,
+                None => self.warp(buffer, info, run)?,
+            };
+            let heatmaps = self.io.run(vec![Cow::Owned(tensor)], &[run.len()])?;
+            let hm = heatmaps
+                .first()
+                .ok_or_else(|| crate::error::Error::Inference("no output for a run".into()))?;
+            poses.extend(self.decode(run, hm)?);
+        }
+        Ok(PoseInferred::Decoded(poses))
+    }
+}
+
 impl Stages for PoseStages {
     type Pre = PosePre;
     type Inferred = PoseInferred;
@@ -210,20 +286,14 @@ impl Stages for PoseStages {
                 id,
             })
             .collect();
-        let item = self.io.norm.item_len();
-        let mut tensor = vec![0.0f32; item * persons.len()];
-        frame::with_view(buffer, info, |view| {
-            for (p, out) in persons.iter().zip(tensor.chunks_exact_mut(item)) {
-                sample_normalize(
-                    view,
-                    &Sampling::Warp(p.crop.udp_warp(self.io.norm.width, self.io.norm.height)),
-                    &self.io.norm,
-                    out,
-                )?;
-            }
-            Ok(())
-        })?;
-        Ok(PosePre { persons, tensor })
+        let first = &persons[..persons.len().min(self.run_limit)];
+        let tensor = self.warp(buffer, info, first)?;
+        let crowd = (persons.len() > self.run_limit).then(|| (buffer.clone(), info.clone()));
+        Ok(PosePre {
+            persons,
+            tensor,
+            crowd,
+        })
     }
 
     fn weight(&self, pre: &PosePre) -> usize {
@@ -231,10 +301,11 @@ impl Stages for PoseStages {
     }
 
     fn infer(&self, batch: Vec<PosePre>) -> Result<Vec<PoseInferred>> {
-        // Frames without persons (a detector found nobody) do not enter the model run.
+        // Frames with persons that fit one run go into one model run together; a crowd runs on
+        // its own, run by run; frames without persons (nobody detected) skip the model.
         let (counts, tensors): (Vec<usize>, Vec<_>) = batch
             .iter()
-            .filter(|p| !p.persons.is_empty())
+            .filter(|p| !p.persons.is_empty() && p.crowd.is_none())
             .map(|p| (p.persons.len(), Cow::Borrowed(&p.tensor[..])))
             .unzip();
         let mut slices = if counts.is_empty() {
@@ -243,17 +314,20 @@ impl Stages for PoseStages {
             self.io.run(tensors, &counts)?
         }
         .into_iter();
-        Ok(batch
+        batch
             .into_iter()
-            .map(|p| PoseInferred {
-                heatmaps: if p.persons.is_empty() {
-                    None
-                } else {
-                    slices.next()
-                },
-                persons: p.persons,
+            .map(|p| match p.crowd {
+                Some(frame) => self.infer_crowd(p.persons, p.tensor, &frame),
+                None => Ok(PoseInferred::Heatmaps {
+                    heatmaps: if p.persons.is_empty() {
+                        None
+                    } else {
+                        slices.next()
+                    },
+                    persons: p.persons,
+                }),
             })
-            .collect())
+            .collect()
     }
 
     fn postprocess(
@@ -262,27 +336,14 @@ impl Stages for PoseStages {
         buffer: &mut gst::BufferRef,
         _: &gst_video::VideoInfo,
     ) -> Result<()> {
-        let d = &self.decoder;
-        let expect = [d.num_keypoints, d.hm_h, d.hm_w];
-        let persons = inferred
-            .persons
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let hm = inferred
-                    .heatmaps
-                    .as_ref()
-                    .ok_or_else(|| {
-                        crate::error::Error::Inference("no heatmaps for a person".into())
-                    })?
-                    .checked_item(i, &expect)?;
-                Ok(PersonPose {
-                    bbox: p.bbox,
-                    id: p.id,
-                    keypoints: self.decoder.decode(hm, &p.crop),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let persons = match inferred {
+            PoseInferred::Heatmaps {
+                persons,
+                heatmaps: Some(hm),
+            } => self.decode(&persons, &hm)?,
+            PoseInferred::Heatmaps { .. } => Vec::new(),
+            PoseInferred::Decoded(persons) => persons,
+        };
         let score_threshold = lock(&self.settings)
             .score_threshold
             .unwrap_or(self.config_threshold);
