@@ -2,6 +2,7 @@
 //! (ByteTrack), as pure functions over [`crate::detect::Detection`]s.
 pub mod bytetrack;
 pub mod kalman;
+pub mod one_euro;
 
 pub use bytetrack::{TrackedBox, Tracker, TrackerParams};
 

@@ -254,3 +254,64 @@ fn a_crowd_runs_in_runs_of_batch_size_and_every_person_decodes_right() {
         );
     }
 }
+
+#[test]
+fn smoothing_calms_a_jittering_tracked_keypoint() {
+    use gst_video::VideoFormat;
+    // A tracked person (id 1) whose keypoint 0 jitters ±3 px around x = 160 at 30 fps.
+    let jitter = [
+        0, 3, -2, 1, -3, 2, -1, 3, 0, -2, 2, -3, 1, -1, 3, -2, 0, 2, -3, 1,
+    ];
+    let run = |smoothing: bool| {
+        let (_, info) = dots_frame(VideoFormat::Rgb, 320, 240, &[], 0);
+        let mut h = pose_harness(
+            "pose-analytic-coco17.toml",
+            &info,
+            &[("smoothing", smoothing.to_value())],
+        );
+        for (i, j) in jitter.iter().enumerate() {
+            let dot = Dot {
+                k: 0,
+                x: 160 + j,
+                y: 120,
+                r: 4,
+            };
+            let (mut b, _) = dots_frame(VideoFormat::Rgb, 320, 240, &[dot], 33 * i as u64);
+            let mut roi = gst_video::VideoRegionOfInterestMeta::add(
+                b.get_mut().unwrap(),
+                "person",
+                (100, 40, 120, 160),
+            );
+            roi.add_param(
+                gst::Structure::builder("tracking")
+                    .field("id", 1u32)
+                    .build(),
+            );
+            h.push(b).unwrap();
+        }
+        h.push_event(gst::event::Eos::new());
+        assert_eq!(buffers_before_eos(&mut h), jitter.len() as u32);
+        (0..jitter.len())
+            .map(|_| {
+                let p = PoseResult::from_buffer(&h.pull().unwrap())
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(p.persons[0].id, Some(1));
+                p.persons[0].keypoints[0].x as f64
+            })
+            .collect::<Vec<_>>()
+    };
+    let std = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    let (raw, smooth) = (run(false), run(true));
+    let (sr, ss) = (std(&raw[5..]), std(&smooth[5..]));
+    assert!(sr > 1.5, "the raw keypoint follows the jitter: {sr:.2} px");
+    assert!(
+        ss < sr / 2.0,
+        "smoothed jitter {ss:.2} px vs raw {sr:.2} px"
+    );
+    let mean = smooth[5..].iter().sum::<f64>() / 15.0;
+    assert!((mean - 160.0).abs() < 1.5, "no drift: mean {mean:.2}");
+}

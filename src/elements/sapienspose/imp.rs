@@ -10,6 +10,7 @@ use super::stages::{DEFAULT_MAX_PERSONS, PoseCounters, PoseSettings, PoseStages}
 use crate::elements::inference::{HeadStages, SapiensInferenceImpl, StartContext};
 use crate::elements::lock;
 use crate::error::Result;
+use crate::track::one_euro::OneEuroParams;
 
 #[derive(Default)]
 pub struct SapiensPose {
@@ -28,6 +29,7 @@ impl ObjectSubclass for SapiensPose {
 impl ObjectImpl for SapiensPose {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let e = OneEuroParams::default();
             vec![
                 glib::ParamSpecString::builder("roi-type")
                     .nick("ROI type")
@@ -48,6 +50,36 @@ impl ObjectImpl for SapiensPose {
                     .blurb("At most this many persons a frame, the largest boxes (0 = no limit); the others are dropped and counted")
                     .maximum(4096)
                     .default_value(DEFAULT_MAX_PERSONS as u32)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("smoothing")
+                    .nick("Keypoint smoothing")
+                    .blurb("One-Euro filter on each tracked person's keypoints (needs track ids from sapienstrack; time from buffer timestamps)")
+                    .default_value(false)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("min-cutoff")
+                    .nick("One-Euro minimum cutoff")
+                    .blurb("Cutoff frequency at rest, Hz: lower = smoother still keypoints")
+                    .minimum(0.001)
+                    .maximum(1000.0)
+                    .default_value(e.min_cutoff)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("beta")
+                    .nick("One-Euro speed coefficient")
+                    .blurb("How fast the cutoff rises with speed (per px/s): higher = less lag on fast motion")
+                    .minimum(0.0)
+                    .maximum(100.0)
+                    .default_value(e.beta)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("d-cutoff")
+                    .nick("One-Euro derivative cutoff")
+                    .blurb("Cutoff frequency of the speed estimate, Hz")
+                    .minimum(0.001)
+                    .maximum(1000.0)
+                    .default_value(e.d_cutoff)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt64::builder("boxes-skipped")
@@ -84,6 +116,10 @@ impl ObjectImpl for SapiensPose {
                     .get::<u32>()
                     .map_or(DEFAULT_MAX_PERSONS, |v| v as usize)
             }
+            "smoothing" => s.smoothing = value.get().unwrap_or(false),
+            "min-cutoff" => s.one_euro.min_cutoff = value.get().unwrap_or(s.one_euro.min_cutoff),
+            "beta" => s.one_euro.beta = value.get().unwrap_or(s.one_euro.beta),
+            "d-cutoff" => s.one_euro.d_cutoff = value.get().unwrap_or(s.one_euro.d_cutoff),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -94,6 +130,10 @@ impl ObjectImpl for SapiensPose {
             "roi-type" => s.roi_type.to_value(),
             "score-threshold" => s.score_threshold.unwrap_or(-1.0).to_value(),
             "max-persons" => (s.max_persons as u32).to_value(),
+            "smoothing" => s.smoothing.to_value(),
+            "min-cutoff" => s.one_euro.min_cutoff.to_value(),
+            "beta" => s.one_euro.beta.to_value(),
+            "d-cutoff" => s.one_euro.d_cutoff.to_value(),
             "boxes-skipped" => self.counters.skipped.load(Ordering::Relaxed).to_value(),
             "boxes-dropped" => self.counters.dropped.load(Ordering::Relaxed).to_value(),
             other => unreachable!("unknown property {other}"),

@@ -1,5 +1,6 @@
 //! The pose head's three pipelined stages: person crops → heatmaps → keypoints in frame pixels.
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,7 @@ use crate::meta::pose::{PersonPose, PoseResult};
 use crate::pipelining::Stages;
 use crate::preprocess::{Sampling, sample_normalize};
 use crate::runtime::BatchSlice;
+use crate::track::one_euro::{OneEuro, OneEuroParams};
 
 /// The pose element's own property values, shared with its stages (`score_threshold` may
 /// change while playing).
@@ -26,6 +28,9 @@ pub struct PoseSettings {
     pub score_threshold: Option<f32>,
     /// At most this many persons a frame, the largest boxes (0 = no limit).
     pub max_persons: usize,
+    /// One-Euro smoothing of each tracked person's keypoints.
+    pub smoothing: bool,
+    pub one_euro: OneEuroParams,
 }
 
 /// Default `max-persons`.
@@ -37,6 +42,8 @@ impl Default for PoseSettings {
             roi_type: "person".into(),
             score_threshold: None,
             max_persons: DEFAULT_MAX_PERSONS,
+            smoothing: false,
+            one_euro: OneEuroParams::default(),
         }
     }
 }
@@ -73,7 +80,16 @@ pub struct PoseStages {
     run_limit: usize,
     settings: Arc<Mutex<PoseSettings>>,
     counters: Arc<PoseCounters>,
+    smoothing: Option<OneEuroParams>,
+    smoothed: Mutex<HashMap<u32, Smoothed>>,
 }
+
+/// A track's smoothing state: a filter per keypoint coordinate (x, y), and when the track was
+/// last seen (s).
+type Smoothed = (Vec<[OneEuro; 2]>, f64);
+
+/// Seconds after which an unseen track's smoothing state is forgotten.
+const SMOOTHING_MEMORY_S: f64 = 5.0;
 
 /// A frame's persons and the NCHW batch of the warped crops of the first `run_limit` of them;
 /// for a crowd (more persons than that), the frame itself, to warp the rest run by run.
@@ -117,9 +133,13 @@ impl PoseStages {
             e => e,
         })?;
         let [_, hm_h, hm_w] = io.out_item;
-        let (roi_type, max_persons) = {
+        let (roi_type, max_persons, smoothing) = {
             let s = lock(&settings);
-            (s.roi_type.clone(), s.max_persons)
+            (
+                s.roi_type.clone(),
+                s.max_persons,
+                s.smoothing.then_some(s.one_euro),
+            )
         };
         Ok(Self {
             decoder: PoseDecoder::new(k, hm_w, hm_h),
@@ -132,6 +152,8 @@ impl PoseStages {
             run_limit: run_limit.max(1),
             settings,
             counters,
+            smoothing,
+            smoothed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -221,6 +243,28 @@ impl PoseStages {
             Ok(())
         })?;
         Ok(tensor)
+    }
+
+    /// One-Euro smoothing of tracked persons' keypoints, in frame order, time from the PTS (s).
+    fn smooth(&self, persons: &mut [PersonPose], t: f64, p: &OneEuroParams) {
+        let mut state = lock(&self.smoothed);
+        state.retain(|_, (_, seen)| t - *seen <= SMOOTHING_MEMORY_S && *seen <= t);
+        for person in persons.iter_mut() {
+            let Some(id) = person.id else { continue };
+            let (filters, seen) = state.entry(id).or_insert_with(|| {
+                let f = person
+                    .keypoints
+                    .iter()
+                    .map(|k| [OneEuro::new(k.x as f64, t), OneEuro::new(k.y as f64, t)])
+                    .collect();
+                (f, t)
+            });
+            *seen = t;
+            for (k, [fx, fy]) in person.keypoints.iter_mut().zip(filters.iter_mut()) {
+                k.x = fx.filter(k.x as f64, t, p) as f32;
+                k.y = fy.filter(k.y as f64, t, p) as f32;
+            }
+        }
     }
 
     /// Keypoints of `persons` from their heatmaps, decoded in parallel across cores.
@@ -336,7 +380,7 @@ impl Stages for PoseStages {
         buffer: &mut gst::BufferRef,
         _: &gst_video::VideoInfo,
     ) -> Result<()> {
-        let persons = match inferred {
+        let mut persons = match inferred {
             PoseInferred::Heatmaps {
                 persons,
                 heatmaps: Some(hm),
@@ -344,6 +388,9 @@ impl Stages for PoseStages {
             PoseInferred::Heatmaps { .. } => Vec::new(),
             PoseInferred::Decoded(persons) => persons,
         };
+        if let (Some(p), Some(pts)) = (&self.smoothing, buffer.pts()) {
+            self.smooth(&mut persons, pts.nseconds() as f64 / 1e9, p);
+        }
         let score_threshold = lock(&self.settings)
             .score_threshold
             .unwrap_or(self.config_threshold);
