@@ -122,10 +122,10 @@ fn detection(args: &RunArgs) -> Result<Vec<String>> {
         return Ok(Vec::new());
     };
     let backend = match detector {
-        "hog" => "hog",
+        "hog" | "seg" => detector,
         other => {
             return Err(Error::Invalid(format!(
-                "--detector {other}: supported detectors are: hog"
+                "--detector {other}: supported detectors are: hog, seg"
             )));
         }
     };
@@ -140,11 +140,29 @@ fn detection(args: &RunArgs) -> Result<Vec<String>> {
     Ok(parts)
 }
 
-/// The whole launch line; the detector is named `detector`, heads `head0`, `head1`, …
+/// The whole launch line; the detector is named `detector`, heads `head0`, `head1`, … The
+/// detector (and tracker) go first; with `--detector seg`, right after the seg head it reads.
 pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
-    let mut parts = vec![source(&args.input), "videoconvert".into()];
-    parts.extend(detection(args)?);
-    for (i, cfg) in configs.iter().enumerate() {
+    let mut parts = vec![source(&args.input), "videoconvert name=entry".into()];
+    let mut detection = Some(detection(args)?);
+    let after_seg = args.detector.as_deref() == Some("seg");
+    let seg_head = configs
+        .iter()
+        .position(|c| c.head() == crate::config::Head::Seg);
+    if after_seg && seg_head.is_none() {
+        return Err(Error::Invalid(
+            "--detector seg boxes the people a seg head finds: add a seg config (-c configs/seg-….toml)".into(),
+        ));
+    }
+    let mut order: Vec<usize> = (0..configs.len()).collect();
+    if let Some(s) = seg_head.filter(|_| after_seg) {
+        order.retain(|&i| i != s);
+        order.insert(0, s);
+    } else {
+        parts.extend(detection.take().unwrap_or_default());
+    }
+    for i in order {
+        let cfg = &configs[i];
         let mut head = format!(
             "{} name=head{i} config={} max-inflight={}",
             cfg.element(),
@@ -165,6 +183,9 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
             head += &format!(" intra-op-threads={t}");
         }
         parts.push(head);
+        if cfg.head() == crate::config::Head::Seg && after_seg {
+            parts.extend(detection.take().unwrap_or_default());
+        }
     }
     if !args.no_overlay && args.output.is_some() {
         parts.push(format!("sapiensoverlay layout={}", args.layout));
@@ -226,19 +247,22 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .filter_map(|name| pipeline.by_name(&name))
         .collect();
 
-    // --max-frames: let N frames into the first head, drop the rest, then end the stream.
+    // --max-frames: let N frames into the first element after decoding, drop the rest, then end
+    // the stream.
     let limit_reached = Arc::new(AtomicBool::new(false));
-    if let (Some(max), Some(first)) = (args.max_frames, heads.first()) {
+    if let (Some(max), Some(first)) = (args.max_frames, pipeline.by_name("entry")) {
         let count = AtomicU64::new(0);
         let flag = limit_reached.clone();
-        let pad = first.static_pad("sink").expect("heads have a sink pad");
+        let pad = first
+            .static_pad("sink")
+            .expect("videoconvert has a sink pad");
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             let n = count.fetch_add(1, Ordering::SeqCst) + 1;
             if n >= max {
                 flag.store(true, Ordering::SeqCst);
             }
             if n > max {
-                // Frames past the limit (until EOS arrives) are dropped here, before the head.
+                // Frames past the limit (until EOS arrives) are dropped here, before any element.
                 info.data.take();
                 info.flow_res = Ok(gst::FlowSuccess::Ok);
                 gst::PadProbeReturn::Handled
@@ -338,6 +362,11 @@ fn bus_error(bus: &gst::Bus) -> Option<Error> {
 fn print_summary(finals: &[(String, ExecutorStats)], providers: &[String], wall: Duration) {
     println!("\n== summary ({:.1} s wall) ==", wall.as_secs_f64());
     for ((name, s), provider) in finals.iter().zip(providers) {
+        let provider = if provider.is_empty() {
+            "no ONNX model"
+        } else {
+            provider
+        };
         println!(
             "{name} [{provider}]: {} frames in, {} out ({} with carried results), {} dropped, {} flushed, {} failed; {:.2} fps",
             s.frames_in, s.frames_out, s.carried, s.dropped, s.flushed, s.failed, s.fps

@@ -1,4 +1,5 @@
 //! Person detection: person boxes in frame pixels, from a detector backend (no GStreamer here).
+pub mod components;
 pub mod hog;
 
 use crate::geometry::BBox;

@@ -315,3 +315,55 @@ fn smoothing_calms_a_jittering_tracked_keypoint() {
     let mean = smooth[5..].iter().sum::<f64>() / 15.0;
     assert!((mean - 160.0).abs() < 1.5, "no drift: mean {mean:.2}");
 }
+
+#[test]
+fn seg_backend_boxes_the_segmented_people() {
+    use gst_video::VideoFormat;
+    // Two "people" painted in body-part colours of the seg palette (torso 21 with legs 5 below,
+    // touching: one person) and a third region too small to be one; the analytic seg model labels
+    // them by colour, the detector boxes the foreground.
+    let text = std::fs::read_to_string(root().join("configs/classes/goliath-seg-28.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let colour =
+        |k: usize| [0, 1, 2].map(|i| v["classes"][k]["color_rgb"][i].as_u64().unwrap() as u8);
+    let regions = [
+        ((40, 30, 60, 100), 21),
+        ((50, 130, 40, 80), 5),
+        ((300, 60, 70, 150), 21),
+        ((200, 20, 6, 6), 2),
+    ];
+    let (frame, info) = painted_frame(VideoFormat::Rgb, 480, 270, 0, |x, y| {
+        regions
+            .iter()
+            .find(|((rx, ry, rw, rh), _)| x >= *rx && x < rx + rw && y >= *ry && y < ry + rh)
+            .map_or(colour(0), |(_, k)| colour(*k))
+    });
+    init();
+    let pipe = launch(&format!(
+        "appsrc name=src format=time caps=\"{}\" ! sapiensseg config=\"{}\" ! \
+         sapiensdetect name=d backend=seg min-area=500 ! appsink name=sink",
+        info.to_caps().unwrap(),
+        config("seg-analytic.toml").display()
+    ));
+    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    src.push_buffer(frame).unwrap();
+    src.end_of_stream().unwrap();
+    let out = sink.pull_sample().unwrap().buffer_owned().unwrap();
+    pipe.set_state(gst::State::Null).unwrap();
+    let d = Detections::from_buffer(&out).unwrap().unwrap();
+    assert_eq!(d.backend, "seg");
+    let got: Vec<(u32, u32, u32, u32)> = rois(&out).iter().map(|r| r.0).collect();
+    let want = [(40u32, 30u32, 60u32, 180u32), (300, 60, 70, 150)];
+    assert_eq!(got.len(), 2, "{got:?}");
+    for (g, w) in got.iter().zip(want) {
+        let off = [
+            g.0.abs_diff(w.0),
+            g.1.abs_diff(w.1),
+            g.2.abs_diff(w.2),
+            g.3.abs_diff(w.3),
+        ];
+        assert!(off.iter().all(|o| *o <= 2), "box {g:?} vs painted {w:?}");
+    }
+}

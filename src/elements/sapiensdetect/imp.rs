@@ -6,7 +6,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::Backend;
-use super::stages::{DetectSettings, HogStages};
+use super::stages::{DetectSettings, DetectStages, Hog, SegComponents};
 use crate::elements::inference::{HeadStages, SapiensInferenceImpl, StartContext};
 use crate::elements::lock;
 use crate::error::Result;
@@ -70,6 +70,12 @@ impl ObjectImpl for SapiensDetect {
                     .default_value(d.min_height)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("min-area")
+                    .nick("Minimum area")
+                    .blurb("backend=seg: least foreground pixels of a person")
+                    .default_value(d.min_area)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt::builder("max-detections")
                     .nick("Maximum detections")
                     .blurb("At most this many boxes a frame, highest scores first")
@@ -100,6 +106,7 @@ impl ObjectImpl for SapiensDetect {
             "hog-stride" => s.hog.stride = value.get().unwrap_or(d.hog.stride),
             "hog-threshold" => s.hog.hit_threshold = value.get().unwrap_or(d.hog.hit_threshold),
             "min-height" => s.min_height = value.get().unwrap_or(d.min_height),
+            "min-area" => s.min_area = value.get().unwrap_or(d.min_area),
             "max-detections" => {
                 s.max_detections = value.get::<u32>().map_or(d.max_detections, |v| v as usize)
             }
@@ -117,6 +124,7 @@ impl ObjectImpl for SapiensDetect {
             "hog-stride" => s.hog.stride.to_value(),
             "hog-threshold" => s.hog.hit_threshold.to_value(),
             "min-height" => s.min_height.to_value(),
+            "min-area" => s.min_area.to_value(),
             "max-detections" => (s.max_detections as u32).to_value(),
             other => unreachable!("GObject only reads this class's properties, not {other}"),
         }
@@ -138,8 +146,14 @@ impl ElementImpl for SapiensDetect {
 impl SapiensInferenceImpl for SapiensDetect {
     fn build_stages(&self, _start: &StartContext<'_>) -> Result<HeadStages> {
         let (backend, settings) = lock(&self.settings).clone();
-        match backend {
-            Backend::Hog => Ok(HeadStages::new(HogStages::new(settings)?)),
-        }
+        Ok(match backend {
+            Backend::Hog => HeadStages::new(DetectStages::new(Hog::new(settings.hog)?, settings)),
+            Backend::Seg => HeadStages::new(DetectStages::new(
+                SegComponents {
+                    min_area: settings.min_area,
+                },
+                settings,
+            )),
+        })
     }
 }

@@ -1,13 +1,14 @@
 //! `sapiensdetect` (`GstSapiensDetect`, a `GstSapiensInference`): person boxes as standard
 //! `GstVideoRegionOfInterestMeta` (type `person`, a `detection` param with `confidence` and
 //! `backend`) plus `SapiensDetectionsMeta`, so `sapienspose` and any GStreamer analytics element
-//! read them. Backend `hog`: OpenCV's built-in people detector (no model file needed).
+//! read them. Backends: `hog`, OpenCV's built-in people detector (no model file needed); `seg`,
+//! the connected components of an upstream `sapiensseg` foreground.
 mod imp;
 mod stages;
 
 use gst::glib;
 
-pub use stages::{DetectSettings, HogStages};
+pub use stages::{DetectSettings, DetectStages, DetectorBackend, Hog, SegComponents};
 
 /// `backend`: which detector runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, glib::Enum)]
@@ -21,6 +22,12 @@ pub enum Backend {
         nick = "hog"
     )]
     Hog,
+    /// Boxes from the foreground of an upstream `sapiensseg` (connected components).
+    #[enum_value(
+        name = "Connected components of an upstream sapiensseg foreground (no detector at all)",
+        nick = "seg"
+    )]
+    Seg,
 }
 
 glib::wrapper! {

@@ -1,9 +1,11 @@
-//! The HOG backend's stages: frame → detection image → OpenCV's people detector → person ROI
-//! metas and the detections meta.
+//! The detector's stages: frame → the backend's input → the backend → person ROI metas and the
+//! detections meta. Backends: `hog` (OpenCV's people detector on the frame), `seg` (the
+//! foreground components of an upstream `sapiensseg` result).
 use crate::detect::hog::{HogDetector, HogParams};
-use crate::detect::{Detection, Image, keep_best};
+use crate::detect::{Detection, Image, components, keep_best};
 use crate::elements::frame;
 use crate::error::Result;
+use crate::meta::dense::SegResult;
 use crate::meta::detect::{DETECT_META, Detections};
 use crate::pipelining::Stages;
 use crate::preprocess::{FrameView, PixelLayout};
@@ -18,6 +20,8 @@ pub struct DetectSettings {
     pub min_height: f32,
     /// At most this many boxes a frame, highest scores first.
     pub max_detections: usize,
+    /// `seg` backend: least foreground pixels of a person.
+    pub min_area: u32,
 }
 
 impl Default for DetectSettings {
@@ -27,21 +31,72 @@ impl Default for DetectSettings {
             hog: HogParams::default(),
             min_height: 0.0,
             max_detections: 100,
+            min_area: 1000,
         }
     }
 }
 
-pub struct HogStages {
-    detector: HogDetector,
+/// A person detector the stages run.
+pub trait DetectorBackend: Send + Sync + 'static {
+    /// What pre-processing gives the detector for one frame.
+    type Input: Send + 'static;
+    /// Its name in the metas (`backend`).
+    const NAME: &'static str;
+    fn prepare(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<Self::Input>;
+    /// Person boxes in frame pixels.
+    fn detect(&self, input: &Self::Input) -> Result<Vec<Detection>>;
+}
+
+/// OpenCV's HOG people detector.
+pub struct Hog(HogDetector);
+
+impl Hog {
+    pub fn new(params: HogParams) -> Result<Self> {
+        Ok(Self(HogDetector::new(params)?))
+    }
+}
+
+impl DetectorBackend for Hog {
+    type Input = Image;
+    const NAME: &'static str = "hog";
+    fn prepare(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<Image> {
+        frame::with_view(buffer, info, detection_image)
+    }
+    fn detect(&self, img: &Image) -> Result<Vec<Detection>> {
+        self.0.detect(img)
+    }
+}
+
+/// Boxes from the foreground of the `sapiensseg` result on the buffer.
+pub struct SegComponents {
+    pub min_area: u32,
+}
+
+impl DetectorBackend for SegComponents {
+    type Input = SegResult;
+    const NAME: &'static str = "seg";
+    fn prepare(&self, buffer: &gst::Buffer, _: &gst_video::VideoInfo) -> Result<SegResult> {
+        SegResult::from_buffer(buffer)?.ok_or_else(|| {
+            crate::error::Error::Invalid(
+                "sapiensdetect backend=seg needs a sapiensseg result on each frame: put sapiensseg before it"
+                    .into(),
+            )
+        })
+    }
+    fn detect(&self, seg: &SegResult) -> Result<Vec<Detection>> {
+        components::person_boxes(seg.labels(), seg.info.width, seg.info.height, self.min_area)
+    }
+}
+
+/// The stages around a backend.
+pub struct DetectStages<B: DetectorBackend> {
+    backend: B,
     settings: DetectSettings,
 }
 
-impl HogStages {
-    pub fn new(settings: DetectSettings) -> Result<Self> {
-        Ok(Self {
-            detector: HogDetector::new(settings.hog)?,
-            settings,
-        })
+impl<B: DetectorBackend> DetectStages<B> {
+    pub fn new(backend: B, settings: DetectSettings) -> Self {
+        Self { backend, settings }
     }
 }
 
@@ -91,19 +146,19 @@ fn detection_image(view: &FrameView<'_>) -> Result<Image> {
     })
 }
 
-impl Stages for HogStages {
-    type Pre = Image;
+impl<B: DetectorBackend> Stages for DetectStages<B> {
+    type Pre = B::Input;
     type Inferred = Vec<Detection>;
 
-    fn preprocess(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<Image> {
-        frame::with_view(buffer, info, detection_image)
+    fn preprocess(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<B::Input> {
+        self.backend.prepare(buffer, info)
     }
 
-    fn infer(&self, batch: Vec<Image>) -> Result<Vec<Vec<Detection>>> {
+    fn infer(&self, batch: Vec<B::Input>) -> Result<Vec<Vec<Detection>>> {
         batch
             .iter()
-            .map(|img| {
-                let found = self.detector.detect(img)?;
+            .map(|input| {
+                let found = self.backend.detect(input)?;
                 Ok(keep_best(
                     found,
                     self.settings.min_height,
@@ -120,7 +175,7 @@ impl Stages for HogStages {
         info: &gst_video::VideoInfo,
     ) -> Result<()> {
         Detections {
-            backend: "hog".into(),
+            backend: B::NAME.into(),
             found,
             carried: false,
         }
