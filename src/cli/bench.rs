@@ -44,6 +44,10 @@ pub struct BenchArgs {
     /// Execution provider for all three.
     #[arg(long, default_value = "auto")]
     pub execution_provider: ProviderChoice,
+    /// Multi-person mode (pose configs): pose alone on this many person boxes per frame (e.g.
+    /// `1,4,8`), beside HOG detection + tracking + pose on the video's own people.
+    #[arg(long, value_delimiter = ',')]
+    pub persons: Vec<usize>,
     /// Also write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -170,13 +174,44 @@ fn element(
     inflight: u32,
     batch: u32,
 ) -> Result<(Row, String)> {
-    let line = format!(
-        "appsrc name=src format=time is-live=false max-buffers=4 block=true ! {} name=head config=\"{}\" max-inflight={inflight} \
-         batch-size={batch} batch-timeout-ms=50 intra-op-threads={} execution-provider={} ! fakesink sync=false",
+    let head = format!(
+        "{} name=head config=\"{}\" max-inflight={inflight} batch-size={batch} batch-timeout-ms=50 \
+         intra-op-threads={} execution-provider={}",
         cfg.element(),
         cfg.source.display(),
         args.intra_op_threads,
         args.execution_provider.as_str()
+    );
+    let (st, wall, provider, _) = run_chain(args, &head, frames, info, 0)?;
+    let mode = match (inflight, batch) {
+        (1, 1) => "element, sequential (max-inflight=1)".to_string(),
+        (n, 1) => format!("element, pipelined (max-inflight={n})"),
+        (n, b) => format!("element, pipelined (max-inflight={n}, batch-size={b})"),
+    };
+    Ok((
+        Row {
+            mode,
+            frames: st.frames_out as usize,
+            fps: st.frames_out as f64 / wall.max(Duration::from_nanos(1)).as_secs_f64(),
+            latency: st.total,
+        },
+        provider,
+    ))
+}
+
+/// `chain` (whose last inference element is named `head`) between an appsrc fed from memory
+/// and a fakesink, with `boxes` person ROI metas (a grid over the frame) on every frame; the
+/// head's stats, the wall time, its provider, and the mean person ROI metas a frame that
+/// reached the sink.
+fn run_chain(
+    args: &BenchArgs,
+    chain: &str,
+    frames: &[gst::Buffer],
+    info: &gst_video::VideoInfo,
+    boxes: usize,
+) -> Result<(ExecutorStats, Duration, String, f64)> {
+    let line = format!(
+        "appsrc name=src format=time is-live=false max-buffers=4 block=true ! {chain} ! fakesink name=sink sync=false"
     );
     let pipe = gst::parse::launch(&line)
         .map_err(|e| Error::Invalid(format!("{line}: {e}")))?
@@ -188,6 +223,23 @@ fn element(
         .downcast::<gst_app::AppSrc>()
         .expect("an appsrc");
     let head = pipe.by_name("head").expect("named head");
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (seen2, sinkpad) = (
+        seen.clone(),
+        pipe.by_name("sink").expect("named sink").static_pad("sink"),
+    );
+    if let Some(pad) = sinkpad {
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, probe| {
+            if let Some(b) = probe.buffer() {
+                let n = b
+                    .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+                    .filter(|m| m.roi_type() == "person")
+                    .count();
+                seen2.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
     src.set_caps(Some(
         &info.to_caps().map_err(|e| Error::Invalid(e.to_string()))?,
     ));
@@ -204,9 +256,13 @@ fn element(
     let start = Instant::now();
     for k in 0..args.frames {
         let mut b = frames[k % frames.len()].copy();
-        b.get_mut()
-            .expect("fresh copy")
-            .set_pts(gst::ClockTime::from_nseconds(k as u64 * frame_ns));
+        let bm = b.get_mut().expect("fresh copy");
+        bm.set_pts(gst::ClockTime::from_nseconds(k as u64 * frame_ns));
+        let (cols, w, h) = (4u32, info.width() / 4, info.height() / 2);
+        for i in 0..boxes as u32 {
+            let (x, y) = ((i % cols) * w, (i / cols % 2) * h);
+            gst_video::VideoRegionOfInterestMeta::add(bm, "person", (x, y, w, h));
+        }
         src.push_buffer(b)
             .map_err(|e| Error::Invalid(format!("push: {e:?}")))?;
     }
@@ -230,20 +286,59 @@ fn element(
     if let Some(e) = error {
         return Err(Error::Invalid(e));
     }
-    let mode = match (inflight, batch) {
-        (1, 1) => "element, sequential (max-inflight=1)".to_string(),
-        (n, 1) => format!("element, pipelined (max-inflight={n})"),
-        (n, b) => format!("element, pipelined (max-inflight={n}, batch-size={b})"),
+    let persons =
+        seen.load(std::sync::atomic::Ordering::Relaxed) as f64 / st.frames_out.max(1) as f64;
+    Ok((st, wall, provider, persons))
+}
+
+/// The multi-person table: pose alone on N boxes a frame, per frame and per person, and HOG
+/// detection + tracking (+ pose) on the video's own people.
+fn persons_table(
+    args: &BenchArgs,
+    cfg: &Config,
+    frames: &[gst::Buffer],
+    info: &gst_video::VideoInfo,
+) -> Result<Vec<serde_json::Value>> {
+    let pose = format!(
+        "sapienspose name=head config=\"{}\" max-inflight={} batch-size={} intra-op-threads={} execution-provider={} max-persons=0",
+        cfg.source.display(),
+        args.max_inflight,
+        args.batch_size,
+        args.intra_op_threads,
+        args.execution_provider.as_str()
+    );
+    let mut rows = Vec::new();
+    let mut row = |what: String, persons: f64, st: &ExecutorStats, wall: Duration| {
+        let fps = st.frames_out as f64 / wall.as_secs_f64().max(1e-9);
+        let per_frame = 1e3 / fps.max(1e-9);
+        println!(
+            "| {what} | {persons:.1} | {fps:.2} | {per_frame:.1} | {} | {:.1} |",
+            if persons > 0.0 {
+                format!("{:.1}", per_frame / persons)
+            } else {
+                "-".into()
+            },
+            st.total.p50_ms
+        );
+        rows.push(
+            serde_json::json!({"mode": what, "persons_per_frame": persons, "fps": fps,
+            "ms_per_frame": per_frame, "latency_p50_ms": st.total.p50_ms}),
+        );
     };
-    Ok((
-        Row {
-            mode,
-            frames: st.frames_out as usize,
-            fps: st.frames_out as f64 / wall.max(Duration::from_nanos(1)).as_secs_f64(),
-            latency: st.total,
-        },
-        provider,
-    ))
+    println!("\n| pipeline | persons/frame | fps | ms/frame | ms/person | latency p50 ms |");
+    println!("|---|---|---|---|---|---|");
+    for &n in &args.persons {
+        let (st, wall, _, _) = run_chain(args, &pose, frames, info, n)?;
+        row(format!("pose alone, {n} boxes"), n as f64, &st, wall);
+    }
+    let detect = "sapiensdetect name=head backend=hog ! sapienstrack";
+    let (st, wall, _, _) = run_chain(args, detect, frames, info, 0)?;
+    row("HOG detect + track".into(), 0.0, &st, wall);
+    // The people HOG finds on these frames, for the per-person figure of the whole chain.
+    let chain = format!("sapiensdetect backend=hog ! sapienstrack ! {pose}");
+    let (st, wall, _, persons) = run_chain(args, &chain, frames, info, 0)?;
+    row("HOG detect + track + pose".into(), persons, &st, wall);
+    Ok(rows)
 }
 
 pub fn bench(args: &BenchArgs) -> Result<()> {
@@ -251,6 +346,31 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     crate::elements::register_static().map_err(|e| Error::Invalid(e.to_string()))?;
     let cfg = Config::load(&args.config)?;
     let (frames, info) = decode(&args.input, args.distinct.max(1))?;
+    if !args.persons.is_empty() {
+        if cfg.head() != Head::Pose {
+            return Err(Error::Invalid("--persons needs a pose config".into()));
+        }
+        println!(
+            "sapiens bench --persons: {} on {} frames of {}x{} from {}, batch-size {}",
+            args.config.display(),
+            args.frames,
+            info.width(),
+            info.height(),
+            args.input,
+            args.batch_size
+        );
+        let rows = persons_table(args, &cfg, &frames, &info)?;
+        if let Some(path) = &args.json {
+            let json =
+                serde_json::json!({"config": args.config, "frames": args.frames, "rows": rows});
+            std::fs::write(
+                path,
+                serde_json::to_string_pretty(&json).unwrap_or_default(),
+            )
+            .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
+        }
+        return Ok(());
+    }
     let opts = RuntimeOptions {
         provider: args.execution_provider,
         intra_op_threads: args.intra_op_threads as usize,
