@@ -1,4 +1,4 @@
-# make demo  – set up, build, run pose on real video → out/demo.mp4 (prints fps and latency)
+# make demo  – set up, build, detect + track + pose on real video → out/demo.mp4 (prints fps and latency)
 # make test  – set up, lint (fmt, clippy -D warnings), then every test under G_DEBUG=fatal_warnings
 #              (.ci/run calls this)
 CARGO ?= cargo
@@ -14,6 +14,7 @@ build: setup
 
 demo: build
 	./target/release/sapiens run --input data/vtest.avi \
+	  --detector hog --detect-interval 3 --track --smoothing \
 	  --config configs/pose-tiny-goliath308.toml \
 	  --output out/demo.mp4 --max-frames $(FRAMES) --stats-json out/demo-stats.json
 	@echo "Plugin for gst-launch-1.0: export GST_PLUGIN_PATH=$(CURDIR)/target/release"

@@ -66,6 +66,9 @@ pub struct RunArgs {
     /// Track persons (stable ids, boxes predicted between detections); needs --detector.
     #[arg(long)]
     pub track: bool,
+    /// Smooth each tracked person's keypoints over time (One-Euro filter); needs --track.
+    #[arg(long)]
+    pub smoothing: bool,
     /// Also write the final stats as JSON here.
     #[arg(long)]
     pub stats_json: Option<PathBuf>,
@@ -113,6 +116,11 @@ fn detection(args: &RunArgs) -> Result<Vec<String>> {
     if args.detect_interval == 0 {
         return Err(Error::Invalid(
             "--detect-interval must be at least 1".into(),
+        ));
+    }
+    if args.smoothing && !args.track {
+        return Err(Error::Invalid(
+            "--smoothing smooths tracked persons: add --track (and a --detector)".into(),
         ));
     }
     let Some(detector) = args.detector.as_deref() else {
@@ -181,6 +189,9 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
         );
         if let Some(t) = args.intra_op_threads {
             head += &format!(" intra-op-threads={t}");
+        }
+        if args.smoothing && cfg.head() == crate::config::Head::Pose {
+            head += " smoothing=true";
         }
         parts.push(head);
         if cfg.head() == crate::config::Head::Seg && after_seg {
