@@ -63,6 +63,27 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A string property's new value; `default` when it is unset or empty.
+pub(crate) fn string_or(value: &glib::Value, default: &str) -> String {
+    value
+        .get::<Option<String>>()
+        .ok()
+        .flatten()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// The `roi-type` property: which `GstVideoRegionOfInterestMeta` type an element reads or writes
+/// as person boxes.
+pub(crate) fn roi_type_spec(blurb: &str) -> glib::ParamSpec {
+    glib::ParamSpecString::builder("roi-type")
+        .nick("ROI type")
+        .blurb(blurb)
+        .default_value(Some("person"))
+        .mutable_ready()
+        .build()
+}
+
 /// `Some(&'static ElementMetadata)` for an analyzer element: long name, description.
 macro_rules! metadata {
     ($long:expr, $description:expr) => {{

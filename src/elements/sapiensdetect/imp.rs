@@ -33,12 +33,7 @@ impl ObjectImpl for SapiensDetect {
                     .blurb("Which person detector runs")
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecString::builder("roi-type")
-                    .nick("ROI type")
-                    .blurb("GstVideoRegionOfInterestMeta type written for each person")
-                    .default_value(Some(d.roi_type.as_str()))
-                    .mutable_ready()
-                    .build(),
+                crate::elements::roi_type_spec("GstVideoRegionOfInterestMeta type written for each person"),
                 glib::ParamSpecDouble::builder("hog-scale")
                     .nick("HOG pyramid step")
                     .blurb("Scale step between pyramid levels (> 1; smaller finds more sizes, slower)")
@@ -95,13 +90,7 @@ impl ObjectImpl for SapiensDetect {
         let d = DetectSettings::default();
         match pspec.name() {
             "backend" => *backend = value.get().unwrap_or_default(),
-            "roi-type" => {
-                s.roi_type = value
-                    .get::<Option<String>>()
-                    .ok()
-                    .flatten()
-                    .unwrap_or(d.roi_type)
-            }
+            "roi-type" => s.roi_type = crate::elements::string_or(value, &d.roi_type),
             "hog-scale" => s.hog.scale = value.get().unwrap_or(d.hog.scale),
             "hog-stride" => s.hog.stride = value.get().unwrap_or(d.hog.stride),
             "hog-threshold" => s.hog.hit_threshold = value.get().unwrap_or(d.hog.hit_threshold),

@@ -31,12 +31,7 @@ impl ObjectImpl for SapiensPose {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let e = OneEuroParams::default();
             vec![
-                glib::ParamSpecString::builder("roi-type")
-                    .nick("ROI type")
-                    .blurb("Upstream GstVideoRegionOfInterestMeta type taken as person boxes; without any, the whole frame is one box")
-                    .default_value(Some(PoseSettings::default().roi_type.as_str()))
-                    .mutable_ready()
-                    .build(),
+                crate::elements::roi_type_spec("Upstream GstVideoRegionOfInterestMeta type taken as person boxes; without any, the whole frame is one box"),
                 glib::ParamSpecFloat::builder("score-threshold")
                     .nick("Score threshold")
                     .blurb("Keypoints scoring below this are kept in the metadata but not drawn; -1 = the config's (0.3 in the official demo)")
@@ -101,11 +96,7 @@ impl ObjectImpl for SapiensPose {
         let mut s = lock(&self.settings);
         match pspec.name() {
             "roi-type" => {
-                s.roi_type = value
-                    .get::<Option<String>>()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| PoseSettings::default().roi_type)
+                s.roi_type = crate::elements::string_or(value, &PoseSettings::default().roi_type)
             }
             "score-threshold" => {
                 let t: f32 = value.get().unwrap_or(-1.0);

@@ -68,12 +68,7 @@ impl ObjectImpl for SapiensTrack {
                     .build()
             };
             vec![
-                glib::ParamSpecString::builder("roi-type")
-                    .nick("ROI type")
-                    .blurb("GstVideoRegionOfInterestMeta type read as detections and written as tracked persons")
-                    .default_value(Some("person"))
-                    .mutable_ready()
-                    .build(),
+                crate::elements::roi_type_spec("GstVideoRegionOfInterestMeta type read as detections and written as tracked persons"),
                 score(
                     "high-threshold",
                     "Detections scoring at least this are matched first and may start tracks (detector score units)",
@@ -105,13 +100,7 @@ impl ObjectImpl for SapiensTrack {
         let mut s = lock(&self.settings);
         let d = Settings::default();
         match pspec.name() {
-            "roi-type" => {
-                s.roi_type = value
-                    .get::<Option<String>>()
-                    .ok()
-                    .flatten()
-                    .unwrap_or(d.roi_type)
-            }
+            "roi-type" => s.roi_type = crate::elements::string_or(value, &d.roi_type),
             "high-threshold" => s.params.high = value.get().unwrap_or(d.params.high),
             "low-threshold" => s.params.low = value.get().unwrap_or(d.params.low),
             "new-track-threshold" => s.params.new_track = value.get().unwrap_or(d.params.new_track),
