@@ -13,7 +13,7 @@ use crate::elements::frame;
 use crate::elements::inference::stats;
 use crate::error::{Error, Result};
 use crate::geometry::{BBox, Crop};
-use crate::pipelining::{DEFAULT_MAX_INFLIGHT, ExecutorStats, LatencySummary};
+use crate::pipelining::{DEFAULT_BATCH_SIZE, DEFAULT_MAX_INFLIGHT, ExecutorStats, LatencySummary};
 use crate::preprocess::{Normalization, Sampling, sample_normalize};
 use crate::runtime::contract;
 use crate::runtime::{ModelSession, ProviderChoice, RuntimeOptions};
@@ -36,7 +36,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT)]
     pub max_inflight: u32,
     /// Batch size for the pipelined run (frames, or person crops for pose).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: u32,
     /// ONNX Runtime intra-op threads for all three (0 = one per core).
     #[arg(long, default_value_t = 0)]

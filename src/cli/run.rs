@@ -8,8 +8,11 @@ use gst::prelude::*;
 
 use crate::config::{Config, Weights};
 use crate::elements::inference::stats;
+use crate::elements::sapiensoverlay::Layout;
 use crate::error::{Error, Result};
-use crate::pipelining::{DEFAULT_MAX_INFLIGHT, ExecutorStats, Policy};
+use crate::pipelining::{
+    DEFAULT_BATCH_SIZE, DEFAULT_INTERVAL, DEFAULT_MAX_INFLIGHT, ExecutorStats, Policy,
+};
 use crate::runtime::ProviderChoice;
 
 #[derive(Debug, clap::Args)]
@@ -39,10 +42,10 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Policy::Block)]
     pub policy: Policy,
     /// Infer every Nth frame; the others carry the last results.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_INTERVAL)]
     pub interval: u32,
     /// Person crops (pose) or frames (dense heads) per model run.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
     pub batch_size: u32,
     /// Longest a batch waits to fill, ms.
     #[arg(long, default_value_t = 0)]
@@ -51,8 +54,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_overlay: bool,
     /// Overlay layout: `overlay` (on the frame) or `grid` (2x2: pose, seg, depth, normal).
-    #[arg(long, default_value = "overlay", value_parser = ["overlay", "grid"])]
-    pub layout: String,
+    #[arg(long, value_enum, default_value_t = Layout::Overlay)]
+    pub layout: Layout,
     /// Seconds between live stats lines (0 = none).
     #[arg(long, default_value_t = 2.0)]
     pub stats_interval: f64,
@@ -199,7 +202,7 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
         }
     }
     if !args.no_overlay && args.output.is_some() {
-        parts.push(format!("sapiensoverlay layout={}", args.layout));
+        parts.push(format!("sapiensoverlay layout={}", args.layout.as_str()));
     }
     parts.push(sink(args.output.as_deref())?);
     Ok(parts.join(" ! "))

@@ -115,6 +115,10 @@ impl Policy {
 
 /// Default frames inside an element at once (one per stage): the property's, the CLI's.
 pub const DEFAULT_MAX_INFLIGHT: u32 = 3;
+/// Default inference interval (every frame): the property's, the CLI's.
+pub const DEFAULT_INTERVAL: u32 = 1;
+/// Default batch size (frames or person crops a run): the property's, the CLI's.
+pub const DEFAULT_BATCH_SIZE: u32 = 1;
 
 /// How an executor admits frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +139,8 @@ impl Default for Admission {
         Self {
             max_inflight: DEFAULT_MAX_INFLIGHT as usize,
             policy: Policy::Block,
-            interval: 1,
-            batch_size: 1,
+            interval: DEFAULT_INTERVAL,
+            batch_size: DEFAULT_BATCH_SIZE as usize,
             batch_timeout: Duration::ZERO,
         }
     }

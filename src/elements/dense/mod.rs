@@ -9,7 +9,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-pub use stages::{DenseHead, DenseStages, InputSharing, TensorCounters, masked_by_seg};
+pub use stages::{DenseHead, DenseStages, InputSharing, TensorCounters};
 
 use crate::elements::inference::{
     self, HeadStages, LoadedModel, SapiensInference, SapiensInferenceImpl,

@@ -23,25 +23,15 @@ pub trait DenseHead: Send + Sync + 'static {
     /// The custom meta its result is attached as.
     const META: &'static str;
     /// Turns one item's output (as [`crate::config::Config::output_item`]) into the frame-size
-    /// result on `buffer`.
+    /// result on `buffer`; `mask`: the frame-size seg class map (0 = background) when the
+    /// buffer carries one.
     fn attach(
         &self,
         output: Planes<'_>,
+        mask: Option<&[u8]>,
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()>;
-}
-
-/// Runs `f` on the frame-size seg class map (the foreground mask) that `buffer` carries, if
-/// any; returns `f`'s result and whether a mask was there.
-pub fn masked_by_seg<R>(
-    buffer: &gst::BufferRef,
-    info: DenseInfo,
-    f: impl FnOnce(Option<&[u8]>) -> R,
-) -> Result<(R, bool)> {
-    let seg = SegResult::from_buffer(buffer)?
-        .filter(|s| (s.info.width, s.info.height) == (info.width, info.height));
-    Ok((f(seg.as_ref().map(|s| s.labels())), seg.is_some()))
 }
 
 /// The three stages of a dense head.
@@ -152,7 +142,12 @@ impl<H: DenseHead> Stages for DenseStages<H> {
             untrained: self.io.untrained,
             carried: false,
         };
-        self.head.attach(Planes { data, c, h, w }, dense, buffer)?;
+        // The seg result on this buffer, if any, at this frame's size: the foreground mask.
+        let seg = SegResult::from_buffer(buffer)?
+            .filter(|s| (s.info.width, s.info.height) == (dense.width, dense.height));
+        let mask = seg.as_ref().map(|s| s.labels());
+        self.head
+            .attach(Planes { data, c, h, w }, mask, dense, buffer)?;
         if inferred.pre.fresh && self.sharing.share {
             inferred.pre.tensor.attach(buffer)?;
         }

@@ -9,7 +9,9 @@ use super::imp::SapiensInference;
 use super::stats;
 use crate::config::Config;
 use crate::elements::lock;
-use crate::pipelining::{Admission, DEFAULT_MAX_INFLIGHT, Policy};
+use crate::pipelining::{
+    Admission, DEFAULT_BATCH_SIZE, DEFAULT_INTERVAL, DEFAULT_MAX_INFLIGHT, Policy,
+};
 use crate::runtime::{ProviderChoice, RuntimeOptions, RuntimeOverrides};
 
 /// Property values; `None` = not set, the config or the default applies.
@@ -41,10 +43,10 @@ impl Default for Settings {
             runtime: RuntimeOverrides::default(),
             max_inflight: DEFAULT_MAX_INFLIGHT,
             policy: Policy::Block,
-            interval: 1,
+            interval: DEFAULT_INTERVAL,
             latency: None,
             stats_interval_ms: 0,
-            batch_size: 1,
+            batch_size: DEFAULT_BATCH_SIZE,
             batch_timeout_ms: 0,
         }
     }
@@ -154,7 +156,7 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .blurb("Frames (dense heads) or person crops (pose, across consecutive frames) per model run; max-inflight is raised to it if smaller")
             .minimum(1)
             .maximum(64)
-            .default_value(1)
+            .default_value(DEFAULT_BATCH_SIZE)
             .mutable_ready()
             .build(),
         glib::ParamSpecUInt::builder("batch-timeout-ms")
@@ -174,7 +176,7 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .blurb("Infer every Nth frame; the others carry the last results (marked carried = true)")
             .minimum(1)
             .maximum(1000)
-            .default_value(1)
+            .default_value(DEFAULT_INTERVAL)
             .mutable_ready()
             .build(),
         glib::ParamSpecInt::builder("latency-ms")
@@ -232,9 +234,9 @@ impl SapiensInference {
             }
             "max-inflight" => s.max_inflight = value.get().unwrap_or(DEFAULT_MAX_INFLIGHT),
             "policy" => s.policy = value.get().unwrap_or_default(),
-            "batch-size" => s.batch_size = value.get().unwrap_or(1),
+            "batch-size" => s.batch_size = value.get().unwrap_or(DEFAULT_BATCH_SIZE),
             "batch-timeout-ms" => s.batch_timeout_ms = value.get().unwrap_or(0),
-            "interval" => s.interval = value.get().unwrap_or(1),
+            "interval" => s.interval = value.get().unwrap_or(DEFAULT_INTERVAL),
             "latency-ms" => {
                 s.latency = value
                     .get::<i32>()

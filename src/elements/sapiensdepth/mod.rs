@@ -2,7 +2,7 @@
 //! size; background masked (NaN) with the seg result on the same buffer when one is there.
 mod imp;
 
-use crate::elements::dense::{DenseHead, masked_by_seg};
+use crate::elements::dense::DenseHead;
 use gst::glib;
 
 use crate::error::Result;
@@ -19,12 +19,12 @@ impl DenseHead for DepthHead {
     fn attach(
         &self,
         output: Planes<'_>,
+        mask: Option<&[u8]>,
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
-        let (fw, fh) = (info.width as usize, info.height as usize);
-        let (d, masked) = masked_by_seg(buffer, info, |labels| depth(output, fw, fh, labels))?;
-        DepthResult::new(info, masked, d.range, d.values).attach(buffer)
+        let d = depth(output, info.width as usize, info.height as usize, mask);
+        DepthResult::new(info, mask.is_some(), d.range, d.values).attach(buffer)
     }
 }
 

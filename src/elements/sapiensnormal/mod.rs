@@ -2,7 +2,7 @@
 //! frame size; background masked (NaN) with the seg result on the same buffer when one is there.
 mod imp;
 
-use crate::elements::dense::{DenseHead, masked_by_seg};
+use crate::elements::dense::DenseHead;
 use gst::glib;
 
 use crate::error::Result;
@@ -19,12 +19,12 @@ impl DenseHead for NormalHead {
     fn attach(
         &self,
         output: Planes<'_>,
+        mask: Option<&[u8]>,
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
-        let (fw, fh) = (info.width as usize, info.height as usize);
-        let (n, masked) = masked_by_seg(buffer, info, |labels| normals(output, fw, fh, labels))?;
-        NormalResult::new(info, masked, n).attach(buffer)
+        let n = normals(output, info.width as usize, info.height as usize, mask);
+        NormalResult::new(info, mask.is_some(), n).attach(buffer)
     }
 }
 

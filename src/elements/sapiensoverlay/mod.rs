@@ -2,8 +2,8 @@
 //! the frame itself, as the official demo draws them.
 mod imp;
 
-/// `layout`: where results go.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, glib::Enum)]
+/// `layout`: where results go (the property and the CLI's `--layout`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, glib::Enum, clap::ValueEnum)]
 #[repr(u32)]
 #[enum_type(name = "GstSapiensOverlayLayout")]
 pub enum Layout {
@@ -18,6 +18,16 @@ pub enum Layout {
 }
 
 use gst::glib;
+
+impl Layout {
+    /// The name the property and the CLI use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Overlay => "overlay",
+            Layout::Grid => "grid",
+        }
+    }
+}
 
 glib::wrapper! {
     pub struct SapiensOverlay(ObjectSubclass<imp::SapiensOverlay>)

@@ -46,6 +46,7 @@ impl DenseHead for SegHead {
     fn attach(
         &self,
         output: Planes<'_>,
+        _: Option<&[u8]>,
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
