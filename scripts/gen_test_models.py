@@ -272,6 +272,8 @@ def generate(out):
     analytic_seg(os.path.join(out, "seg_analytic.onnx"))
     analytic_depth(os.path.join(out, "depth_analytic.onnx"))
     analytic_normal(os.path.join(out, "normal_analytic.onnx"))
+    for layout in ["yolov8", "yolox", "mmdeploy"]:
+        analytic_detector(os.path.join(out, "detector_analytic_%s.onnx" % layout), layout)
     sapiens_model(os.path.join(out, "sapiens_tiny_seg.onnx"), "seg", 28)
     sapiens_model(os.path.join(out, "sapiens_tiny_depth.onnx"), "depth", 1)
     sapiens_model(os.path.join(out, "sapiens_tiny_normal.onnx"), "normal", 3)
@@ -307,6 +309,92 @@ def analytic_depth(path):
     x = g.op("Add", [x, g.const(MEAN.reshape(1, 3, 1, 1))])
     out = g.op("Conv", [x, g.const(np.full((1, 3, 1, 1), 1.0 / 3.0, np.float32))])
     g.save(path, "input", out, 1, "Analytic depth model: depth = (R+G+B)/3 on the 0..255 scale.", "depth", (IN_H, IN_W))
+
+
+# Analytic person detector: rectangles painted in marker colours are its detections. Input
+# (B, 3, 320, 320) RGB 0..255 (mean 0, std 1). Anchors: magenta (person, score 1), a copy of it
+# shrunk by 2 px (person, 0.9: NMS must drop it), cyan (person, 0.6), yellow (class 1, not a
+# person, 1.0), then zero anchors up to 16 (so anchors outnumber the 2 + 5 values of a row,
+# as in real exports).
+DET_IN = 320
+DET_MARKERS = [  # (RGB, class, score, shrink px)
+    ((255, 0, 255), 0, 1.0, 0),
+    ((255, 0, 255), 0, 0.9, 2),
+    ((0, 255, 255), 0, 0.6, 0),
+    ((255, 255, 0), 1, 1.0, 0),
+]
+DET_ANCHORS = 16
+
+
+def analytic_detector(path, layout):
+    """Boxes (input px, edges) of the pixels of each marker colour, in the `layout`'s output form:
+    'yolov8' (B, 4+2, A), 'yolox' (B, A, 5+2), 'mmdeploy' dets (B, A, 5) + labels (B, A) int64."""
+    g = Graph()
+    x = "images"
+    xs = g.const(np.arange(DET_IN, dtype=np.float32).reshape(1, 1, 1, DET_IN))
+    ys = g.const(np.arange(DET_IN, dtype=np.float32).reshape(1, 1, DET_IN, 1))
+    big = g.const(np.float32(1e5))
+    one = g.const(np.float32(1.0))
+    anchors = []  # per anchor: (x1, y1, x2, y2, score) as (B,) tensors, and its class
+    for rgb, cls, score, shrink in DET_MARKERS:
+        d = g.op("ReduceSum", [g.op("Pow", [g.op("Sub", [x, g.const(np.array(rgb, np.float32).reshape(1, 3, 1, 1))]),
+                                           g.const(np.float32(2.0))]), g.const(np.array([1], np.int64))], keepdims=1)
+        m = g.op("Cast", [g.op("Less", [d, g.const(np.float32(1600.0))])], to=TensorProto.FLOAT)
+        off = g.op("Mul", [big, g.op("Sub", [one, m])])
+        lo = lambda c: g.op("ReduceMin", [g.op("Add", [g.op("Mul", [c, m]), off])], axes=[1, 2, 3], keepdims=0)
+        hi = lambda c: g.op("Add", [g.op("ReduceMax", [g.op("Sub", [g.op("Mul", [c, m]), off])], axes=[1, 2, 3],
+                                                      keepdims=0), one])
+        present = g.op("ReduceMax", [m], axes=[1, 2, 3], keepdims=0)
+        k = g.const(np.float32(shrink))
+        x1, y1 = g.op("Add", [lo(xs), k]), g.op("Add", [lo(ys), k])
+        x2, y2 = g.op("Sub", [hi(xs), k]), g.op("Sub", [hi(ys), k])
+        anchors.append(((x1, y1, x2, y2, g.op("Mul", [present, g.const(np.float32(score))])), cls))
+    zero = g.op("Mul", [anchors[0][0][4], g.const(np.float32(0.0))])
+    while len(anchors) < DET_ANCHORS:
+        anchors.append(((zero, zero, zero, zero, zero), -1))
+    unsq = lambda t, ax: g.op("Unsqueeze", [t, g.const(np.array([ax], np.int64))])
+    half = g.const(np.float32(0.5))
+
+    def fields(a):
+        (x1, y1, x2, y2, sc), cls = a
+        cx = g.op("Mul", [g.op("Add", [x1, x2]), half])
+        cy = g.op("Mul", [g.op("Add", [y1, y2]), half])
+        w, h = g.op("Sub", [x2, x1]), g.op("Sub", [y2, y1])
+        cls_scores = [sc if cls == c else zero for c in range(2)]
+        return cx, cy, w, h, sc, cls_scores, (x1, y1, x2, y2)
+
+    per = [fields(a) for a in anchors]
+    if layout == "yolov8":
+        rows = [[p[0] for p in per], [p[1] for p in per], [p[2] for p in per], [p[3] for p in per],
+                [p[5][0] for p in per], [p[5][1] for p in per]]
+        row_t = [unsq(g.op("Concat", [unsq(v, 1) for v in r], axis=1), 1) for r in rows]
+        outputs = [("output0", g.op("Concat", row_t, axis=1), TensorProto.FLOAT, ["batch", 6, DET_ANCHORS])]
+    elif layout == "yolox":
+        # objectness = the score, class scores one-hot: score = objectness x class.
+        onehot = lambda cls, c: g.op("Add", [zero, g.const(np.float32(1.0 if cls == c else 0.0))])
+        rows = [unsq(g.op("Concat", [unsq(v, 1) for v in [p[0], p[1], p[2], p[3], p[4], onehot(a[1], 0), onehot(a[1], 1)]], axis=1), 1)
+                for p, a in zip(per, anchors)]
+        outputs = [("output", g.op("Concat", rows, axis=1), TensorProto.FLOAT, ["batch", DET_ANCHORS, 7])]
+    else:
+        rows = [unsq(g.op("Concat", [unsq(v, 1) for v in [*p[6], p[4]]], axis=1), 1) for p in per]
+        dets = g.op("Concat", rows, axis=1)
+        labels = g.op("Cast", [g.op("Concat", [unsq(g.op("Add", [zero, g.const(np.float32(max(a[1], 0)))]), 1)
+                                                for a in anchors], axis=1)], to=TensorProto.INT64)
+        outputs = [("dets", dets, TensorProto.FLOAT, ["batch", DET_ANCHORS, 5]),
+                   ("labels", labels, TensorProto.INT64, ["batch", DET_ANCHORS])]
+    inp = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, DET_IN, DET_IN])
+    outs = []
+    for name, t, dtype, shape in outputs:
+        g.nodes.append(helper.make_node("Identity", [t], [name]))
+        outs.append(helper.make_tensor_value_info(name, dtype, shape))
+    graph = helper.make_graph(g.nodes, "g", [inp], outs, g.inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                          producer_name="sapiens-stream gen_test_models.py")
+    m.ir_version = 8
+    m.doc_string = ("Analytic person detector (%s outputs): boxes of marker-colour rectangles; "
+                    "not a real detector." % layout)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
 
 
 def analytic_normal(path):

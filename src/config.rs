@@ -36,6 +36,7 @@ pub enum HeadSection {
     Seg(SegSection),
     Depth(DepthSection),
     Normal(NormalSection),
+    Detector(DetectorSection),
 }
 
 /// The file as written: one of the head sections must be there.
@@ -52,6 +53,7 @@ struct ConfigFile {
     seg: Option<SegSection>,
     depth: Option<DepthSection>,
     normal: Option<NormalSection>,
+    detector: Option<DetectorSection>,
 }
 
 impl TryFrom<ConfigFile> for Config {
@@ -62,12 +64,14 @@ impl TryFrom<ConfigFile> for Config {
             f.seg.map(HeadSection::Seg),
             f.depth.map(HeadSection::Depth),
             f.normal.map(HeadSection::Normal),
+            f.detector.map(HeadSection::Detector),
         ]
         .into_iter()
         .flatten();
         let (Some(head), None) = (heads.next(), heads.next()) else {
             return Err(
-                "expected exactly one head section: one of [pose], [seg], [depth], [normal]".into(),
+                "expected exactly one head section: one of [pose], [seg], [depth], [normal], [detector]"
+                    .into(),
             );
         };
         Ok(Config {
@@ -165,6 +169,69 @@ pub struct SegSection {
     pub output_stride: u32,
 }
 
+/// `[detector]`: a person detector model (`sapiensdetect backend=onnx`); its output layout is
+/// recognized from the model (YOLOv8/YOLO11, YOLOX/YOLOv5, mmdeploy RTMDet).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorSection {
+    /// How the frame reaches the `[input]` size.
+    #[serde(default)]
+    pub resize: DetectorResize,
+    /// Grey level of the letterbox padding (114 for YOLO and mmdet).
+    #[serde(default = "default_pad")]
+    pub pad_value: u8,
+    /// Channel order the model takes (`[input]` mean and std are in this order).
+    #[serde(default)]
+    pub channel_order: ChannelOrder,
+    /// Class index of "person" in the model's classes (0 for COCO).
+    #[serde(default)]
+    pub person_class: usize,
+    /// Least score of a person box (the official Sapiens pipeline: 0.3).
+    #[serde(default = "default_det_threshold")]
+    pub score_threshold: f32,
+    /// Boxes overlapping a better one by more than this IoU are dropped (official: 0.3).
+    #[serde(default = "default_det_threshold")]
+    pub nms_iou: f32,
+    /// At most this many boxes a frame.
+    #[serde(default = "default_max_detections")]
+    pub max_detections: usize,
+    /// Boxes shorter or narrower than this (frame px) are left out.
+    #[serde(default)]
+    pub min_size: f32,
+}
+
+/// How a detector's input is made from the frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DetectorResize {
+    /// Keep the aspect, pad bottom and right (mmdet, YOLOX).
+    #[default]
+    Letterbox,
+    /// Keep the aspect, pad both sides equally (ultralytics YOLOv8/YOLO11).
+    LetterboxCenter,
+    /// Stretch the whole frame to the input size.
+    Stretch,
+}
+
+/// A model's input channel order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChannelOrder {
+    #[default]
+    Rgb,
+    Bgr,
+}
+
+fn default_pad() -> u8 {
+    114
+}
+fn default_det_threshold() -> f32 {
+    0.3
+}
+fn default_max_detections() -> usize {
+    100
+}
+
 /// How seg logits become a frame-size label map.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -199,6 +266,8 @@ pub enum Head {
     Seg,
     Depth,
     Normal,
+    /// A person detector model.
+    Detector,
 }
 
 impl Head {
@@ -209,6 +278,7 @@ impl Head {
             Head::Seg => "[seg]",
             Head::Depth => "[depth]",
             Head::Normal => "[normal]",
+            Head::Detector => "[detector]",
         }
     }
 
@@ -219,6 +289,7 @@ impl Head {
             Head::Seg => "sapiensseg",
             Head::Depth => "sapiensdepth",
             Head::Normal => "sapiensnormal",
+            Head::Detector => "sapiensdetect",
         }
     }
 }
@@ -285,6 +356,17 @@ impl Config {
             HeadSection::Seg(s) => ("seg.output_stride", s.output_stride),
             HeadSection::Depth(s) => ("depth.output_stride", s.output_stride),
             HeadSection::Normal(s) => ("normal.output_stride", s.output_stride),
+            HeadSection::Detector(d) => {
+                for (key, v) in [
+                    ("score_threshold", d.score_threshold),
+                    ("nms_iou", d.nms_iou),
+                ] {
+                    if !(0.0..=1.0).contains(&v) {
+                        return Err(err(format!("detector.{key} = {v} must be in [0, 1]")));
+                    }
+                }
+                return Ok(());
+            }
         };
         if stride.1 == 0 || !i.height.is_multiple_of(stride.1) || !i.width.is_multiple_of(stride.1)
         {
@@ -325,6 +407,15 @@ impl Config {
             HeadSection::Seg(_) => Head::Seg,
             HeadSection::Depth(_) => Head::Depth,
             HeadSection::Normal(_) => Head::Normal,
+            HeadSection::Detector(_) => Head::Detector,
+        }
+    }
+
+    /// The `[detector]` section, when the config is for a detector.
+    pub fn detector(&self) -> Option<&DetectorSection> {
+        match &self.head {
+            HeadSection::Detector(d) => Some(d),
+            _ => None,
         }
     }
 
@@ -360,6 +451,12 @@ impl Config {
             HeadSection::Seg(s) => (28, s.output_stride),
             HeadSection::Depth(s) => (1, s.output_stride),
             HeadSection::Normal(s) => (3, s.output_stride),
+            HeadSection::Detector(_) => {
+                return Err(Error::Config {
+                    path: self.source.clone(),
+                    msg: "a [detector] config has no single output item (its layout is read from the model)".into(),
+                });
+            }
         };
         Ok([
             c as i64,
@@ -371,7 +468,7 @@ impl Config {
     /// The output stride of a dense head (`[seg]`, `[depth]`, `[normal]`); `None` for pose.
     pub fn dense_stride(&self) -> Option<u32> {
         match &self.head {
-            HeadSection::Pose(_) => None,
+            HeadSection::Pose(_) | HeadSection::Detector(_) => None,
             HeadSection::Seg(s) => Some(s.output_stride),
             HeadSection::Depth(s) => Some(s.output_stride),
             HeadSection::Normal(s) => Some(s.output_stride),

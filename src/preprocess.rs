@@ -96,7 +96,16 @@ impl YuvMatrix {
 
     /// The YUV sample of black (the warp border).
     fn black(&self) -> (f64, f64) {
-        (if self.full_range { 0.0 } else { 16.0 }, 128.0)
+        (self.luma_of_grey(0), 128.0)
+    }
+
+    /// The luma of the grey RGB (g, g, g) (its chroma is 128).
+    fn luma_of_grey(&self, g: u8) -> f64 {
+        if self.full_range {
+            g as f64
+        } else {
+            16.0 + g as f64 * 219.0 / 255.0
+        }
     }
 }
 
@@ -189,13 +198,16 @@ pub enum Sampling {
     /// dense heads, as the official `cv2.resize(frame, (768, 1024), INTER_LINEAR)` (SAPIENS.md
     /// 3.1). Same geometry as [`crate::geometry::stretch`], without its 1/32-px rounding.
     Stretch,
+    /// `warpAffine` through the map with this grey level outside the frame: a detector's
+    /// letterbox (pad 114 for YOLO and mmdet).
+    Padded(Affine, u8),
 }
 
 impl Sampling {
     /// The frame px → input px map for a `width`×`height` frame.
     fn map(&self, width: u32, height: u32, norm: &Normalization) -> Affine {
         match self {
-            Sampling::Warp(m) => *m,
+            Sampling::Warp(m) | Sampling::Padded(m, _) => *m,
             Sampling::Stretch => crate::geometry::stretch(width, height, norm.width, norm.height),
         }
     }
@@ -233,7 +245,7 @@ pub fn sample_normalize(
             let warped = sample_plane(
                 plane(frame, 0)?,
                 (frame.width, frame.height, bytes_per_pixel),
-                &PlaneSampling::of(sampling, Scalar::all(0.0)),
+                &PlaneSampling::of(sampling, Scalar::all(0.0), |g| Scalar::all(g as f64)),
                 norm,
             )?;
             let data = warped.data_bytes()?;
@@ -251,7 +263,9 @@ pub fn sample_normalize(
             let y = sample_plane(
                 plane(frame, 0)?,
                 (frame.width, frame.height, 1),
-                &PlaneSampling::of(sampling, Scalar::all(y_black)),
+                &PlaneSampling::of(sampling, Scalar::all(y_black), |g| {
+                    Scalar::all(frame.matrix.luma_of_grey(g))
+                }),
                 norm,
             )?;
             // Chroma: input px → luma px → chroma px, inverted; warped (never resized, so that
@@ -263,7 +277,7 @@ pub fn sample_normalize(
                 .after(&luma_of_input)
                 .inverse();
             let border = match sampling {
-                Sampling::Warp(_) => Border::Constant(Scalar::all(c_black)),
+                Sampling::Warp(_) | Sampling::Padded(..) => Border::Constant(Scalar::all(c_black)),
                 Sampling::Stretch => Border::Replicate,
             };
             let (cw, ch) = (frame.width.div_ceil(2), frame.height.div_ceil(2));
@@ -349,10 +363,12 @@ enum PlaneSampling {
 }
 
 impl PlaneSampling {
-    /// A frame-size plane under `sampling`, `black` outside the frame for a warp.
-    fn of(sampling: &Sampling, black: Scalar) -> Self {
+    /// A frame-size plane under `sampling`: `black` outside the frame for a warp, `grey(level)`
+    /// for a padded one.
+    fn of(sampling: &Sampling, black: Scalar, grey: impl Fn(u8) -> Scalar) -> Self {
         match sampling {
             Sampling::Warp(m) => PlaneSampling::Warp(*m, Border::Constant(black)),
+            Sampling::Padded(m, g) => PlaneSampling::Warp(*m, Border::Constant(grey(*g))),
             Sampling::Stretch => PlaneSampling::Resize,
         }
     }
@@ -612,6 +628,39 @@ mod tests {
                     "{:?} ch{c}",
                     f.layout
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn padded_border_is_the_pad_grey_for_every_layout() {
+        let (y, c, rgb) = (vec![235u8; 256], vec![128u8; 64], vec![255u8; 16 * 16 * 3]);
+        let far = Affine([[1.0, 0.0, 5000.0], [0.0, 1.0, 5000.0]]);
+        let frames = [
+            (PixelLayout::RGB, vec![(&rgb[..], 48)]),
+            (
+                PixelLayout::I420,
+                vec![(&y[..], 16), (&c[..], 8), (&c[..], 8)],
+            ),
+        ];
+        for (layout, planes) in frames {
+            let f = FrameView {
+                layout,
+                width: 16,
+                height: 16,
+                planes,
+                matrix: YuvMatrix::BT601,
+            };
+            let mut out = vec![0.0; NORM.item_len()];
+            sample_normalize(&f, &Sampling::Padded(far, 114), &NORM, &mut out).unwrap();
+            let hw = out.len() / 3;
+            for ch in 0..3 {
+                let want = (114.0 - NORM.mean[ch]) / NORM.std[ch];
+                let worst = out[ch * hw..(ch + 1) * hw]
+                    .iter()
+                    .map(|v| (v - want).abs() * NORM.std[ch])
+                    .fold(0.0f32, f32::max);
+                assert!(worst <= 0.6, "{layout:?} ch{ch}: off by {worst} levels");
             }
         }
     }

@@ -59,8 +59,9 @@ pub struct RunArgs {
     /// Seconds between live stats lines (0 = none).
     #[arg(long, default_value_t = 2.0)]
     pub stats_interval: f64,
-    /// Person detector before the heads: `hog` (OpenCV's people detector). Without one, pose
-    /// takes the whole frame as one person.
+    /// Person detector before the heads: `hog` (OpenCV's people detector), `seg` (the
+    /// foreground of a seg head), or a detector config `.toml` (`[detector]`: an ONNX detector,
+    /// see configs/detector-rtmdet-m.toml). Without one, pose takes the whole frame as one person.
     #[arg(long)]
     pub detector: Option<String>,
     /// Run the detector on every Nth frame (the tracker predicts boxes in between).
@@ -133,10 +134,21 @@ fn detection(args: &RunArgs) -> Result<Vec<String>> {
         return Ok(Vec::new());
     };
     let backend = match detector {
-        "hog" | "seg" => detector,
+        "hog" | "seg" => detector.to_string(),
+        path if path.ends_with(".toml") => {
+            let cfg = Config::load(path)?;
+            if cfg.detector().is_none() {
+                return Err(Error::Invalid(format!(
+                    "--detector {path}: a detector config needs a [detector] section (this one is for {})",
+                    cfg.element()
+                )));
+            }
+            format!("onnx config={}", quote(path))
+        }
         other => {
             return Err(Error::Invalid(format!(
-                "--detector {other}: supported detectors are: hog, seg"
+                "--detector {other}: use hog, seg, or a detector config .toml (a [detector] section \
+                 naming the ONNX model; see configs/detector-rtmdet-m.toml)"
             )));
         }
     };
@@ -145,6 +157,9 @@ fn detection(args: &RunArgs) -> Result<Vec<String>> {
         args.detect_interval,
         args.policy.as_str()
     )];
+    if let Some(p) = args.execution_provider {
+        parts[0] += &format!(" execution-provider={}", p.as_str());
+    }
     if args.track {
         parts.push("sapienstrack name=tracker".into());
     }

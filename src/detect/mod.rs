@@ -1,5 +1,6 @@
 //! Person detection: person boxes in frame pixels, from a detector backend (no GStreamer here).
 pub mod components;
+pub mod decode;
 pub mod hog;
 
 use crate::geometry::BBox;

@@ -105,6 +105,25 @@ impl BatchOutput {
             name: self.name.clone(),
             msg,
         };
+        // Integer outputs (a detector's labels) are converted to float32 once; float32 ones
+        // stay ORT's buffers.
+        let value = if value.try_extract_tensor::<f32>().is_ok() {
+            value
+        } else {
+            let converted = if let Ok((shape, v)) = value.try_extract_tensor::<i64>() {
+                Some((
+                    shape.to_vec(),
+                    v.iter().map(|x| *x as f32).collect::<Vec<f32>>(),
+                ))
+            } else if let Ok((shape, v)) = value.try_extract_tensor::<i32>() {
+                Some((shape.to_vec(), v.iter().map(|x| *x as f32).collect()))
+            } else {
+                None
+            };
+            let (shape, data) =
+                converted.ok_or_else(|| err("not a float32, int64 or int32 tensor".into()))?;
+            ort::value::Tensor::from_array((shape, data))?.into_dyn()
+        };
         let (shape, _) = value
             .try_extract_tensor::<f32>()
             .map_err(|e| err(format!("not a float32 tensor: {e}")))?;

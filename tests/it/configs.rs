@@ -5,6 +5,7 @@ use sapiens_stream::config::{Config, Head};
 use sapiens_stream::elements::dense::{DenseStages, InputSharing};
 use sapiens_stream::elements::inference::LoadedModel;
 use sapiens_stream::elements::sapiensdepth::DepthHead;
+use sapiens_stream::elements::sapiensdetect::OnnxDetector;
 use sapiens_stream::elements::sapiensnormal::NormalHead;
 use sapiens_stream::elements::sapienspose::PoseStages;
 use sapiens_stream::elements::sapiensseg::{ModeProperty, SegHead};
@@ -29,6 +30,7 @@ fn check(loaded: &LoadedModel) -> sapiens_stream::Result<()> {
         .map(drop),
         Head::Depth => DenseStages::new(loaded, DepthHead, sharing).map(drop),
         Head::Normal => DenseStages::new(loaded, NormalHead, sharing).map(drop),
+        Head::Detector => OnnxDetector::new(loaded).map(drop),
     }
 }
 
@@ -59,6 +61,9 @@ fn every_shipped_config_loads_and_present_models_match_it() {
     present.sort();
     let want = [
         "depth-analytic.toml",
+        "detector-analytic-mmdeploy.toml",
+        "detector-analytic-yolov8.toml",
+        "detector-analytic-yolox.toml",
         "depth-tiny.toml",
         "normal-analytic.toml",
         "normal-tiny.toml",

@@ -367,3 +367,137 @@ fn seg_backend_boxes_the_segmented_people() {
         assert!(off.iter().all(|o| *o <= 2), "box {g:?} vs painted {w:?}");
     }
 }
+
+/// Runs one frame through `sapiensdetect backend=onnx config=CONFIG`; the person ROI rects and
+/// their confidences.
+fn onnx_detect(
+    config_name: &str,
+    frame: gst::Buffer,
+    info: &gst_video::VideoInfo,
+) -> Vec<((u32, u32, u32, u32), f64)> {
+    init();
+    let pipe = launch(&format!(
+        "appsrc name=src format=time caps=\"{}\" ! sapiensdetect backend=onnx config=\"{}\" ! appsink name=sink",
+        info.to_caps().unwrap(),
+        config(config_name).display()
+    ));
+    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    src.push_buffer(frame).unwrap();
+    src.end_of_stream().unwrap();
+    let out = sink.pull_sample().unwrap().buffer_owned().unwrap();
+    pipe.set_state(gst::State::Null).unwrap();
+    assert_eq!(
+        Detections::from_buffer(&out).unwrap().unwrap().backend,
+        "onnx"
+    );
+    out.iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .map(|m| {
+            let c = m
+                .param("detection")
+                .unwrap()
+                .get::<f64>("confidence")
+                .unwrap();
+            (m.rect(), c)
+        })
+        .collect()
+}
+
+#[test]
+fn onnx_detector_layouts_give_the_painted_boxes_through_the_letterbox() {
+    use gst_video::VideoFormat;
+    // Marker rectangles (frame px): magenta and cyan are persons (scores 1.0 and 0.6), yellow is
+    // another class; the model also proposes a shrunk copy of magenta at 0.9, which NMS drops.
+    for (w, h) in [
+        (320u32, 240u32),
+        (160, 120),
+        (640, 480),
+        (240, 320),
+        (480, 270),
+    ] {
+        let rect = |fx: f32, fy: f32, fw: f32, fh: f32| {
+            let r = |v: f32, n: u32| (v * n as f32).round() as i32;
+            (r(fx, w), r(fy, h), r(fw, w), r(fh, h))
+        };
+        let magenta = rect(0.1, 0.15, 0.2, 0.5);
+        let cyan = rect(0.55, 0.3, 0.25, 0.4);
+        let yellow = rect(0.4, 0.05, 0.1, 0.1);
+        let inside = |(x, y, rw, rh): (i32, i32, i32, i32), px: i32, py: i32| {
+            px >= x && px < x + rw && py >= y && py < y + rh
+        };
+        let (frame, info) = painted_frame(VideoFormat::Rgb, w, h, 0, |x, y| {
+            if inside(magenta, x, y) {
+                [255, 0, 255]
+            } else if inside(cyan, x, y) {
+                [0, 255, 255]
+            } else if inside(yellow, x, y) {
+                [255, 255, 0]
+            } else {
+                [30, 30, 30]
+            }
+        });
+        // Within 1 px of the painted rectangle, for frames smaller, equal and larger than the
+        // 320×320 input, landscape and portrait (measured: 0 px, 1 px when upscaled ×2).
+        let tol = 1.0;
+        for layout in ["yolov8", "yolox", "mmdeploy"] {
+            let got = onnx_detect(
+                &format!("detector-analytic-{layout}.toml"),
+                frame.copy(),
+                &info,
+            );
+            let mut got = got.clone();
+            got.sort_by_key(|(r, _)| r.0);
+            assert_eq!(got.len(), 2, "{layout} at {w}x{h}: {got:?}");
+            for ((r, conf), (want, wconf)) in got.iter().zip([(magenta, 1.0), (cyan, 0.6)]) {
+                let want = (want.0 as f64, want.1 as f64, want.2 as f64, want.3 as f64);
+                let off = [
+                    (r.0 as f64 - want.0).abs(),
+                    (r.1 as f64 - want.1).abs(),
+                    (r.2 as f64 - want.2).abs(),
+                    (r.3 as f64 - want.3).abs(),
+                ];
+                assert!(
+                    off.iter().all(|o| *o <= tol),
+                    "{layout} at {w}x{h}: {r:?} vs {want:?} (tol {tol})"
+                );
+                assert!((conf - wconf).abs() < 1e-3, "{layout}: confidence {conf}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_model_that_is_not_a_detector_is_refused_naming_its_outputs() {
+    let dir = scratch("not-a-detector");
+    let cfg = dir.join("pose-as-detector.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "schema_version = 1\n[model]\npath = \"{}\"\n[input]\nheight = 1024\nwidth = 768\n[detector]\n",
+            root().join("tests/models/pose_analytic_coco17.onnx").display()
+        ),
+    )
+    .unwrap();
+    init();
+    let el = gst::ElementFactory::make("sapiensdetect")
+        .property_from_str("backend", "onnx")
+        .property("config", cfg.to_str().unwrap())
+        .build()
+        .unwrap();
+    let e = start(&el).expect_err("not a detector");
+    let _ = el.set_state(gst::State::Null);
+    assert!(
+        e.contains("heatmaps") && e.contains("YOLOv8") && e.contains("pose-as-detector.toml"),
+        "{e}"
+    );
+    // A pose config given to the detector's onnx backend: the config names the wrong head.
+    let el = gst::ElementFactory::make("sapiensdetect")
+        .property_from_str("backend", "onnx")
+        .property("config", config("pose-tiny-coco17.toml").to_str().unwrap())
+        .build()
+        .unwrap();
+    let e = start(&el).expect_err("a pose config");
+    let _ = el.set_state(gst::State::Null);
+    assert!(e.contains("[detector]") && e.contains("sapienspose"), "{e}");
+}

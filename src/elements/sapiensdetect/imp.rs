@@ -6,7 +6,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::Backend;
-use super::stages::{DetectSettings, DetectStages, Hog, SegComponents};
+use super::stages::{DetectSettings, DetectStages, Hog, OnnxDetector, SegComponents};
 use crate::elements::inference::{HeadStages, SapiensInferenceImpl, StartContext};
 use crate::elements::lock;
 use crate::error::Result;
@@ -133,7 +133,7 @@ impl ElementImpl for SapiensDetect {
 }
 
 impl SapiensInferenceImpl for SapiensDetect {
-    fn build_stages(&self, _start: &StartContext<'_>) -> Result<HeadStages> {
+    fn build_stages(&self, start: &StartContext<'_>) -> Result<HeadStages> {
         let (backend, settings) = lock(&self.settings).clone();
         Ok(match backend {
             Backend::Hog => HeadStages::new(DetectStages::new(Hog::new(settings.hog)?, settings)),
@@ -141,6 +141,10 @@ impl SapiensInferenceImpl for SapiensDetect {
                 SegComponents {
                     min_area: settings.min_area,
                 },
+                settings,
+            )),
+            Backend::Onnx => HeadStages::new(DetectStages::new(
+                OnnxDetector::new(start.model()?)?,
                 settings,
             )),
         })

@@ -8,7 +8,7 @@ mod stages;
 
 use gst::glib;
 
-pub use stages::{DetectSettings, DetectStages, DetectorBackend, Hog, SegComponents};
+pub use stages::{DetectSettings, DetectStages, DetectorBackend, Hog, OnnxDetector, SegComponents};
 
 /// `backend`: which detector runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, glib::Enum)]
@@ -28,6 +28,12 @@ pub enum Backend {
         nick = "seg"
     )]
     Seg,
+    /// A detector model the user supplies: the `config` property names a `[detector]` config.
+    #[enum_value(
+        name = "An ONNX detector model ([detector] config: YOLOv8/YOLO11, YOLOX/YOLOv5 or mmdeploy RTMDet outputs)",
+        nick = "onnx"
+    )]
+    Onnx,
 }
 
 glib::wrapper! {

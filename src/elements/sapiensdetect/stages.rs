@@ -1,14 +1,20 @@
 //! The detector's stages: frame → the backend's input → the backend → person ROI metas and the
 //! detections meta. Backends: `hog` (OpenCV's people detector on the frame), `seg` (the
 //! foreground components of an upstream `sapiensseg` result).
+use crate::config::{ChannelOrder, DetectorResize, DetectorSection};
+use crate::detect::decode::{OutputLayout, input_map, nms, to_frame};
 use crate::detect::hog::{HogDetector, HogParams};
 use crate::detect::{Detection, Image, components, keep_best};
 use crate::elements::frame;
+use crate::elements::inference::LoadedModel;
+use crate::error::Error;
 use crate::error::Result;
+use crate::geometry::Affine;
 use crate::meta::dense::SegResult;
 use crate::meta::detect::{DETECT_META, Detections};
 use crate::pipelining::Stages;
 use crate::preprocess::{FrameView, PixelLayout};
+use crate::preprocess::{Normalization, Sampling, sample_normalize};
 
 /// The detector element's own property values.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +91,153 @@ impl DetectorBackend for SegComponents {
     }
     fn detect(&self, seg: &SegResult) -> Result<Vec<Detection>> {
         components::person_boxes(seg.labels(), seg.info.width, seg.info.height, self.min_area)
+    }
+}
+
+/// A detector model the user supplies (`[detector]` config), its output layout recognized from
+/// the model.
+pub struct OnnxDetector {
+    session: std::sync::Arc<crate::runtime::ModelSession>,
+    input: String,
+    layout: OutputLayout,
+    section: DetectorSection,
+    norm: Normalization,
+}
+
+/// A frame's detector input: the tensor, its frame → input map, and the frame size.
+pub struct DetectorInput {
+    tensor: Vec<f32>,
+    to_input: Affine,
+    frame: (u32, u32),
+}
+
+impl OnnxDetector {
+    /// Checks the model (one input `[batch, 3, H, W]` as `[input]` says; outputs of a known
+    /// layout) against its config.
+    pub fn new(loaded: &LoadedModel) -> Result<Self> {
+        let cfg = &loaded.config;
+        let mismatch = |msg: String| Error::ModelMismatch {
+            model: loaded.session.path().to_owned(),
+            config: cfg.source.clone(),
+            msg,
+        };
+        let section = cfg.detector().cloned().ok_or_else(|| Error::Config {
+            path: cfg.source.clone(),
+            msg: format!(
+                "sapiensdetect backend=onnx needs a [detector] config, but this one is for {}",
+                cfg.element()
+            ),
+        })?;
+        let (h, w) = (cfg.input.height, cfg.input.width);
+        let input = match &loaded.session.inputs[..] {
+            [i] if i.is_f32
+                && i.shape.len() == 4
+                && [i.shape[1], i.shape[2], i.shape[3]]
+                    .iter()
+                    .zip([3, h as i64, w as i64])
+                    .all(|(m, c)| *m < 0 || *m == c) =>
+            {
+                i.name.clone()
+            }
+            other => {
+                let got: Vec<String> = other.iter().map(|t| t.to_string()).collect();
+                return Err(mismatch(format!(
+                    "inputs {} (expected one float32 [batch,3,{h},{w}])",
+                    got.join(", ")
+                )));
+            }
+        };
+        let layout = OutputLayout::recognize(&loaded.session.outputs)
+            .map_err(|e| mismatch(e.to_string()))?;
+        // Normalization is written in RGB plane order; a BGR model's mean/std are reversed here
+        // and its planes swapped after.
+        let (mut mean, mut std) = (cfg.input.mean, cfg.input.std);
+        if section.channel_order == ChannelOrder::Bgr {
+            mean.reverse();
+            std.reverse();
+        }
+        Ok(Self {
+            session: loaded.session.clone(),
+            input,
+            layout,
+            section,
+            norm: Normalization {
+                width: w,
+                height: h,
+                mean,
+                std,
+            },
+        })
+    }
+}
+
+impl DetectorBackend for OnnxDetector {
+    type Input = DetectorInput;
+    const NAME: &'static str = "onnx";
+
+    fn prepare(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<DetectorInput> {
+        let (fw, fh) = (info.width(), info.height());
+        let n = &self.norm;
+        let resize = self.section.resize;
+        let to_input = input_map(
+            fw,
+            fh,
+            n.width,
+            n.height,
+            resize != DetectorResize::Stretch,
+            resize == DetectorResize::LetterboxCenter,
+        );
+        let sampling = match resize {
+            DetectorResize::Stretch => Sampling::Stretch,
+            _ => Sampling::Padded(to_input, self.section.pad_value),
+        };
+        let mut tensor = vec![0.0f32; n.item_len()];
+        frame::with_view(buffer, info, |view| {
+            sample_normalize(view, &sampling, n, &mut tensor)
+        })?;
+        if self.section.channel_order == ChannelOrder::Bgr {
+            let plane = n.item_len() / 3;
+            let (r, rest) = tensor.split_at_mut(plane);
+            r.swap_with_slice(&mut rest[plane..]);
+        }
+        Ok(DetectorInput {
+            tensor,
+            to_input,
+            frame: (fw, fh),
+        })
+    }
+
+    fn detect(&self, input: &DetectorInput) -> Result<Vec<Detection>> {
+        let outputs = self.layout.outputs();
+        let batches = self.session.run(
+            &self.input,
+            &outputs,
+            &input.tensor,
+            1,
+            &self.norm.item_shape(),
+        )?;
+        let items = batches
+            .iter()
+            .zip(&outputs)
+            .map(|(b, name)| {
+                b.item(0).ok_or_else(|| Error::Output {
+                    name: (*name).into(),
+                    msg: "no item for the frame".into(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let s = &self.section;
+        let found = self
+            .layout
+            .decode(&items, s.person_class, s.score_threshold)?;
+        Ok(nms(found, s.nms_iou, s.max_detections)
+            .into_iter()
+            .map(|d| to_frame(d, &input.to_input, input.frame))
+            .filter(|d| {
+                d.bbox.x2 - d.bbox.x1 >= s.min_size.max(1e-3)
+                    && d.bbox.y2 - d.bbox.y1 >= s.min_size.max(1e-3)
+            })
+            .collect())
     }
 }
 
