@@ -1,6 +1,6 @@
 //! Criterion benches of the per-frame hot paths (single-threaded OpenCV):
 //! pre-processing (720p/1080p → 1024×768 NCHW: the pose crop's warp, and the dense stretch as
-//! `resize` beside the `warpAffine` it replaced), pose decoding (308 keypoints, 1 and 8 persons),
+//! `resize` beside the `warpAffine` it replaced), pose decoding (308 keypoints, 1 and 8 persons, 8 in parallel),
 //! skeleton drawing, and seg logits → 1080p labels in both modes. Run: `cargo bench --bench hot_paths`.
 #![allow(clippy::unwrap_used)] // test and measuring code: a failed unwrap is the report
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -130,6 +130,17 @@ fn decode(c: &mut Criterion) {
             })
         });
     }
+    // What the pose element does with a frame's persons: decoded in parallel across cores.
+    g.throughput(Throughput::Elements(8));
+    g.bench_function("8_person_parallel", |b| {
+        use rayon::prelude::*;
+        b.iter(|| {
+            (0..8)
+                .into_par_iter()
+                .map(|_| dec.decode(&hm, &crop))
+                .collect::<Vec<_>>()
+        })
+    });
     g.finish();
 }
 

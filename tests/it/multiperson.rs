@@ -491,6 +491,27 @@ fn a_model_that_is_not_a_detector_is_refused_naming_its_outputs() {
         e.contains("heatmaps") && e.contains("YOLOv8") && e.contains("pose-as-detector.toml"),
         "{e}"
     );
+    // A detector whose input is not the config's size.
+    let cfg = dir.join("wrong-input.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "schema_version = 1\n[model]\npath = \"{}\"\n[input]\nheight = 640\nwidth = 640\n[detector]\n",
+            root().join("tests/models/detector_analytic_yolox.onnx").display()
+        ),
+    )
+    .unwrap();
+    let el = gst::ElementFactory::make("sapiensdetect")
+        .property_from_str("backend", "onnx")
+        .property("config", cfg.to_str().unwrap())
+        .build()
+        .unwrap();
+    let e = start(&el).expect_err("wrong input size");
+    let _ = el.set_state(gst::State::Null);
+    assert!(
+        e.contains("[?,3,320,320]") && e.contains("[batch,3,640,640]"),
+        "{e}"
+    );
     // A pose config given to the detector's onnx backend: the config names the wrong head.
     let el = gst::ElementFactory::make("sapiensdetect")
         .property_from_str("backend", "onnx")
