@@ -59,16 +59,31 @@ fn hog_finds_people_on_most_frames_of_vtest() {
     // `cargo test --test integration hog_finds -- --nocapture`): people on 59 of 60 frames,
     // 3.4 boxes a frame on average (groups walking close together share a box at times).
     let (stats, out) = run_vtest("sapiensdetect name=d", 60, &["d"]);
-    assert_eq!(out.len(), 60, "every frame leaves the detector");
+    // Every frame that entered the detector left it (what the element owns); the decoder and
+    // `identity eos-after` upstream decide how many entered.
+    let s = &stats[0];
+    assert_eq!(
+        (s.frames_out, s.failed, s.dropped, out.len() as u64),
+        (s.frames_in, 0, 0, s.frames_in),
+        "{s:?}"
+    );
+    assert!(
+        out.len() >= 58,
+        "{} frames of 60 reached the detector",
+        out.len()
+    );
+    let n = out.len();
     let with_people = out.iter().filter(|b| !rois(b).is_empty()).count();
     let boxes: usize = out.iter().map(|b| rois(b).len()).sum();
-    let s = &stats[0];
     println!(
-        "HOG on vtest frames 0-59: people on {with_people}/60 frames, {:.2} boxes a frame, infer p50 {:.1} ms",
-        boxes as f64 / 60.0,
+        "HOG on vtest frames 0-59: people on {with_people}/{n} frames, {:.2} boxes a frame, infer p50 {:.1} ms",
+        boxes as f64 / n as f64,
         s.infer.p50_ms
     );
-    assert!(with_people >= 50, "people found on {with_people}/60 frames");
+    assert!(
+        with_people >= 50,
+        "people found on {with_people}/{n} frames"
+    );
     for b in &out {
         let d = Detections::from_buffer(b)
             .unwrap()
