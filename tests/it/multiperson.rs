@@ -537,3 +537,63 @@ fn a_model_that_is_not_a_detector_is_refused_naming_its_outputs() {
     let _ = el.set_state(gst::State::Null);
     assert!(e.contains("[detector]") && e.contains("sapienspose"), "{e}");
 }
+
+#[test]
+fn the_onnx_detector_batches_frames_and_each_gets_its_own_boxes() {
+    use gst_video::VideoFormat;
+    // Four frames with the magenta person at four places, gathered into batched model runs.
+    let frames: Vec<(gst::Buffer, gst_video::VideoInfo, (i32, i32))> = (0..4)
+        .map(|k| {
+            let (x0, y0) = (20 + 50 * k, 30 + 10 * k);
+            let (mut b, info) = painted_frame(VideoFormat::Rgb, 320, 240, 0, |x, y| {
+                if x >= x0 && x < x0 + 40 && y >= y0 && y < y0 + 90 {
+                    [255, 0, 255]
+                } else {
+                    [30, 30, 30]
+                }
+            });
+            b.get_mut()
+                .unwrap()
+                .set_pts(gst::ClockTime::from_mseconds(40 * k as u64));
+            (b, info, (x0, y0))
+        })
+        .collect();
+    init();
+    let pipe = launch(&format!(
+        "appsrc name=src format=time caps=\"{}\" ! sapiensdetect name=d backend=onnx config=\"{}\" \
+         batch-size=4 batch-timeout-ms=500 ! appsink name=sink",
+        frames[0].1.to_caps().unwrap(),
+        config("detector-analytic-mmdeploy.toml").display()
+    ));
+    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    for (b, _, _) in &frames {
+        src.push_buffer(b.clone()).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let mut got = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        got.push(
+            rois(s.buffer().unwrap())
+                .iter()
+                .map(|r| r.0)
+                .collect::<Vec<_>>(),
+        );
+    }
+    let st = element_stats(&pipe.by_name("d").unwrap());
+    pipe.set_state(gst::State::Null).unwrap();
+    assert_eq!(got.len(), 4);
+    for (boxes, (_, _, (x0, y0))) in got.iter().zip(&frames) {
+        assert_eq!(
+            boxes,
+            &vec![(*x0 as u32, *y0 as u32, 40, 90)],
+            "frame at ({x0},{y0})"
+        );
+    }
+    assert!(
+        st.runs < 4,
+        "frames were batched: {} runs for 4 frames",
+        st.runs
+    );
+}

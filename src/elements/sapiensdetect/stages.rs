@@ -51,6 +51,11 @@ pub trait DetectorBackend: Send + Sync + 'static {
     fn prepare(&self, buffer: &gst::Buffer, info: &gst_video::VideoInfo) -> Result<Self::Input>;
     /// Person boxes in frame pixels.
     fn detect(&self, input: &Self::Input) -> Result<Vec<Detection>>;
+    /// Person boxes of several frames (a batch); one frame after the other unless the backend
+    /// runs them together.
+    fn detect_batch(&self, inputs: &[Self::Input]) -> Result<Vec<Vec<Detection>>> {
+        inputs.iter().map(|i| self.detect(i)).collect()
+    }
 }
 
 /// OpenCV's HOG people detector.
@@ -208,36 +213,49 @@ impl DetectorBackend for OnnxDetector {
     }
 
     fn detect(&self, input: &DetectorInput) -> Result<Vec<Detection>> {
+        Ok(self.detect_batch(std::slice::from_ref(input))?.remove(0))
+    }
+
+    /// The frames of a batch in one model run (`batch-size` frames gathered by the executor).
+    fn detect_batch(&self, inputs: &[DetectorInput]) -> Result<Vec<Vec<Detection>>> {
         let outputs = self.layout.outputs();
+        let data: Vec<f32> = inputs
+            .iter()
+            .flat_map(|i| i.tensor.iter().copied())
+            .collect();
         let batches = self.session.run(
             &self.input,
             &outputs,
-            &input.tensor,
-            1,
+            &data,
+            inputs.len(),
             &self.norm.item_shape(),
         )?;
-        let items = batches
-            .iter()
-            .zip(&outputs)
-            .map(|(b, name)| {
-                b.item(0).ok_or_else(|| Error::Output {
-                    name: (*name).into(),
-                    msg: "no item for the frame".into(),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
         let s = &self.section;
-        let found = self
-            .layout
-            .decode(&items, s.person_class, s.score_threshold)?;
-        Ok(nms(found, s.nms_iou, s.max_detections)
-            .into_iter()
-            .map(|d| to_frame(d, &input.to_input, input.frame))
-            .filter(|d| {
-                d.bbox.x2 - d.bbox.x1 >= s.min_size.max(1e-3)
-                    && d.bbox.y2 - d.bbox.y1 >= s.min_size.max(1e-3)
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(k, input)| {
+                let items = batches
+                    .iter()
+                    .zip(&outputs)
+                    .map(|(b, name)| {
+                        b.item(k).ok_or_else(|| Error::Output {
+                            name: (*name).into(),
+                            msg: format!("no item {k} in a batch of {}", inputs.len()),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let found = self
+                    .layout
+                    .decode(&items, s.person_class, s.score_threshold)?;
+                let min = s.min_size.max(1e-3);
+                Ok(nms(found, s.nms_iou, s.max_detections)
+                    .into_iter()
+                    .map(|d| to_frame(d, &input.to_input, input.frame))
+                    .filter(|d| d.bbox.x2 - d.bbox.x1 >= min && d.bbox.y2 - d.bbox.y1 >= min)
+                    .collect())
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -308,17 +326,18 @@ impl<B: DetectorBackend> Stages for DetectStages<B> {
     }
 
     fn infer(&self, batch: Vec<B::Input>) -> Result<Vec<Vec<Detection>>> {
-        batch
-            .iter()
-            .map(|input| {
-                let found = self.backend.detect(input)?;
-                Ok(keep_best(
+        Ok(self
+            .backend
+            .detect_batch(&batch)?
+            .into_iter()
+            .map(|found| {
+                keep_best(
                     found,
                     self.settings.min_height,
                     self.settings.max_detections,
-                ))
+                )
             })
-            .collect()
+            .collect())
     }
 
     fn postprocess(
