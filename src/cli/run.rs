@@ -60,7 +60,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 2.0)]
     pub stats_interval: f64,
     /// Person detector before the heads: `hog` (OpenCV's people detector), `seg` (the
-    /// foreground of a seg head), or a detector config `.toml` (`[detector]`: an ONNX detector,
+    /// foreground of a seg head), a detector model `.onnx` (YOLOv8/YOLO11, YOLOX or mmdeploy
+    /// RTMDet export, pre-processing of its family) or a detector config `.toml` (`[detector]`,
     /// see configs/detector-rtmdet-m.toml). Without one, pose takes the whole frame as one person.
     #[arg(long)]
     pub detector: Option<String>,
@@ -145,10 +146,11 @@ fn detection(args: &RunArgs) -> Result<Vec<String>> {
             }
             format!("onnx config={}", quote(path))
         }
+        path if path.ends_with(".onnx") => format!("onnx model={}", quote(path)),
         other => {
             return Err(Error::Invalid(format!(
-                "--detector {other}: use hog, seg, or a detector config .toml (a [detector] section \
-                 naming the ONNX model; see configs/detector-rtmdet-m.toml)"
+                "--detector {other}: use hog, seg, a detector model .onnx, or a detector config .toml \
+                 (a [detector] section naming the ONNX model; see configs/detector-rtmdet-m.toml)"
             )));
         }
     };

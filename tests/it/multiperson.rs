@@ -597,3 +597,58 @@ fn the_onnx_detector_batches_frames_and_each_gets_its_own_boxes() {
         st.runs
     );
 }
+
+#[test]
+fn a_bare_detector_model_gets_its_familys_pre_processing() {
+    use gst_video::VideoFormat;
+    // No config: the YOLOX-layout model gets YOLOX's pre-processing, BGR 0..255. Its markers
+    // are RGB, so cyan and yellow trade places: the yellow rectangle is now the 0.6 "cyan"
+    // person and the cyan one the other class; magenta (symmetric) stays the 1.0 person.
+    let (w, h) = (320u32, 240u32);
+    let rects = [
+        ((30, 40, 60, 120), [255, 0, 255]),
+        ((150, 50, 50, 100), [0, 255, 255]),
+        ((240, 60, 40, 80), [255, 255, 0]),
+    ];
+    let (frame, info) = painted_frame(VideoFormat::Rgb, w, h, 0, |x, y| {
+        rects
+            .iter()
+            .find(|((rx, ry, rw, rh), _)| x >= *rx && x < rx + rw && y >= *ry && y < ry + rh)
+            .map_or([30, 30, 30], |(_, c)| *c)
+    });
+    init();
+    let pipe = launch(&format!(
+        "appsrc name=src format=time caps=\"{}\" ! sapiensdetect backend=onnx model=\"{}\" ! appsink name=sink",
+        info.to_caps().unwrap(),
+        root()
+            .join("tests/models/detector_analytic_yolox.onnx")
+            .display()
+    ));
+    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    src.push_buffer(frame).unwrap();
+    src.end_of_stream().unwrap();
+    let out = sink.pull_sample().unwrap().buffer_owned().unwrap();
+    pipe.set_state(gst::State::Null).unwrap();
+    let mut got: Vec<((u32, u32, u32, u32), f64)> = out
+        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .map(|m| {
+            (
+                m.rect(),
+                m.param("detection")
+                    .unwrap()
+                    .get::<f64>("confidence")
+                    .unwrap(),
+            )
+        })
+        .collect();
+    got.sort_by_key(|g| g.0.0);
+    assert_eq!(
+        got,
+        vec![
+            ((30, 40, 60, 120), 1.0),
+            ((240, 60, 40, 80), 0.6000000238418579)
+        ]
+    );
+}

@@ -64,6 +64,19 @@ impl<'a> StartContext<'a> {
         Ok(self.loaded.get_or_init(|| m))
     }
 
+    /// The model as [`StartContext::model`], or, when no `config` is set, the one `make` loads
+    /// from the settings (a bare model file whose contract is read from the model itself).
+    pub fn model_or(
+        &self,
+        make: impl FnOnce(&Settings) -> Result<LoadedModel>,
+    ) -> Result<&LoadedModel> {
+        if self.settings.config.is_some() || self.loaded.get().is_some() {
+            return self.model();
+        }
+        let m = make(self.settings)?;
+        Ok(self.loaded.get_or_init(|| m))
+    }
+
     pub fn settings(&self) -> &Settings {
         self.settings
     }

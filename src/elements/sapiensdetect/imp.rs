@@ -143,10 +143,11 @@ impl SapiensInferenceImpl for SapiensDetect {
                 },
                 settings,
             )),
-            Backend::Onnx => HeadStages::new(DetectStages::new(
-                OnnxDetector::new(start.model()?)?,
-                settings,
-            )),
+            Backend::Onnx => {
+                // A [detector] config, or a bare model whose contract is read from it.
+                let loaded = start.model_or(super::stages::bare_model_config)?;
+                HeadStages::new(DetectStages::new(OnnxDetector::new(loaded)?, settings))
+            }
         })
     }
 }

@@ -176,6 +176,97 @@ impl OnnxDetector {
     }
 }
 
+/// A config for a bare detector model (no `config` property, only `model`): the input size from
+/// the model's input, and the pre-processing of the family its output layout belongs to —
+/// YOLOv8/YOLO11 (ultralytics: RGB / 255, centred letterbox), YOLOX (BGR 0..255, letterbox),
+/// mmdeploy RTMDet (BGR, mmdet mean/std, letterbox); pad 114, person class 0, score and NMS 0.3.
+pub fn bare_model_config(settings: &crate::elements::inference::Settings) -> Result<LoadedModel> {
+    use crate::config::{Config, HeadSection, InputSection, ModelSection};
+    let path = settings.model.clone().ok_or_else(|| {
+        Error::Invalid(
+            "sapiensdetect backend=onnx: set 'config' (a [detector] config) or 'model' (a detector ONNX file)".into(),
+        )
+    })?;
+    if !path.is_file() {
+        return Err(Error::Invalid(format!(
+            "detector model {} not found",
+            path.display()
+        )));
+    }
+    let session = std::sync::Arc::new(crate::runtime::ModelSession::load(
+        &path,
+        &settings.runtime.resolve(),
+    )?);
+    let shape = match &session.inputs[..] {
+        [i] if i.shape.len() == 4 && i.shape[2] > 0 && i.shape[3] > 0 => {
+            (i.shape[2] as u32, i.shape[3] as u32)
+        }
+        other => {
+            let got: Vec<String> = other.iter().map(|t| t.to_string()).collect();
+            return Err(Error::Invalid(format!(
+                "detector model {}: inputs {} (expected one [batch,3,H,W] with a fixed size; or give a [detector] config)",
+                path.display(),
+                got.join(", ")
+            )));
+        }
+    };
+    let layout = OutputLayout::recognize(&session.outputs)
+        .map_err(|e| Error::Invalid(format!("detector model {}: {e}", path.display())))?;
+    let (resize, order, mean, std) = match layout {
+        OutputLayout::YoloV8 { .. } => (
+            DetectorResize::LetterboxCenter,
+            ChannelOrder::Rgb,
+            [0.0; 3],
+            [255.0; 3],
+        ),
+        OutputLayout::YoloX { .. } => (
+            DetectorResize::Letterbox,
+            ChannelOrder::Bgr,
+            [0.0; 3],
+            [1.0; 3],
+        ),
+        OutputLayout::Mmdeploy { .. } => (
+            DetectorResize::Letterbox,
+            ChannelOrder::Bgr,
+            [103.53, 116.28, 123.675],
+            [57.375, 57.12, 58.395],
+        ),
+    };
+    let config = Config {
+        schema_version: crate::config::SCHEMA_VERSION,
+        model: ModelSection {
+            path: path.clone(),
+            input_name: None,
+            output_name: None,
+            weights: Default::default(),
+            description: format!("bare detector model ({layout:?})"),
+        },
+        input: InputSection {
+            height: shape.0,
+            width: shape.1,
+            mean,
+            std,
+        },
+        runtime: settings.runtime.clone(),
+        head: HeadSection::Detector(DetectorSection {
+            resize,
+            pad_value: 114,
+            channel_order: order,
+            person_class: 0,
+            score_threshold: 0.3,
+            nms_iou: 0.3,
+            max_detections: 100,
+            min_size: 0.0,
+        }),
+        source: path,
+    };
+    Ok(LoadedModel {
+        config,
+        runner: crate::runtime::shared::Runner::Own(session.clone()),
+        session,
+    })
+}
+
 impl DetectorBackend for OnnxDetector {
     type Input = DetectorInput;
     const NAME: &'static str = "onnx";
