@@ -27,16 +27,16 @@ pub struct BenchArgs {
     #[arg(long, short, default_value = "data/vtest.avi")]
     pub input: String,
     /// Frames timed per mode.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub frames: usize,
     /// Distinct frames decoded and cycled.
     #[arg(long, default_value_t = 16)]
     pub distinct: usize,
     /// Frames in flight for the pipelined run.
-    #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT)]
+    #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_inflight: u32,
     /// Batch size for the pipelined run (frames, or person crops for pose).
-    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub batch_size: u32,
     /// ONNX Runtime intra-op threads for all three (0 = one per core).
     #[arg(long, default_value_t = 0)]

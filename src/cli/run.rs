@@ -27,28 +27,28 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     /// Stop after this many frames (the recording is finalized properly).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_frames: Option<u64>,
     /// ONNX Runtime execution provider: auto, tensorrt, cuda or cpu.
     #[arg(long)]
     pub execution_provider: Option<ProviderChoice>,
     /// Frames inside each head at once (1 = sequential).
-    #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT)]
+    #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_inflight: u32,
     /// ONNX Runtime intra-op threads (0 = one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1024))]
     pub intra_op_threads: Option<u32>,
     /// When a head falls behind: block (wait), drop (oldest waiting frame), skip (carry results).
     #[arg(long, value_enum, default_value_t = Policy::Block)]
     pub policy: Policy,
     /// Infer every Nth frame; the others carry the last results.
-    #[arg(long, default_value_t = DEFAULT_INTERVAL)]
+    #[arg(long, default_value_t = DEFAULT_INTERVAL, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub interval: u32,
     /// Person crops (pose) or frames (dense heads) per model run.
-    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub batch_size: u32,
     /// Longest a batch waits to fill, ms.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub batch_timeout_ms: u32,
     /// Do not draw results (recording shows the plain video).
     #[arg(long)]
@@ -56,8 +56,8 @@ pub struct RunArgs {
     /// Overlay layout: `overlay` (on the frame) or `grid` (2x2: pose, seg, depth, normal).
     #[arg(long, value_enum, default_value_t = Layout::Overlay)]
     pub layout: Layout,
-    /// Seconds between live stats lines (0 = none).
-    #[arg(long, default_value_t = 2.0)]
+    /// Seconds between live stats lines (0 = none; at most a day).
+    #[arg(long, default_value_t = 2.0, value_parser = seconds)]
     pub stats_interval: f64,
     /// Person detector before the heads: `hog` (OpenCV's people detector), `seg` (the
     /// foreground of a seg head), a detector model `.onnx` (YOLOv8/YOLO11, YOLOX or mmdeploy
@@ -66,7 +66,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub detector: Option<String>,
     /// Run the detector on every Nth frame (the tracker predicts boxes in between).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub detect_interval: u32,
     /// Track persons (stable ids, boxes predicted between detections); needs --detector.
     #[arg(long)]
@@ -77,6 +77,32 @@ pub struct RunArgs {
     /// Also write the final stats as JSON here.
     #[arg(long)]
     pub stats_json: Option<PathBuf>,
+}
+
+/// A number of seconds: finite, 0 to 86400.
+fn seconds(v: &str) -> std::result::Result<f64, String> {
+    let s: f64 = v.parse().map_err(|e| format!("{v}: {e}"))?;
+    if s.is_finite() && (0.0..=86_400.0).contains(&s) {
+        Ok(s)
+    } else {
+        Err(format!("{v} is not a number of seconds in 0..=86400"))
+    }
+}
+
+/// A file the run will write: its folder must exist (checked before the run, not after it).
+fn check_writable(flag: &str, path: &Path) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(Error::Invalid(format!(
+            "{flag} {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Quotes a value for `gst_parse_launch`.
@@ -111,7 +137,7 @@ fn sink(output: Option<&Path>) -> Result<String> {
         }
     };
     Ok(format!(
-        "videoconvert ! x264enc speed-preset=veryfast ! h264parse ! {mux} ! filesink location={}",
+        "videoconvert ! x264enc name=encoder speed-preset=veryfast ! h264parse ! {mux} ! filesink location={}",
         quote(&out.to_string_lossy())
     ))
 }
@@ -266,6 +292,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
             c.model.path.display()
         );
     }
+    if let Some(out) = &args.output {
+        check_writable("--output", out)?;
+    }
+    if let Some(json) = &args.stats_json {
+        check_writable("--stats-json", json)?;
+    }
     let line = launch_line(args, &configs)?;
     println!("pipeline: {line}");
     let pipeline = gst::parse::launch(&line)
@@ -302,11 +334,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
             }
         });
     }
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    // Ctrl-C ends the stream cleanly (the recording stays playable); a second one is the default.
-    if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
-        tracing::debug!("no Ctrl-C handler: {e}");
+    // SIGINT, SIGTERM, SIGHUP: the first ends the stream cleanly (EOS through every element, the
+    // recording finalized); a second, or no end within EOS_TIMEOUT, stops fast but still
+    // cleanly: EOS straight into the encoder, the frames still inside the heads are dropped.
+    let signals = Arc::new(AtomicU64::new(0));
+    let counter = signals.clone();
+    if let Err(e) = ctrlc::set_handler(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    }) {
+        tracing::debug!("no signal handler: {e}");
     }
 
     let bus = pipeline.bus().expect("pipelines have a bus");
@@ -317,14 +353,34 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let _ = pipeline.set_state(gst::State::Null);
         return Err(err);
     }
-    let interval = Duration::from_secs_f64(args.stats_interval.max(0.0));
+    let interval = Duration::from_secs_f64(args.stats_interval);
     let mut next_print = Instant::now() + interval;
-    let mut eos_sent = false;
+    let mut eos_sent: Option<Instant> = None;
+    let mut fast_stop = false;
+    let mut error: Option<Error> = None;
     let result = loop {
-        if !eos_sent && (limit_reached.load(Ordering::SeqCst) || interrupted.load(Ordering::SeqCst))
-        {
+        let signalled = signals.load(Ordering::SeqCst);
+        if eos_sent.is_none() && (limit_reached.load(Ordering::SeqCst) || signalled > 0) {
+            if signalled > 0 {
+                println!(
+                    "stopping: ending the stream so that the recording is finalized (signal again to stop faster)"
+                );
+            }
             pipeline.send_event(gst::event::Eos::new());
-            eos_sent = true;
+            eos_sent = Some(Instant::now());
+        }
+        let overdue = eos_sent.is_some_and(|t| t.elapsed() > EOS_TIMEOUT);
+        if !fast_stop && (signalled > 1 || overdue || error.is_some()) {
+            fast_stop = true;
+            if !finish_recording(&pipeline) {
+                break error.take().map_or(Ok(()), Err);
+            }
+            eos_sent.get_or_insert_with(Instant::now);
+        }
+        if fast_stop && eos_sent.is_some_and(|t| t.elapsed() > 2 * EOS_TIMEOUT) {
+            break Err(Error::Invalid(
+                "the recording did not finalize in time".into(),
+            ));
         }
         if !interval.is_zero() && Instant::now() >= next_print {
             print_live(&heads);
@@ -334,8 +390,18 @@ pub fn run(args: &RunArgs) -> Result<()> {
             continue;
         };
         match msg.view() {
-            gst::MessageView::Eos(_) => break Ok(()),
-            gst::MessageView::Error(e) => break Err(error_of(e)),
+            gst::MessageView::Eos(_) => break error.take().map_or(Ok(()), Err),
+            gst::MessageView::Error(e) => {
+                let err = error_of(e);
+                // With a recording, finalize it before reporting (once): an error upstream
+                // leaves the encoder and muxer able to finish.
+                if args.output.is_some() && !fast_stop && error.is_none() {
+                    eprintln!("error: {err}; finalizing the recording");
+                    error = Some(err);
+                    continue;
+                }
+                break Err(error.take().unwrap_or(err));
+            }
             gst::MessageView::Warning(w) => {
                 eprintln!("warning from {}: {}", src_name(w.src()), w.error());
             }
@@ -352,7 +418,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .map(|h| h.property::<String>("provider"))
         .collect();
     let _ = pipeline.set_state(gst::State::Null);
-    result?;
+    // The summary and the stats JSON are written whatever ended the run.
     print_summary(&finals, &providers, wall);
     if let Some(path) = &args.stats_json {
         let json = serde_json::json!({
@@ -365,10 +431,27 @@ pub fn run(args: &RunArgs) -> Result<()> {
         )
         .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
     }
+    result?;
     if let Some(out) = &args.output {
         println!("wrote {}", out.display());
     }
     Ok(())
+}
+
+/// Longest wait for the stream to end after EOS is sent before stopping fast.
+const EOS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends EOS straight into the recording's encoder, so the muxer finalizes the file even with
+/// frames stuck upstream; `false` when there is no recording.
+fn finish_recording(pipeline: &gst::Pipeline) -> bool {
+    let Some(pad) = pipeline
+        .by_name("encoder")
+        .and_then(|e| e.static_pad("sink"))
+    else {
+        return false;
+    };
+    pad.send_event(gst::event::Eos::new());
+    true
 }
 
 fn src_name(src: Option<&gst::Object>) -> String {
@@ -376,9 +459,13 @@ fn src_name(src: Option<&gst::Object>) -> String {
         .unwrap_or_else(|| "pipeline".into())
 }
 
+/// A bus error as the user reads it: the element and the message (the debug string, with its
+/// source locations, goes to the debug log only).
 fn error_of(e: &gst::message::Error) -> Error {
-    let debug = e.debug().map(|d| format!(" ({d})")).unwrap_or_default();
-    Error::Invalid(format!("{}: {}{debug}", src_name(e.src()), e.error()))
+    if let Some(d) = e.debug() {
+        tracing::debug!("error details: {d}");
+    }
+    Error::Invalid(format!("{}: {}", src_name(e.src()), e.error()))
 }
 
 /// The first error message already on the bus (a failed state change posts one).

@@ -94,7 +94,8 @@ pub enum Policy {
         nick = "drop"
     )]
     Drop,
-    /// Pass the new frame through without inference, carrying the last results (counted).
+    /// Pass the new frame through without inference, carrying the last results (counted); when
+    /// the output backlog is full too, drop it (counted), so delay stays bounded.
     #[enum_value(
         name = "Pass the new frame without inference, carrying the last results (marked carried)",
         nick = "skip"

@@ -374,7 +374,7 @@ fn drop_policy_keeps_order_and_counts_every_dropped_frame() {
 }
 
 #[test]
-fn skip_policy_passes_every_frame_carrying_the_last_results() {
+fn skip_policy_carries_results_and_drops_only_when_the_backlog_is_full() {
     init();
     let exec = Arc::new(
         Executor::new(
@@ -384,12 +384,11 @@ fn skip_policy_passes_every_frame_carrying_the_last_results() {
         )
         .unwrap(),
     );
+    // A source far faster than the model (30 frames at once): frames pass carrying results
+    // until 2·2+2 = 6 are inside, then new ones are dropped rather than waited for.
     let out = outrun(exec.clone(), 30);
-    assert_eq!(
-        out.iter().map(|o| o.0).collect::<Vec<_>>(),
-        (0..30).collect::<Vec<_>>(),
-        "every frame, in order"
-    );
+    let pts: Vec<u64> = out.iter().map(|o| o.0).collect();
+    assert!(pts.windows(2).all(|w| w[0] < w[1]), "in order: {pts:?}");
     let mut last_inferred = None;
     for (pts, meta) in &out {
         match meta {
@@ -406,8 +405,11 @@ fn skip_policy_passes_every_frame_carrying_the_last_results() {
         }
     }
     let s = exec.stats();
-    assert_eq!((s.frames_in, s.frames_out, s.dropped), (30, 30, 0));
-    assert!(s.carried > 0, "{s:?}");
+    assert_eq!(s.frames_in, 30);
+    assert_eq!(s.frames_out + s.dropped, 30, "{s:?}");
+    assert!(s.carried > 0 && s.dropped > 0, "{s:?}");
+    assert!(s.frames_out >= 6, "the backlog's worth passed: {s:?}");
+    assert_eq!(exec.in_flight(), 0);
 }
 
 #[test]

@@ -7,8 +7,10 @@
 //!   `working ≤ in_flight`, and `working ≤ max_inflight` except while a flush empties the window;
 //! - `waiting` holds the drop flags of working frames that pre-processing has not started, oldest
 //!   first: the only frames the `Drop` policy may still drop;
-//! - `in_flight ≤ 2·max_inflight + 2`: frames done but waiting for downstream are bounded too,
-//!   so a slow sink back-pressures every policy.
+//! - `in_flight ≤ 2·max_inflight + 2`: frames done but waiting for downstream (or, under
+//!   `Skip`, carried frames waiting behind inferred ones to leave in order) are bounded too: a
+//!   full backlog makes `Block` wait and `Drop`/`Skip` drop the new frame, so a live source never
+//!   sees the delay grow.
 //!
 //! Every frame in is counted exactly once as out, flushed, failed or dropped ([`Recorder`]).
 use std::collections::VecDeque;
@@ -105,8 +107,22 @@ impl Window {
                 return Decision::Flushing;
             }
             let full = c.working >= a.max_inflight;
-            if c.in_flight >= 2 * a.max_inflight + 2 || (infer && full && a.policy == Policy::Block)
-            {
+            let backlog = c.in_flight >= 2 * a.max_inflight + 2;
+            if backlog && a.policy != Policy::Block {
+                // Live policies never wait: with the output backlog full, the new frame is
+                // dropped (counted), so the delay through the element stays bounded.
+                drop(c);
+                let mut st = self.stats();
+                st.frame_in();
+                st.dropped += 1;
+                drop(st);
+                self.log.debug(format_args!(
+                    "drop: output backlog full ({} frames inside), dropped the new frame",
+                    2 * a.max_inflight + 2
+                ));
+                return Decision::Dropped;
+            }
+            if backlog || (infer && full && a.policy == Policy::Block) {
                 c = self.changed.wait(c).unwrap_or_else(|p| p.into_inner());
                 continue;
             }

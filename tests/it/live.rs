@@ -128,19 +128,23 @@ fn the_debug_log_tells_each_drop_and_batch_of_an_element() {
 }
 
 #[test]
-fn skip_policy_passes_every_frame_and_carries_results() {
+fn skip_policy_carries_results_and_keeps_the_delay_bounded() {
     let (s, pts) = live_run("policy=skip");
-    assert_eq!(
-        (s.frames_in, s.frames_out, s.dropped),
-        (120, 120, 0),
-        "{s:?}"
-    );
+    // Frames pass without inference carrying the last results; once 2·2+2 frames are inside
+    // (carried ones waiting behind inferred ones to leave in order), new frames are dropped
+    // instead of waited for, so a 100 fps source never backs up behind the slow model.
+    assert_eq!(s.frames_in, 120);
+    assert_eq!(s.frames_out + s.dropped, 120, "{s:?}");
     assert!(s.carried > 0, "{s:?}");
-    assert_eq!(pts.len(), 120);
+    assert_eq!(pts.len() as u64, s.frames_out);
     assert!(
-        pts.windows(2).all(|w| w[1] - w[0] == 10_000_000),
-        "every frame, in order, timestamps intact"
+        pts.windows(2)
+            .all(|w| w[0] < w[1] && (w[1] - w[0]) % 10_000_000 == 0),
+        "in order, timestamps intact"
     );
+    // The time a frame spends in the element is bounded by the backlog: ≤ 6 frames behind
+    // a model of ≈ 115 ms (here measured p95, generous bound for a loaded machine).
+    assert!(s.total.p95_ms < 3_000.0, "{s:?}");
 }
 
 #[test]

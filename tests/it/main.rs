@@ -11,3 +11,4 @@ mod live;
 mod multiperson;
 mod pipeline;
 mod rtsp;
+mod signals;
