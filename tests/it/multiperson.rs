@@ -353,23 +353,15 @@ fn seg_backend_boxes_the_segmented_people() {
             .find(|((rx, ry, rw, rh), _)| x >= *rx && x < rx + rw && y >= *ry && y < ry + rh)
             .map_or(colour(0), |(_, k)| colour(*k))
     });
-    init();
-    let pipe = launch(&format!(
-        "appsrc name=src format=time caps=\"{}\" ! sapiensseg config=\"{}\" ! \
-         sapiensdetect name=d backend=seg min-area=500 ! appsink name=sink",
-        info.to_caps().unwrap(),
+    let chain = format!(
+        "sapiensseg config=\"{}\" ! sapiensdetect name=d backend=seg min-area=500",
         config("seg-analytic.toml").display()
-    ));
-    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
-    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
-    pipe.set_state(gst::State::Playing).unwrap();
-    src.push_buffer(frame).unwrap();
-    src.end_of_stream().unwrap();
-    let out = sink.pull_sample().unwrap().buffer_owned().unwrap();
-    pipe.set_state(gst::State::Null).unwrap();
-    let d = Detections::from_buffer(&out).unwrap().unwrap();
+    );
+    let (outs, _) = through(&chain, &info.to_caps().unwrap(), &[frame]);
+    let out = &outs[0];
+    let d = Detections::from_buffer(out).unwrap().unwrap();
     assert_eq!(d.backend, "seg");
-    let got: Vec<(u32, u32, u32, u32)> = rois(&out).iter().map(|r| r.0).collect();
+    let got: Vec<(u32, u32, u32, u32)> = rois(out).iter().map(|r| r.0).collect();
     let want = [(40u32, 30u32, 60u32, 180u32), (300, 60, 70, 150)];
     assert_eq!(got.len(), 2, "{got:?}");
     for (g, w) in got.iter().zip(want) {
@@ -390,24 +382,22 @@ fn onnx_detect(
     frame: gst::Buffer,
     info: &gst_video::VideoInfo,
 ) -> Vec<((u32, u32, u32, u32), f64)> {
-    init();
-    let pipe = launch(&format!(
-        "appsrc name=src format=time caps=\"{}\" ! sapiensdetect backend=onnx config=\"{}\" ! appsink name=sink",
-        info.to_caps().unwrap(),
+    let chain = format!(
+        "sapiensdetect backend=onnx config=\"{}\"",
         config(config_name).display()
-    ));
-    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
-    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
-    pipe.set_state(gst::State::Playing).unwrap();
-    src.push_buffer(frame).unwrap();
-    src.end_of_stream().unwrap();
-    let out = sink.pull_sample().unwrap().buffer_owned().unwrap();
-    pipe.set_state(gst::State::Null).unwrap();
+    );
+    let (outs, _) = through(&chain, &info.to_caps().unwrap(), &[frame]);
+    let out = &outs[0];
     assert_eq!(
-        Detections::from_buffer(&out).unwrap().unwrap().backend,
+        Detections::from_buffer(out).unwrap().unwrap().backend,
         "onnx"
     );
-    out.iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+    confident_rois(out)
+}
+
+/// The person ROI rects of a buffer with their `detection` confidence.
+fn confident_rois(b: &gst::BufferRef) -> Vec<((u32, u32, u32, u32), f64)> {
+    b.iter_meta::<gst_video::VideoRegionOfInterestMeta>()
         .map(|m| {
             let c = m
                 .param("detection")
@@ -482,6 +472,49 @@ fn onnx_detector_layouts_give_the_painted_boxes_through_the_letterbox() {
     }
 }
 
+/// The error `sapiensdetect backend=onnx config=CFG` posts when it starts.
+fn onnx_start_error(cfg: &std::path::Path) -> String {
+    init();
+    let el = gst::ElementFactory::make("sapiensdetect")
+        .property_from_str("backend", "onnx")
+        .property("config", cfg.to_str().unwrap())
+        .build()
+        .unwrap();
+    let e = start(&el).expect_err("the detector must refuse to start");
+    let _ = el.set_state(gst::State::Null);
+    e
+}
+
+/// Pushes `frames` (raw video of `caps`) through `appsrc ! {chain} ! appsink`; the buffers that
+/// come out, and the stats of the inference element named `d` if the chain has one.
+fn through(
+    chain: &str,
+    caps: &gst::Caps,
+    frames: &[gst::Buffer],
+) -> (
+    Vec<gst::Buffer>,
+    Option<sapiens_stream::pipelining::ExecutorStats>,
+) {
+    init();
+    let pipe = launch(&format!(
+        "appsrc name=src format=time caps=\"{caps}\" ! {chain} ! appsink name=sink"
+    ));
+    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    for b in frames {
+        src.push_buffer(b.clone()).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let mut out = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        out.push(s.buffer_owned().unwrap());
+    }
+    let stats = pipe.by_name("d").map(|d| element_stats(&d));
+    pipe.set_state(gst::State::Null).unwrap();
+    (out, stats)
+}
+
 #[test]
 fn a_model_that_is_not_a_detector_is_refused_naming_its_outputs() {
     let dir = scratch("not-a-detector");
@@ -495,13 +528,7 @@ fn a_model_that_is_not_a_detector_is_refused_naming_its_outputs() {
     )
     .unwrap();
     init();
-    let el = gst::ElementFactory::make("sapiensdetect")
-        .property_from_str("backend", "onnx")
-        .property("config", cfg.to_str().unwrap())
-        .build()
-        .unwrap();
-    let e = start(&el).expect_err("not a detector");
-    let _ = el.set_state(gst::State::Null);
+    let e = onnx_start_error(&cfg);
     assert!(
         e.contains("heatmaps") && e.contains("YOLOv8") && e.contains("pose-as-detector.toml"),
         "{e}"
@@ -516,25 +543,13 @@ fn a_model_that_is_not_a_detector_is_refused_naming_its_outputs() {
         ),
     )
     .unwrap();
-    let el = gst::ElementFactory::make("sapiensdetect")
-        .property_from_str("backend", "onnx")
-        .property("config", cfg.to_str().unwrap())
-        .build()
-        .unwrap();
-    let e = start(&el).expect_err("wrong input size");
-    let _ = el.set_state(gst::State::Null);
+    let e = onnx_start_error(&cfg);
     assert!(
         e.contains("[?,3,320,320]") && e.contains("[batch,3,640,640]"),
         "{e}"
     );
     // A pose config given to the detector's onnx backend: the config names the wrong head.
-    let el = gst::ElementFactory::make("sapiensdetect")
-        .property_from_str("backend", "onnx")
-        .property("config", config("pose-tiny-coco17.toml").to_str().unwrap())
-        .build()
-        .unwrap();
-    let e = start(&el).expect_err("a pose config");
-    let _ = el.set_state(gst::State::Null);
+    let e = onnx_start_error(&config("pose-tiny-coco17.toml"));
     assert!(e.contains("[detector]") && e.contains("sapienspose"), "{e}");
 }
 
@@ -558,31 +573,17 @@ fn the_onnx_detector_batches_frames_and_each_gets_its_own_boxes() {
             (b, info, (x0, y0))
         })
         .collect();
-    init();
-    let pipe = launch(&format!(
-        "appsrc name=src format=time caps=\"{}\" ! sapiensdetect name=d backend=onnx config=\"{}\" \
-         batch-size=4 batch-timeout-ms=500 ! appsink name=sink",
-        frames[0].1.to_caps().unwrap(),
+    let chain = format!(
+        "sapiensdetect name=d backend=onnx config=\"{}\" batch-size=4 batch-timeout-ms=500",
         config("detector-analytic-mmdeploy.toml").display()
-    ));
-    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
-    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
-    pipe.set_state(gst::State::Playing).unwrap();
-    for (b, _, _) in &frames {
-        src.push_buffer(b.clone()).unwrap();
-    }
-    src.end_of_stream().unwrap();
-    let mut got = Vec::new();
-    while let Ok(s) = sink.pull_sample() {
-        got.push(
-            rois(s.buffer().unwrap())
-                .iter()
-                .map(|r| r.0)
-                .collect::<Vec<_>>(),
-        );
-    }
-    let st = element_stats(&pipe.by_name("d").unwrap());
-    pipe.set_state(gst::State::Null).unwrap();
+    );
+    let buffers: Vec<gst::Buffer> = frames.iter().map(|f| f.0.clone()).collect();
+    let (outs, st) = through(&chain, &frames[0].1.to_caps().unwrap(), &buffers);
+    let st = st.unwrap();
+    let got: Vec<Vec<(u32, u32, u32, u32)>> = outs
+        .iter()
+        .map(|b| rois(b).iter().map(|r| r.0).collect())
+        .collect();
     assert_eq!(got.len(), 4);
     for (boxes, (_, _, (x0, y0))) in got.iter().zip(&frames) {
         assert_eq!(
@@ -616,33 +617,14 @@ fn a_bare_detector_model_gets_its_familys_pre_processing() {
             .find(|((rx, ry, rw, rh), _)| x >= *rx && x < rx + rw && y >= *ry && y < ry + rh)
             .map_or([30, 30, 30], |(_, c)| *c)
     });
-    init();
-    let pipe = launch(&format!(
-        "appsrc name=src format=time caps=\"{}\" ! sapiensdetect backend=onnx model=\"{}\" ! appsink name=sink",
-        info.to_caps().unwrap(),
+    let chain = format!(
+        "sapiensdetect backend=onnx model=\"{}\"",
         root()
             .join("tests/models/detector_analytic_yolox.onnx")
             .display()
-    ));
-    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
-    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
-    pipe.set_state(gst::State::Playing).unwrap();
-    src.push_buffer(frame).unwrap();
-    src.end_of_stream().unwrap();
-    let out = sink.pull_sample().unwrap().buffer_owned().unwrap();
-    pipe.set_state(gst::State::Null).unwrap();
-    let mut got: Vec<((u32, u32, u32, u32), f64)> = out
-        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-        .map(|m| {
-            (
-                m.rect(),
-                m.param("detection")
-                    .unwrap()
-                    .get::<f64>("confidence")
-                    .unwrap(),
-            )
-        })
-        .collect();
+    );
+    let (outs, _) = through(&chain, &info.to_caps().unwrap(), &[frame]);
+    let mut got = confident_rois(&outs[0]);
     got.sort_by_key(|g| g.0.0);
     assert_eq!(
         got,
