@@ -56,13 +56,12 @@ impl HogDetector {
 
     /// People in `img` (grey or BGR), boxes in its pixels, scores = SVM margins.
     pub fn detect(&self, img: &Image) -> Result<Vec<Detection>> {
-        let mut data = img.data.clone();
         let stride = img.width as usize * img.channels;
-        // SAFETY: the Mat lives only in this call, over `data`, which nothing else touches.
+        // SAFETY: the Mat lives only in this call, over `img.data`, and HOG only reads it.
         let mat = unsafe {
             mat_over(
-                data.as_mut_ptr(),
-                data.len(),
+                img.data.as_ptr() as *mut u8,
+                img.data.len(),
                 stride,
                 img.width,
                 img.height,

@@ -344,13 +344,14 @@ impl Stages for PoseStages {
         pre.persons.len()
     }
 
-    fn infer(&self, batch: Vec<PosePre>) -> Result<Vec<PoseInferred>> {
-        // Frames with persons that fit one run go into one model run together; a crowd runs on
-        // its own, run by run; frames without persons (nobody detected) skip the model.
+    fn infer(&self, mut batch: Vec<PosePre>) -> Result<Vec<PoseInferred>> {
+        // Frames with persons that fit one run go into one model run together (their crops move
+        // to a shared session's worker without a copy); a crowd runs on its own, run by run;
+        // frames without persons (nobody detected) skip the model.
         let (counts, tensors): (Vec<usize>, Vec<_>) = batch
-            .iter()
+            .iter_mut()
             .filter(|p| !p.persons.is_empty() && p.crowd.is_none())
-            .map(|p| (p.persons.len(), Cow::Borrowed(&p.tensor[..])))
+            .map(|p| (p.persons.len(), Cow::Owned(std::mem::take(&mut p.tensor))))
             .unzip();
         let mut slices = if counts.is_empty() {
             Vec::new()
