@@ -8,6 +8,7 @@ use gst::prelude::*;
 
 use crate::config::{Config, Weights};
 use crate::elements::inference::stats;
+use crate::elements::sapienscamsrc::{CameraStats, Transport};
 use crate::elements::sapiensoverlay::Layout;
 use crate::error::{Error, Result};
 use crate::pipelining::{
@@ -57,7 +58,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Layout::Overlay)]
     pub layout: Layout,
     /// Seconds between live stats lines (0 = none; at most a day).
-    #[arg(long, default_value_t = 2.0, value_parser = seconds)]
+    #[arg(long, default_value_t = 2.0, value_parser = seconds_between(0.0, 86_400.0))]
     pub stats_interval: f64,
     /// Person detector before the heads: `hog` (OpenCV's people detector), `seg` (the
     /// foreground of a seg head), a detector model `.onnx` (YOLOv8/YOLO11, YOLOX or mmdeploy
@@ -77,17 +78,53 @@ pub struct RunArgs {
     /// Also write the final stats as JSON here.
     #[arg(long)]
     pub stats_json: Option<PathBuf>,
+    /// RTSP cameras: no frame for this long (s) = camera lost: no-signal frames keep the
+    /// recording going while it is reconnected.
+    #[arg(long, default_value_t = 5.0, value_parser = seconds_between(0.1, 600.0))]
+    pub stall_timeout: f64,
+    /// RTSP cameras: seconds between reconnection attempts.
+    #[arg(long, default_value_t = 1.0, value_parser = seconds_between(0.0, 600.0))]
+    pub retry_delay: f64,
+    /// RTSP cameras: longest wait for the server to answer (s).
+    #[arg(long, default_value_t = 10.0, value_parser = seconds_between(0.1, 600.0))]
+    pub connect_timeout: f64,
+    /// RTSP cameras: end with an error when the camera is not back after this long (s;
+    /// 0 = keep trying forever).
+    #[arg(long, default_value_t = 0.0, value_parser = seconds_between(0.0, 2_592_000.0))]
+    pub give_up: f64,
+    /// RTSP cameras: RTP transport: auto (UDP, then TCP), tcp or udp.
+    #[arg(long, value_enum, default_value_t = Transport::Auto)]
+    pub rtsp_transport: Transport,
+    /// RTSP cameras: jitter buffer (s).
+    #[arg(long, default_value_t = 0.2, value_parser = seconds_between(0.0, 60.0))]
+    pub rtsp_latency: f64,
+    /// MP4 recordings of live inputs are fragmented every this many seconds, so a run killed
+    /// outright (`kill -9`, power loss) leaves a playable file up to the last fragment (0 = one
+    /// moov written at the end, as for files).
+    #[arg(long, default_value_t = 1.0, value_parser = seconds_between(0.0, 3600.0))]
+    pub fragment: f64,
 }
 
-/// A number of seconds: finite, 0 to 86400.
-fn seconds(v: &str) -> std::result::Result<f64, String> {
-    let s: f64 = v.parse().map_err(|e| format!("{v}: {e}"))?;
-    if s.is_finite() && (0.0..=86_400.0).contains(&s) {
-        Ok(s)
-    } else {
-        Err(format!("{v} is not a number of seconds in 0..=86400"))
+/// A clap parser for a number of seconds in `min..=max`.
+fn seconds_between(
+    min: f64,
+    max: f64,
+) -> impl Fn(&str) -> std::result::Result<f64, String> + Clone + Send + Sync + 'static {
+    move |v: &str| {
+        let s: f64 = v.parse().map_err(|e| format!("{v}: {e}"))?;
+        if s.is_finite() && (min..=max).contains(&s) {
+            Ok(s)
+        } else {
+            Err(format!("{v} is not a number of seconds in {min}..={max}"))
+        }
     }
 }
+
+/// Whole milliseconds of `s` seconds (a flag already range-checked).
+fn ms(s: f64) -> u32 {
+    (s * 1000.0).round() as u32
+}
+
 
 /// A file the run will write: its folder must exist (checked before the run, not after it).
 fn check_writable(flag: &str, path: &Path) -> Result<()> {
@@ -110,6 +147,33 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// An RTSP camera URI (read through `sapienscamsrc`, which reconnects).
+pub(super) fn is_camera(input: &str) -> bool {
+    ["rtsp://", "rtsps://", "rtspt://", "rtspu://"]
+        .iter()
+        .any(|p| input.to_ascii_lowercase().starts_with(p))
+}
+
+/// A live input (a camera): recordings are fragmented, see `--fragment`.
+fn is_live(input: &str) -> bool {
+    is_camera(input) || input.starts_with("/dev/video")
+}
+
+/// The source part of the launch line for an RTSP camera: `sapienscamsrc name=camera`.
+fn camera_source(args: &RunArgs) -> String {
+    format!(
+        "sapienscamsrc name=camera uri={} protocols={} stall-timeout-ms={} retry-delay-ms={} \
+         connect-timeout-ms={} give-up-s={} latency-ms={}",
+        quote(&args.input),
+        args.rtsp_transport.as_str(),
+        ms(args.stall_timeout),
+        ms(args.retry_delay),
+        ms(args.connect_timeout),
+        args.give_up.ceil() as u32,
+        ms(args.rtsp_latency),
+    )
+}
+
 /// The source and decoder part of the launch line.
 pub(super) fn source(input: &str) -> String {
     if input.contains("://") {
@@ -121,14 +185,17 @@ pub(super) fn source(input: &str) -> String {
     }
 }
 
-/// The encoder, muxer and sink for `output`.
-fn sink(output: Option<&Path>) -> Result<String> {
+/// The encoder, muxer and sink for `output`; MP4 fragmented every `fragment_ms` (0 = not).
+fn sink(output: Option<&Path>, fragment_ms: u32) -> Result<String> {
     let Some(out) = output else {
         return Ok("fakesink sync=false".into());
     };
     let mux = match out.extension().and_then(|e| e.to_str()) {
-        Some("mp4") | Some("mov") => "mp4mux",
-        Some("mkv") => "matroskamux",
+        Some("mp4") | Some("mov") if fragment_ms > 0 => {
+            format!("mp4mux fragment-duration={fragment_ms}")
+        }
+        Some("mp4") | Some("mov") => "mp4mux".into(),
+        Some("mkv") => "matroskamux".into(),
         _ => {
             return Err(Error::Invalid(format!(
                 "output {}: use a .mp4 or .mkv file name",
@@ -197,7 +264,12 @@ fn detection(args: &RunArgs) -> Result<Vec<String>> {
 /// The whole launch line; the detector is named `detector`, heads `head0`, `head1`, … The
 /// detector (and tracker) go first; with `--detector seg`, right after the seg head it reads.
 pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
-    let mut parts = vec![source(&args.input), "videoconvert name=entry".into()];
+    let input = if is_camera(&args.input) {
+        camera_source(args)
+    } else {
+        source(&args.input)
+    };
+    let mut parts = vec![input, "videoconvert name=entry".into()];
     let mut detection = Some(detection(args)?);
     let after_seg = args.detector.as_deref() == Some("seg");
     let seg_head = configs
@@ -247,7 +319,12 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
     if !args.no_overlay && args.output.is_some() {
         parts.push(format!("sapiensoverlay layout={}", args.layout.as_str()));
     }
-    parts.push(sink(args.output.as_deref())?);
+    let fragment_ms = if is_live(&args.input) {
+        ms(args.fragment)
+    } else {
+        0
+    };
+    parts.push(sink(args.output.as_deref(), fragment_ms)?);
     Ok(parts.join(" ! "))
 }
 
@@ -255,11 +332,42 @@ fn head_stats(head: &gst::Element) -> Result<ExecutorStats> {
     stats::from_structure(&head.property::<gst::Structure>("stats"))
 }
 
+fn camera_stats(camera: &gst::Element) -> Option<CameraStats> {
+    CameraStats::from_structure(&camera.property::<gst::Structure>("stats"))
+}
+
+/// The camera's live line: frames per second in since `prev` (`interval` ago), outages, and a
+/// warning while it is lost.
+fn print_camera(camera: &gst::Element, prev: &mut Option<CameraStats>, interval: Duration) {
+    let Some(now) = camera_stats(camera) else {
+        return;
+    };
+    let before = prev.as_ref().map_or(0, |p| p.camera_frames);
+    let fps = (now.camera_frames - before) as f64 / interval.as_secs_f64();
+    println!(
+        "[camera] {fps:>6.2} fps in  {} frames, {} outages ({} no-signal frames), {} reconnection attempts",
+        now.camera_frames, now.outages, now.no_signal_frames, now.reconnects
+    );
+    if now.lost || (now.camera_frames > 0 && now.since_frame_s > 2.0 * interval.as_secs_f64()) {
+        println!(
+            "WARNING: no frame from the camera for {:.1} s{}",
+            now.since_frame_s,
+            if now.lost {
+                "; showing no-signal frames while reconnecting"
+            } else {
+                ""
+            }
+        );
+    }
+    *prev = Some(now);
+}
+
 fn print_live(heads: &[gst::Element]) {
     for h in heads {
         if let Ok(s) = head_stats(h) {
+            let backlog = s.frames_in - (s.frames_out + s.dropped + s.flushed + s.failed).min(s.frames_in);
             println!(
-                "[{}] frames {:>6} ({} dropped, {} carried)  {:>6.2} fps  latency ms p50: pre {:.1} infer {:.1} post {:.1} total {:.1}",
+                "[{}] frames {:>6} ({} dropped, {} carried, {backlog} inside)  {:>6.2} fps  latency ms p50: pre {:.1} infer {:.1} post {:.1} total {:.1}",
                 h.name(),
                 s.frames_out,
                 s.dropped,
@@ -353,6 +461,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let _ = pipeline.set_state(gst::State::Null);
         return Err(err);
     }
+    let camera = pipeline.by_name("camera");
+    let mut camera_prev = None;
     let interval = Duration::from_secs_f64(args.stats_interval);
     let mut next_print = Instant::now() + interval;
     let mut eos_sent: Option<Instant> = None;
@@ -383,6 +493,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
             ));
         }
         if !interval.is_zero() && Instant::now() >= next_print {
+            if let Some(c) = &camera {
+                print_camera(c, &mut camera_prev, interval);
+            }
             print_live(&heads);
             next_print += interval;
         }
@@ -405,6 +518,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             gst::MessageView::Warning(w) => {
                 eprintln!("warning from {}: {}", src_name(w.src()), w.error());
             }
+            gst::MessageView::Element(e) => print_camera_event(e.structure()),
             _ => {}
         }
     };
@@ -417,12 +531,20 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .iter()
         .map(|h| h.property::<String>("provider"))
         .collect();
+    let camera_final = camera.as_ref().and_then(camera_stats);
     let _ = pipeline.set_state(gst::State::Null);
     // The summary and the stats JSON are written whatever ended the run.
     print_summary(&finals, &providers, wall);
+    if let Some(c) = &camera_final {
+        println!(
+            "camera: {} frames, {} outages, {} frames lost (no-signal frames in their place), {} reconnection attempts",
+            c.camera_frames, c.outages, c.no_signal_frames, c.reconnects
+        );
+    }
     if let Some(path) = &args.stats_json {
         let json = serde_json::json!({
             "wall_s": wall.as_secs_f64(),
+            "camera": camera_final,
             "heads": finals.iter().zip(&providers).map(|((n, s), p)| serde_json::json!({"name": n, "provider": p, "stats": s})).collect::<Vec<_>>(),
         });
         std::fs::write(
@@ -452,6 +574,24 @@ fn finish_recording(pipeline: &gst::Pipeline) -> bool {
     };
     pad.send_event(gst::event::Eos::new());
     true
+}
+
+/// A `sapienscamsrc` outage message as a line of the run's output.
+fn print_camera_event(s: Option<&gst::StructureRef>) {
+    let Some(s) = s else { return };
+    match s.name().as_str() {
+        "sapiens-camera-lost" => println!(
+            "WARNING: camera lost (outage {}): no frame for {:.1} s; reconnecting, no-signal frames meanwhile",
+            s.get::<u64>("outages").unwrap_or(0),
+            s.get::<f64>("since-frame-s").unwrap_or(0.0)
+        ),
+        "sapiens-camera-back" => println!(
+            "camera back after {:.1} s ({} no-signal frames)",
+            s.get::<f64>("outage-s").unwrap_or(0.0),
+            s.get::<u64>("no-signal-frames").unwrap_or(0)
+        ),
+        _ => {}
+    }
 }
 
 fn src_name(src: Option<&gst::Object>) -> String {

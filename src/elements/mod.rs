@@ -2,6 +2,7 @@
 pub mod dense;
 pub mod frame;
 pub mod inference;
+pub mod sapienscamsrc;
 pub mod sapiensdepth;
 pub mod sapiensdetect;
 pub mod sapiensnormal;
@@ -37,6 +38,7 @@ fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError
         ("sapiensdepth", sapiensdepth::SapiensDepth::static_type()),
         ("sapiensnormal", sapiensnormal::SapiensNormal::static_type()),
         ("sapienstrack", sapienstrack::SapiensTrack::static_type()),
+        ("sapienscamsrc", sapienscamsrc::SapiensCamSrc::static_type()),
         (
             "sapiensoverlay",
             sapiensoverlay::SapiensOverlay::static_type(),

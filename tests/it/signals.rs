@@ -31,7 +31,7 @@ fn spawn_run(out: &std::path::Path, json: &std::path::Path) -> Child {
         .expect("the sapiens binary")
 }
 
-fn signal(child: &Child, sig: &str) {
+pub(crate) fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &child.id().to_string()])
         .status()
@@ -41,7 +41,7 @@ fn signal(child: &Child, sig: &str) {
 }
 
 /// Waits for `child` at most `limit`; its exit status and how long it took.
-fn wait(mut child: Child, limit: Duration) -> (std::process::ExitStatus, Duration) {
+pub(crate) fn wait(mut child: Child, limit: Duration) -> (std::process::ExitStatus, Duration) {
     let t = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -1,0 +1,581 @@
+//! The `sapienscamsrc` bin: `fallbacksrc` → `videorate` → `videoconvert` → `videoscale` →
+//! `capsfilter` (the camera's caps) → ghost `src` pad.
+//!
+//! Which frames are "no signal" is known from their caps: fallbacksrc's dummy source is asked
+//! for [`NO_SIGNAL_SIZE`] frames, a size no camera has, so every caps event at `videoconvert`'s
+//! sink says, in stream order, whether the frames after it are the camera's or stand-ins.
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Instant;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+
+use super::{CameraStats, Transport};
+use crate::elements::lock;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "sapienscamsrc",
+        gst::DebugColorFlags::empty(),
+        Some("Sapiens reconnecting camera source"),
+    )
+});
+
+/// Width and height of the dummy frames (black; scaled up to the camera's size on the way out).
+const NO_SIGNAL_SIZE: i32 = 2;
+
+pub const DEFAULT_STALL_TIMEOUT_MS: u32 = 5_000;
+pub const DEFAULT_RETRY_DELAY_MS: u32 = 1_000;
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u32 = 10_000;
+pub const DEFAULT_LATENCY_MS: u32 = 200;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    uri: Option<String>,
+    transport: Transport,
+    connect_timeout_ms: u32,
+    stall_timeout_ms: u32,
+    retry_delay_ms: u32,
+    give_up_s: u32,
+    latency_ms: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            uri: None,
+            transport: Transport::Auto,
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
+            retry_delay_ms: DEFAULT_RETRY_DELAY_MS,
+            give_up_s: 0,
+            latency_ms: DEFAULT_LATENCY_MS,
+        }
+    }
+}
+
+/// What the probes see of the feed; shared with the `stats` property.
+#[derive(Default)]
+struct Feed {
+    camera_frames: AtomicU64,
+    no_signal_frames: AtomicU64,
+    outages: AtomicU64,
+    /// The frames after the last caps event are stand-ins.
+    stand_ins: AtomicBool,
+    /// The last frame out was a stand-in: the camera is lost.
+    lost: AtomicBool,
+    /// EOS was asked for: the next frame is replaced by EOS, later ones are dropped.
+    eos_requested: AtomicBool,
+    eos_sent: AtomicBool,
+    times: Mutex<Times>,
+}
+
+#[derive(Default)]
+struct Times {
+    last_frame: Option<Instant>,
+    lost_since: Option<Instant>,
+    /// `no_signal_frames` when the current outage began.
+    lost_frames_before: u64,
+}
+
+impl Feed {
+    fn stats(&self, reconnects: u64) -> CameraStats {
+        let times = lock(&self.times);
+        CameraStats {
+            camera_frames: self.camera_frames.load(Ordering::Relaxed),
+            no_signal_frames: self.no_signal_frames.load(Ordering::Relaxed),
+            outages: self.outages.load(Ordering::Relaxed),
+            reconnects,
+            lost: self.lost.load(Ordering::Relaxed),
+            since_frame_s: times
+                .last_frame
+                .map_or(0.0, |t| t.elapsed().as_secs_f64()),
+        }
+    }
+}
+
+pub struct SapiensCamSrc {
+    settings: Mutex<Settings>,
+    feed: Arc<Feed>,
+    fallback: gst::Element,
+    rate: gst::Element,
+    convert: gst::Element,
+    scale: gst::Element,
+    filter: gst::Element,
+}
+
+/// Makes an element from a factory every GStreamer install has (core, -base, or fallbacksrc,
+/// registered by [`ensure_fallbacksrc`]).
+fn make(factory: &str, name: &str) -> gst::Element {
+    gst::ElementFactory::make(factory)
+        .name(name)
+        .build()
+        .unwrap_or_else(|e| panic!("GStreamer element {factory}: {e}"))
+}
+
+/// Registers gst-plugins-rs's `fallbackswitch` plugin (linked into this library) in this
+/// process, unless a `fallbacksrc` is already installed.
+fn ensure_fallbacksrc() {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    DONE.call_once(|| {
+        if gst::ElementFactory::find("fallbacksrc").is_none()
+            && let Err(e) = gstfallbackswitch::plugin_register_static()
+        {
+            gst::error!(CAT, "cannot register fallbacksrc: {e}");
+        }
+    });
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for SapiensCamSrc {
+    const NAME: &'static str = "GstSapiensCamSrc";
+    type Type = super::SapiensCamSrc;
+    type ParentType = gst::Bin;
+
+    fn with_class(_klass: &Self::Class) -> Self {
+        ensure_fallbacksrc();
+        let fallback = make("fallbacksrc", "fallback");
+        let rate = make("videorate", "rate");
+        rate.set_property("skip-to-first", true);
+        Self {
+            settings: Mutex::new(Settings::default()),
+            feed: Arc::default(),
+            fallback,
+            rate,
+            convert: make("videoconvert", "convert"),
+            scale: make("videoscale", "scale"),
+            filter: make("capsfilter", "camera-caps"),
+        }
+    }
+}
+
+impl ObjectImpl for SapiensCamSrc {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let ms = |name: &str, blurb: &str, min: u32, max: u32, default: u32| {
+                glib::ParamSpecUInt::builder(name)
+                    .blurb(blurb)
+                    .minimum(min)
+                    .maximum(max)
+                    .default_value(default)
+                    .mutable_ready()
+                    .build()
+            };
+            vec![
+                glib::ParamSpecString::builder("uri")
+                    .blurb("Camera URI (rtsp://, rtsps://; any URI uridecodebin3 reads)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("protocols", Transport::Auto)
+                    .blurb("RTP transport for RTSP cameras")
+                    .mutable_ready()
+                    .build(),
+                ms(
+                    "connect-timeout-ms",
+                    "Longest wait for the RTSP server to answer, ms (rtspsrc tcp-timeout)",
+                    100,
+                    600_000,
+                    DEFAULT_CONNECT_TIMEOUT_MS,
+                ),
+                ms(
+                    "stall-timeout-ms",
+                    "No frame for this long = camera lost: no-signal frames, then reconnect, ms",
+                    100,
+                    600_000,
+                    DEFAULT_STALL_TIMEOUT_MS,
+                ),
+                ms(
+                    "retry-delay-ms",
+                    "Wait between reconnection attempts, ms",
+                    0,
+                    600_000,
+                    DEFAULT_RETRY_DELAY_MS,
+                ),
+                ms(
+                    "give-up-s",
+                    "Post an error when the camera is not back after this long, s (0 = never)",
+                    0,
+                    30 * 86_400,
+                    0,
+                ),
+                ms(
+                    "latency-ms",
+                    "RTSP jitter buffer, ms (rtspsrc latency)",
+                    0,
+                    60_000,
+                    DEFAULT_LATENCY_MS,
+                ),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .blurb(
+                        "camera-frames, no-signal-frames, outages, reconnects (u64), lost (bool), \
+                         since-frame-s (seconds since the last camera frame)",
+                    )
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = lock(&self.settings);
+        match pspec.name() {
+            "uri" => s.uri = value.get().expect("type checked upstream"),
+            "protocols" => s.transport = value.get().expect("type checked upstream"),
+            "connect-timeout-ms" => {
+                s.connect_timeout_ms = value.get().expect("type checked upstream")
+            }
+            "stall-timeout-ms" => s.stall_timeout_ms = value.get().expect("type checked upstream"),
+            "retry-delay-ms" => s.retry_delay_ms = value.get().expect("type checked upstream"),
+            "give-up-s" => s.give_up_s = value.get().expect("type checked upstream"),
+            "latency-ms" => s.latency_ms = value.get().expect("type checked upstream"),
+            other => unreachable!("no property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = lock(&self.settings);
+        match pspec.name() {
+            "uri" => s.uri.to_value(),
+            "protocols" => s.transport.to_value(),
+            "connect-timeout-ms" => s.connect_timeout_ms.to_value(),
+            "stall-timeout-ms" => s.stall_timeout_ms.to_value(),
+            "retry-delay-ms" => s.retry_delay_ms.to_value(),
+            "give-up-s" => s.give_up_s.to_value(),
+            "latency-ms" => s.latency_ms.to_value(),
+            "stats" => {
+                drop(s);
+                let reconnects = self
+                    .fallback
+                    .property::<gst::Structure>("statistics")
+                    .get::<u64>("num-retry")
+                    .unwrap_or(0);
+                let st = self.feed.stats(reconnects);
+                gst::Structure::builder("sapienscamsrc-stats")
+                    .field("camera-frames", st.camera_frames)
+                    .field("no-signal-frames", st.no_signal_frames)
+                    .field("outages", st.outages)
+                    .field("reconnects", st.reconnects)
+                    .field("lost", st.lost)
+                    .field("since-frame-s", st.since_frame_s)
+                    .build()
+                    .to_value()
+            }
+            other => unreachable!("no property {other}"),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        obj.add_many([
+            &self.fallback,
+            &self.rate,
+            &self.convert,
+            &self.scale,
+            &self.filter,
+        ])
+        .expect("fresh elements join the bin");
+        gst::Element::link_many([&self.rate, &self.convert, &self.scale, &self.filter])
+            .expect("raw video elements link");
+        let target = self.filter.static_pad("src").expect("capsfilter has src");
+        let ghost = gst::GhostPad::builder_from_template_with_target(
+            &obj.pad_template("src").expect("src template"),
+            &target,
+        )
+        .expect("ghost pad on capsfilter")
+        .build();
+        obj.add_pad(&ghost).expect("one src pad");
+
+        self.fallback.set_property(
+            "dummy-video-caps",
+            gst::Caps::builder("video/x-raw")
+                .field("width", NO_SIGNAL_SIZE)
+                .field("height", NO_SIGNAL_SIZE)
+                .build(),
+        );
+        self.fallback.set_property("restart-on-eos", true);
+        // Video only (fallbacksrc would add a silent audio stream to a camera without audio).
+        self.fallback.set_property("enable-audio", false);
+        let rate_sink = self.rate.static_pad("sink").expect("videorate has sink");
+        let audio_sinks = obj.downgrade();
+        self.fallback.connect_pad_added(move |_, pad| {
+            if pad.name().starts_with("video") && !rate_sink.is_linked() {
+                if let Err(e) = pad.link(&rate_sink) {
+                    gst::error!(CAT, "linking the camera video: {e}");
+                }
+            } else if let Some(bin) = audio_sinks.upgrade() {
+                // Audio (or a second video stream) is not used: a fakesink takes it.
+                let sink = make("fakesink", &format!("unused-{}", pad.name()));
+                sink.set_property("sync", false);
+                sink.set_property("async", false);
+                let added = bin.add(&sink).is_ok();
+                // A source bin: the pipeline must not wait for this sink's EOS.
+                bin.unset_element_flags(gst::ElementFlags::SINK);
+                let linked = added
+                    && sink.sync_state_with_parent().is_ok()
+                    && pad
+                        .link(&sink.static_pad("sink").expect("fakesink has sink"))
+                        .is_ok();
+                if !linked {
+                    gst::warning!(CAT, "cannot discard stream {}", pad.name());
+                }
+            }
+        });
+        self.install_probes();
+        obj.connect_deep_element_added(|bin, _, element| {
+            bin.imp().configure_child(element);
+        });
+    }
+}
+
+impl SapiensCamSrc {
+    /// Applies the settings to the `fallbacksrc` (at READY).
+    fn configure_fallback(&self) -> Result<(), gst::ErrorMessage> {
+        let s = lock(&self.settings).clone();
+        let Some(uri) = s.uri.filter(|u| !u.is_empty()) else {
+            return Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ["sapienscamsrc: no uri set"]
+            ));
+        };
+        if gst::Element::make_from_uri(gst::URIType::Src, &uri, None).is_err() {
+            return Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ["sapienscamsrc: no GStreamer source reads {uri} (expected rtsp://host:port/path)"]
+            ));
+        }
+        let ns = |ms: u64| ms * 1_000_000;
+        let fb = &self.fallback;
+        fb.set_property("uri", &uri);
+        fb.set_property("timeout", ns(s.stall_timeout_ms as u64));
+        fb.set_property("restart-timeout", ns(s.retry_delay_ms.max(1) as u64));
+        let give_up = if s.give_up_s == 0 {
+            u64::MAX - 1
+        } else {
+            ns(s.give_up_s as u64 * 1000)
+        };
+        fb.set_property("retry-timeout", give_up);
+        Ok(())
+    }
+
+    /// Settings that live on elements fallbacksrc creates (again at each reconnection).
+    fn configure_child(&self, element: &gst::Element) {
+        let s = lock(&self.settings).clone();
+        let has = |name: &str| element.find_property(name).is_some();
+        let factory = element.factory().map(|f| f.name().to_string());
+        if factory.as_deref() == Some("rtspsrc") {
+            element.set_property_from_str("protocols", s.transport.rtspsrc_protocols());
+            element.set_property("tcp-timeout", s.connect_timeout_ms as u64 * 1000);
+            element.set_property("latency", s.latency_ms);
+        }
+        // Resume at a key frame, never show a frame decoded from missing references.
+        if has("wait-for-keyframe") {
+            element.set_property("wait-for-keyframe", true);
+        }
+        if has("request-keyframe") {
+            element.set_property("request-keyframe", true);
+        }
+        if has("output-corrupt") {
+            element.set_property("output-corrupt", false);
+        }
+    }
+
+    /// The probes that fix the output caps, count frames, report outages and end the stream.
+    fn install_probes(&self) {
+        let feed = self.feed.clone();
+        let filter = self.filter.clone();
+        let convert_sink = self.convert.static_pad("sink").expect("convert has sink");
+        // Before videorate: nothing leaves until the camera's first caps are known (they fix the
+        // output caps); EOS asked for by the application replaces the next frame.
+        let rate_sink = self.rate.static_pad("sink").expect("videorate has sink");
+        let camera_caps = Mutex::new(None::<gst::Caps>);
+        rate_sink.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_, info| {
+                if feed.eos_requested.load(Ordering::SeqCst) {
+                    if info.buffer().is_some() {
+                        // This thread is the only one pushing past videorate: EOS goes out
+                        // in order, and nothing follows it.
+                        if !feed.eos_sent.swap(true, Ordering::SeqCst) {
+                            convert_sink.send_event(gst::event::Eos::new());
+                        }
+                        return consume(info);
+                    }
+                } else if let Some(gst::EventView::Caps(c)) = info.event().map(|e| e.view()) {
+                    let caps = c.caps();
+                    if !is_no_signal(caps) {
+                        let mut known = lock(&camera_caps);
+                        if known.is_none() {
+                            let fixed = output_caps(caps);
+                            gst::info!(CAT, "camera caps {caps}; output {fixed}");
+                            filter.set_property("caps", &fixed);
+                            *known = Some(fixed);
+                        }
+                    } else if lock(&camera_caps).is_none() {
+                        return consume(info);
+                    }
+                } else if info.buffer().is_some() && lock(&camera_caps).is_none() {
+                    return consume(info);
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+        // After videorate (frames at the camera's rate): count, and report outages as the
+        // caps switch between the camera's and the stand-ins'.
+        let feed = self.feed.clone();
+        let element = self.obj().downgrade();
+        let convert_sink = self.convert.static_pad("sink").expect("convert has sink");
+        convert_sink.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_, info| {
+                if let Some(gst::EventView::Caps(c)) = info.event().map(|e| e.view()) {
+                    feed.stand_ins.store(is_no_signal(c.caps()), Ordering::SeqCst);
+                } else if info.buffer().is_some() {
+                    // The state changes with the first frame of the other kind: a source
+                    // restarted that sends caps but no frame is still lost.
+                    let lost = feed.stand_ins.load(Ordering::SeqCst);
+                    if feed.lost.swap(lost, Ordering::SeqCst) != lost
+                        && let Some(el) = element.upgrade()
+                    {
+                        el.imp().report(lost);
+                    }
+                    if lost {
+                        feed.no_signal_frames.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        feed.camera_frames.fetch_add(1, Ordering::Relaxed);
+                        lock(&feed.times).last_frame = Some(Instant::now());
+                    }
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+
+    /// Counts and posts a camera loss (`lost`) or return.
+    fn report(&self, lost: bool) {
+        let feed = &self.feed;
+        let no_signal = feed.no_signal_frames.load(Ordering::Relaxed);
+        let msg = {
+            let mut times = lock(&feed.times);
+            if lost {
+                let outages = feed.outages.fetch_add(1, Ordering::Relaxed) + 1;
+                times.lost_since = Some(Instant::now());
+                times.lost_frames_before = no_signal;
+                let since = times.last_frame.map_or(0.0, |t| t.elapsed().as_secs_f64());
+                gst::warning!(CAT, "camera lost (outage {outages}): no frame for {since:.1} s");
+                gst::Structure::builder("sapiens-camera-lost")
+                    .field("outages", outages)
+                    .field("since-frame-s", since)
+                    .build()
+            } else {
+                let outage_s = times
+                    .lost_since
+                    .take()
+                    .map_or(0.0, |t| t.elapsed().as_secs_f64());
+                let frames = no_signal - times.lost_frames_before;
+                gst::info!(CAT, "camera back after {outage_s:.1} s ({frames} no-signal frames)");
+                gst::Structure::builder("sapiens-camera-back")
+                    .field("outages", feed.outages.load(Ordering::Relaxed))
+                    .field("outage-s", outage_s)
+                    .field("no-signal-frames", frames)
+                    .build()
+            }
+        };
+        let obj = self.obj();
+        let _ = obj.post_message(gst::message::Element::builder(msg).src(&*obj).build());
+    }
+}
+
+/// Takes the buffer or event out of the stream (a dropped buffer counts as pushed).
+fn consume(info: &mut gst::PadProbeInfo<'_>) -> gst::PadProbeReturn {
+    info.data.take();
+    info.flow_res = Ok(gst::FlowSuccess::Ok);
+    gst::PadProbeReturn::Handled
+}
+
+/// Frames from fallbacksrc's dummy source (see [`NO_SIGNAL_SIZE`]).
+fn is_no_signal(caps: &gst::CapsRef) -> bool {
+    caps.structure(0).is_some_and(|s| {
+        s.get::<i32>("width") == Ok(NO_SIGNAL_SIZE) && s.get::<i32>("height") == Ok(NO_SIGNAL_SIZE)
+    })
+}
+
+/// The output caps for a camera's decoded caps: its format, size, frame rate and pixel aspect
+/// ratio, so the stand-in frames are converted to exactly these.
+fn output_caps(camera: &gst::CapsRef) -> gst::Caps {
+    let mut out = gst::Caps::builder("video/x-raw").build();
+    if let Some(s) = camera.structure(0) {
+        let caps = out.make_mut();
+        let o = caps.structure_mut(0).expect("one structure");
+        for field in ["format", "width", "height", "framerate", "pixel-aspect-ratio"] {
+            if let Ok(v) = s.value(field) {
+                o.set_value(field, v.clone());
+            }
+        }
+    }
+    out
+}
+
+impl GstObjectImpl for SapiensCamSrc {}
+
+impl ElementImpl for SapiensCamSrc {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Sapiens camera source",
+                "Source/Video/Network",
+                "A camera (RTSP) that reconnects: no-signal frames keep the timeline flowing \
+                 while it is lost; outages counted and posted",
+                "sapiens-stream developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &gst::Caps::builder("video/x-raw").build(),
+                )
+                .expect("valid template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::NullToReady
+            && let Err(e) = self.configure_fallback()
+        {
+            self.post_error_message(e);
+            return Err(gst::StateChangeError);
+        }
+        if transition == gst::StateChange::ReadyToPaused {
+            self.feed.eos_requested.store(false, Ordering::SeqCst);
+            self.feed.eos_sent.store(false, Ordering::SeqCst);
+        }
+        self.parent_change_state(transition)
+    }
+
+    /// EOS from the application (`gst-launch-1.0 -e`, the CLI's stop) ends the stream after the
+    /// frame in flight, whatever the camera is doing.
+    fn send_event(&self, event: gst::Event) -> bool {
+        if event.type_() == gst::EventType::Eos {
+            self.feed.eos_requested.store(true, Ordering::SeqCst);
+            return true;
+        }
+        self.parent_send_event(event)
+    }
+}
+
+impl BinImpl for SapiensCamSrc {}
