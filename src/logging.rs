@@ -65,3 +65,32 @@ pub fn install() {
     let _ =
         tracing::subscriber::set_global_default(tracing_subscriber::registry().with(GstLogLayer));
 }
+
+/// The one GStreamer critical known to be harmless here: gst-plugins-rs's `fallbacksrc` drops an
+/// EOS with a Rust pad probe returning `Drop` when it restarts a failed camera; gstreamer-rs 0.25
+/// has taken the event already, and GStreamer 1.22's core then unrefs the NULL it finds. The
+/// event is dropped as intended; only the message is wrong.
+const KNOWN_HARMLESS_CRITICAL: &str =
+    "gst_mini_object_unref: assertion 'mini_object != NULL' failed";
+
+/// Sends [`KNOWN_HARMLESS_CRITICAL`] to the debug log (`GST_DEBUG=sapiens:5`) instead of stderr,
+/// where a user would take it for a fault at every camera reconnection; every other GStreamer
+/// message keeps GLib's default handling. For applications (the CLI), not for the plugin.
+pub fn quiet_known_harmless_criticals() {
+    glib::log_set_handler(
+        Some("GStreamer"),
+        glib::LogLevels::LEVEL_CRITICAL,
+        false,
+        false,
+        |domain, level, msg| {
+            if msg == KNOWN_HARMLESS_CRITICAL {
+                gst::debug!(
+                    CAT,
+                    "GStreamer critical known to be harmless (fallbacksrc restart): {msg}"
+                );
+            } else {
+                glib::log_default_handler(domain, level, Some(msg));
+            }
+        },
+    );
+}

@@ -95,6 +95,10 @@ pub struct RunArgs {
     /// RTSP cameras: RTP transport: auto (UDP, then TCP), tcp or udp.
     #[arg(long, value_enum, default_value_t = Transport::Auto)]
     pub rtsp_transport: Transport,
+    /// RTSP cameras: frames waiting for a pipeline slower than the camera, at most; older ones
+    /// are dropped (counted) rather than holding the camera back.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub camera_backlog: u32,
     /// RTSP cameras: jitter buffer (s).
     #[arg(long, default_value_t = 0.2, value_parser = seconds_between(0.0, 60.0))]
     pub rtsp_latency: f64,
@@ -124,7 +128,6 @@ fn seconds_between(
 fn ms(s: f64) -> u32 {
     (s * 1000.0).round() as u32
 }
-
 
 /// A file the run will write: its folder must exist (checked before the run, not after it).
 fn check_writable(flag: &str, path: &Path) -> Result<()> {
@@ -163,7 +166,7 @@ fn is_live(input: &str) -> bool {
 fn camera_source(args: &RunArgs) -> String {
     format!(
         "sapienscamsrc name=camera uri={} protocols={} stall-timeout-ms={} retry-delay-ms={} \
-         connect-timeout-ms={} give-up-s={} latency-ms={}",
+         connect-timeout-ms={} give-up-s={} latency-ms={} max-backlog={}",
         quote(&args.input),
         args.rtsp_transport.as_str(),
         ms(args.stall_timeout),
@@ -171,6 +174,7 @@ fn camera_source(args: &RunArgs) -> String {
         ms(args.connect_timeout),
         args.give_up.ceil() as u32,
         ms(args.rtsp_latency),
+        args.camera_backlog,
     )
 }
 
@@ -203,8 +207,16 @@ fn sink(output: Option<&Path>, fragment_ms: u32) -> Result<String> {
             )));
         }
     };
+    // Live recordings: a key frame at least every 30 frames so that each fragment can close on
+    // time, and every write goes straight to the file (nothing waits in a user-space buffer
+    // when the process is killed).
+    let (encoder, sink) = if fragment_ms > 0 {
+        (" key-int-max=30", " buffer-mode=unbuffered")
+    } else {
+        ("", "")
+    };
     Ok(format!(
-        "videoconvert ! x264enc name=encoder speed-preset=veryfast ! h264parse ! {mux} ! filesink location={}",
+        "videoconvert ! x264enc name=encoder speed-preset=veryfast{encoder} ! h264parse ! {mux} ! filesink{sink} location={}",
         quote(&out.to_string_lossy())
     ))
 }
@@ -345,10 +357,15 @@ fn print_camera(camera: &gst::Element, prev: &mut Option<CameraStats>, interval:
     let before = prev.as_ref().map_or(0, |p| p.camera_frames);
     let fps = (now.camera_frames - before) as f64 / interval.as_secs_f64();
     println!(
-        "[camera] {fps:>6.2} fps in  {} frames, {} outages ({} no-signal frames), {} reconnection attempts",
-        now.camera_frames, now.outages, now.no_signal_frames, now.reconnects
+        "[camera] {fps:>6.2} fps in  {} frames, {} outages ({} no-signal frames), {} reconnection attempts, {} dropped (pipeline behind)",
+        now.camera_frames, now.outages, now.no_signal_frames, now.reconnects, now.dropped_behind
     );
-    if now.lost || (now.camera_frames > 0 && now.since_frame_s > 2.0 * interval.as_secs_f64()) {
+    if now.camera_frames == 0 {
+        println!(
+            "WARNING: waiting for the camera's first frame ({} connection attempts so far)",
+            now.reconnects + 1
+        );
+    } else if now.lost || now.since_frame_s > 2.0 * interval.as_secs_f64() {
         println!(
             "WARNING: no frame from the camera for {:.1} s{}",
             now.since_frame_s,
@@ -365,7 +382,8 @@ fn print_camera(camera: &gst::Element, prev: &mut Option<CameraStats>, interval:
 fn print_live(heads: &[gst::Element]) {
     for h in heads {
         if let Ok(s) = head_stats(h) {
-            let backlog = s.frames_in - (s.frames_out + s.dropped + s.flushed + s.failed).min(s.frames_in);
+            let backlog =
+                s.frames_in - (s.frames_out + s.dropped + s.flushed + s.failed).min(s.frames_in);
             println!(
                 "[{}] frames {:>6} ({} dropped, {} carried, {backlog} inside)  {:>6.2} fps  latency ms p50: pre {:.1} infer {:.1} post {:.1} total {:.1}",
                 h.name(),
@@ -385,6 +403,9 @@ fn print_live(heads: &[gst::Element]) {
 pub fn run(args: &RunArgs) -> Result<()> {
     gst::init().map_err(|e| Error::Invalid(format!("GStreamer: {e}")))?;
     crate::elements::register_static().map_err(|e| Error::Invalid(e.to_string()))?;
+    if is_camera(&args.input) {
+        crate::logging::quiet_known_harmless_criticals();
+    }
     let configs = args
         .config
         .iter()
@@ -442,6 +463,18 @@ pub fn run(args: &RunArgs) -> Result<()> {
             }
         });
     }
+    // Frames that reached the encoder: with none, there is no recording to finalize.
+    let recorded = Arc::new(AtomicU64::new(0));
+    if let Some(pad) = pipeline
+        .by_name("encoder")
+        .and_then(|e| e.static_pad("sink"))
+    {
+        let recorded = recorded.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            recorded.fetch_add(1, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+    }
     // SIGINT, SIGTERM, SIGHUP: the first ends the stream cleanly (EOS through every element, the
     // recording finalized); a second, or no end within EOS_TIMEOUT, stops fast but still
     // cleanly: EOS straight into the encoder, the frames still inside the heads are dropped.
@@ -482,15 +515,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let overdue = eos_sent.is_some_and(|t| t.elapsed() > EOS_TIMEOUT);
         if !fast_stop && (signalled > 1 || overdue || error.is_some()) {
             fast_stop = true;
-            if !finish_recording(&pipeline) {
+            if recorded.load(Ordering::Relaxed) == 0 || !finish_recording(&pipeline) {
                 break error.take().map_or(Ok(()), Err);
             }
             eos_sent.get_or_insert_with(Instant::now);
         }
         if fast_stop && eos_sent.is_some_and(|t| t.elapsed() > 2 * EOS_TIMEOUT) {
-            break Err(Error::Invalid(
-                "the recording did not finalize in time".into(),
-            ));
+            let late = "the recording did not finalize in time";
+            break Err(match error.take() {
+                Some(e) => Error::Invalid(format!("{e} ({late})")),
+                None => Error::Invalid(late.into()),
+            });
         }
         if !interval.is_zero() && Instant::now() >= next_print {
             if let Some(c) = &camera {
@@ -537,8 +572,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     print_summary(&finals, &providers, wall);
     if let Some(c) = &camera_final {
         println!(
-            "camera: {} frames, {} outages, {} frames lost (no-signal frames in their place), {} reconnection attempts",
-            c.camera_frames, c.outages, c.no_signal_frames, c.reconnects
+            "camera: {} frames, {} outages, {} frames lost (no-signal frames in their place), {} reconnection attempts, {} frames dropped because the pipeline was behind",
+            c.camera_frames, c.outages, c.no_signal_frames, c.reconnects, c.dropped_behind
         );
     }
     if let Some(path) = &args.stats_json {
@@ -553,10 +588,16 @@ pub fn run(args: &RunArgs) -> Result<()> {
         )
         .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
     }
-    result?;
     if let Some(out) = &args.output {
-        println!("wrote {}", out.display());
+        if recorded.load(Ordering::Relaxed) == 0 {
+            // No frame reached the encoder: an empty file is no recording.
+            let _ = std::fs::remove_file(out);
+            println!("no frame was recorded: {} not written", out.display());
+        } else if result.is_ok() {
+            println!("wrote {}", out.display());
+        }
     }
+    result?;
     Ok(())
 }
 

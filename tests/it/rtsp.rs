@@ -89,10 +89,27 @@ fn rtsp_camera_process() {
     }
 }
 
+/// The camera process; killed when dropped (also when a test fails).
+struct CameraProcess(Child);
+
+impl CameraProcess {
+    /// `kill -9`, as a crash or a power cut would.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for CameraProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// A camera in a separate process (this test binary, running `rtsp_camera_process`), so that it
 /// can be killed for real; returns once it serves.
-fn spawn_camera(port: u16) -> Child {
-    let mut child = Command::new(std::env::current_exe().unwrap())
+fn spawn_camera(port: u16) -> CameraProcess {
+    let child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "rtsp::rtsp_camera_process",
@@ -104,7 +121,8 @@ fn spawn_camera(port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut child = CameraProcess(child);
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
     for line in lines.by_ref() {
         if line.unwrap().starts_with("serving") {
             std::thread::spawn(move || for _ in lines {});
@@ -123,6 +141,29 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A `sapiens run` process; killed when dropped unfinished (a failed test leaves nothing running).
+struct Run(Option<Child>);
+
+impl Run {
+    fn signal(&self, sig: &str) {
+        signal(self.0.as_ref().unwrap(), sig);
+    }
+
+    /// Waits for the end (at most `limit`): exit status and time taken.
+    fn finish(mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
+        wait(self.0.take().unwrap(), limit)
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// `sapiens run` on `url` with pose (no overlay: the recording shows the camera's pixels),
 /// recording to `out` with stats to `json`; its stdout lines arrive on the returned channel.
 fn spawn_run(
@@ -130,7 +171,7 @@ fn spawn_run(
     out: &std::path::Path,
     json: &std::path::Path,
     extra: &[&str],
-) -> (Child, mpsc::Receiver<String>) {
+) -> (Run, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sapiens"))
         .args(["run", "-i", url, "-c"])
         .arg(config("pose-tiny-coco17.toml"))
@@ -152,8 +193,11 @@ fn spawn_run(
         .arg("--stats-json")
         .arg(json)
         .args(extra)
+        // Not fatal_warnings: fallbacksrc's restart logs one critical the CLI knows to be
+        // harmless (see logging.rs); `assert_clean_stderr` checks that nothing else is logged.
+        .env_remove("G_DEBUG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(stderr_path(out)).unwrap())
         .spawn()
         .expect("the sapiens binary");
     let (tx, rx) = mpsc::channel();
@@ -163,7 +207,24 @@ fn spawn_run(
             let _ = tx.send(line);
         }
     });
-    (child, rx)
+    (Run(Some(child)), rx)
+}
+
+/// Where `spawn_run` writes the run's stderr.
+fn stderr_path(out: &std::path::Path) -> std::path::PathBuf {
+    out.with_extension("stderr.txt")
+}
+
+/// The run logged no GLib/GStreamer warning or critical on stderr, but for one seen in about
+/// one run in ten while a camera reconnects, from inside gst-plugins-rs's fallbacksrc (README,
+/// known issues).
+fn assert_clean_stderr(out: &std::path::Path) {
+    let err = std::fs::read_to_string(stderr_path(out)).unwrap();
+    let bad = err.lines().filter(|l| {
+        (l.contains("CRITICAL **") || l.contains("WARNING **"))
+            && !l.contains("gst_event_set_seqnum: assertion 'seqnum != GST_SEQNUM_INVALID'")
+    });
+    assert_eq!(bad.count(), 0, "{err}");
 }
 
 /// Waits (at most a minute) for a line of the run's output matching `pred`; the lines read.
@@ -180,6 +241,15 @@ fn wait_line(rx: &mpsc::Receiver<String>, pred: impl Fn(&str) -> bool) -> Vec<St
         }
     }
     panic!("no such line in a minute; output: {seen:#?}");
+}
+
+/// Frames out of the first head so far, from its live line.
+fn head_frames(line: &str) -> Option<u64> {
+    line.strip_prefix("[head0] frames")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Camera frames recorded so far, from a `[camera]` live line.
@@ -265,16 +335,17 @@ fn a_camera_killed_and_restarted_is_reconnected_and_the_recording_goes_on() {
     let (out, json) = (dir.join("rec.mp4"), dir.join("stats.json"));
     let frames = 20 * CAMERA_FPS;
     let (run, rx) = spawn_run(&url, &out, &json, &["--max-frames", &frames.to_string()]);
-    wait_line(&rx, |l| camera_frames(l).is_some_and(|n| n >= 2 * CAMERA_FPS));
-    cam.kill().unwrap();
-    cam.wait().unwrap();
+    wait_line(&rx, |l| {
+        camera_frames(l).is_some_and(|n| n >= 2 * CAMERA_FPS)
+    });
+    cam.kill();
     let lost = wait_line(&rx, |l| l.starts_with("WARNING: camera lost"));
     std::thread::sleep(Duration::from_secs(4));
-    let mut cam = spawn_camera(port);
+    let _cam = spawn_camera(port);
     let back = wait_line(&rx, |l| l.starts_with("camera back after"));
-    let (status, _) = wait(run, Duration::from_secs(60));
-    let _ = cam.kill();
+    let (status, _) = run.finish(Duration::from_secs(60));
     assert!(status.success(), "exit {status:?}; {lost:?} {back:?}");
+    assert_clean_stderr(&out);
 
     let v = stats(&json);
     let (c, head) = (&v["camera"], &v["heads"][0]["stats"]);
@@ -282,11 +353,15 @@ fn a_camera_killed_and_restarted_is_reconnected_and_the_recording_goes_on() {
     assert!(c["reconnects"].as_u64().unwrap() >= 1, "{v}");
     // About 5.5 s without the camera (4 s down + detection + reconnection) at 15 fps.
     let no_signal = c["no_signal_frames"].as_u64().unwrap();
-    assert!((3 * CAMERA_FPS..=12 * CAMERA_FPS).contains(&no_signal), "{v}");
+    assert!(
+        (3 * CAMERA_FPS..=12 * CAMERA_FPS).contains(&no_signal),
+        "{v}"
+    );
     // Every frame is accounted for: the camera's and the stand-ins entered the head and left it
     // (the source counts the few it sent past --max-frames before EOS too).
     assert_eq!(head["frames_in"], frames, "{v}");
-    let sent = c["camera_frames"].as_u64().unwrap() + no_signal;
+    let sent =
+        c["camera_frames"].as_u64().unwrap() + no_signal - c["dropped_behind"].as_u64().unwrap();
     assert!((frames..=frames + CAMERA_FPS).contains(&sent), "{v}");
     assert_eq!(head["frames_out"], frames, "{v}");
 
@@ -294,12 +369,17 @@ fn a_camera_killed_and_restarted_is_reconnected_and_the_recording_goes_on() {
     // (no frame decoded from missing references after the reconnection), timeline at 15 fps.
     let video = read_video(&out);
     assert_eq!(video["frames"], frames, "{}", video["fps"]);
-    assert_eq!((video["width"].as_u64(), video["height"].as_u64()), (Some(320), Some(240)));
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(320), Some(240))
+    );
     let (pictures, black, other) = classify(&video);
     assert_eq!(other, 0, "corrupt frames in the recording");
+    // Frames dropped because the pipeline was behind may be either kind.
+    let behind = c["dropped_behind"].as_u64().unwrap();
     assert!(
-        black.abs_diff(no_signal) <= 2,
-        "{black} black frames recorded, {no_signal} no-signal frames counted"
+        black <= no_signal + 2 && black + behind + 2 >= no_signal,
+        "{black} black frames recorded, {no_signal} no-signal frames counted, {behind} dropped"
     );
     assert_eq!(pictures + black, frames);
 }
@@ -307,6 +387,14 @@ fn a_camera_killed_and_restarted_is_reconnected_and_the_recording_goes_on() {
 #[test]
 fn a_frozen_camera_is_detected_and_recovered() {
     let camera = Camera::start(0);
+    // Another client keeps the camera's stream going, so the run reconnects into the middle of
+    // a group of pictures: it must wait for the next key frame rather than show frames decoded
+    // from missing references.
+    let watcher = launch(&format!(
+        "rtspsrc location={} protocols=tcp ! fakesink sync=false",
+        camera.url
+    ));
+    watcher.set_state(gst::State::Playing).unwrap();
     let dir = scratch("rtsp-freeze");
     let (out, json) = (dir.join("rec.mp4"), dir.join("stats.json"));
     let frames = 16 * CAMERA_FPS;
@@ -316,18 +404,24 @@ fn a_frozen_camera_is_detected_and_recovered() {
         &json,
         &["--max-frames", &frames.to_string()],
     );
-    wait_line(&rx, |l| camera_frames(l).is_some_and(|n| n >= 2 * CAMERA_FPS));
+    wait_line(&rx, |l| {
+        camera_frames(l).is_some_and(|n| n >= 2 * CAMERA_FPS)
+    });
     camera.freeze(true);
     let t = Instant::now();
     wait_line(&rx, |l| l.starts_with("WARNING: camera lost"));
     let detected = t.elapsed();
     // While frozen the live line keeps warning (the frame count does not move on).
-    wait_line(&rx, |l| l.starts_with("WARNING: no frame from the camera for"));
+    wait_line(&rx, |l| {
+        l.starts_with("WARNING: no frame from the camera for")
+    });
     std::thread::sleep(Duration::from_secs(4).saturating_sub(t.elapsed()));
     camera.freeze(false);
     wait_line(&rx, |l| l.starts_with("camera back after"));
-    let (status, _) = wait(run, Duration::from_secs(60));
+    let (status, _) = run.finish(Duration::from_secs(60));
+    watcher.set_state(gst::State::Null).unwrap();
     assert!(status.success());
+    assert_clean_stderr(&out);
     assert!(
         detected < Duration::from_secs(4),
         "stall detected after {detected:?} (stall timeout 1.5 s)"
@@ -349,19 +443,109 @@ fn a_live_recording_survives_kill_9() {
     let (out, json) = (dir.join("rec.mp4"), dir.join("stats.json"));
     let (run, rx) = spawn_run(&camera.url, &out, &json, &[]);
     // Well into the run: at least 6 s of frames recorded.
-    wait_line(&rx, |l| camera_frames(l).is_some_and(|n| n >= 6 * CAMERA_FPS));
+    wait_line(&rx, |l| {
+        camera_frames(l).is_some_and(|n| n >= 6 * CAMERA_FPS)
+    });
     let seen = wait_line(&rx, |l| camera_frames(l).is_some());
     let recorded = seen.iter().rev().find_map(|l| camera_frames(l)).unwrap();
-    signal(&run, "-KILL");
-    let (status, _) = wait(run, Duration::from_secs(10));
+    run.signal("-KILL");
+    let (status, _) = run.finish(Duration::from_secs(10));
     assert!(!status.success());
-    // Fragmented MP4 (1 s fragments): everything but the last moments plays.
+    // Fragmented MP4 (1 s fragments): everything but the last moments plays (the encoder's
+    // look-ahead and the fragment being written).
     let video = read_video(&out);
     let n = video["frames"].as_u64().unwrap();
     assert!(
         n + 3 * CAMERA_FPS >= recorded && n > 0,
-        "{n} frames playable after kill -9, {recorded} had entered"
+        "{n} frames playable after kill -9, {recorded} had left the head"
     );
     let (_, _, other) = classify(&video);
     assert_eq!(other, 0);
+}
+
+#[test]
+fn sigterm_on_a_camera_run_finalizes_the_recording() {
+    let camera = Camera::start(0);
+    let dir = scratch("rtsp-sigterm");
+    let (out, json) = (dir.join("rec.mp4"), dir.join("stats.json"));
+    let (run, rx) = spawn_run(&camera.url, &out, &json, &[]);
+    wait_line(&rx, |l| {
+        camera_frames(l).is_some_and(|n| n >= 2 * CAMERA_FPS)
+    });
+    run.signal("-TERM");
+    let (status, took) = run.finish(Duration::from_secs(30));
+    assert!(status.success(), "exit {status:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "ended {took:?} after SIGTERM"
+    );
+    let v = stats(&json);
+    let video = read_video(&out);
+    assert_eq!(video["frames"], v["heads"][0]["stats"]["frames_out"], "{v}");
+}
+
+/// `gst-launch-1.0 -e` with the plugin: the source bin is usable outside the CLI, and Ctrl-C
+/// (EOS through `sapienscamsrc`) leaves a finished recording.
+#[test]
+fn gst_launch_users_get_the_camera_source_too() {
+    let camera = Camera::start(0);
+    let out = scratch("rtsp-launch").join("cam.mp4");
+    let plugin_dir = root().join("target/debug");
+    assert!(
+        plugin_dir.join("libgstsapiens.so").is_file(),
+        "build the plugin first: cargo build --workspace (make test does)"
+    );
+    let line = format!(
+        "sapienscamsrc uri={} protocols=tcp stall-timeout-ms=2000 ! videoconvert ! \
+         sapienspose config={} ! sapiensoverlay ! videoconvert ! x264enc ! h264parse ! \
+         mp4mux fragment-duration=1000 ! filesink location={}",
+        camera.url,
+        config("pose-tiny-coco17.toml").display(),
+        out.display()
+    );
+    let child = Command::new("gst-launch-1.0")
+        .arg("-e")
+        .args(line.split_whitespace())
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gst-launch-1.0");
+    std::thread::sleep(Duration::from_secs(4));
+    signal(&child, "-INT");
+    let (status, _) = wait(child, Duration::from_secs(30));
+    assert!(status.success(), "exit {status:?}");
+    let video = read_video(&out);
+    let n = video["frames"].as_u64().unwrap();
+    assert!(n >= CAMERA_FPS, "{n} frames in 4 s");
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+}
+
+/// `--give-up`: a camera that never answers ends the run with an error naming it, and no empty
+/// recording is left behind.
+#[test]
+fn an_unreachable_camera_is_given_up_with_a_clear_error() {
+    let port = free_port();
+    let out = scratch("rtsp-giveup").join("rec.mp4");
+    let t = Instant::now();
+    let run = Command::new(env!("CARGO_BIN_EXE_sapiens"))
+        .args(["run", "-i", &format!("rtsp://127.0.0.1:{port}/cam"), "-c"])
+        .arg(config("pose-tiny-coco17.toml"))
+        .args(["--give-up", "2", "--retry-delay", "0.5", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(
+        err.contains(&format!(
+            "rtsp://127.0.0.1:{port}/cam never delivered a frame"
+        )),
+        "{err}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    assert!(!out.exists(), "an empty recording was left");
 }

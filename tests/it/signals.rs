@@ -122,7 +122,11 @@ fn a_second_signal_stops_fast_and_the_file_still_plays() {
 
 #[test]
 fn bad_flags_and_paths_are_refused_before_the_run() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 10] = [
+        (&["--stall-timeout", "0"], "0.1..=600"),
+        (&["--retry-delay=-1"], "0..=600"),
+        (&["--rtsp-transport", "sctp"], "tcp"),
+        (&["--fragment", "nan"], "0..=3600"),
         (&["--max-inflight", "0"], "1..=64"),
         (&["--interval", "0"], "1..=1000"),
         (&["--batch-size", "65"], "1..=64"),

@@ -30,6 +30,7 @@ pub const DEFAULT_STALL_TIMEOUT_MS: u32 = 5_000;
 pub const DEFAULT_RETRY_DELAY_MS: u32 = 1_000;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u32 = 10_000;
 pub const DEFAULT_LATENCY_MS: u32 = 200;
+pub const DEFAULT_MAX_BACKLOG: u32 = 8;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -40,6 +41,7 @@ struct Settings {
     retry_delay_ms: u32,
     give_up_s: u32,
     latency_ms: u32,
+    max_backlog: u32,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             retry_delay_ms: DEFAULT_RETRY_DELAY_MS,
             give_up_s: 0,
             latency_ms: DEFAULT_LATENCY_MS,
+            max_backlog: DEFAULT_MAX_BACKLOG,
         }
     }
 }
@@ -61,6 +64,8 @@ impl Default for Settings {
 struct Feed {
     camera_frames: AtomicU64,
     no_signal_frames: AtomicU64,
+    /// Frames that left the bin (after the backlog queue).
+    frames_out: AtomicU64,
     outages: AtomicU64,
     /// The frames after the last caps event are stand-ins.
     stand_ins: AtomicBool,
@@ -74,6 +79,8 @@ struct Feed {
 
 #[derive(Default)]
 struct Times {
+    /// When the element started playing (the baseline before the first camera frame).
+    started: Option<Instant>,
     last_frame: Option<Instant>,
     lost_since: Option<Instant>,
     /// `no_signal_frames` when the current outage began.
@@ -81,17 +88,20 @@ struct Times {
 }
 
 impl Feed {
-    fn stats(&self, reconnects: u64) -> CameraStats {
+    /// The counters, `queued` frames being in the backlog now.
+    fn stats(&self, reconnects: u64, queued: u64) -> CameraStats {
         let times = lock(&self.times);
+        let camera_frames = self.camera_frames.load(Ordering::Relaxed);
+        let no_signal_frames = self.no_signal_frames.load(Ordering::Relaxed);
+        let out = self.frames_out.load(Ordering::Relaxed);
         CameraStats {
-            camera_frames: self.camera_frames.load(Ordering::Relaxed),
-            no_signal_frames: self.no_signal_frames.load(Ordering::Relaxed),
+            camera_frames,
+            no_signal_frames,
+            dropped_behind: (camera_frames + no_signal_frames).saturating_sub(out + queued),
             outages: self.outages.load(Ordering::Relaxed),
             reconnects,
             lost: self.lost.load(Ordering::Relaxed),
-            since_frame_s: times
-                .last_frame
-                .map_or(0.0, |t| t.elapsed().as_secs_f64()),
+            since_frame_s: times.last_frame.map_or(0.0, |t| t.elapsed().as_secs_f64()),
         }
     }
 }
@@ -104,6 +114,19 @@ pub struct SapiensCamSrc {
     convert: gst::Element,
     scale: gst::Element,
     filter: gst::Element,
+    /// Leaky queue: the camera is never held back by a slow pipeline (which fallbacksrc would
+    /// take for a stalled camera); frames it drops are counted.
+    backlog: gst::Element,
+    /// The once-a-second check for `give-up-s` (while playing).
+    watchdog: Mutex<Option<gst::PeriodicClockId>>,
+}
+
+/// Before the camera's first caps, nothing but stream-start leaves: the stand-ins' caps and
+/// frames are dropped, their segment held back to follow the camera's caps.
+#[derive(Default)]
+struct Opening {
+    camera_caps: Option<gst::Caps>,
+    held_segment: Option<gst::Event>,
 }
 
 /// Makes an element from a factory every GStreamer install has (core, -base, or fallbacksrc,
@@ -147,6 +170,8 @@ impl ObjectSubclass for SapiensCamSrc {
             convert: make("videoconvert", "convert"),
             scale: make("videoscale", "scale"),
             filter: make("capsfilter", "camera-caps"),
+            backlog: make("queue", "backlog"),
+            watchdog: Mutex::new(None),
         }
     }
 }
@@ -207,6 +232,13 @@ impl ObjectImpl for SapiensCamSrc {
                     60_000,
                     DEFAULT_LATENCY_MS,
                 ),
+                ms(
+                    "max-backlog",
+                    "Frames waiting for the pipeline at most; older ones are dropped (counted)",
+                    1,
+                    1000,
+                    DEFAULT_MAX_BACKLOG,
+                ),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .blurb(
                         "camera-frames, no-signal-frames, outages, reconnects (u64), lost (bool), \
@@ -231,6 +263,7 @@ impl ObjectImpl for SapiensCamSrc {
             "retry-delay-ms" => s.retry_delay_ms = value.get().expect("type checked upstream"),
             "give-up-s" => s.give_up_s = value.get().expect("type checked upstream"),
             "latency-ms" => s.latency_ms = value.get().expect("type checked upstream"),
+            "max-backlog" => s.max_backlog = value.get().expect("type checked upstream"),
             other => unreachable!("no property {other}"),
         }
     }
@@ -245,6 +278,7 @@ impl ObjectImpl for SapiensCamSrc {
             "retry-delay-ms" => s.retry_delay_ms.to_value(),
             "give-up-s" => s.give_up_s.to_value(),
             "latency-ms" => s.latency_ms.to_value(),
+            "max-backlog" => s.max_backlog.to_value(),
             "stats" => {
                 drop(s);
                 let reconnects = self
@@ -252,12 +286,14 @@ impl ObjectImpl for SapiensCamSrc {
                     .property::<gst::Structure>("statistics")
                     .get::<u64>("num-retry")
                     .unwrap_or(0);
-                let st = self.feed.stats(reconnects);
+                let queued = self.backlog.property::<u32>("current-level-buffers") as u64;
+                let st = self.feed.stats(reconnects, queued);
                 gst::Structure::builder("sapienscamsrc-stats")
                     .field("camera-frames", st.camera_frames)
                     .field("no-signal-frames", st.no_signal_frames)
                     .field("outages", st.outages)
                     .field("reconnects", st.reconnects)
+                    .field("dropped-behind", st.dropped_behind)
                     .field("lost", st.lost)
                     .field("since-frame-s", st.since_frame_s)
                     .build()
@@ -276,11 +312,21 @@ impl ObjectImpl for SapiensCamSrc {
             &self.convert,
             &self.scale,
             &self.filter,
+            &self.backlog,
         ])
         .expect("fresh elements join the bin");
-        gst::Element::link_many([&self.rate, &self.convert, &self.scale, &self.filter])
-            .expect("raw video elements link");
-        let target = self.filter.static_pad("src").expect("capsfilter has src");
+        gst::Element::link_many([
+            &self.rate,
+            &self.convert,
+            &self.scale,
+            &self.filter,
+            &self.backlog,
+        ])
+        .expect("raw video elements link");
+        self.backlog.set_property_from_str("leaky", "downstream");
+        self.backlog.set_property("max-size-bytes", 0u32);
+        self.backlog.set_property("max-size-time", 0u64);
+        let target = self.backlog.static_pad("src").expect("queue has src");
         let ghost = gst::GhostPad::builder_from_template_with_target(
             &obj.pad_template("src").expect("src template"),
             &target,
@@ -300,13 +346,15 @@ impl ObjectImpl for SapiensCamSrc {
         // Video only (fallbacksrc would add a silent audio stream to a camera without audio).
         self.fallback.set_property("enable-audio", false);
         let rate_sink = self.rate.static_pad("sink").expect("videorate has sink");
-        let audio_sinks = obj.downgrade();
+        let weak = obj.downgrade();
         self.fallback.connect_pad_added(move |_, pad| {
+            let Some(bin) = weak.upgrade() else { return };
             if pad.name().starts_with("video") && !rate_sink.is_linked() {
+                bin.imp().gate(pad);
                 if let Err(e) = pad.link(&rate_sink) {
                     gst::error!(CAT, "linking the camera video: {e}");
                 }
-            } else if let Some(bin) = audio_sinks.upgrade() {
+            } else {
                 // Audio (or a second video stream) is not used: a fakesink takes it.
                 let sink = make("fakesink", &format!("unused-{}", pad.name()));
                 sink.set_property("sync", false);
@@ -324,7 +372,12 @@ impl ObjectImpl for SapiensCamSrc {
                 }
             }
         });
-        self.install_probes();
+        self.count_frames();
+        let feed = self.feed.clone();
+        target.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            feed.frames_out.fetch_add(1, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
         obj.connect_deep_element_added(|bin, _, element| {
             bin.imp().configure_child(element);
         });
@@ -338,13 +391,13 @@ impl SapiensCamSrc {
         let Some(uri) = s.uri.filter(|u| !u.is_empty()) else {
             return Err(gst::error_msg!(
                 gst::ResourceError::NotFound,
-                ["sapienscamsrc: no uri set"]
+                ("sapienscamsrc: no uri set")
             ));
         };
         if gst::Element::make_from_uri(gst::URIType::Src, &uri, None).is_err() {
             return Err(gst::error_msg!(
                 gst::ResourceError::NotFound,
-                ["sapienscamsrc: no GStreamer source reads {uri} (expected rtsp://host:port/path)"]
+                ("sapienscamsrc: no GStreamer source reads {uri} (expected rtsp://host:port/path)")
             ));
         }
         let ns = |ms: u64| ms * 1_000_000;
@@ -358,6 +411,7 @@ impl SapiensCamSrc {
             ns(s.give_up_s as u64 * 1000)
         };
         fb.set_property("retry-timeout", give_up);
+        self.backlog.set_property("max-size-buffers", s.max_backlog);
         Ok(())
     }
 
@@ -383,16 +437,16 @@ impl SapiensCamSrc {
         }
     }
 
-    /// The probes that fix the output caps, count frames, report outages and end the stream.
-    fn install_probes(&self) {
+    /// The probe on fallbacksrc's video pad (before anything reaches videorate): nothing leaves
+    /// until the camera's first caps are known (they fix the output caps); EOS asked for by the
+    /// application replaces the next frame.
+    fn gate(&self, fallback_video: &gst::Pad) {
         let feed = self.feed.clone();
         let filter = self.filter.clone();
         let convert_sink = self.convert.static_pad("sink").expect("convert has sink");
-        // Before videorate: nothing leaves until the camera's first caps are known (they fix the
-        // output caps); EOS asked for by the application replaces the next frame.
-        let rate_sink = self.rate.static_pad("sink").expect("videorate has sink");
-        let camera_caps = Mutex::new(None::<gst::Caps>);
-        rate_sink.add_probe(
+        let rate_pad = self.rate.static_pad("sink").expect("videorate has sink");
+        let opening = Mutex::new(Opening::default());
+        fallback_video.add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
             move |_, info| {
                 if feed.eos_requested.load(Ordering::SeqCst) {
@@ -404,27 +458,49 @@ impl SapiensCamSrc {
                         }
                         return consume(info);
                     }
-                } else if let Some(gst::EventView::Caps(c)) = info.event().map(|e| e.view()) {
-                    let caps = c.caps();
-                    if !is_no_signal(caps) {
-                        let mut known = lock(&camera_caps);
-                        if known.is_none() {
-                            let fixed = output_caps(caps);
-                            gst::info!(CAT, "camera caps {caps}; output {fixed}");
-                            filter.set_property("caps", &fixed);
-                            *known = Some(fixed);
-                        }
-                    } else if lock(&camera_caps).is_none() {
-                        return consume(info);
-                    }
-                } else if info.buffer().is_some() && lock(&camera_caps).is_none() {
-                    return consume(info);
+                    return gst::PadProbeReturn::Ok;
                 }
-                gst::PadProbeReturn::Ok
+                let mut o = lock(&opening);
+                if o.camera_caps.is_some() {
+                    // Open: the segment held back before the camera's caps goes out first.
+                    if info
+                        .event()
+                        .is_some_and(|e| e.type_() == gst::EventType::Segment)
+                    {
+                        o.held_segment = None;
+                    } else if let Some(segment) = o.held_segment.take() {
+                        drop(o);
+                        rate_pad.send_event(segment);
+                    }
+                    return gst::PadProbeReturn::Ok;
+                }
+                let Some(event) = info.event() else {
+                    return consume(info);
+                };
+                match event.view() {
+                    gst::EventView::Caps(c) if !is_no_signal(c.caps()) => {
+                        let fixed = output_caps(c.caps());
+                        gst::info!(CAT, "camera caps {}; output {fixed}", c.caps());
+                        filter.set_property("caps", &fixed);
+                        o.camera_caps = Some(fixed);
+                        gst::PadProbeReturn::Ok
+                    }
+                    gst::EventView::Segment(_) => {
+                        o.held_segment = Some(event.clone());
+                        consume(info)
+                    }
+                    _ if event.is_sticky() && event.type_() != gst::EventType::StreamStart => {
+                        consume(info)
+                    }
+                    _ => gst::PadProbeReturn::Ok,
+                }
             },
         );
-        // After videorate (frames at the camera's rate): count, and report outages as the
-        // caps switch between the camera's and the stand-ins'.
+    }
+
+    /// The probe after videorate (frames at the camera's rate): counts frames, and reports
+    /// outages as the caps switch between the camera's and the stand-ins'.
+    fn count_frames(&self) {
         let feed = self.feed.clone();
         let element = self.obj().downgrade();
         let convert_sink = self.convert.static_pad("sink").expect("convert has sink");
@@ -432,7 +508,8 @@ impl SapiensCamSrc {
             gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
             move |_, info| {
                 if let Some(gst::EventView::Caps(c)) = info.event().map(|e| e.view()) {
-                    feed.stand_ins.store(is_no_signal(c.caps()), Ordering::SeqCst);
+                    feed.stand_ins
+                        .store(is_no_signal(c.caps()), Ordering::SeqCst);
                 } else if info.buffer().is_some() {
                     // The state changes with the first frame of the other kind: a source
                     // restarted that sends caps but no frame is still lost.
@@ -454,6 +531,45 @@ impl SapiensCamSrc {
         );
     }
 
+    /// With `give-up-s`, checks once a second that the camera delivered a frame within it (or,
+    /// before its first frame, since the start); posts an error naming the camera otherwise.
+    fn start_watchdog(&self) {
+        let give_up = lock(&self.settings).give_up_s;
+        if give_up == 0 {
+            return;
+        }
+        let clock = gst::SystemClock::obtain();
+        let now = clock.time();
+        let id = clock.new_periodic_id(now + gst::ClockTime::SECOND, gst::ClockTime::SECOND);
+        let element = self.obj().downgrade();
+        let posted = AtomicBool::new(false);
+        let res = id.wait_async(move |_, _, _| {
+            let Some(el) = element.upgrade() else { return };
+            let imp = el.imp();
+            let quiet = {
+                let t = lock(&imp.feed.times);
+                t.last_frame
+                    .or(t.started)
+                    .map_or(0.0, |i| i.elapsed().as_secs_f64())
+            };
+            if quiet >= give_up as f64 && !posted.swap(true, Ordering::SeqCst) {
+                let uri = lock(&imp.settings).uri.clone().unwrap_or_default();
+                let what = if imp.feed.camera_frames.load(Ordering::Relaxed) == 0 {
+                    "never delivered a frame"
+                } else {
+                    "delivered no frame"
+                };
+                imp.post_error_message(gst::error_msg!(
+                    gst::ResourceError::Read,
+                    ("camera {uri} {what} in {quiet:.0} s (give-up-s={give_up}; 0 keeps retrying)")
+                ));
+            }
+        });
+        if res.is_ok() {
+            *lock(&self.watchdog) = Some(id);
+        }
+    }
+
     /// Counts and posts a camera loss (`lost`) or return.
     fn report(&self, lost: bool) {
         let feed = &self.feed;
@@ -465,7 +581,10 @@ impl SapiensCamSrc {
                 times.lost_since = Some(Instant::now());
                 times.lost_frames_before = no_signal;
                 let since = times.last_frame.map_or(0.0, |t| t.elapsed().as_secs_f64());
-                gst::warning!(CAT, "camera lost (outage {outages}): no frame for {since:.1} s");
+                gst::warning!(
+                    CAT,
+                    "camera lost (outage {outages}): no frame for {since:.1} s"
+                );
                 gst::Structure::builder("sapiens-camera-lost")
                     .field("outages", outages)
                     .field("since-frame-s", since)
@@ -476,7 +595,10 @@ impl SapiensCamSrc {
                     .take()
                     .map_or(0.0, |t| t.elapsed().as_secs_f64());
                 let frames = no_signal - times.lost_frames_before;
-                gst::info!(CAT, "camera back after {outage_s:.1} s ({frames} no-signal frames)");
+                gst::info!(
+                    CAT,
+                    "camera back after {outage_s:.1} s ({frames} no-signal frames)"
+                );
                 gst::Structure::builder("sapiens-camera-back")
                     .field("outages", feed.outages.load(Ordering::Relaxed))
                     .field("outage-s", outage_s)
@@ -510,7 +632,13 @@ fn output_caps(camera: &gst::CapsRef) -> gst::Caps {
     if let Some(s) = camera.structure(0) {
         let caps = out.make_mut();
         let o = caps.structure_mut(0).expect("one structure");
-        for field in ["format", "width", "height", "framerate", "pixel-aspect-ratio"] {
+        for field in [
+            "format",
+            "width",
+            "height",
+            "framerate",
+            "pixel-aspect-ratio",
+        ] {
             if let Ok(v) = s.value(field) {
                 o.set_value(field, v.clone());
             }
@@ -563,6 +691,13 @@ impl ElementImpl for SapiensCamSrc {
         if transition == gst::StateChange::ReadyToPaused {
             self.feed.eos_requested.store(false, Ordering::SeqCst);
             self.feed.eos_sent.store(false, Ordering::SeqCst);
+            lock(&self.feed.times).started = Some(Instant::now());
+            self.start_watchdog();
+        }
+        if transition == gst::StateChange::PausedToReady
+            && let Some(id) = lock(&self.watchdog).take()
+        {
+            id.unschedule();
         }
         self.parent_change_state(transition)
     }

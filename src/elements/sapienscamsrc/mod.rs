@@ -56,6 +56,9 @@ pub struct CameraStats {
     pub camera_frames: u64,
     /// Black "no signal" frames put in their place while the camera was lost.
     pub no_signal_frames: u64,
+    /// Frames dropped because the pipeline was behind the camera (the `max-backlog` queue was
+    /// full): a live camera is never held back.
+    pub dropped_behind: u64,
     /// Times the camera was lost (no frame for `stall-timeout-ms`, or an error) after it had
     /// delivered frames.
     pub outages: u64,
@@ -73,6 +76,7 @@ impl CameraStats {
         Some(Self {
             camera_frames: s.get("camera-frames").ok()?,
             no_signal_frames: s.get("no-signal-frames").ok()?,
+            dropped_behind: s.get("dropped-behind").ok()?,
             outages: s.get("outages").ok()?,
             reconnects: s.get("reconnects").ok()?,
             lost: s.get("lost").ok()?,
