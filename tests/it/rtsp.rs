@@ -442,12 +442,9 @@ fn a_live_recording_survives_kill_9() {
     let dir = scratch("rtsp-kill9");
     let (out, json) = (dir.join("rec.mp4"), dir.join("stats.json"));
     let (run, rx) = spawn_run(&camera.url, &out, &json, &[]);
-    // Well into the run: at least 6 s of frames recorded.
-    wait_line(&rx, |l| {
-        camera_frames(l).is_some_and(|n| n >= 6 * CAMERA_FPS)
-    });
-    let seen = wait_line(&rx, |l| camera_frames(l).is_some());
-    let recorded = seen.iter().rev().find_map(|l| camera_frames(l)).unwrap();
+    // Well into the run: at least 6 s of frames out of the head (on their way to the file).
+    let seen = wait_line(&rx, |l| head_frames(l).is_some_and(|n| n >= 6 * CAMERA_FPS));
+    let recorded = seen.iter().rev().find_map(|l| head_frames(l)).unwrap();
     run.signal("-KILL");
     let (status, _) = run.finish(Duration::from_secs(10));
     assert!(!status.success());
