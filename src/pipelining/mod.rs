@@ -235,6 +235,7 @@ impl Executor {
         buffer: gst::Buffer,
         info: Arc<gst_video::VideoInfo>,
     ) -> Result<(), Flushing> {
+        let arrived = std::time::Instant::now();
         match self.window.admit() {
             Decision::Flushing => Err(Flushing),
             Decision::Dropped => Ok(()),
@@ -242,7 +243,7 @@ impl Executor {
                 .input
                 .send(Msg::Frame {
                     epoch: self.window.epoch(),
-                    job: Job::new(buffer, info, admitted),
+                    job: Job::new(buffer, info, admitted, arrived),
                 })
                 .map_err(|_| Flushing),
         }

@@ -29,10 +29,13 @@ pub(super) struct Job<T> {
 }
 
 impl Job<()> {
+    /// A frame admitted into the window; `arrived` is when it reached the element, before any
+    /// wait for admission, so that latency figures include that wait.
     pub(super) fn new(
         buffer: gst::Buffer,
         info: Arc<gst_video::VideoInfo>,
         admitted: Admitted,
+        arrived: Instant,
     ) -> Self {
         let work = match admitted {
             Admitted::Infer { dropped } => Work::Infer { data: (), dropped },
@@ -41,7 +44,7 @@ impl Job<()> {
         Self {
             buffer,
             info,
-            entered: Instant::now(),
+            entered: arrived,
             work,
         }
     }

@@ -440,3 +440,59 @@ fn batches_fill_up_to_the_size_keep_order_and_eos_flushes_a_partial_one() {
     let s = exec.stats();
     assert_eq!((s.frames_in, s.frames_out), (10, 10));
 }
+
+/// A frame that waits to enter (policy block, window full) counts that wait in its latency:
+/// the element's figures equal, frame by frame, the time from the frame's arrival (the call that
+/// hands it over, which blocks while the window is full) to its leaving, measured here.
+#[test]
+fn latency_includes_the_wait_to_enter() {
+    init();
+    let exec = Arc::new(
+        Executor::new(
+            Log::named("t"),
+            Fake::new(30, vec![]),
+            adm(1, Policy::Block, 1),
+        )
+        .unwrap(),
+    );
+    let n = 10;
+    let e2 = exec.clone();
+    let feeder = std::thread::spawn(move || {
+        let mut arrived = Vec::new();
+        for i in 0..n {
+            arrived.push(std::time::Instant::now());
+            e2.submit_frame(frame(i), info()).unwrap();
+        }
+        e2.submit_event(gst::event::Eos::new());
+        arrived
+    });
+    let mut left = Vec::new();
+    loop {
+        match exec.next_output() {
+            Output::Buffer(_) => {
+                left.push(std::time::Instant::now());
+                exec.frame_done();
+            }
+            Output::Event(e) if e.type_() == gst::EventType::Eos => break,
+            _ => {}
+        }
+    }
+    let arrived = feeder.join().unwrap();
+    let mut expected: Vec<f64> = arrived
+        .iter()
+        .zip(&left)
+        .map(|(a, l)| l.duration_since(*a).as_secs_f64() * 1000.0)
+        .collect();
+    expected.sort_by(f64::total_cmp);
+    let s = exec.stats();
+    // Nearest-rank percentiles of ten samples: p50 is the 5th, p99 the 10th.
+    for (name, got, want) in [
+        ("p50", s.total.p50_ms, expected[4]),
+        ("p99", s.total.p99_ms, expected[9]),
+    ] {
+        assert!(
+            (got - want).abs() < 10.0,
+            "{name}: element says {got:.1} ms, measured {want:.1} ms (all: {expected:.0?})"
+        );
+    }
+}
