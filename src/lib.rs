@@ -7,6 +7,7 @@ pub mod config;
 pub mod cvmat;
 pub mod detect;
 pub mod error;
+pub mod export;
 pub mod labels;
 pub mod runtime;
 

@@ -102,11 +102,32 @@ pub struct RunArgs {
     /// RTSP cameras: jitter buffer (s).
     #[arg(long, default_value_t = 0.2, value_parser = seconds_between(0.0, 60.0))]
     pub rtsp_latency: f64,
+    /// Write every frame's results as JSON lines here (`-`: stdout, the run's own messages then
+    /// go to stderr). Schema: README, "Results as JSON".
+    #[arg(long)]
+    pub json: Option<String>,
+    /// Publish every frame's results as JSON to this MQTT broker and topic (QoS 1).
+    #[arg(long, value_name = "HOST:PORT/TOPIC")]
+    pub mqtt: Option<crate::export::mqtt::Target>,
     /// MP4 recordings of live inputs are fragmented every this many seconds, so a run killed
     /// outright (`kill -9`, power loss) leaves a playable file up to the last fragment (0 = one
     /// moov written at the end, as for files).
     #[arg(long, default_value_t = 1.0, value_parser = seconds_between(0.0, 3600.0))]
     pub fragment: f64,
+}
+
+/// With `--json -` the records own stdout: the run's messages go to stderr.
+static HUMAN_TO_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// A line of the run's own output (live lines, summary) on stdout, or stderr under `--json -`.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if HUMAN_TO_STDERR.load(Ordering::Relaxed) {
+            eprintln!($($arg)*)
+        } else {
+            println!($($arg)*)
+        }
+    };
 }
 
 /// A clap parser for a number of seconds in `min..=max`.
@@ -328,6 +349,19 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
             parts.extend(detection.take().unwrap_or_default());
         }
     }
+    if args.json.is_some() || args.mqtt.is_some() {
+        let mut json = "sapiensjson name=json".to_string();
+        if let Some(path) = &args.json {
+            json += &format!(" location={}", quote(path));
+        }
+        if let Some(t) = &args.mqtt {
+            json += &format!(
+                " mqtt={}",
+                quote(&format!("{}:{}/{}", t.host, t.port, t.topic))
+            );
+        }
+        parts.push(json);
+    }
     if !args.no_overlay && args.output.is_some() {
         parts.push(format!("sapiensoverlay layout={}", args.layout.as_str()));
     }
@@ -356,17 +390,21 @@ fn print_camera(camera: &gst::Element, prev: &mut Option<CameraStats>, interval:
     };
     let before = prev.as_ref().map_or(0, |p| p.camera_frames);
     let fps = (now.camera_frames - before) as f64 / interval.as_secs_f64();
-    println!(
+    say!(
         "[camera] {fps:>6.2} fps in  {} frames, {} outages ({} no-signal frames), {} reconnection attempts, {} dropped (pipeline behind)",
-        now.camera_frames, now.outages, now.no_signal_frames, now.reconnects, now.dropped_behind
+        now.camera_frames,
+        now.outages,
+        now.no_signal_frames,
+        now.reconnects,
+        now.dropped_behind
     );
     if now.camera_frames == 0 {
-        println!(
+        say!(
             "WARNING: waiting for the camera's first frame ({} connection attempts so far)",
             now.reconnects + 1
         );
     } else if now.lost || now.since_frame_s > 2.0 * interval.as_secs_f64() {
-        println!(
+        say!(
             "WARNING: no frame from the camera for {:.1} s{}",
             now.since_frame_s,
             if now.lost {
@@ -384,7 +422,7 @@ fn print_live(heads: &[gst::Element]) {
         if let Ok(s) = head_stats(h) {
             let backlog =
                 s.frames_in - (s.frames_out + s.dropped + s.flushed + s.failed).min(s.frames_in);
-            println!(
+            say!(
                 "[{}] frames {:>6} ({} dropped, {} carried, {backlog} inside)  {:>6.2} fps  latency ms p50: pre {:.1} infer {:.1} post {:.1} total {:.1}",
                 h.name(),
                 s.frames_out,
@@ -401,6 +439,7 @@ fn print_live(heads: &[gst::Element]) {
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
+    HUMAN_TO_STDERR.store(args.json.as_deref() == Some("-"), Ordering::Relaxed);
     gst::init().map_err(|e| Error::Invalid(format!("GStreamer: {e}")))?;
     crate::elements::register_static().map_err(|e| Error::Invalid(e.to_string()))?;
     if is_camera(&args.input) {
@@ -415,7 +454,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .iter()
         .filter(|c| c.model.weights == Weights::Untrained)
     {
-        println!(
+        say!(
             "WARNING: {} uses UNTRAINED weights ({}): results are noise, for testing the pipeline only.",
             c.source.display(),
             c.model.path.display()
@@ -427,8 +466,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(json) = &args.stats_json {
         check_writable("--stats-json", json)?;
     }
+    if let Some(path) = args.json.as_deref().filter(|p| *p != "-") {
+        check_writable("--json", Path::new(path))?;
+    }
     let line = launch_line(args, &configs)?;
-    println!("pipeline: {line}");
+    say!("pipeline: {line}");
     let pipeline = gst::parse::launch(&line)
         .map_err(|e| Error::Invalid(format!("cannot build the pipeline: {e}")))?
         .downcast::<gst::Pipeline>()
@@ -505,7 +547,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let signalled = signals.load(Ordering::SeqCst);
         if eos_sent.is_none() && (limit_reached.load(Ordering::SeqCst) || signalled > 0) {
             if signalled > 0 {
-                println!(
+                say!(
                     "stopping: ending the stream so that the recording is finalized (signal again to stop faster)"
                 );
             }
@@ -571,9 +613,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // The summary and the stats JSON are written whatever ended the run.
     print_summary(&finals, &providers, wall);
     if let Some(c) = &camera_final {
-        println!(
+        say!(
             "camera: {} frames, {} outages, {} frames lost (no-signal frames in their place), {} reconnection attempts, {} frames dropped because the pipeline was behind",
-            c.camera_frames, c.outages, c.no_signal_frames, c.reconnects, c.dropped_behind
+            c.camera_frames,
+            c.outages,
+            c.no_signal_frames,
+            c.reconnects,
+            c.dropped_behind
         );
     }
     if let Some(path) = &args.stats_json {
@@ -592,9 +638,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         if recorded.load(Ordering::Relaxed) == 0 {
             // No frame reached the encoder: an empty file is no recording.
             let _ = std::fs::remove_file(out);
-            println!("no frame was recorded: {} not written", out.display());
+            say!("no frame was recorded: {} not written", out.display());
         } else if result.is_ok() {
-            println!("wrote {}", out.display());
+            say!("wrote {}", out.display());
         }
     }
     result?;
@@ -621,12 +667,12 @@ fn finish_recording(pipeline: &gst::Pipeline) -> bool {
 fn print_camera_event(s: Option<&gst::StructureRef>) {
     let Some(s) = s else { return };
     match s.name().as_str() {
-        "sapiens-camera-lost" => println!(
+        "sapiens-camera-lost" => say!(
             "WARNING: camera lost (outage {}): no frame for {:.1} s; reconnecting, no-signal frames meanwhile",
             s.get::<u64>("outages").unwrap_or(0),
             s.get::<f64>("since-frame-s").unwrap_or(0.0)
         ),
-        "sapiens-camera-back" => println!(
+        "sapiens-camera-back" => say!(
             "camera back after {:.1} s ({} no-signal frames)",
             s.get::<f64>("outage-s").unwrap_or(0.0),
             s.get::<u64>("no-signal-frames").unwrap_or(0)
@@ -659,27 +705,36 @@ fn bus_error(bus: &gst::Bus) -> Option<Error> {
 }
 
 fn print_summary(finals: &[(String, ExecutorStats)], providers: &[String], wall: Duration) {
-    println!("\n== summary ({:.1} s wall) ==", wall.as_secs_f64());
+    say!("\n== summary ({:.1} s wall) ==", wall.as_secs_f64());
     for ((name, s), provider) in finals.iter().zip(providers) {
         let provider = if provider.is_empty() {
             "no ONNX model"
         } else {
             provider
         };
-        println!(
+        say!(
             "{name} [{provider}]: {} frames in, {} out ({} with carried results), {} dropped, {} flushed, {} failed; {:.2} fps",
-            s.frames_in, s.frames_out, s.carried, s.dropped, s.flushed, s.failed, s.fps
+            s.frames_in,
+            s.frames_out,
+            s.carried,
+            s.dropped,
+            s.flushed,
+            s.failed,
+            s.fps
         );
-        println!("  latency ms      mean     p50     p95     p99");
+        say!("  latency ms      mean     p50     p95     p99");
         for (stage, l) in [
             ("pre-process", s.pre),
             ("inference", s.infer),
             ("post-process", s.post),
             ("in element", s.total),
         ] {
-            println!(
+            say!(
                 "  {stage:<12} {:>8.1} {:>7.1} {:>7.1} {:>7.1}",
-                l.mean_ms, l.p50_ms, l.p95_ms, l.p99_ms
+                l.mean_ms,
+                l.p50_ms,
+                l.p95_ms,
+                l.p99_ms
             );
         }
     }

@@ -5,6 +5,7 @@ pub mod inference;
 pub mod sapienscamsrc;
 pub mod sapiensdepth;
 pub mod sapiensdetect;
+pub mod sapiensjson;
 pub mod sapiensnormal;
 pub mod sapiensoverlay;
 pub mod sapienspose;
@@ -39,6 +40,7 @@ fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError
         ("sapiensnormal", sapiensnormal::SapiensNormal::static_type()),
         ("sapienstrack", sapienstrack::SapiensTrack::static_type()),
         ("sapienscamsrc", sapienscamsrc::SapiensCamSrc::static_type()),
+        ("sapiensjson", sapiensjson::SapiensJson::static_type()),
         (
             "sapiensoverlay",
             sapiensoverlay::SapiensOverlay::static_type(),

@@ -10,5 +10,6 @@ mod harness;
 mod live;
 mod multiperson;
 mod pipeline;
+mod results;
 mod rtsp;
 mod signals;

@@ -1,0 +1,5 @@
+//! Results out of the pipeline for systems that do not link GStreamer: one JSON object per frame
+//! ([`record`], schema version [`record::SCHEMA_VERSION`]), written as JSON lines or published
+//! to an MQTT broker ([`mqtt`]). The `sapiensjson` element and the CLI's `--json` / `--mqtt`.
+pub mod mqtt;
+pub mod record;
