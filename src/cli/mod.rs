@@ -2,6 +2,7 @@
 //! (what the shipped configs point at).
 mod bench;
 mod models;
+mod progress;
 mod run;
 
 use std::path::PathBuf;

@@ -540,6 +540,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut camera_prev = None;
     let interval = Duration::from_secs_f64(args.stats_interval);
     let mut next_print = Instant::now() + interval;
+    // A file on a terminal: a progress bar in place of the live lines.
+    let bar = if interval.is_zero() || HUMAN_TO_STDERR.load(Ordering::Relaxed) {
+        None
+    } else {
+        super::progress::bar(is_live(&args.input))
+    };
+    let entry = pipeline.by_name("entry");
     let mut eos_sent: Option<Instant> = None;
     let mut fast_stop = false;
     let mut error: Option<Error> = None;
@@ -569,7 +576,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 None => Error::Invalid(late.into()),
             });
         }
-        if !interval.is_zero() && Instant::now() >= next_print {
+        if let (Some(bar), Some(last)) = (&bar, heads.last()) {
+            if let Some(e) = &entry {
+                super::progress::set_length(bar, &pipeline, e, args.max_frames);
+            }
+            if let Ok(s) = head_stats(last) {
+                bar.set_position(s.frames_out + s.dropped + s.failed + s.flushed);
+                bar.set_message(format!("{:.1} fps in {}", s.fps, last.name()));
+            }
+        } else if !interval.is_zero() && Instant::now() >= next_print {
             if let Some(c) = &camera {
                 print_camera(c, &mut camera_prev, interval);
             }
@@ -599,6 +614,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
             _ => {}
         }
     };
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     let wall = started.elapsed();
     let finals: Vec<(String, ExecutorStats)> = heads
         .iter()

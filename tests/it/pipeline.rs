@@ -198,3 +198,38 @@ fn bench_times_the_bare_session_and_the_element_both_ways_on_every_frame() {
     );
     assert_eq!(v["provider"], "cpu");
 }
+
+/// On a terminal a file run shows a progress bar (frames done of the frames in the file, ETA);
+/// into a pipe it keeps the plain live lines. The terminal is `script`'s pseudo-terminal.
+#[test]
+fn file_runs_show_a_progress_bar_on_a_terminal_only() {
+    let cmd = format!(
+        "{} run -i {} -c {} --max-frames 20 --stats-interval 0.2",
+        env!("CARGO_BIN_EXE_sapiens"),
+        vtest().display(),
+        config("pose-tiny-coco17.toml").display()
+    );
+    let tty = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("script (util-linux)");
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{shown}");
+    assert!(
+        shown.contains("/20 frames") && shown.contains("ETA"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("[head0] frames"),
+        "no live lines under the bar"
+    );
+    let piped = std::process::Command::new("sh")
+        .args(["-c", &cmd])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&piped.stdout);
+    assert!(
+        !text.contains("ETA") && text.contains("[head0] frames"),
+        "{text}"
+    );
+}
