@@ -355,6 +355,11 @@ fn a_camera_killed_and_restarted_is_reconnected_and_the_recording_goes_on() {
 
     let v = stats(&json);
     let (c, head) = (&v["camera"], &v["heads"][0]["stats"]);
+    println!(
+        "{}\n{}\ncamera: {c}",
+        lost.last().unwrap(),
+        back.last().unwrap()
+    );
     assert_eq!(c["outages"], 1, "{v}");
     assert!(c["reconnects"].as_u64().unwrap() >= 1, "{v}");
     // About 5.5 s without the camera (4 s down + detection + reconnection) at 15 fps.
