@@ -3,6 +3,7 @@
 mod bench;
 mod models;
 mod progress;
+mod restream;
 mod run;
 
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs heads on a video source and records the annotated result.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Throughput of the bare session, the sequential element and the pipelined element.
     Bench(bench::BenchArgs),
     /// Lists the model configs in a folder and whether their models are present.

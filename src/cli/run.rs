@@ -109,6 +109,9 @@ pub struct RunArgs {
     /// Publish every frame's results as JSON to this MQTT broker and topic (QoS 1).
     #[arg(long, value_name = "HOST:PORT/TOPIC")]
     pub mqtt: Option<crate::export::mqtt::Target>,
+    /// Re-stream the annotated video over RTSP at ADDRESS:PORT/PATH (several clients at once).
+    #[arg(long, value_name = "ADDRESS:PORT/PATH")]
+    pub rtsp_serve: Option<super::restream::ServeTarget>,
     /// MP4 recordings of live inputs are fragmented every this many seconds, so a run killed
     /// outright (`kill -9`, power loss) leaves a playable file up to the last fragment (0 = one
     /// moov written at the end, as for files).
@@ -362,7 +365,7 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
         }
         parts.push(json);
     }
-    if !args.no_overlay && args.output.is_some() {
+    if !args.no_overlay && (args.output.is_some() || args.rtsp_serve.is_some()) {
         parts.push(format!("sapiensoverlay layout={}", args.layout.as_str()));
     }
     let fragment_ms = if is_live(&args.input) {
@@ -370,7 +373,15 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
     } else {
         0
     };
-    parts.push(sink(args.output.as_deref(), fragment_ms)?);
+    let sink = sink(args.output.as_deref(), fragment_ms)?;
+    if args.rtsp_serve.is_some() {
+        parts.push(format!(
+            "tee name=split ! queue ! {sink} split. ! {}",
+            super::restream::BRANCH
+        ));
+    } else {
+        parts.push(sink);
+    }
     Ok(parts.join(" ! "))
 }
 
@@ -536,6 +547,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let _ = pipeline.set_state(gst::State::Null);
         return Err(err);
     }
+    let _server = match (&args.rtsp_serve, pipeline.by_name("restream")) {
+        (Some(target), Some(sink)) => {
+            let sink = sink
+                .downcast::<gst_app::AppSink>()
+                .map_err(|_| Error::Invalid("restream is not an appsink".into()))?;
+            let server = super::restream::serve(target, sink)?;
+            say!("serving the annotated video at {}", target.url());
+            Some(server)
+        }
+        _ => None,
+    };
     let camera = pipeline.by_name("camera");
     let mut camera_prev = None;
     let interval = Duration::from_secs_f64(args.stats_interval);

@@ -557,3 +557,63 @@ fn an_unreachable_camera_is_given_up_with_a_clear_error() {
     assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
     assert!(!out.exists(), "an empty recording was left");
 }
+
+/// `--rtsp-serve`: the annotated video reaches two RTSP clients at once, each decoding it.
+#[test]
+fn cli_restreams_the_annotated_video_to_two_clients_at_once() {
+    init();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_sapiens"))
+        .args(["run", "-i"])
+        .arg(vtest())
+        .arg("-c")
+        .arg(config("pose-tiny-coco17.toml"))
+        .args(["--rtsp-serve", &format!("127.0.0.1:{port}/sapiens")])
+        .args(["--stats-interval", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut run = Run(Some(child));
+    let stdout = run.0.as_mut().unwrap().stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let url = format!("rtsp://127.0.0.1:{port}/sapiens");
+    wait_line(&rx, |l| {
+        l == format!("serving the annotated video at {url}")
+    });
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let pipe = launch(&format!(
+                "rtspsrc location={url} protocols=tcp ! rtph264depay ! avdec_h264 ! videoconvert ! \
+                 video/x-raw,format=RGB ! appsink name=sink sync=false"
+            ));
+            pipe.set_state(gst::State::Playing).unwrap();
+            pipe
+        })
+        .collect();
+    let t = Instant::now();
+    let mut got = [0u32; 2];
+    while got.iter().any(|&n| n < 20) && t.elapsed() < Duration::from_secs(30) {
+        for (i, pipe) in clients.iter().enumerate() {
+            let sink = by_name::<gst_app::AppSink>(pipe, "sink");
+            if let Some(s) = sink.try_pull_sample(gst::ClockTime::from_mseconds(50)) {
+                let info = gst_video::VideoInfo::from_caps(s.caps().unwrap()).unwrap();
+                assert_eq!((info.width(), info.height()), (768, 576));
+                got[i] += 1;
+            }
+        }
+    }
+    for pipe in &clients {
+        pipe.set_state(gst::State::Null).unwrap();
+    }
+    drop(run);
+    assert!(
+        got.iter().all(|&n| n >= 20),
+        "frames decoded by each client: {got:?}"
+    );
+}

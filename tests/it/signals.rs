@@ -122,7 +122,9 @@ fn a_second_signal_stops_fast_and_the_file_still_plays() {
 
 #[test]
 fn bad_flags_and_paths_are_refused_before_the_run() {
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 12] = [
+        (&["--rtsp-serve", "8554"], "ADDRESS:PORT/PATH"),
+        (&["--mqtt", "broker"], "HOST:PORT/TOPIC"),
         (&["--stall-timeout", "0"], "0.1..=600"),
         (&["--retry-delay=-1"], "0..=600"),
         (&["--rtsp-transport", "sctp"], "tcp"),
