@@ -374,10 +374,10 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
         0
     };
     let sink = sink(args.output.as_deref(), fragment_ms)?;
-    if args.rtsp_serve.is_some() {
+    if let Some(target) = &args.rtsp_serve {
         parts.push(format!(
             "tee name=split ! queue ! {sink} split. ! {}",
-            super::restream::BRANCH
+            super::restream::branch(target)
         ));
     } else {
         parts.push(sink);
@@ -547,17 +547,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let _ = pipeline.set_state(gst::State::Null);
         return Err(err);
     }
-    let _server = match (&args.rtsp_serve, pipeline.by_name("restream")) {
-        (Some(target), Some(sink)) => {
-            let sink = sink
-                .downcast::<gst_app::AppSink>()
-                .map_err(|_| Error::Invalid("restream is not an appsink".into()))?;
-            let server = super::restream::serve(target, sink)?;
-            say!("serving the annotated video at {}", target.url());
-            Some(server)
-        }
-        _ => None,
-    };
+    if let Some(target) = &args.rtsp_serve {
+        say!("serving the annotated video at {}", target.url());
+    }
     let camera = pipeline.by_name("camera");
     let mut camera_prev = None;
     let interval = Duration::from_secs_f64(args.stats_interval);

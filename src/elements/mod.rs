@@ -9,6 +9,7 @@ pub mod sapiensjson;
 pub mod sapiensnormal;
 pub mod sapiensoverlay;
 pub mod sapienspose;
+pub mod sapiensrtspsink;
 pub mod sapiensseg;
 pub mod sapienstrack;
 
@@ -41,6 +42,10 @@ fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError
         ("sapienstrack", sapienstrack::SapiensTrack::static_type()),
         ("sapienscamsrc", sapienscamsrc::SapiensCamSrc::static_type()),
         ("sapiensjson", sapiensjson::SapiensJson::static_type()),
+        (
+            "sapiensrtspsink",
+            sapiensrtspsink::SapiensRtspSink::static_type(),
+        ),
         (
             "sapiensoverlay",
             sapiensoverlay::SapiensOverlay::static_type(),

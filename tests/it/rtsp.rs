@@ -617,3 +617,66 @@ fn cli_restreams_the_annotated_video_to_two_clients_at_once() {
         "frames decoded by each client: {got:?}"
     );
 }
+
+/// Frames an `rtspsrc` client decodes from `url` within `limit` (it stops at `want`).
+fn client_frames(url: &str, want: u32, limit: Duration) -> u32 {
+    let pipe = launch(&format!(
+        "rtspsrc location={url} protocols=tcp ! rtph264depay ! avdec_h264 ! appsink name=sink sync=false"
+    ));
+    pipe.set_state(gst::State::Playing).unwrap();
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    let (t, mut n) = (Instant::now(), 0);
+    while n < want && t.elapsed() < limit {
+        if sink
+            .try_pull_sample(gst::ClockTime::from_mseconds(100))
+            .is_some()
+        {
+            n += 1;
+        }
+    }
+    pipe.set_state(gst::State::Null).unwrap();
+    n
+}
+
+/// `sapiensrtspsink` in a `gst-launch-1.0` pipeline serves a client; a port already taken is an
+/// error naming the URL.
+#[test]
+fn gst_launch_users_serve_rtsp_with_the_sink_element() {
+    init();
+    let port = free_port();
+    let plugin_dir = root().join("target/debug");
+    let launch_line = format!(
+        "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 ! \
+         sapiensrtspsink port={port} path=/test"
+    );
+    let server = Command::new("gst-launch-1.0")
+        .args(launch_line.split_whitespace())
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Run(Some(server));
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let url = format!("rtsp://127.0.0.1:{port}/test");
+    let n = client_frames(&url, 10, Duration::from_secs(30));
+    assert!(n >= 10, "{n} frames decoded from {url}");
+    // The port is taken now: a second server says so.
+    let second = Command::new("gst-launch-1.0")
+        .args(launch_line.split_whitespace())
+        .env("GST_PLUGIN_PATH", &plugin_dir)
+        .output()
+        .unwrap();
+    drop(server);
+    let text = String::from_utf8_lossy(&second.stdout).to_string()
+        + &String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success());
+    assert!(text.contains(&format!("cannot serve {url}")), "{text}");
+}

@@ -1,0 +1,343 @@
+//! The `sapiensrtspsink` bin: `queue` (leaky) → `videoconvert` → `x264enc` → `h264parse` →
+//! `appsink`, whose samples go to the appsrc of the server's shared media, stamped with the
+//! media's own clock.
+use std::sync::{Arc, LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_rtsp_server::prelude::*;
+
+use crate::elements::lock;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "sapiensrtspsink",
+        gst::DebugColorFlags::empty(),
+        Some("Sapiens RTSP server sink"),
+    )
+});
+
+#[derive(Debug, Clone)]
+struct Settings {
+    address: String,
+    port: u32,
+    path: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            address: "127.0.0.1".into(),
+            port: 8554,
+            path: "/sapiens".into(),
+        }
+    }
+}
+
+/// The running server: its thread and the loop to quit.
+struct Running {
+    main_loop: glib::MainLoop,
+    thread: std::thread::JoinHandle<()>,
+}
+
+pub struct SapiensRtspSink {
+    settings: Mutex<Settings>,
+    sink: gst_app::AppSink,
+    /// The appsrc of each prepared media (one: the media is shared).
+    sources: Arc<Mutex<Vec<gst_app::AppSrc>>>,
+    running: Mutex<Option<Running>>,
+}
+
+fn make(factory: &str) -> gst::Element {
+    gst::ElementFactory::make(factory)
+        .build()
+        .unwrap_or_else(|e| panic!("GStreamer element {factory}: {e}"))
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for SapiensRtspSink {
+    const NAME: &'static str = "GstSapiensRtspSink";
+    type Type = super::SapiensRtspSink;
+    type ParentType = gst::Bin;
+
+    fn with_class(_klass: &Self::Class) -> Self {
+        let sink = gst_app::AppSink::builder()
+            .sync(false)
+            .max_buffers(4)
+            .drop(true)
+            .build();
+        sink.set_async(false);
+        Self {
+            settings: Mutex::default(),
+            sink,
+            sources: Arc::default(),
+            running: Mutex::new(None),
+        }
+    }
+}
+
+impl ObjectImpl for SapiensRtspSink {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("address")
+                    .blurb("Address to serve on (0.0.0.0: every interface)")
+                    .default_value(Some("127.0.0.1"))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("port")
+                    .blurb("RTSP port")
+                    .minimum(1)
+                    .maximum(65535)
+                    .default_value(8554)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("path")
+                    .blurb("Mount path: clients open rtsp://ADDRESS:PORT/PATH")
+                    .default_value(Some("/sapiens"))
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = lock(&self.settings);
+        match pspec.name() {
+            "address" => s.address = crate::elements::string_or(value, "127.0.0.1"),
+            "port" => s.port = value.get().expect("type checked upstream"),
+            "path" => {
+                let p = crate::elements::string_or(value, "/sapiens");
+                s.path = if p.starts_with('/') {
+                    p
+                } else {
+                    format!("/{p}")
+                };
+            }
+            other => unreachable!("no property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = lock(&self.settings);
+        match pspec.name() {
+            "address" => s.address.to_value(),
+            "port" => s.port.to_value(),
+            "path" => s.path.to_value(),
+            other => unreachable!("no property {other}"),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        let queue = make("queue");
+        queue.set_property_from_str("leaky", "downstream");
+        queue.set_property("max-size-buffers", 4u32);
+        queue.set_property("max-size-bytes", 0u32);
+        queue.set_property("max-size-time", 0u64);
+        let encoder = make("x264enc");
+        encoder.set_property_from_str("tune", "zerolatency");
+        encoder.set_property_from_str("speed-preset", "veryfast");
+        encoder.set_property("key-int-max", 30u32);
+        let parse = make("h264parse");
+        parse.set_property("config-interval", -1i32);
+        let chain = [
+            queue.clone(),
+            make("videoconvert"),
+            encoder,
+            parse,
+            self.sink.clone().upcast(),
+        ];
+        obj.add_many(&chain).expect("fresh elements join the bin");
+        gst::Element::link_many(&chain).expect("the encoding chain links");
+        let ghost = gst::GhostPad::builder_from_template_with_target(
+            &obj.pad_template("sink").expect("sink template"),
+            &queue.static_pad("sink").expect("queue has sink"),
+        )
+        .expect("ghost pad on the queue")
+        .build();
+        obj.add_pad(&ghost).expect("one sink pad");
+        let sources = self.sources.clone();
+        self.sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    forward(&sample, &lock(&sources));
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    }
+}
+
+/// Hands one encoded frame to every client-facing appsrc; the media stamps it with its own
+/// clock (`do-timestamp`), so the run's timeline and the server's never have to agree.
+fn forward(sample: &gst::Sample, sources: &[gst_app::AppSrc]) {
+    let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps_owned()) else {
+        return;
+    };
+    if sources.is_empty() {
+        return;
+    }
+    let mut buffer = buffer.copy();
+    {
+        let b = buffer.make_mut();
+        b.set_pts(gst::ClockTime::NONE);
+        b.set_dts(gst::ClockTime::NONE);
+    }
+    for src in sources {
+        if src.caps().as_ref() != Some(&caps) {
+            src.set_caps(Some(&caps));
+        }
+        let _ = src.push_buffer(buffer.clone());
+    }
+}
+
+impl SapiensRtspSink {
+    /// Binds and serves from a thread with its own main loop.
+    fn start_server(&self) -> Result<(), gst::ErrorMessage> {
+        let s = lock(&self.settings).clone();
+        let url = format!("rtsp://{}:{}{}", s.address, s.port, s.path);
+        let ctx = glib::MainContext::new();
+        let main_loop = glib::MainLoop::new(Some(&ctx), false);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sources = self.sources.clone();
+        let ml = main_loop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sapiens-rtsp-serve".into())
+            .spawn(move || {
+                let Ok(_guard) = ctx.acquire() else {
+                    let _ = tx.send(Err("cannot own a main context".to_string()));
+                    return;
+                };
+                let server = gst_rtsp_server::RTSPServer::new();
+                server.set_address(&s.address);
+                server.set_service(&s.port.to_string());
+                let factory = gst_rtsp_server::RTSPMediaFactory::new();
+                factory.set_launch(
+                    "( appsrc name=src is-live=true format=time do-timestamp=true ! h264parse ! \
+                     rtph264pay name=pay0 pt=96 config-interval=1 )",
+                );
+                factory.set_shared(true);
+                factory.connect_media_configure(move |_, media| {
+                    let Some(src) = media
+                        .element()
+                        .downcast::<gst::Bin>()
+                        .ok()
+                        .and_then(|b| b.by_name("src"))
+                        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+                    else {
+                        return;
+                    };
+                    let list = sources.clone();
+                    let weak = src.downgrade();
+                    media.connect_unprepared(move |_| {
+                        if let Some(s) = weak.upgrade() {
+                            lock(&list).retain(|x| x != &s);
+                        }
+                    });
+                    lock(&sources).push(src);
+                });
+                let Some(mounts) = server.mount_points() else {
+                    let _ = tx.send(Err("no mount points".to_string()));
+                    return;
+                };
+                mounts.add_factory(&s.path, factory);
+                match server.attach(Some(&ctx)) {
+                    Ok(id) => {
+                        let _ = tx.send(Ok(()));
+                        ml.run();
+                        id.remove();
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                    }
+                }
+            })
+            .map_err(|e| {
+                gst::error_msg!(
+                    gst::ResourceError::Failed,
+                    ("sapiensrtspsink: cannot start the server thread: {e}")
+                )
+            })?;
+        match rx.recv() {
+            Ok(Ok(())) => {
+                gst::info!(CAT, imp = self, "serving at {url}");
+                *lock(&self.running) = Some(Running { main_loop, thread });
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(gst::error_msg!(
+                    gst::ResourceError::OpenWrite,
+                    ("sapiensrtspsink: cannot serve {url}: {e}")
+                ))
+            }
+            Err(_) => Err(gst::error_msg!(
+                gst::ResourceError::Failed,
+                ("sapiensrtspsink: the server thread ended")
+            )),
+        }
+    }
+
+    fn stop_server(&self) {
+        if let Some(r) = lock(&self.running).take() {
+            r.main_loop.quit();
+            let _ = r.thread.join();
+        }
+        lock(&self.sources).clear();
+    }
+}
+
+impl GstObjectImpl for SapiensRtspSink {}
+
+impl ElementImpl for SapiensRtspSink {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Sapiens RTSP server sink",
+                "Sink/Video/Network",
+                "Serves the video over RTSP (H.264, gst-rtsp-server) to any number of clients",
+                "sapiens-stream developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            vec![
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &gst::Caps::builder("video/x-raw").build(),
+                )
+                .expect("valid template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::NullToReady
+            && let Err(e) = self.start_server()
+        {
+            self.post_error_message(e);
+            return Err(gst::StateChangeError);
+        }
+        let ret = self.parent_change_state(transition);
+        if transition == gst::StateChange::ReadyToNull {
+            self.stop_server();
+        }
+        ret
+    }
+}
+
+impl BinImpl for SapiensRtspSink {}
