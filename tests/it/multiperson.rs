@@ -110,7 +110,7 @@ fn detect_track_pose_gives_every_tracked_person_a_pose_and_keeps_frame_counts() 
     assert_eq!(
         out.len(),
         45,
-        "frames in = frames out through the whole chain"
+        "frames in = frames out through the whole chain: {stats:?}"
     );
     for s in &stats {
         assert_eq!((s.frames_in, s.frames_out, s.failed), (45, 45, 0), "{s:?}");
