@@ -4,6 +4,7 @@
 #    mosquitto + mosquitto-clients (the MQTT broker and subscriber the tests use on 127.0.0.1);
 #  - .venv: onnxruntime (its libonnxruntime.so is the ONNX Runtime the build loads), onnx, numpy;
 #  - .sapiens/ort-dylib-path: where that library is (read at build time);
+#  - .venv-gi: the python/ package `sapiens_stream` over the system's PyGObject and numpy;
 #  - data/vtest.avi: people walking, from opencv-doc (never committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +54,16 @@ mkdir -p .sapiens
 if [ "$(cat .sapiens/ort-dylib-path 2>/dev/null)" != "$lib" ]; then
   echo "$lib" > .sapiens/ort-dylib-path
 fi
+
+# The `sapiens_stream` Python package (python/): label data copied in from configs/, installed
+# into .venv-gi, a venv over the system's PyGObject and numpy (what the Python tests run).
+mkdir -p python/sapiens_stream/data
+cp configs/keypoints/*.json configs/classes/*.json python/sapiens_stream/data/
+if [ ! -x .venv-gi/bin/python ]; then
+  /usr/bin/python3 -m venv --system-site-packages .venv-gi
+fi
+.venv-gi/bin/pip install -q --disable-pip-version-check ./python
+rm -rf python/build python/*.egg-info
 
 mkdir -p data out
 if [ ! -s data/vtest.avi ]; then

@@ -29,6 +29,10 @@ pub fn register() {
     }
 }
 
+/// Version of the structures' layout (field names, types, meanings), in every structure as
+/// `schema-version`; readers (the Python `sapiens_stream` package) refuse another.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// Field every result structure has: `true` when the result was copied from an earlier frame
 /// (`interval`, the `skip` policy) instead of inferred on this one.
 const CARRIED: &str = "carried";
@@ -92,6 +96,7 @@ fn attach(
     };
     let s = meta.mut_structure();
     s.set_name(structure);
+    s.set("schema-version", SCHEMA_VERSION);
     fill(s);
     Ok(())
 }

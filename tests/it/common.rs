@@ -256,24 +256,46 @@ pub fn element_stats(el: &gst::Element) -> sapiens_stream::pipelining::ExecutorS
     .unwrap()
 }
 
-/// Runs `tests/python/<script>` with `/usr/bin/python3` (PyGObject) and the debug plugin;
-/// returns the JSON it prints.
+/// Runs `tests/python/<script>` with `.venv-gi`'s Python (the system's PyGObject and numpy plus
+/// the `sapiens_stream` package, `make setup`) and the debug plugin; returns the JSON it prints.
 pub fn run_python(script: &str, args: &[String]) -> serde_json::Value {
     let plugin_dir = root().join("target/debug");
     assert!(
         plugin_dir.join("libgstsapiens.so").is_file(),
         "build the plugin first: cargo build --workspace (make test does)"
     );
-    let out = Command::new("/usr/bin/python3")
+    let python = root().join(".venv-gi/bin/python");
+    assert!(
+        python.is_file(),
+        "{} missing: run make setup (it installs the sapiens_stream package there)",
+        python.display()
+    );
+    let out = Command::new(&python)
         .arg(root().join("tests/python").join(script))
         .args(args)
         .env("GST_PLUGIN_PATH", &plugin_dir)
         .output()
-        .expect("python3 (apt python3-gi python3-numpy)");
+        .expect("the .venv-gi Python");
     assert!(
         out.status.success(),
         "{script} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs `cmd`, asserts it succeeded (its stderr the message), and parses each line of its stdout
+/// as JSON (a JSON-lines producer: the CLI's `--json -`, `sapiensjson location=-`, examples).
+pub fn json_lines_of(cmd: &mut Command) -> Vec<serde_json::Value> {
+    let out = cmd.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
 }

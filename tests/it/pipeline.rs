@@ -104,6 +104,16 @@ fn python_reads_the_pose_meta_with_pygobject() {
     let v = run_python("read_pose_meta.py", &args);
     assert_eq!(v["keypoint_set"], "coco-17");
     assert_eq!(v["untrained"], true);
+    assert_eq!(v["ids"], serde_json::json!([-1]), "untracked");
+    // Names from the package's label data, in channel order (the official COCO order).
+    let coco: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("configs/keypoints/coco-17.json")).unwrap(),
+    )
+    .unwrap();
+    for (i, name) in v["names"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(name, &coco["keypoints"][i]["name"]);
+    }
+    assert_eq!(v["names"][0], "nose");
     assert_eq!(v["boxes"][0], serde_json::json!([0.0, 0.0, 640.0, 360.0]));
     for (x, y, k) in dots {
         let kp = &v["keypoints"][0][k];
@@ -136,6 +146,10 @@ fn python_reads_the_dense_metas_with_pygobject() {
         r["labels"],
         serde_json::json!([21, 0]),
         "torso on the left, background on the right"
+    );
+    assert_eq!(
+        r["names"],
+        serde_json::json!([v["classes"][21]["name"], "Background"])
     );
     assert!(
         (r["depth"][0].as_f64().unwrap() - mean).abs() < 0.01,
@@ -231,5 +245,48 @@ fn file_runs_show_a_progress_bar_on_a_terminal_only() {
     assert!(
         !text.contains("ETA") && text.contains("[head0] frames"),
         "{text}"
+    );
+}
+
+/// The example application of the Python package (`python/examples/print_results.py`): detect,
+/// track and pose on real video, each frame's persons read with `sapiens_stream`.
+#[test]
+fn the_python_example_application_prints_each_frames_persons() {
+    let python = root().join(".venv-gi/bin/python");
+    assert!(python.is_file(), "run make setup (it creates .venv-gi)");
+    let elements = format!(
+        "sapiensdetect backend=hog ! sapienstrack ! sapienspose config={}",
+        config("pose-tiny-coco17.toml").display()
+    );
+    let frames = json_lines_of(
+        std::process::Command::new(&python)
+            .arg(root().join("python/examples/print_results.py"))
+            .arg(vtest())
+            .arg(&elements)
+            .arg("6")
+            .env("GST_PLUGIN_PATH", root().join("target/debug")),
+    );
+    assert_eq!(frames.len(), 6);
+    let mut persons = 0;
+    for (i, f) in frames.iter().enumerate() {
+        assert_eq!(f["frame"], i as u64);
+        for p in f["persons"].as_array().unwrap() {
+            persons += 1;
+            assert!(p["id"].as_u64().is_some(), "tracked persons have ids: {p}");
+            let b: Vec<f64> = p["box"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert!(
+                b[0] < b[2] && b[1] < b[3] && b[2] <= 768.0 && b[3] <= 576.0,
+                "{b:?}"
+            );
+        }
+    }
+    assert!(
+        persons >= 3,
+        "HOG finds people on vtest (tracks confirm after a frame or two): {persons}"
     );
 }

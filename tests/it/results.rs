@@ -329,22 +329,12 @@ fn gst_launch_users_get_json_on_stdout() {
          sapienspose config={} ! sapiensjson location=- ! fakesink",
         config("pose-tiny-coco17.toml").display()
     );
-    let out = Command::new("gst-launch-1.0")
-        .arg("-q")
-        .args(line.split_whitespace())
-        .env("GST_PLUGIN_PATH", &plugin_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let records = json_lines_of(
+        Command::new("gst-launch-1.0")
+            .arg("-q")
+            .args(line.split_whitespace())
+            .env("GST_PLUGIN_PATH", &plugin_dir),
     );
-    let records: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     assert_eq!(records.len(), 3);
     for (i, r) in records.iter().enumerate() {
         check_common(r, i as u64, 320, 240);

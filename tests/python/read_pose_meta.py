@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads SapiensPoseMeta from Python (PyGObject), as the README shows.
+"""Reads SapiensPoseMeta from Python with the `sapiens_stream` package, as the README shows.
 
 Usage: read_pose_meta.py CONFIG COLOURS_JSON X,Y,K [X,Y,K ...]
 Pushes one black 640x360 RGB frame with a disc of colour K (from the analytic model's COLOURS_JSON) at each (X, Y) through
@@ -10,25 +10,24 @@ import json
 import sys
 
 import numpy as np
+import sapiens_stream
 from push_one import push_one
 
 W, H, R = 640, 360, 4
 
 
 def read_pose(buf):
-    """The README's snippet: SapiensPoseMeta → numpy arrays (no copy of the arrays)."""
-    meta = buf.get_custom_meta("SapiensPoseMeta")
-    if meta is None:
+    """SapiensPoseMeta → the package's Pose (numpy views of the meta) → JSON-able dict."""
+    p = sapiens_stream.pose(buf)
+    if p is None:
         return None
-    s = meta.get_structure()
-    n, k = s.get_value("num-persons"), s.get_value("num-keypoints")
-    boxes = np.frombuffer(s.get_value("boxes").get_data(), np.float32).reshape(n, 4)
-    kps = np.frombuffer(s.get_value("keypoints").get_data(), np.float32).reshape(n, k, 3)
     return {
-        "keypoint_set": s.get_value("keypoint-set"),
-        "untrained": s.get_value("untrained"),
-        "boxes": boxes.tolist(),
-        "keypoints": kps.tolist(),
+        "keypoint_set": p.keypoint_set,
+        "names": p.names,
+        "untrained": p.untrained,
+        "ids": p.ids.tolist(),
+        "boxes": p.boxes.tolist(),
+        "keypoints": p.keypoints.tolist(),
     }
 
 

@@ -1,0 +1,238 @@
+"""Results of the sapiens-stream GStreamer elements, read from a ``Gst.Buffer`` as numpy arrays
+and plain objects.
+
+Each head leaves a ``GstCustomMeta`` holding a structure (see the project README, "Reading
+results"); these functions turn one into a named tuple, or ``None`` when the buffer has none::
+
+    import sapiens_stream as ss
+    pose = ss.pose(buf)        # Pose(keypoint_set, names, boxes N×4, ids N, keypoints N×K×3, ...)
+    seg = ss.seg(buf)          # Seg(labels H×W uint8, class_names, ...)
+    depth = ss.depth(buf)      # Depth(depth H×W float32, NaN = background, foreground range, ...)
+    normal = ss.normal(buf)    # Normal(normals H×W×3 float32, ...)
+    dets = ss.detections(buf)  # Detections(boxes N×4, scores N, backend, carried)
+
+Arrays are views of the meta's bytes (no copy) and read-only. Coordinates are pixels of the
+frame the buffer holds. Every structure carries ``schema-version``; a version this package does
+not know raises ``SchemaError`` rather than misreading the fields.
+"""
+from typing import List, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from .labels import class_names, keypoint_names
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SchemaError",
+    "Pose",
+    "Seg",
+    "Depth",
+    "Normal",
+    "Detections",
+    "pose",
+    "seg",
+    "depth",
+    "normal",
+    "detections",
+    "results",
+]
+
+#: The structure layout this package reads (the elements' ``schema-version``).
+SCHEMA_VERSION = 1
+
+
+class SchemaError(ValueError):
+    """A result meta of another schema version, or missing a field this version has."""
+
+
+class Pose(NamedTuple):
+    keypoint_set: str
+    #: Keypoint names in channel order (official names).
+    names: List[str]
+    #: N×4 float32: x1, y1, x2, y2.
+    boxes: np.ndarray
+    #: N int32 track ids, -1 where untracked.
+    ids: np.ndarray
+    #: N×K×3 float32: x, y, score.
+    keypoints: np.ndarray
+    score_threshold: float
+    untrained: bool
+    carried: bool
+
+
+class Seg(NamedTuple):
+    #: H×W uint8 class ids (0 = background).
+    labels: np.ndarray
+    #: Class names by id.
+    class_names: List[str]
+    mode: str
+    untrained: bool
+    carried: bool
+
+
+class Depth(NamedTuple):
+    #: H×W float32, NaN = background.
+    depth: np.ndarray
+    #: (nearest, farthest) foreground depth, or None without foreground.
+    foreground: Optional[Tuple[float, float]]
+    masked: bool
+    untrained: bool
+    carried: bool
+
+
+class Normal(NamedTuple):
+    #: H×W×3 float32 unit vectors, NaN = background.
+    normals: np.ndarray
+    masked: bool
+    untrained: bool
+    carried: bool
+
+
+class Detections(NamedTuple):
+    #: N×4 float32: x1, y1, x2, y2.
+    boxes: np.ndarray
+    #: N float32.
+    scores: np.ndarray
+    backend: str
+    carried: bool
+
+
+def _structure(buf, meta_name):
+    meta = buf.get_custom_meta(meta_name)
+    if meta is None:
+        return None
+    s = meta.get_structure()
+    ok, version = s.get_uint("schema-version")
+    if not ok:
+        raise SchemaError(f"{meta_name} has no schema-version (written by an older sapiens-stream)")
+    if version != SCHEMA_VERSION:
+        raise SchemaError(
+            f"{meta_name} has schema-version {version}; this package reads {SCHEMA_VERSION}"
+        )
+    return s
+
+
+def _field(s, meta_name, name):
+    if not s.has_field(name):
+        raise SchemaError(f"{meta_name}: no field {name!r}")
+    return s.get_value(name)
+
+
+def _array(s, meta_name, name, dtype, shape):
+    data = _field(s, meta_name, name).get_data()
+    a = np.frombuffer(data, dtype)
+    want = int(np.prod(shape))
+    if a.size != want:
+        raise SchemaError(f"{meta_name}.{name}: {a.size} values, expected {want} ({shape})")
+    return a.reshape(shape)
+
+
+def _carried(s):
+    return bool(s.get_value("carried")) if s.has_field("carried") else False
+
+
+def _flags(s, meta_name, *names):
+    """The boolean fields `names` (as Python names) and `carried` of a structure."""
+    flags = {n.replace("-", "_"): bool(_field(s, meta_name, n)) for n in names}
+    flags["carried"] = _carried(s)
+    return flags
+
+
+def pose(buf) -> Optional[Pose]:
+    """``SapiensPoseMeta`` of ``buf``."""
+    m = "SapiensPoseMeta"
+    s = _structure(buf, m)
+    if s is None:
+        return None
+    n, k = _field(s, m, "num-persons"), _field(s, m, "num-keypoints")
+    kset = _field(s, m, "keypoint-set")
+    names = keypoint_names(kset)
+    if len(names) != k:
+        raise SchemaError(f"{m}: {k} keypoints for {kset}, which has {len(names)}")
+    ids = (
+        _array(s, m, "ids", np.int32, (n,))
+        if s.has_field("ids")
+        else np.full(n, -1, np.int32)
+    )
+    return Pose(
+        keypoint_set=kset,
+        names=names,
+        boxes=_array(s, m, "boxes", np.float32, (n, 4)),
+        ids=ids,
+        keypoints=_array(s, m, "keypoints", np.float32, (n, k, 3)),
+        score_threshold=float(_field(s, m, "score-threshold")),
+        untrained=bool(_field(s, m, "untrained")),
+        carried=_carried(s),
+    )
+
+
+def _size(s, m):
+    return _field(s, m, "height"), _field(s, m, "width")
+
+
+def seg(buf) -> Optional[Seg]:
+    """``SapiensSegMeta`` of ``buf``."""
+    m = "SapiensSegMeta"
+    s = _structure(buf, m)
+    if s is None:
+        return None
+    return Seg(
+        labels=_array(s, m, "labels", np.uint8, _size(s, m)),
+        class_names=class_names(_field(s, m, "class-set")),
+        mode=_field(s, m, "mode"),
+        **_flags(s, m, "untrained"),
+    )
+
+
+def depth(buf) -> Optional[Depth]:
+    """``SapiensDepthMeta`` of ``buf``."""
+    m = "SapiensDepthMeta"
+    s = _structure(buf, m)
+    if s is None:
+        return None
+    lo, hi = float(_field(s, m, "fg-min")), float(_field(s, m, "fg-max"))
+    return Depth(
+        depth=_array(s, m, "depth", np.float32, _size(s, m)),
+        foreground=None if np.isnan(lo) else (lo, hi),
+        **_flags(s, m, "masked", "untrained"),
+    )
+
+
+def normal(buf) -> Optional[Normal]:
+    """``SapiensNormalMeta`` of ``buf``."""
+    m = "SapiensNormalMeta"
+    s = _structure(buf, m)
+    if s is None:
+        return None
+    h, w = _size(s, m)
+    return Normal(
+        normals=_array(s, m, "normals", np.float32, (h, w, 3)),
+        **_flags(s, m, "masked", "untrained"),
+    )
+
+
+def detections(buf) -> Optional[Detections]:
+    """``SapiensDetectionsMeta`` of ``buf`` (the detector's boxes, before tracking)."""
+    m = "SapiensDetectionsMeta"
+    s = _structure(buf, m)
+    if s is None:
+        return None
+    n = _field(s, m, "num-boxes")
+    return Detections(
+        boxes=_array(s, m, "boxes", np.float32, (n, 4)),
+        scores=_array(s, m, "scores", np.float32, (n,)),
+        backend=_field(s, m, "backend"),
+        carried=_carried(s),
+    )
+
+
+def results(buf) -> dict:
+    """Every result on ``buf``, by head name (heads without a meta are absent)."""
+    found = {
+        "pose": pose(buf),
+        "seg": seg(buf),
+        "depth": depth(buf),
+        "normal": normal(buf),
+        "detections": detections(buf),
+    }
+    return {k: v for k, v in found.items() if v is not None}
