@@ -290,3 +290,16 @@ fn the_python_example_application_prints_each_frames_persons() {
         "HOG finds people on vtest (tracks confirm after a frame or two): {persons}"
     );
 }
+
+/// A meta the Python package cannot read (no `schema-version`) is refused with the reason.
+#[test]
+fn the_python_package_refuses_a_meta_without_its_schema_version() {
+    let v = run_python("schema_check.py", &[]);
+    let msg = v["refused"]
+        .as_str()
+        .unwrap_or_else(|| panic!("accepted: {v}"));
+    assert!(
+        msg.contains("SapiensPoseMeta has no schema-version"),
+        "{msg}"
+    );
+}
