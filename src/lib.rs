@@ -3,6 +3,7 @@
 //! Data flows one way: [`config`] → [`runtime`] → [`preprocess`] → inference → [`heads`] →
 //! [`meta`] → [`render`]. The GStreamer elements in [`elements`] wire these together through the
 //! staged executor in [`pipelining`].
+pub mod address;
 pub mod config;
 pub mod cvmat;
 pub mod detect;

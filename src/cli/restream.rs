@@ -13,15 +13,11 @@ impl std::str::FromStr for ServeTarget {
     type Err = String;
 
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let bad = || format!("{s}: expected ADDRESS:PORT/PATH (e.g. 127.0.0.1:8554/sapiens)");
-        let (addr, path) = s.split_once('/').ok_or_else(bad)?;
-        let (address, port) = addr.rsplit_once(':').ok_or_else(bad)?;
-        let port: u16 = port.parse().map_err(|_| bad())?;
-        if address.is_empty() || path.is_empty() || port == 0 {
-            return Err(bad());
-        }
+        let (address, port, path) = crate::address::host_port_path(s).ok_or_else(|| {
+            format!("{s}: expected ADDRESS:PORT/PATH (e.g. 127.0.0.1:8554/sapiens)")
+        })?;
         Ok(Self {
-            address: address.into(),
+            address,
             port,
             path: format!("/{path}"),
         })

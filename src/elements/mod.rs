@@ -66,6 +66,19 @@ pub fn register_static() -> Result<(), glib::BoolError> {
         .map_err(|e| glib::bool_error!("registering the sapiens elements: {e}"))
 }
 
+/// An element of a factory every GStreamer install this project supports has (core, -base,
+/// -good, -ugly, or linked in), named `name` when given: a missing one is a broken install, not
+/// an input error, so it panics with the factory's name.
+pub(crate) fn make_element(factory: &str, name: Option<&str>) -> gst::Element {
+    let mut builder = gst::ElementFactory::make(factory);
+    if let Some(name) = name {
+        builder = builder.name(name);
+    }
+    builder
+        .build()
+        .unwrap_or_else(|e| panic!("GStreamer element {factory}: {e}"))
+}
+
 /// Locks `m`, also when a panicking holder poisoned it (the data stays usable: every holder
 /// leaves it consistent between statements).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -28,17 +28,13 @@ impl std::str::FromStr for Target {
 
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         let bad = || format!("{s}: expected HOST:PORT/TOPIC (e.g. 127.0.0.1:1883/sapiens/cam1)");
-        let (addr, topic) = s.split_once('/').ok_or_else(bad)?;
-        let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
-        let port: u16 = port.parse().map_err(|_| bad())?;
-        if host.is_empty() || topic.is_empty() || port == 0 || topic.contains(['+', '#']) {
-            return Err(bad());
+        match crate::address::host_port_path(s) {
+            // Wildcards subscribe; a publisher names one topic.
+            Some((host, port, topic)) if !topic.contains(['+', '#']) => {
+                Ok(Self { host, port, topic })
+            }
+            _ => Err(bad()),
         }
-        Ok(Self {
-            host: host.into(),
-            port,
-            topic: topic.into(),
-        })
     }
 }
 

@@ -163,11 +163,7 @@ struct Broker {
 
 impl Broker {
     fn start() -> Broker {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let conf = scratch("mqtt").join(format!("mosquitto-{port}.conf"));
         std::fs::write(
             &conf,
@@ -290,11 +286,7 @@ fn cli_json_on_stdout_is_only_json() {
 /// reason, before any frame.
 #[test]
 fn mqtt_targets_are_checked_up_front() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     for (target, says) in [
         (
             format!("127.0.0.1:{port}/t"),

@@ -132,15 +132,6 @@ fn spawn_camera(port: u16) -> CameraProcess {
     panic!("the camera process did not start");
 }
 
-/// A TCP port free on 127.0.0.1 now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A `sapiens run` process; killed when dropped unfinished (a failed test leaves nothing running).
 struct Run(Option<Child>);
 

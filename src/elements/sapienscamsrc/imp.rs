@@ -129,13 +129,9 @@ struct Opening {
     held_segment: Option<gst::Event>,
 }
 
-/// Makes an element from a factory every GStreamer install has (core, -base, or fallbacksrc,
-/// registered by [`ensure_fallbacksrc`]).
+/// A named child element (fallbacksrc is registered by [`ensure_fallbacksrc`] first).
 fn make(factory: &str, name: &str) -> gst::Element {
-    gst::ElementFactory::make(factory)
-        .name(name)
-        .build()
-        .unwrap_or_else(|e| panic!("GStreamer element {factory}: {e}"))
+    crate::elements::make_element(factory, Some(name))
 }
 
 /// Registers gst-plugins-rs's `fallbackswitch` plugin (linked into this library) in this

@@ -50,9 +50,7 @@ pub struct SapiensRtspSink {
 }
 
 fn make(factory: &str) -> gst::Element {
-    gst::ElementFactory::make(factory)
-        .build()
-        .unwrap_or_else(|e| panic!("GStreamer element {factory}: {e}"))
+    crate::elements::make_element(factory, None)
 }
 
 #[glib::object_subclass]
