@@ -137,14 +137,8 @@ mod tests {
             (t.host.as_str(), t.port, t.topic.as_str()),
             ("127.0.0.1", 1883, "sapiens/cam1")
         );
-        for bad in [
-            "127.0.0.1/x",
-            "h:0/x",
-            "h:1883/",
-            ":1883/x",
-            "h:99999/x",
-            "h:1/a/#",
-        ] {
+        // The form itself is address.rs's test; here: the message, and no wildcard topics.
+        for bad in ["h:0/x", "h:1/a/#", "h:1/+"] {
             let e = bad.parse::<Target>().unwrap_err();
             assert!(e.contains("HOST:PORT/TOPIC"), "{bad}: {e}");
         }
