@@ -156,11 +156,14 @@ impl Drop for Run {
 }
 
 /// `sapiens run` on `url` with pose (no overlay: the recording shows the camera's pixels),
-/// recording to `out` with stats to `json`; its stdout lines arrive on the returned channel.
+/// recording to `out` with stats to `json`, `stall` seconds without a frame = camera lost (short
+/// enough for a quick test, long enough that two loaded cores never starve the camera that long);
+/// its stdout lines arrive on the returned channel.
 fn spawn_run(
     url: &str,
     out: &std::path::Path,
     json: &std::path::Path,
+    stall: &str,
     extra: &[&str],
 ) -> (Run, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sapiens"))
@@ -173,7 +176,7 @@ fn spawn_run(
             "--stats-interval",
             "0.5",
             "--stall-timeout",
-            "1.5",
+            stall,
             "--retry-delay",
             "0.5",
             "--rtsp-transport",
@@ -331,7 +334,13 @@ fn a_camera_killed_and_restarted_is_reconnected_and_the_recording_goes_on() {
     let dir = scratch("rtsp-kill");
     let (out, json) = (dir.join("rec.mp4"), dir.join("stats.json"));
     let frames = 20 * CAMERA_FPS;
-    let (run, rx) = spawn_run(&url, &out, &json, &["--max-frames", &frames.to_string()]);
+    let (run, rx) = spawn_run(
+        &url,
+        &out,
+        &json,
+        "3",
+        &["--max-frames", &frames.to_string()],
+    );
     wait_line(&rx, |l| {
         camera_frames(l).is_some_and(|n| n >= 2 * CAMERA_FPS)
     });
@@ -404,6 +413,7 @@ fn a_frozen_camera_is_detected_and_recovered() {
         &camera.url,
         &out,
         &json,
+        "2",
         &["--max-frames", &frames.to_string()],
     );
     wait_line(&rx, |l| {
@@ -426,7 +436,7 @@ fn a_frozen_camera_is_detected_and_recovered() {
     assert_clean_stderr(&out);
     assert!(
         detected < Duration::from_secs(4),
-        "stall detected after {detected:?} (stall timeout 1.5 s)"
+        "stall detected after {detected:?} (stall timeout 2 s)"
     );
     let v = stats(&json);
     assert_eq!(v["camera"]["outages"], 1, "{v}");
@@ -443,7 +453,7 @@ fn a_live_recording_survives_kill_9() {
     let camera = Camera::start(0);
     let dir = scratch("rtsp-kill9");
     let (out, json) = (dir.join("rec.mp4"), dir.join("stats.json"));
-    let (run, rx) = spawn_run(&camera.url, &out, &json, &[]);
+    let (run, rx) = spawn_run(&camera.url, &out, &json, "3", &[]);
     // Well into the run: at least 6 s of frames out of the head (on their way to the file).
     let seen = wait_line(&rx, |l| head_frames(l).is_some_and(|n| n >= 6 * CAMERA_FPS));
     let recorded = seen.iter().rev().find_map(|l| head_frames(l)).unwrap();
@@ -467,7 +477,7 @@ fn sigterm_on_a_camera_run_finalizes_the_recording() {
     let camera = Camera::start(0);
     let dir = scratch("rtsp-sigterm");
     let (out, json) = (dir.join("rec.mp4"), dir.join("stats.json"));
-    let (run, rx) = spawn_run(&camera.url, &out, &json, &[]);
+    let (run, rx) = spawn_run(&camera.url, &out, &json, "3", &[]);
     wait_line(&rx, |l| {
         camera_frames(l).is_some_and(|n| n >= 2 * CAMERA_FPS)
     });
