@@ -106,14 +106,17 @@ pub(crate) fn roi_type_spec(blurb: &str) -> glib::ParamSpec {
         .build()
 }
 
-/// `Some(&'static ElementMetadata)` for an analyzer element: long name, description.
+/// `Some(&'static ElementMetadata)`: long name, (klass, default an analyzer's), description.
 macro_rules! metadata {
-    ($long:expr, $description:expr) => {{
+    ($long:expr, $description:expr) => {
+        $crate::elements::metadata!($long, "Filter/Analyzer/Video", $description)
+    };
+    ($long:expr, $klass:expr, $description:expr) => {{
         static META: std::sync::LazyLock<gst::subclass::ElementMetadata> =
             std::sync::LazyLock::new(|| {
                 gst::subclass::ElementMetadata::new(
                     $long,
-                    "Filter/Analyzer/Video",
+                    $klass,
                     $description,
                     "sapiens-stream developers",
                 )
@@ -130,14 +133,25 @@ fn always_templates(
     let caps = gst_video::VideoCapsBuilder::new()
         .format_list(formats)
         .build();
-    [
-        ("sink", gst::PadDirection::Sink),
-        ("src", gst::PadDirection::Src),
-    ]
-    .into_iter()
-    .map(|(name, dir)| {
-        gst::PadTemplate::new(name, dir, gst::PadPresence::Always, &caps)
-            .expect("valid raw video template")
-    })
-    .collect()
+    [gst::PadDirection::Sink, gst::PadDirection::Src]
+        .into_iter()
+        .map(|dir| always_template(dir, &caps))
+        .collect()
+}
+
+/// The always-present pad template named for its direction (`sink` or `src`) with `caps`.
+fn always_template(dir: gst::PadDirection, caps: &gst::Caps) -> gst::PadTemplate {
+    let name = if dir == gst::PadDirection::Sink {
+        "sink"
+    } else {
+        "src"
+    };
+    gst::PadTemplate::new(name, dir, gst::PadPresence::Always, caps).expect("valid template")
+}
+
+/// Templates (always present) of any raw video, one per direction in `dirs`: elements that
+/// read only metadata, or bins that convert inside.
+pub(crate) fn raw_video_templates(dirs: &[gst::PadDirection]) -> Vec<gst::PadTemplate> {
+    let caps = gst::Caps::builder("video/x-raw").build();
+    dirs.iter().map(|&d| always_template(d, &caps)).collect()
 }

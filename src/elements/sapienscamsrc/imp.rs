@@ -647,30 +647,17 @@ impl GstObjectImpl for SapiensCamSrc {}
 
 impl ElementImpl for SapiensCamSrc {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-            gst::subclass::ElementMetadata::new(
-                "Sapiens camera source",
-                "Source/Video/Network",
-                "A camera (RTSP) that reconnects: no-signal frames keep the timeline flowing \
-                 while it is lost; outages counted and posted",
-                "sapiens-stream developers",
-            )
-        });
-        Some(&*META)
+        crate::elements::metadata!(
+            "Sapiens camera source",
+            "Source/Video/Network",
+            "A camera (RTSP) that reconnects: no-signal frames keep the timeline flowing \
+             while it is lost; outages counted and posted"
+        )
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &gst::Caps::builder("video/x-raw").build(),
-                )
-                .expect("valid template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
+            LazyLock::new(|| crate::elements::raw_video_templates(&[gst::PadDirection::Src]));
         TEMPLATES.as_ref()
     }
 

@@ -117,31 +117,17 @@ impl GstObjectImpl for SapiensJson {}
 
 impl ElementImpl for SapiensJson {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-            gst::subclass::ElementMetadata::new(
-                "Sapiens results as JSON",
-                "Filter/Metadata/Video",
-                "One JSON object per frame (persons with boxes, track ids and named keypoints; seg \
-                 class pixels; depth range) to a JSON-lines file, stdout or an MQTT broker",
-                "sapiens-stream developers",
-            )
-        });
-        Some(&*META)
+        crate::elements::metadata!(
+            "Sapiens results as JSON",
+            "Filter/Metadata/Video",
+            "One JSON object per frame (persons with boxes, track ids and named keypoints; seg \
+             class pixels; depth range) to a JSON-lines file, stdout or an MQTT broker"
+        )
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = gst::Caps::builder("video/x-raw").build();
-            [
-                ("sink", gst::PadDirection::Sink),
-                ("src", gst::PadDirection::Src),
-            ]
-            .into_iter()
-            .map(|(name, dir)| {
-                gst::PadTemplate::new(name, dir, gst::PadPresence::Always, &caps)
-                    .expect("valid raw video template")
-            })
-            .collect()
+            crate::elements::raw_video_templates(&[gst::PadDirection::Sink, gst::PadDirection::Src])
         });
         TEMPLATES.as_ref()
     }

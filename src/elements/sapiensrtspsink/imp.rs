@@ -294,29 +294,16 @@ impl GstObjectImpl for SapiensRtspSink {}
 
 impl ElementImpl for SapiensRtspSink {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-            gst::subclass::ElementMetadata::new(
-                "Sapiens RTSP server sink",
-                "Sink/Video/Network",
-                "Serves the video over RTSP (H.264, gst-rtsp-server) to any number of clients",
-                "sapiens-stream developers",
-            )
-        });
-        Some(&*META)
+        crate::elements::metadata!(
+            "Sapiens RTSP server sink",
+            "Sink/Video/Network",
+            "Serves the video over RTSP (H.264, gst-rtsp-server) to any number of clients"
+        )
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            vec![
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &gst::Caps::builder("video/x-raw").build(),
-                )
-                .expect("valid template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
+            LazyLock::new(|| crate::elements::raw_video_templates(&[gst::PadDirection::Sink]));
         TEMPLATES.as_ref()
     }
 

@@ -135,19 +135,7 @@ impl ElementImpl for SapiensTrack {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = gst::Caps::builder("video/x-raw").build();
-            [gst::PadDirection::Sink, gst::PadDirection::Src]
-                .into_iter()
-                .map(|dir| {
-                    let name = if dir == gst::PadDirection::Sink {
-                        "sink"
-                    } else {
-                        "src"
-                    };
-                    gst::PadTemplate::new(name, dir, gst::PadPresence::Always, &caps)
-                        .expect("valid raw video template")
-                })
-                .collect()
+            crate::elements::raw_video_templates(&[gst::PadDirection::Sink, gst::PadDirection::Src])
         });
         TEMPLATES.as_ref()
     }
