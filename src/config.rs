@@ -312,9 +312,17 @@ fn default_heatmap_stride() -> u32 {
 }
 
 impl Config {
-    /// Reads, parses and validates `path`; resolves the model path against the file's folder.
+    /// Finds `path` (as given, else in the installed data folder: [`crate::datadir`]), reads,
+    /// parses and validates it; resolves the model path against the file's folder.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
+        let path = crate::datadir::resolve_config(path.as_ref()).map_err(|tried| {
+            let list: Vec<_> = tried.iter().map(|p| p.display().to_string()).collect();
+            Error::Config {
+                path: path.as_ref().to_owned(),
+                msg: format!("cannot read: no such file (looked for {})", list.join(", ")),
+            }
+        })?;
+        let path = path.as_path();
         let err = |msg: String| Error::Config {
             path: path.to_owned(),
             msg,

@@ -6,6 +6,7 @@
 pub mod address;
 pub mod config;
 pub mod cvmat;
+pub mod datadir;
 pub mod detect;
 pub mod error;
 pub mod export;

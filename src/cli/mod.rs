@@ -26,9 +26,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Lists the model configs in a folder and whether their models are present.
     Models {
-        /// Folder of config TOMLs.
-        #[arg(long, default_value = "configs")]
-        dir: PathBuf,
+        /// Folder of config TOMLs [default: ./configs, else the installed configs].
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -38,7 +38,9 @@ impl Cli {
         match self.command {
             Command::Run(args) => run::run(&args),
             Command::Bench(args) => bench::bench(&args),
-            Command::Models { dir } => models::list(&dir),
+            Command::Models { dir } => {
+                models::list(&dir.unwrap_or_else(crate::datadir::default_config_dir))
+            }
         }
     }
 }

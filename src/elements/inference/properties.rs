@@ -83,7 +83,7 @@ pub fn specs() -> Vec<glib::ParamSpec> {
     vec![
         glib::ParamSpecString::builder("config")
             .nick("Model config")
-            .blurb("Model config TOML (see configs/); model paths in it are relative to the file")
+            .blurb("Model config TOML: a path, or a shipped config's name (pose-tiny-coco17) found in the installed data folder; model paths in it are relative to the file")
             .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("model")
