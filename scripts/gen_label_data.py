@@ -56,4 +56,14 @@ write("classes", "goliath-seg-28.json", {
     "name": "goliath-seg-28", "source": attribution(seg),
     "classes": [{"name": c["name"], "color_rgb": c["palette_rgb"]} for c in seg["classes"]],
 })
+# Sapiens2's 29 classes (DOME_CLASSES_29): v1's 28 with Eyeglass inserted at id 2, every other
+# name and colour unchanged (checked against the official list by a unit test in src/labels.rs).
+v1 = [{"name": c["name"], "color_rgb": c["palette_rgb"]} for c in seg["classes"]]
+write("classes", "dome-seg-29.json", {
+    "name": "dome-seg-29",
+    "source": {"repo": "facebookresearch/sapiens2", "commit": "3098c14",
+               "path": "sapiens/dense/src/datasets/seg/seg_utils.py (DOME_CLASSES_29)",
+               "license": "Sapiens2 License (Meta): see its prohibited uses"},
+    "classes": v1[:2] + [{"name": "Eyeglass", "color_rgb": [14, 204, 182]}] + v1[2:],
+})
 print("wrote configs/keypoints and configs/classes")

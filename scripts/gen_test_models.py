@@ -234,29 +234,68 @@ def sapiens_model(path, task, k, width=32, depth=2, heads=2, head_ch=32, seed=0)
     g.save(path, "input", out, k, doc, spec["out"], (IN_H // 16 * up, IN_W // 16 * up))
 
 
-def seg_palette():
-    """The 28 Goliath seg class colours (RGB) from configs/classes/goliath-seg-28.json."""
+def seg_palette(name="goliath-seg-28"):
+    """A seg class set's colours (RGB) from configs/classes/<name>.json."""
     here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "..", "configs", "classes", "goliath-seg-28.json")) as f:
+    with open(os.path.join(here, "..", "configs", "classes", name + ".json")) as f:
         return np.array([c["color_rgb"] for c in json.load(f)["classes"]], np.float32)
 
 
-def analytic_seg(path, tau=100.0):
-    """Seg model whose class is the palette colour nearest to the pixel: output (B,28,512,384)
-    logits_k = -|rgb - palette_k|^2 / tau over 2x2-averaged input pixels. A region painted in
-    palette colour k is class k wherever the 2x2 average stays inside it."""
+# Sapiens2's input normalization (SAPIENS2.md 1.4).
+MEAN2 = np.array([123.675, 116.28, 103.53], np.float32)
+STD2 = np.array([58.395, 57.12, 57.375], np.float32)
+
+
+def analytic_seg(path, tau=100.0, classes="goliath-seg-28", stride=2, mean=MEAN, std=STD):
+    """Seg model whose class is the palette colour nearest to the pixel: output (B,K,H/s,W/s)
+    logits_k = -|rgb - palette_k|^2 / tau over s x s-averaged input pixels. A region painted in
+    palette colour k is class k wherever the average stays inside it."""
     g = Graph()
-    pal = seg_palette()
-    x = g.op("Mul", ["input", g.const(STD.reshape(1, 3, 1, 1))])
-    x = g.op("Add", [x, g.const(MEAN.reshape(1, 3, 1, 1))])
-    x = g.op("AveragePool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    pal = seg_palette(classes)
+    k = len(pal)
+    x = g.op("Mul", ["input", g.const(std.reshape(1, 3, 1, 1))])
+    x = g.op("Add", [x, g.const(mean.reshape(1, 3, 1, 1))])
+    if stride > 1:
+        x = g.op("AveragePool", [x], kernel_shape=[stride, stride], strides=[stride, stride])
     sq = g.op("ReduceSum", [g.op("Mul", [x, x]), g.const(np.array([1], np.int64))], keepdims=1)
-    w = (2.0 * pal / tau).reshape(28, 3, 1, 1).astype(np.float32)
+    w = (2.0 * pal / tau).reshape(k, 3, 1, 1).astype(np.float32)
     b = (-(pal ** 2).sum(axis=1) / tau).astype(np.float32)
     lin = g.op("Conv", [x, g.const(w), g.const(b)])
     out = g.op("Sub", [lin, g.op("Mul", [sq, g.const(np.float32(1.0 / tau))])])
-    doc = "Analytic seg model: class = nearest Goliath palette colour (2x2 average), logits -d^2/tau."
-    g.save(path, "input", out, 28, doc, "logits", (IN_H // 2, IN_W // 2))
+    doc = "Analytic seg model: class = nearest %s palette colour (%dx%d average), logits -d^2/tau." % (
+        classes, stride, stride)
+    g.save(path, "input", out, k, doc, "logits", (IN_H // stride, IN_W // stride))
+
+
+def analytic_pointmap(path):
+    """Sapiens2 pointmap contract (SAPIENS2.md 2.4; Sapiens2 mean/std): outputs `pointmap`
+    (B,3,1024,768) = the input pixel's (R, G, B) on the 0..255 scale / 100, and `scale` (B,1) =
+    1 + G/255 of the input's centre pixel (row 512, column 384). Metric XYZ = pointmap / scale:
+    a frame painted in one colour has known points, and letterbox padding (black) reads 0."""
+    g = Graph()
+    x = g.op("Mul", ["input", g.const(STD2.reshape(1, 3, 1, 1))])
+    x = g.op("Add", [x, g.const(MEAN2.reshape(1, 3, 1, 1))])
+    pm = g.op("Mul", [x, g.const(np.float32(0.01))])
+    centre = g.op("Slice", [x, g.const(np.array([1, IN_H // 2, IN_W // 2], np.int64)),
+                            g.const(np.array([2, IN_H // 2 + 1, IN_W // 2 + 1], np.int64)),
+                            g.const(np.array([1, 2, 3], np.int64))])
+    centre = g.op("Reshape", [centre, g.const(np.array([-1, 1], np.int64))])
+    sc = g.op("Add", [g.op("Mul", [centre, g.const(np.float32(1.0 / 255.0))]), g.const(np.float32(1.0))])
+    g.nodes.append(helper.make_node("Identity", [pm], ["pointmap"]))
+    g.nodes.append(helper.make_node("Identity", [sc], ["scale"]))
+    graph = helper.make_graph(
+        g.nodes, "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, IN_H, IN_W])],
+        [helper.make_tensor_value_info("pointmap", TensorProto.FLOAT, ["batch", 3, IN_H, IN_W]),
+         helper.make_tensor_value_info("scale", TensorProto.FLOAT, ["batch", 1])],
+        g.inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                          producer_name="sapiens-stream gen_test_models.py")
+    m.ir_version = 8
+    m.doc_string = ("Analytic pointmap model: pointmap = RGB/100, scale = 1 + G(centre)/255. "
+                    "Not a pointmap model.")
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
 
 
 def generate(out):
@@ -272,6 +311,10 @@ def generate(out):
     analytic_seg(os.path.join(out, "seg_analytic.onnx"))
     analytic_depth(os.path.join(out, "depth_analytic.onnx"))
     analytic_normal(os.path.join(out, "normal_analytic.onnx"))
+    # Sapiens2 contracts: 29 classes at full resolution, pointmap with its scale.
+    analytic_seg(os.path.join(out, "seg29_analytic.onnx"), classes="dome-seg-29", stride=1,
+                 mean=MEAN2, std=STD2)
+    analytic_pointmap(os.path.join(out, "pointmap_analytic.onnx"))
     for layout in ["yolov8", "yolox", "mmdeploy"]:
         analytic_detector(os.path.join(out, "detector_analytic_%s.onnx" % layout), layout)
     sapiens_model(os.path.join(out, "sapiens_tiny_seg.onnx"), "seg", 28)

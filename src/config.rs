@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::labels::KeypointSetId;
+use crate::labels::{KeypointSetId, SegClassSetId};
 use crate::runtime::{RuntimeOptions, RuntimeOverrides};
 
 /// The config schema this build reads.
@@ -36,6 +36,7 @@ pub enum HeadSection {
     Seg(SegSection),
     Depth(DepthSection),
     Normal(NormalSection),
+    Pointmap(PointmapSection),
     Detector(DetectorSection),
 }
 
@@ -53,6 +54,7 @@ struct ConfigFile {
     seg: Option<SegSection>,
     depth: Option<DepthSection>,
     normal: Option<NormalSection>,
+    pointmap: Option<PointmapSection>,
     detector: Option<DetectorSection>,
 }
 
@@ -64,13 +66,14 @@ impl TryFrom<ConfigFile> for Config {
             f.seg.map(HeadSection::Seg),
             f.depth.map(HeadSection::Depth),
             f.normal.map(HeadSection::Normal),
+            f.pointmap.map(HeadSection::Pointmap),
             f.detector.map(HeadSection::Detector),
         ]
         .into_iter()
         .flatten();
         let (Some(head), None) = (heads.next(), heads.next()) else {
             return Err(
-                "expected exactly one head section: one of [pose], [seg], [depth], [normal], [detector]"
+                "expected exactly one head section: one of [pose], [seg], [depth], [normal], [pointmap], [detector]"
                     .into(),
             );
         };
@@ -125,6 +128,21 @@ pub struct InputSection {
     pub mean: [f32; 3],
     /// Per-channel standard deviation, RGB order, 0..255 scale.
     pub std: [f32; 3],
+    /// How a dense head's frame reaches the input size: `stretch` (v1, Sapiens2 seg) or
+    /// `letterbox` (Sapiens2 normal and pointmap: aspect kept, centred zero padding, cropped off
+    /// the output). Pose crops and detectors have their own geometry.
+    pub resize: DenseResize,
+}
+
+/// How a dense head's input is made from the whole frame (SAPIENS2.md 4.3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DenseResize {
+    #[default]
+    Stretch,
+    /// `s = min(W_in/W, H_in/H)`, resized to `(⌊W·s⌋, ⌊H·s⌋)`, padded with black (0 before
+    /// normalization) split `pad//2` left/top, the rest right/bottom.
+    Letterbox,
 }
 
 impl Default for InputSection {
@@ -135,6 +153,7 @@ impl Default for InputSection {
             width: 768,
             mean: [123.5, 116.5, 103.5],
             std: [58.5, 57.0, 57.5],
+            resize: DenseResize::Stretch,
         }
     }
 }
@@ -156,10 +175,13 @@ pub struct PoseSection {
     pub heatmap_stride: u32,
 }
 
-/// `[seg]`: body-part segmentation (28 Goliath classes).
+/// `[seg]`: body-part segmentation.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SegSection {
+    /// The logits' classes: `goliath-seg-28` (v1) or `dome-seg-29` (Sapiens2).
+    #[serde(default)]
+    pub classes: SegClassSetId,
     /// `exact` (upsample logits, then argmax: the official demo) or `fast` (argmax at model
     /// resolution, then nearest upsample).
     #[serde(default)]
@@ -259,6 +281,26 @@ pub struct NormalSection {
     pub output_stride: u32,
 }
 
+/// `[pointmap]`: Sapiens2's per-pixel XYZ (canonical camera) and scale; metric XYZ =
+/// pointmap / scale (SAPIENS2.md 2.4).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointmapSection {
+    /// Pointmap is input size / this (1 for Sapiens2: 1024x768).
+    #[serde(default = "one")]
+    pub output_stride: u32,
+    /// The `[batch, 1]` scale output; default: the model's output after the pointmap.
+    pub scale_output: Option<String>,
+    /// The focal length, input px, the model's canonical camera has (Sapiens2: 768): the frame's
+    /// focal length is this / scale, over the resize factor.
+    #[serde(default = "canonical_focal")]
+    pub canonical_focal_px: f32,
+}
+
+fn canonical_focal() -> f32 {
+    768.0
+}
+
 /// Which head a config is for (exactly one head section per config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Head {
@@ -266,6 +308,7 @@ pub enum Head {
     Seg,
     Depth,
     Normal,
+    Pointmap,
     /// A person detector model.
     Detector,
 }
@@ -278,6 +321,7 @@ impl Head {
             Head::Seg => "[seg]",
             Head::Depth => "[depth]",
             Head::Normal => "[normal]",
+            Head::Pointmap => "[pointmap]",
             Head::Detector => "[detector]",
         }
     }
@@ -289,6 +333,7 @@ impl Head {
             Head::Seg => "sapiensseg",
             Head::Depth => "sapiensdepth",
             Head::Normal => "sapiensnormal",
+            Head::Pointmap => "sapienspointmap",
             Head::Detector => "sapiensdetect",
         }
     }
@@ -359,11 +404,23 @@ impl Config {
         if let Some(k) = i.std.iter().position(|s| s.is_nan() || *s <= 0.0) {
             return Err(err(format!("input.std[{k}] = {} must be > 0", i.std[k])));
         }
+        if i.resize == DenseResize::Letterbox && self.dense_stride().is_none() {
+            return Err(err(format!(
+                "input.resize = \"letterbox\" is for dense heads; a {} config has its own geometry{}",
+                self.head().section(),
+                if self.detector().is_some() {
+                    " (detector.resize)"
+                } else {
+                    ""
+                }
+            )));
+        }
         let stride = match &self.head {
             HeadSection::Pose(_) => self.validate_pose()?,
             HeadSection::Seg(s) => ("seg.output_stride", s.output_stride),
             HeadSection::Depth(s) => ("depth.output_stride", s.output_stride),
             HeadSection::Normal(s) => ("normal.output_stride", s.output_stride),
+            HeadSection::Pointmap(s) => ("pointmap.output_stride", s.output_stride),
             HeadSection::Detector(d) => {
                 for (key, v) in [
                     ("score_threshold", d.score_threshold),
@@ -415,6 +472,7 @@ impl Config {
             HeadSection::Seg(_) => Head::Seg,
             HeadSection::Depth(_) => Head::Depth,
             HeadSection::Normal(_) => Head::Normal,
+            HeadSection::Pointmap(_) => Head::Pointmap,
             HeadSection::Detector(_) => Head::Detector,
         }
     }
@@ -446,19 +504,40 @@ impl Config {
         }
     }
 
+    /// The `[pointmap]` section, when the config is for pointmap.
+    pub fn pointmap(&self) -> Option<&PointmapSection> {
+        match &self.head {
+            HeadSection::Pointmap(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The outputs the head reads besides the main one: pointmap's `[batch, 1]` scale.
+    pub fn extra_outputs(&self) -> Vec<crate::runtime::contract::ExtraOutput<'_>> {
+        match &self.head {
+            HeadSection::Pointmap(p) => vec![crate::runtime::contract::ExtraOutput {
+                name: p.scale_output.as_deref(),
+                item: &[1],
+            }],
+            _ => Vec::new(),
+        }
+    }
+
     /// The GStreamer element that runs this config's head.
     pub fn element(&self) -> &'static str {
         self.head().element()
     }
 
     /// The model output one item must have, `[channels, height, width]`: pose K heatmaps at
-    /// input / heatmap stride; seg 28, depth 1, normal 3 planes at input / output stride.
+    /// input / heatmap stride; seg 28 or 29, depth 1, normal and pointmap 3 planes at input /
+    /// output stride.
     pub fn output_item(&self) -> Result<[i64; 3]> {
         let (c, s) = match &self.head {
             HeadSection::Pose(p) => (p.keypoint_set.set().len(), p.heatmap_stride),
-            HeadSection::Seg(s) => (28, s.output_stride),
+            HeadSection::Seg(s) => (s.classes.count(), s.output_stride),
             HeadSection::Depth(s) => (1, s.output_stride),
             HeadSection::Normal(s) => (3, s.output_stride),
+            HeadSection::Pointmap(s) => (3, s.output_stride),
             HeadSection::Detector(_) => {
                 return Err(Error::Config {
                     path: self.source.clone(),
@@ -473,13 +552,15 @@ impl Config {
         ])
     }
 
-    /// The output stride of a dense head (`[seg]`, `[depth]`, `[normal]`); `None` for pose.
+    /// The output stride of a dense head (`[seg]`, `[depth]`, `[normal]`, `[pointmap]`); `None`
+    /// for pose and detectors.
     pub fn dense_stride(&self) -> Option<u32> {
         match &self.head {
             HeadSection::Pose(_) | HeadSection::Detector(_) => None,
             HeadSection::Seg(s) => Some(s.output_stride),
             HeadSection::Depth(s) => Some(s.output_stride),
             HeadSection::Normal(s) => Some(s.output_stride),
+            HeadSection::Pointmap(s) => Some(s.output_stride),
         }
     }
 

@@ -116,6 +116,55 @@ pub fn stretch(w: u32, h: u32, out_w: u32, out_h: u32) -> Affine {
     Affine([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]])
 }
 
+/// Sapiens2's letterbox for normal and pointmap (`NormalResizePadImage`, SAPIENS2.md 4.3): the
+/// frame resized by `s = min(in_w/w, in_h/h)` to `(⌊w·s⌋, ⌊h·s⌋)` and padded, `pad//2` on the
+/// left/top and the rest on the right/bottom. All sizes in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Letterbox {
+    /// The resized frame inside the model input.
+    pub inner_w: u32,
+    pub inner_h: u32,
+    /// Padding on the left and top, input px.
+    pub left: u32,
+    pub top: u32,
+}
+
+impl Letterbox {
+    /// The letterbox of a `w`×`h` frame into an `in_w`×`in_h` input.
+    pub fn new(w: u32, h: u32, in_w: u32, in_h: u32) -> Self {
+        let s = (in_w as f64 / w as f64).min(in_h as f64 / h as f64);
+        // Python's int() of the product, as the official code; never past the input.
+        let inner_w = ((w as f64 * s) as u32).clamp(1, in_w);
+        let inner_h = ((h as f64 * s) as u32).clamp(1, in_h);
+        Self {
+            inner_w,
+            inner_h,
+            left: (in_w - inner_w) / 2,
+            top: (in_h - inner_h) / 2,
+        }
+    }
+
+    /// Frame px → input px: the resize (half-pixel centres, as `cv2.resize`), then the offset.
+    pub fn to_input(&self, w: u32, h: u32) -> Affine {
+        let mut m = stretch(w, h, self.inner_w, self.inner_h);
+        m.0[0][2] += self.left as f64;
+        m.0[1][2] += self.top as f64;
+        m
+    }
+
+    /// The frame's part of an output at `stride` input px per output px: `(x, y, w, h)` in output
+    /// px (the official crop `[top:H−bottom, left:W−right]`, at the output's resolution).
+    pub fn output_region(&self, stride: u32) -> (usize, usize, usize, usize) {
+        let d = |v: u32| (v as f64 / stride as f64).round() as usize;
+        (
+            d(self.left),
+            d(self.top),
+            d(self.inner_w).max(1),
+            d(self.inner_h).max(1),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +287,49 @@ mod tests {
             (1918.25, 1023.5 * 1080.0 / 1024.0 - 0.5),
             1e-9
         ));
+    }
+
+    #[test]
+    fn letterbox_as_the_official_resize_pad() {
+        // 1920x1080 into 768x1024: s = 0.4 → 768x432, pad_h = 592 split 296/296.
+        let l = Letterbox::new(1920, 1080, 768, 1024);
+        assert_eq!(
+            l,
+            Letterbox {
+                inner_w: 768,
+                inner_h: 432,
+                left: 0,
+                top: 296
+            }
+        );
+        // 768x576 (vtest): s = 1.0 → 768x576, top (1024−576)/2 = 224.
+        let l = Letterbox::new(768, 576, 768, 1024);
+        assert_eq!((l.inner_h, l.top), (576, 224));
+        // A tall frame: 300x1000 → s = 1.024 → int(307.2) = 307 wide, pad 461 → left 230.
+        let l = Letterbox::new(300, 1000, 768, 1024);
+        assert_eq!(
+            l,
+            Letterbox {
+                inner_w: 307,
+                inner_h: 1024,
+                left: 230,
+                top: 0
+            }
+        );
+        // Frame pixel centres land in the inner box: first and last column, first row.
+        let m = l.to_input(300, 1000);
+        let (x0, y0) = m.apply(0.0, 0.0);
+        let (x1, _) = m.apply(299.0, 0.0);
+        assert!(
+            (x0 - (230.0 + 0.5 * 307.0 / 300.0 - 0.5)).abs() < 1e-9,
+            "{x0}"
+        );
+        assert!(
+            (x1 - (230.0 + 299.5 * 307.0 / 300.0 - 0.5)).abs() < 1e-9,
+            "{x1}"
+        );
+        assert!((y0 - (0.5 * 1.024 - 0.5)).abs() < 1e-9);
+        assert_eq!(l.output_region(1), (230, 0, 307, 1024));
+        assert_eq!(l.output_region(2), (115, 0, 154, 512));
     }
 }

@@ -116,20 +116,69 @@ struct ClassSet {
     classes: Vec<SegClass>,
 }
 
-/// The 28 Goliath seg classes (0 = Background), official names and palette.
-pub fn seg_classes() -> &'static [SegClass] {
-    static SET: OnceLock<ClassSet> = OnceLock::new();
-    &SET.get_or_init(|| {
-        serde_json::from_str(include_str!("../configs/classes/goliath-seg-28.json"))
-            .expect("compiled-in class set JSON is valid (tested)")
-    })
-    .classes
+/// A seg model's classes (its logit channel order): Sapiens v1's 28 Goliath classes, or
+/// Sapiens2's 29 (v1's with Eyeglass inserted at 2: v1 ids ≥ 2 are one higher).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+pub enum SegClassSetId {
+    #[default]
+    #[serde(rename = "goliath-seg-28")]
+    GoliathSeg28,
+    #[serde(rename = "dome-seg-29")]
+    DomeSeg29,
 }
 
-/// The palette of [`seg_classes`], indexed by class.
-pub fn seg_palette() -> &'static [[u8; 3]] {
-    static PAL: OnceLock<Vec<[u8; 3]>> = OnceLock::new();
-    PAL.get_or_init(|| seg_classes().iter().map(|c| c.color_rgb).collect())
+impl SegClassSetId {
+    pub const ALL: [SegClassSetId; 2] = [Self::GoliathSeg28, Self::DomeSeg29];
+
+    /// The set's name as used in configs and metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GoliathSeg28 => "goliath-seg-28",
+            Self::DomeSeg29 => "dome-seg-29",
+        }
+    }
+
+    /// Classes by id (0 = Background), official names and palette (parsed once per process).
+    pub fn classes(self) -> &'static [SegClass] {
+        static SETS: [OnceLock<ClassSet>; 2] = [OnceLock::new(), OnceLock::new()];
+        let (slot, json) = match self {
+            Self::GoliathSeg28 => (
+                &SETS[0],
+                include_str!("../configs/classes/goliath-seg-28.json"),
+            ),
+            Self::DomeSeg29 => (
+                &SETS[1],
+                include_str!("../configs/classes/dome-seg-29.json"),
+            ),
+        };
+        &slot
+            .get_or_init(|| {
+                serde_json::from_str(json).expect("compiled-in class set JSON is valid (tested)")
+            })
+            .classes
+    }
+
+    /// The palette, indexed by class.
+    pub fn palette(self) -> &'static [[u8; 3]] {
+        static PAL: [OnceLock<Vec<[u8; 3]>>; 2] = [OnceLock::new(), OnceLock::new()];
+        PAL[self as usize].get_or_init(|| self.classes().iter().map(|c| c.color_rgb).collect())
+    }
+
+    pub fn count(self) -> usize {
+        self.classes().len()
+    }
+}
+
+impl FromStr for SegClassSetId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown seg class set '{s}' (expected goliath-seg-28 or dome-seg-29)")
+            })
+    }
 }
 
 #[cfg(test)]
@@ -167,7 +216,7 @@ mod tests {
         assert_eq!(g.skeleton[2].link, [14, 12]);
         assert!("coco-18".parse::<KeypointSetId>().is_err());
         // Seg classes per SAPIENS.md section 7.
-        let c = seg_classes();
+        let c = SegClassSetId::GoliathSeg28.classes();
         assert_eq!(c.len(), 28);
         assert_eq!(
             (c[0].name.as_str(), c[0].color_rgb),
@@ -178,5 +227,26 @@ mod tests {
             ("Hair", [255, 0, 109])
         );
         assert_eq!(c[27].name, "Tongue");
+        // Sapiens2's 29 (sapiens2 seg_utils.py DOME_CLASSES_29): Eyeglass at 2, the rest shifted
+        // with their colours.
+        let d = SegClassSetId::DomeSeg29.classes();
+        assert_eq!(d.len(), 29);
+        assert_eq!(
+            (d[2].name.as_str(), d[2].color_rgb),
+            ("Eyeglass", [14, 204, 182])
+        );
+        assert_eq!(
+            (d[3].name.as_str(), d[3].color_rgb),
+            ("Face_Neck", [128, 200, 255])
+        );
+        assert_eq!(
+            (d[22].name.as_str(), d[22].color_rgb),
+            ("Torso", [14, 204, 0])
+        );
+        assert_eq!(
+            (d[28].name.as_str(), d[28].color_rgb),
+            ("Tongue", [82, 21, 114])
+        );
+        assert_eq!("dome-seg-29".parse(), Ok(SegClassSetId::DomeSeg29));
     }
 }

@@ -11,7 +11,7 @@ use opencv::imgproc;
 
 use crate::cvmat::{check_plane, mat_over};
 use crate::error::{Error, Result};
-use crate::geometry::Affine;
+use crate::geometry::{Affine, Letterbox};
 
 /// Pixel layouts the pre-processing reads directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +201,9 @@ pub enum Sampling {
     /// `warpAffine` through the map with this grey level outside the frame: a detector's
     /// letterbox (pad 114 for YOLO and mmdet).
     Padded(Affine, u8),
+    /// Sapiens2's letterbox (normal, pointmap): [`Sampling::Stretch`] into the inner box, black
+    /// (0 before normalization) around it, as `cv2.resize` then zero padding (SAPIENS2.md 4.3).
+    Letterbox(Letterbox),
 }
 
 impl Sampling {
@@ -209,6 +212,7 @@ impl Sampling {
         match self {
             Sampling::Warp(m) | Sampling::Padded(m, _) => *m,
             Sampling::Stretch => crate::geometry::stretch(width, height, norm.width, norm.height),
+            Sampling::Letterbox(l) => l.to_input(width, height),
         }
     }
 }
@@ -227,6 +231,9 @@ pub fn sample_normalize(
             out.len(),
             norm.item_len()
         )));
+    }
+    if let Sampling::Letterbox(l) = sampling {
+        return letterbox_normalize(frame, l, norm, out);
     }
     let (w, h) = (norm.width as usize, norm.height as usize);
     let scale = [1.0 / norm.std[0], 1.0 / norm.std[1], 1.0 / norm.std[2]];
@@ -277,7 +284,9 @@ pub fn sample_normalize(
                 .after(&luma_of_input)
                 .inverse();
             let border = match sampling {
-                Sampling::Warp(_) | Sampling::Padded(..) => Border::Constant(Scalar::all(c_black)),
+                Sampling::Warp(_) | Sampling::Padded(..) | Sampling::Letterbox(_) => {
+                    Border::Constant(Scalar::all(c_black))
+                }
                 Sampling::Stretch => Border::Replicate,
             };
             let (cw, ch) = (frame.width.div_ceil(2), frame.height.div_ceil(2));
@@ -316,6 +325,41 @@ pub fn sample_normalize(
                 *g = cg.clamp(0.0, 255.0) * scale[1] + offset[1];
                 *b = cb.clamp(0.0, 255.0) * scale[2] + offset[2];
             }
+        }
+    }
+    Ok(())
+}
+
+/// [`Sampling::Letterbox`]: the frame stretched to the inner box, normalized, placed at its offset
+/// in planes filled with normalized black (`−mean/std`).
+fn letterbox_normalize(
+    frame: &FrameView<'_>,
+    l: &Letterbox,
+    norm: &Normalization,
+    out: &mut [f32],
+) -> Result<()> {
+    let inner = Normalization {
+        width: l.inner_w,
+        height: l.inner_h,
+        ..*norm
+    };
+    let mut tmp = vec![0.0f32; inner.item_len()];
+    sample_normalize(frame, &Sampling::Stretch, &inner, &mut tmp)?;
+    let (w, h) = (norm.width as usize, norm.height as usize);
+    let (iw, ih) = (l.inner_w as usize, l.inner_h as usize);
+    let (left, top) = (l.left as usize, l.top as usize);
+    for (c, (plane, src)) in out
+        .chunks_exact_mut(w * h)
+        .zip(tmp.chunks_exact(iw * ih))
+        .enumerate()
+    {
+        plane.fill(-norm.mean[c] / norm.std[c]);
+        for (row, src_row) in plane
+            .chunks_exact_mut(w)
+            .skip(top)
+            .zip(src.chunks_exact(iw))
+        {
+            row[left..left + iw].copy_from_slice(src_row);
         }
     }
     Ok(())
@@ -369,7 +413,8 @@ impl PlaneSampling {
         match sampling {
             Sampling::Warp(m) => PlaneSampling::Warp(*m, Border::Constant(black)),
             Sampling::Padded(m, g) => PlaneSampling::Warp(*m, Border::Constant(grey(*g))),
-            Sampling::Stretch => PlaneSampling::Resize,
+            // A letterbox is sampled as a stretch into its inner box (letterbox_normalize).
+            Sampling::Stretch | Sampling::Letterbox(_) => PlaneSampling::Resize,
         }
     }
 }
@@ -678,5 +723,49 @@ mod tests {
         let mut out = vec![0.0; NORM.item_len()];
         let e = sample_normalize(&f, &Sampling::Stretch, &NORM, &mut out).unwrap_err();
         assert!(e.to_string().contains("too small"), "{e}");
+    }
+
+    #[test]
+    fn letterbox_is_a_stretch_into_the_inner_box_with_black_around() {
+        // 40x30 into 96x128: s = 2.4 → inner 96x72 at top (128 − 72)/2 = 28.
+        let (w, h) = (40u32, 30u32);
+        let rgb = gradient_rgb(w, h);
+        let data = pack(&rgb, 3, [0, 1, 2]);
+        let frame = FrameView {
+            layout: PixelLayout::Packed {
+                bytes_per_pixel: 3,
+                rgb: [0, 1, 2],
+            },
+            width: w,
+            height: h,
+            planes: vec![(&data, 3 * w as usize)],
+            matrix: YuvMatrix::BT601,
+        };
+        let l = Letterbox::new(w, h, NORM.width, NORM.height);
+        assert_eq!((l.inner_w, l.inner_h, l.left, l.top), (96, 72, 0, 28));
+        let mut boxed = vec![0.0; NORM.item_len()];
+        sample_normalize(&frame, &Sampling::Letterbox(l), &NORM, &mut boxed).unwrap();
+        let inner = Normalization {
+            width: 96,
+            height: 72,
+            ..NORM
+        };
+        let mut stretched = vec![0.0; inner.item_len()];
+        sample_normalize(&frame, &Sampling::Stretch, &inner, &mut stretched).unwrap();
+        let (pw, ph) = (NORM.width as usize, NORM.height as usize);
+        for c in 0..3 {
+            let black = -NORM.mean[c] / NORM.std[c];
+            for y in 0..ph {
+                for x in 0..pw {
+                    let got = boxed[c * pw * ph + y * pw + x];
+                    let want = if (28..100).contains(&y) {
+                        stretched[c * 96 * 72 + (y - 28) * 96 + x]
+                    } else {
+                        black
+                    };
+                    assert_eq!(got, want, "channel {c} ({x},{y})");
+                }
+            }
+        }
     }
 }

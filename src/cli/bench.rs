@@ -123,6 +123,7 @@ fn bare(
         cfg.model.output_name.as_deref(),
         [3, i.height as i64, i.width as i64],
         &cfg.output_item()?,
+        &cfg.extra_outputs(),
     )?;
     let sampling = match cfg.head() {
         Head::Pose => Sampling::Warp(
@@ -132,6 +133,9 @@ fn bare(
                 i.width as f64 / i.height as f64,
             )
             .udp_warp(i.width, i.height),
+        ),
+        _ if cfg.input.resize == crate::config::DenseResize::Letterbox => Sampling::Letterbox(
+            crate::geometry::Letterbox::new(info.width(), info.height(), i.width, i.height),
         ),
         _ => Sampling::Stretch,
     };

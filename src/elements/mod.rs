@@ -8,6 +8,7 @@ pub mod sapiensdetect;
 pub mod sapiensjson;
 pub mod sapiensnormal;
 pub mod sapiensoverlay;
+pub mod sapienspointmap;
 pub mod sapienspose;
 pub mod sapiensrtspsink;
 pub mod sapiensseg;
@@ -32,6 +33,7 @@ fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError
         "sapiensseg",
         "sapiensdepth",
         "sapiensnormal",
+        "sapienspointmap",
     ]);
     let elements = [
         ("sapiensdetect", sapiensdetect::SapiensDetect::static_type()),
@@ -39,6 +41,10 @@ fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError
         ("sapiensseg", sapiensseg::SapiensSeg::static_type()),
         ("sapiensdepth", sapiensdepth::SapiensDepth::static_type()),
         ("sapiensnormal", sapiensnormal::SapiensNormal::static_type()),
+        (
+            "sapienspointmap",
+            sapienspointmap::SapiensPointmap::static_type(),
+        ),
         ("sapienstrack", sapienstrack::SapiensTrack::static_type()),
         ("sapienscamsrc", sapienscamsrc::SapiensCamSrc::static_type()),
         ("sapiensjson", sapiensjson::SapiensJson::static_type()),

@@ -4,7 +4,6 @@
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::labels::seg_classes;
 use crate::meta::dense::{DepthResult, NormalResult, SegResult};
 use crate::meta::pose::PoseResult;
 
@@ -171,7 +170,7 @@ fn seg(s: &SegResult) -> SegRecord {
     for &l in s.labels() {
         counts[l as usize] += 1;
     }
-    let classes = seg_classes();
+    let classes = s.classes.classes();
     SegRecord {
         untrained: s.info.untrained,
         carried: s.info.carried,

@@ -1,6 +1,7 @@
 //! Heads: model output tensors → results, as pure functions (no GStreamer).
 pub mod depth;
 pub mod normal;
+pub mod pointmap;
 pub mod pose;
 pub mod seg;
 pub mod upsample;

@@ -21,6 +21,7 @@ pub fn register() {
         dense::SEG_META,
         dense::DEPTH_META,
         dense::NORMAL_META,
+        dense::POINTMAP_META,
         tensor::TENSOR_META,
     ] {
         if !gst::meta::CustomMeta::is_registered(name) {

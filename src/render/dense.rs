@@ -8,7 +8,6 @@ use opencv::imgproc;
 use opencv::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::labels::seg_palette;
 use crate::meta::dense::{DepthResult, NormalResult, SegResult};
 use crate::preprocess::PixelLayout;
 
@@ -97,7 +96,7 @@ impl<'a> Packed<'a> {
 
 /// Blends the class palette over the image: `rgb·(1−alpha) + palette[class]·alpha`.
 pub fn seg_blend(img: &mut Packed<'_>, seg: &SegResult, alpha: f32) {
-    let (pal, labels, w) = (seg_palette(), seg.labels(), img.width as usize);
+    let (pal, labels, w) = (seg.classes.palette(), seg.labels(), img.width as usize);
     img.map(|x, y, px| {
         let c = pal[labels[y * w + x] as usize % pal.len()];
         [0, 1, 2].map(|i| (px[i] as f32 * (1.0 - alpha) + c[i] as f32 * alpha).round() as u8)

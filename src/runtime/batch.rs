@@ -44,18 +44,21 @@ impl BatchSlice {
     }
 }
 
+/// One frame's outputs of a batched run: its slice of each output asked for, in that order.
+pub type FrameOutputs = Vec<BatchSlice>;
+
 impl ModelSession {
     /// Runs the items of several frames as one batch: `frames[k]` holds `counts[k]` items of
     /// `item_shape`, concatenated once (a single frame is not copied). Returns each frame's
-    /// slice of `output`.
+    /// slices of `outputs`.
     pub fn run_frames(
         &self,
         input: &str,
-        output: &str,
+        outputs: &[String],
         frames: &[&[f32]],
         counts: &[usize],
         item_shape: &[usize],
-    ) -> Result<Vec<BatchSlice>> {
+    ) -> Result<Vec<FrameOutputs>> {
         let total: usize = counts.iter().sum();
         let joined;
         let data: &[f32] = if frames.len() == 1 {
@@ -64,21 +67,26 @@ impl ModelSession {
             joined = frames.concat();
             &joined
         };
-        let out = Arc::new(
-            self.run(input, &[output], data, total, item_shape)?
-                .remove(0),
-        );
+        let names: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        let outs: Vec<Arc<BatchOutput>> = self
+            .run(input, &names, data, total, item_shape)?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         let mut first = 0;
         Ok(counts
             .iter()
             .map(|&count| {
-                let s = BatchSlice {
-                    output: out.clone(),
-                    first,
-                    count,
-                };
+                let mine = outs
+                    .iter()
+                    .map(|output| BatchSlice {
+                        output: output.clone(),
+                        first,
+                        count,
+                    })
+                    .collect();
                 first += count;
-                s
+                mine
             })
             .collect())
     }

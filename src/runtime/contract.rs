@@ -9,6 +9,16 @@ use crate::error::{Error, Result};
 pub struct Contract {
     pub input: String,
     pub output: String,
+    /// Further outputs the head reads (e.g. pointmap's scale), in the order asked.
+    pub extra: Vec<String>,
+}
+
+/// A further output a head reads besides the main one: its name (default: the model's next
+/// output after the main one, in model order) and item shape.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtraOutput<'a> {
+    pub name: Option<&'a str>,
+    pub item: &'a [i64],
 }
 
 /// Resolves the input/output names (config names, else the model's only input and first output)
@@ -21,6 +31,7 @@ pub fn check(
     output_name: Option<&str>,
     input_item: [i64; 3],
     output_item: &[i64],
+    extras: &[ExtraOutput<'_>],
 ) -> Result<Contract> {
     let mismatch = |msg: String| Error::ModelMismatch {
         model: session.path().to_owned(),
@@ -69,10 +80,31 @@ pub fn check(
             .first()
             .ok_or_else(|| mismatch("the model has no outputs".into()))?,
     };
-    for (t, item, what) in [
+    let mut others = session.outputs.iter().filter(|t| t.name != output.name);
+    let mut extra = Vec::new();
+    for e in extras {
+        let t = match e.name {
+            Some(name) => session.outputs.iter().find(|t| t.name == name),
+            None => others.next(),
+        }
+        .ok_or_else(|| {
+            mismatch(format!(
+                "the head reads {} output(s) besides '{}'; the model has {}",
+                extras.len(),
+                output.name,
+                list(&session.outputs)
+            ))
+        })?;
+        extra.push((t, e.item));
+    }
+    let mains = [
         (input, &input_item[..], "input"),
         (output, output_item, "output"),
-    ] {
+    ];
+    for (t, item, what) in mains
+        .into_iter()
+        .chain(extra.iter().map(|(t, item)| (*t, *item, "output")))
+    {
         let fits = t.is_f32
             && t.shape.len() == item.len() + 1
             && t.shape[1..].iter().zip(item).all(|(m, c)| *m < 0 || m == c);
@@ -87,5 +119,6 @@ pub fn check(
     Ok(Contract {
         input: input.name.clone(),
         output: output.name.clone(),
+        extra: extra.iter().map(|(t, _)| t.name.clone()).collect(),
     })
 }

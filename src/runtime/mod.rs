@@ -7,7 +7,7 @@ mod options;
 mod session;
 pub mod shared;
 
-pub use batch::{BatchOutput, BatchSlice};
+pub use batch::{BatchOutput, BatchSlice, FrameOutputs};
 pub use library::{dylib_path, environment};
 pub use options::{ProviderChoice, RuntimeOptions, RuntimeOverrides};
 pub use session::{ModelSession, Provider, TensorInfo};

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
-use super::{BatchSlice, ModelSession, RuntimeOptions};
+use super::FrameOutputs;
+use super::{ModelSession, RuntimeOptions};
 use crate::error::{Error, Result};
 use crate::gather::{Take, gather};
 
@@ -41,21 +42,21 @@ impl Runner {
     pub fn run_frames(
         &self,
         input: &str,
-        output: &str,
+        outputs: &[String],
         frames: Vec<Cow<'_, [f32]>>,
         counts: &[usize],
         item_shape: &[usize],
-    ) -> Result<Vec<BatchSlice>> {
+    ) -> Result<Vec<FrameOutputs>> {
         match self {
             Runner::Own(s) => {
                 let slices: Vec<&[f32]> = frames.iter().map(|f| &f[..]).collect();
-                s.run_frames(input, output, &slices, counts, item_shape)
+                s.run_frames(input, outputs, &slices, counts, item_shape)
             }
             Runner::Shared(s, wait) => {
                 let (reply, answer) = bounded(1);
                 let request = Request {
                     deadline: Instant::now() + *wait,
-                    key: (input.to_owned(), output.to_owned(), item_shape.to_vec()),
+                    key: (input.to_owned(), outputs.to_vec(), item_shape.to_vec()),
                     data: frames.into_iter().map(Cow::into_owned).collect(),
                     counts: counts.to_vec(),
                     reply,
@@ -72,7 +73,7 @@ impl Runner {
     }
 }
 
-type Key = (String, String, Vec<usize>);
+type Key = (String, Vec<String>, Vec<usize>);
 
 struct Request {
     /// Until when the run may wait for more requests.
@@ -80,7 +81,7 @@ struct Request {
     key: Key,
     data: Vec<Vec<f32>>,
     counts: Vec<usize>,
-    reply: Sender<std::result::Result<Vec<BatchSlice>, String>>,
+    reply: Sender<std::result::Result<Vec<FrameOutputs>, String>>,
 }
 
 /// One loaded session and the worker that batches the requests of every element using it.
@@ -152,7 +153,7 @@ fn work(session: &ModelSession, rx: &Receiver<Request>, runs: &AtomicU64) {
             },
         );
         next = closing;
-        let (input, output, shape) = &batch[0].key;
+        let (input, outputs, shape) = &batch[0].key;
         let frames: Vec<&[f32]> = batch
             .iter()
             .flat_map(|r| r.data.iter().map(|d| &d[..]))
@@ -161,13 +162,13 @@ fn work(session: &ModelSession, rx: &Receiver<Request>, runs: &AtomicU64) {
             .iter()
             .flat_map(|r| r.counts.iter().copied())
             .collect();
-        let result = session.run_frames(input, output, &frames, &counts, shape);
+        let result = session.run_frames(input, outputs, &frames, &counts, shape);
         runs.fetch_add(1, Ordering::Relaxed);
         match result {
             Ok(slices) => {
                 let mut slices = slices.into_iter();
                 for r in batch {
-                    let mine: Vec<BatchSlice> = slices.by_ref().take(r.counts.len()).collect();
+                    let mine: Vec<FrameOutputs> = slices.by_ref().take(r.counts.len()).collect();
                     let _ = r.reply.send(Ok(mine));
                 }
             }

@@ -308,3 +308,43 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Pushes `buffers` through `line` (between an appsrc with `info`'s caps and an appsink); the
+/// outputs in order, and the pipeline's elements (stopped) for their stats.
+pub fn push_through(
+    line: &str,
+    buffers: Vec<gst::Buffer>,
+    info: &gst_video::VideoInfo,
+) -> (Vec<gst::Buffer>, Vec<gst::Element>) {
+    init();
+    let pipe = launch(&format!(
+        "appsrc name=src format=time ! {line} ! appsink name=sink sync=false"
+    ));
+    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
+    src.set_caps(Some(&info.to_caps().unwrap()));
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    let n = buffers.len();
+    for b in buffers {
+        src.push_buffer(b).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let out = (0..n)
+        .map(|_| {
+            sink.pull_sample()
+                .unwrap_or_else(|_| {
+                    let msg = pipe.bus().unwrap().pop_filtered(&[gst::MessageType::Error]);
+                    panic!("no output: {msg:?}")
+                })
+                .buffer_owned()
+                .unwrap()
+        })
+        .collect();
+    let elements = pipe
+        .iterate_sorted()
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .collect();
+    pipe.set_state(gst::State::Null).unwrap();
+    (out, elements)
+}

@@ -7,6 +7,7 @@ use sapiens_stream::elements::inference::LoadedModel;
 use sapiens_stream::elements::sapiensdepth::DepthHead;
 use sapiens_stream::elements::sapiensdetect::OnnxDetector;
 use sapiens_stream::elements::sapiensnormal::NormalHead;
+use sapiens_stream::elements::sapienspointmap::PointmapHead;
 use sapiens_stream::elements::sapienspose::PoseStages;
 use sapiens_stream::elements::sapiensseg::{ModeProperty, SegHead};
 use sapiens_stream::runtime::shared::Runner;
@@ -30,6 +31,15 @@ fn check(loaded: &LoadedModel) -> sapiens_stream::Result<()> {
         .map(drop),
         Head::Depth => DenseStages::new(loaded, DepthHead, sharing).map(drop),
         Head::Normal => DenseStages::new(loaded, NormalHead, sharing).map(drop),
+        Head::Pointmap => DenseStages::new(
+            loaded,
+            PointmapHead {
+                canonical_focal_px: 768.0,
+                ply: None,
+            },
+            sharing,
+        )
+        .map(drop),
         Head::Detector => OnnxDetector::new(loaded).map(drop),
     }
 }
@@ -70,7 +80,9 @@ fn every_shipped_config_loads_and_present_models_match_it() {
         "pose-analytic-coco17.toml",
         "pose-tiny-coco17.toml",
         "pose-tiny-goliath308.toml",
+        "pointmap-analytic.toml",
         "seg-analytic.toml",
+        "seg29-analytic.toml",
         "seg-tiny.toml",
     ];
     // A user's exported real models may be present too: the generated ones must be among them.

@@ -55,27 +55,8 @@ fn run(
     buffer: gst::Buffer,
     info: &gst_video::VideoInfo,
 ) -> (gst::Buffer, Vec<gst::Element>) {
-    init();
-    let pipe = launch(&format!(
-        "appsrc name=src format=time ! {line} ! appsink name=sink sync=false"
-    ));
-    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
-    src.set_caps(Some(&info.to_caps().unwrap()));
-    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
-    pipe.set_state(gst::State::Playing).unwrap();
-    src.push_buffer(buffer).unwrap();
-    src.end_of_stream().unwrap();
-    let sample = sink.pull_sample().unwrap_or_else(|_| {
-        let msg = pipe.bus().unwrap().pop_filtered(&[gst::MessageType::Error]);
-        panic!("no output: {msg:?}")
-    });
-    let elements = pipe
-        .iterate_sorted()
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .collect();
-    pipe.set_state(gst::State::Null).unwrap();
-    (sample.buffer_owned().unwrap(), elements)
+    let (mut out, elements) = push_through(line, vec![buffer], info);
+    (out.remove(0), elements)
 }
 
 fn cfg(name: &str) -> String {

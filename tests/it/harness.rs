@@ -289,7 +289,7 @@ mod dense_overlay {
             })
             .collect();
         let buf = b.get_mut().unwrap();
-        SegResult::new(dense, SegMode::Exact, labels)
+        SegResult::new(dense, SegMode::Exact, Default::default(), labels)
             .attach(buf)
             .unwrap();
         DepthResult::new(dense, true, Some((2.0, 4.0)), depth)

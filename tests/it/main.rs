@@ -12,4 +12,5 @@ mod multiperson;
 mod pipeline;
 mod results;
 mod rtsp;
+mod sapiens2;
 mod signals;

@@ -107,13 +107,24 @@ fn detect_track_pose_gives_every_tracked_person_a_pose_and_keeps_frame_counts() 
         config("pose-tiny-coco17.toml").display()
     );
     let (stats, out) = run_vtest(&chain, 45, &["d", "p"]);
+    // What the chain owns: every frame that entered the detector left the end (the decoder and
+    // `identity eos-after` upstream decide how many entered: 44 of 45 on a loaded machine).
     assert_eq!(
-        out.len(),
-        45,
+        out.len() as u64,
+        stats[0].frames_in,
         "frames in = frames out through the whole chain: {stats:?}"
     );
+    assert!(
+        out.len() >= 43,
+        "{} frames of 45 entered: {stats:?}",
+        out.len()
+    );
     for s in &stats {
-        assert_eq!((s.frames_in, s.frames_out, s.failed), (45, 45, 0), "{s:?}");
+        assert_eq!(
+            (s.frames_in, s.frames_out, s.failed),
+            (out.len() as u64, out.len() as u64, 0),
+            "{s:?}"
+        );
     }
     let mut tracked_frames = 0;
     let mut ids_seen = std::collections::BTreeSet::new();
@@ -145,7 +156,8 @@ fn detect_track_pose_gives_every_tracked_person_a_pose_and_keeps_frame_counts() 
     }
     assert!(
         tracked_frames >= 35,
-        "tracked people on {tracked_frames}/45 frames"
+        "tracked people on {tracked_frames}/{} frames",
+        out.len()
     );
     // A handful of people walk through 4.5 s of video: ids stay few (no new id every frame).
     assert!(

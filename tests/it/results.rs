@@ -141,7 +141,9 @@ fn cli_json_for_seg_and_depth_runs() {
             let id = c["id"].as_u64().unwrap() as usize;
             assert_eq!(
                 c["name"],
-                sapiens_stream::labels::seg_classes()[id].name.as_str()
+                sapiens_stream::labels::SegClassSetId::GoliathSeg28.classes()[id]
+                    .name
+                    .as_str()
             );
         }
         let d = &r["depth"];

@@ -9,7 +9,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-pub use stages::{DenseHead, DenseStages, InputSharing, TensorCounters};
+pub use stages::{DenseHead, DenseOutput, DenseStages, InputSharing, TensorCounters};
 
 use crate::elements::inference::{
     self, HeadStages, LoadedModel, SapiensInference, SapiensInferenceImpl,
@@ -41,14 +41,15 @@ unsafe impl ClassStruct for Class {
 pub trait SapiensDenseImpl: SapiensInferenceImpl + ObjectSubclass<Type: IsA<SapiensDense>> {
     type Head: DenseHead;
 
-    /// The head for this config (override when a property configures it, as seg's `mode`).
-    fn head(&self, loaded: &LoadedModel) -> Self::Head;
+    /// The head for this config and the element's own properties (seg's `mode`, pointmap's
+    /// `ply-location`); an error names a bad property.
+    fn head(&self, loaded: &LoadedModel) -> Result<Self::Head>;
 
     /// The head's stages, sharing the input tensor as the element says.
     fn dense_stages(&self, loaded: &LoadedModel, sharing: InputSharing) -> Result<HeadStages> {
         Ok(HeadStages::new(DenseStages::new(
             loaded,
-            self.head(loaded),
+            self.head(loaded)?,
             sharing,
         )?))
     }

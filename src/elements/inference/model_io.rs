@@ -7,6 +7,7 @@ use crate::config::{Head, Weights};
 use crate::error::{Error, Result};
 use crate::preprocess::Normalization;
 use crate::runtime::BatchSlice;
+use crate::runtime::FrameOutputs;
 use crate::runtime::contract::{self, Contract};
 use crate::runtime::shared::Runner;
 
@@ -48,6 +49,7 @@ impl ModelIo {
             cfg.model.output_name.as_deref(),
             [3, h as i64, w as i64],
             &out_item,
+            &cfg.extra_outputs(),
         )?;
         Ok(Self {
             runner: loaded.runner.clone(),
@@ -64,11 +66,28 @@ impl ModelIo {
     }
 
     /// Runs the model on the inputs of several frames (`counts[i]` items in `frames[i]`), in
-    /// runs the session (or the shared instance) forms; one output slice per frame.
+    /// runs the session (or the shared instance) forms; one slice of the main output per frame.
     pub fn run(&self, frames: Vec<Cow<'_, [f32]>>, counts: &[usize]) -> Result<Vec<BatchSlice>> {
+        Ok(self
+            .run_all(frames, counts)?
+            .into_iter()
+            .map(|mut outs| outs.swap_remove(0))
+            .collect())
+    }
+
+    /// As [`Self::run`], with every output the head reads per frame: the main one first, then
+    /// the config's extra outputs ([`crate::config::Config::extra_outputs`]) in order.
+    pub fn run_all(
+        &self,
+        frames: Vec<Cow<'_, [f32]>>,
+        counts: &[usize],
+    ) -> Result<Vec<FrameOutputs>> {
+        let outputs: Vec<String> = std::iter::once(self.contract.output.clone())
+            .chain(self.contract.extra.iter().cloned())
+            .collect();
         self.runner.run_frames(
             &self.contract.input,
-            &self.contract.output,
+            &outputs,
             frames,
             counts,
             &self.norm.item_shape(),

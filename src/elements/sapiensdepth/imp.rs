@@ -31,7 +31,7 @@ impl ElementImpl for SapiensDepth {
 
 impl SapiensDenseImpl for SapiensDepth {
     type Head = DepthHead;
-    fn head(&self, _: &LoadedModel) -> DepthHead {
-        DepthHead
+    fn head(&self, _: &LoadedModel) -> crate::Result<DepthHead> {
+        Ok(DepthHead)
     }
 }

@@ -2,11 +2,10 @@
 //! size; background masked (NaN) with the seg result on the same buffer when one is there.
 mod imp;
 
-use crate::elements::dense::DenseHead;
+use crate::elements::dense::{DenseHead, DenseOutput};
 use gst::glib;
 
 use crate::error::Result;
-use crate::heads::Planes;
 use crate::heads::depth::depth;
 use crate::meta::dense::{DenseInfo, DepthResult};
 
@@ -18,12 +17,17 @@ impl DenseHead for DepthHead {
     const META: &'static str = crate::meta::dense::DEPTH_META;
     fn attach(
         &self,
-        output: Planes<'_>,
+        output: DenseOutput<'_>,
         mask: Option<&[u8]>,
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
-        let d = depth(output, info.width as usize, info.height as usize, mask);
+        let d = depth(
+            output.planes,
+            info.width as usize,
+            info.height as usize,
+            mask,
+        );
         DepthResult::new(info, mask.is_some(), d.range, d.values).attach(buffer)
     }
 }

@@ -246,6 +246,7 @@ pub fn bare_model_config(settings: &crate::elements::inference::Settings) -> Res
             width: shape.1,
             mean,
             std,
+            resize: Default::default(),
         },
         runtime: settings.runtime.clone(),
         head: HeadSection::Detector(DetectorSection {

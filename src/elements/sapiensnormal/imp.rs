@@ -31,7 +31,7 @@ impl ElementImpl for SapiensNormal {
 
 impl SapiensDenseImpl for SapiensNormal {
     type Head = NormalHead;
-    fn head(&self, _: &LoadedModel) -> NormalHead {
-        NormalHead
+    fn head(&self, _: &LoadedModel) -> crate::Result<NormalHead> {
+        Ok(NormalHead)
     }
 }

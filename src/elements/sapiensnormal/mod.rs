@@ -2,11 +2,10 @@
 //! frame size; background masked (NaN) with the seg result on the same buffer when one is there.
 mod imp;
 
-use crate::elements::dense::DenseHead;
+use crate::elements::dense::{DenseHead, DenseOutput};
 use gst::glib;
 
 use crate::error::Result;
-use crate::heads::Planes;
 use crate::heads::normal::normals;
 use crate::meta::dense::{DenseInfo, NormalResult};
 
@@ -18,12 +17,17 @@ impl DenseHead for NormalHead {
     const META: &'static str = crate::meta::dense::NORMAL_META;
     fn attach(
         &self,
-        output: Planes<'_>,
+        output: DenseOutput<'_>,
         mask: Option<&[u8]>,
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
-        let n = normals(output, info.width as usize, info.height as usize, mask);
+        let n = normals(
+            output.planes,
+            info.width as usize,
+            info.height as usize,
+            mask,
+        );
         NormalResult::new(info, mask.is_some(), n).attach(buffer)
     }
 }

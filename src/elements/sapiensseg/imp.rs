@@ -58,15 +58,15 @@ impl ElementImpl for SapiensSeg {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         crate::elements::metadata!(
             "Sapiens body-part segmentation",
-            "28-class Goliath body-part segmentation of the whole frame with Meta's Sapiens models on \
-             ONNX Runtime; results as SapiensSegMeta (frame-size class map)"
+            "Body-part segmentation of the whole frame (Sapiens v1's 28 Goliath classes, Sapiens2's 29) \
+             with Meta's Sapiens models on ONNX Runtime; results as SapiensSegMeta (frame-size class map)"
         )
     }
 }
 
 impl SapiensDenseImpl for SapiensSeg {
     type Head = SegHead;
-    fn head(&self, loaded: &LoadedModel) -> SegHead {
-        SegHead::new(*lock(&self.mode), &loaded.config)
+    fn head(&self, loaded: &LoadedModel) -> crate::Result<SegHead> {
+        Ok(SegHead::new(*lock(&self.mode), &loaded.config))
     }
 }

@@ -1,4 +1,5 @@
-//! `sapiensseg` (`GstSapiensSeg`, a `GstSapiensDense`): 28-class body-part segmentation of the whole frame, attached as
+//! `sapiensseg` (`GstSapiensSeg`, a `GstSapiensDense`): body-part segmentation of the whole frame
+//! (v1's 28 Goliath classes or Sapiens2's 29, as the config's `[seg] classes` says), attached as
 //! `SapiensSegMeta` (a frame-size class map; class 0 is background, the foreground mask later
 //! heads use).
 mod imp;
@@ -6,10 +7,10 @@ mod imp;
 use gst::glib;
 
 use crate::config::{Config, SegMode};
-use crate::elements::dense::DenseHead;
+use crate::elements::dense::{DenseHead, DenseOutput};
 use crate::error::Result;
-use crate::heads::Planes;
 use crate::heads::seg;
+use crate::labels::SegClassSetId;
 use crate::meta::dense::{DenseInfo, SegResult};
 
 /// `mode`: how logits become the frame-size class map.
@@ -38,6 +39,7 @@ pub enum ModeProperty {
 /// The seg head: logits → frame-size class map, in `mode`.
 pub struct SegHead {
     mode: SegMode,
+    classes: SegClassSetId,
 }
 
 impl DenseHead for SegHead {
@@ -45,13 +47,18 @@ impl DenseHead for SegHead {
     const META: &'static str = crate::meta::dense::SEG_META;
     fn attach(
         &self,
-        output: Planes<'_>,
+        output: DenseOutput<'_>,
         _: Option<&[u8]>,
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
-        let labels = seg::labels(output, info.width as usize, info.height as usize, self.mode);
-        SegResult::new(info, self.mode, labels).attach(buffer)
+        let labels = seg::labels(
+            output.planes,
+            info.width as usize,
+            info.height as usize,
+            self.mode,
+        );
+        SegResult::new(info, self.mode, self.classes, labels).attach(buffer)
     }
 }
 
@@ -60,6 +67,7 @@ impl SegHead {
     pub fn new(mode: ModeProperty, config: &Config) -> Self {
         Self {
             mode: mode.resolve(config),
+            classes: config.seg().map(|s| s.classes).unwrap_or_default(),
         }
     }
 }
