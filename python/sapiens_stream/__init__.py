@@ -9,6 +9,7 @@ results"); these functions turn one into a named tuple, or ``None`` when the buf
     seg = ss.seg(buf)          # Seg(labels H×W uint8, class_names, ...)
     depth = ss.depth(buf)      # Depth(depth H×W float32, NaN = background, foreground range, ...)
     normal = ss.normal(buf)    # Normal(normals H×W×3 float32, ...)
+    pm = ss.pointmap(buf)      # Pointmap(points H×W×3 float32 metric, scale, focal_px, z range, ...)
     dets = ss.detections(buf)  # Detections(boxes N×4, scores N, backend, carried)
 
 Arrays are views of the meta's bytes (no copy) and read-only. Coordinates are pixels of the
@@ -83,6 +84,20 @@ class Depth(NamedTuple):
 class Normal(NamedTuple):
     #: H×W×3 float32 unit vectors, NaN = background.
     normals: np.ndarray
+    masked: bool
+    untrained: bool
+    carried: bool
+
+
+class Pointmap(NamedTuple):
+    #: H×W×3 float32 metric (x, y, z), NaN = background.
+    points: np.ndarray
+    #: The model's scale (metric = pointmap / scale).
+    scale: float
+    #: Implied horizontal focal length, frame pixels.
+    focal_px: float
+    #: (1st, 99th) percentile of foreground Z, or None without foreground.
+    z_range: Optional[Tuple[float, float]]
     masked: bool
     untrained: bool
     carried: bool
@@ -211,6 +226,23 @@ def normal(buf) -> Optional[Normal]:
     )
 
 
+def pointmap(buf) -> Optional[Pointmap]:
+    """``SapiensPointmapMeta`` of ``buf`` (Sapiens2)."""
+    m = "SapiensPointmapMeta"
+    s = _structure(buf, m)
+    if s is None:
+        return None
+    h, w = _size(s, m)
+    lo, hi = float(_field(s, m, "z-p1")), float(_field(s, m, "z-p99"))
+    return Pointmap(
+        points=_array(s, m, "points", np.float32, (h, w, 3)),
+        scale=float(_field(s, m, "scale")),
+        focal_px=float(_field(s, m, "focal-px")),
+        z_range=None if np.isnan(lo) else (lo, hi),
+        **_flags(s, m, "masked", "untrained"),
+    )
+
+
 def detections(buf) -> Optional[Detections]:
     """``SapiensDetectionsMeta`` of ``buf`` (the detector's boxes, before tracking)."""
     m = "SapiensDetectionsMeta"
@@ -233,6 +265,7 @@ def results(buf) -> dict:
         "seg": seg(buf),
         "depth": depth(buf),
         "normal": normal(buf),
+        "pointmap": pointmap(buf),
         "detections": detections(buf),
     }
     return {k: v for k, v in found.items() if v is not None}

@@ -11,7 +11,7 @@ _KEYPOINT_FILES = {
     "coco-wholebody-133": "coco-wholebody-133.json",
     "coco-17": "coco-17.json",
 }
-_CLASS_FILES = {"goliath-seg-28": "goliath-seg-28.json"}
+_CLASS_FILES = {"goliath-seg-28": "goliath-seg-28.json", "dome-seg-29": "dome-seg-29.json"}
 
 
 def _load(name):

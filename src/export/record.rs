@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::meta::dense::{DepthResult, NormalResult, SegResult};
+use crate::meta::dense::{DepthResult, NormalResult, PointmapResult, SegResult};
 use crate::meta::pose::PoseResult;
 
 /// Bumped whenever a field changes meaning or disappears (new optional fields keep it).
@@ -31,6 +31,8 @@ pub struct FrameRecord {
     pub depth: Option<DepthRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub normal: Option<NormalRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointmap: Option<PointmapRecord>,
 }
 
 /// `SapiensPoseMeta`: every person of the frame.
@@ -107,6 +109,22 @@ pub struct NormalRecord {
     pub masked: bool,
 }
 
+/// `SapiensPointmapMeta`: the camera the model implies and the foreground's depth range (the
+/// points themselves stay in the meta, or go to PLY files).
+#[derive(Debug, Serialize)]
+pub struct PointmapRecord {
+    pub untrained: bool,
+    pub carried: bool,
+    pub masked: bool,
+    /// The model's scale (metric = pointmap / scale).
+    pub scale: f32,
+    /// Implied horizontal focal length, frame px.
+    pub focal_px: f64,
+    /// Foreground Z, 1st to 99th percentile (model units, metres by the official reading);
+    /// null when there is no foreground.
+    pub z: Option<Range>,
+}
+
 /// The record of `buffer` (frame `frame` of a `width`×`height` stream).
 pub fn record(buffer: &gst::BufferRef, frame: u64, width: u32, height: u32) -> Result<FrameRecord> {
     Ok(FrameRecord {
@@ -128,6 +146,14 @@ pub fn record(buffer: &gst::BufferRef, frame: u64, width: u32, height: u32) -> R
             untrained: n.info.untrained,
             carried: n.info.carried,
             masked: n.masked,
+        }),
+        pointmap: PointmapResult::from_buffer(buffer)?.map(|p| PointmapRecord {
+            untrained: p.info.untrained,
+            carried: p.info.carried,
+            masked: p.masked,
+            scale: p.scale,
+            focal_px: p.focal_px,
+            z: p.z_range.map(|(min, max)| Range { min, max }),
         }),
     })
 }

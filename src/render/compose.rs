@@ -1,10 +1,10 @@
 //! Putting a buffer's results on screen: over the frame itself (`overlay`), or as a 2×2 mosaic
-//! (`grid`: frame with pose | seg blend, depth | normals; a tile stays black when its head is
-//! absent).
-use super::dense::{Packed, depth_map, normal_map, seg_blend};
+//! (`grid`: frame with pose | seg blend, depth (or a Sapiens2 pointmap's depth) | normals; a
+//! tile stays black when its head is absent).
+use super::dense::{Packed, depth_map, normal_map, pointmap_depth, seg_blend};
 use super::{Canvas, pose};
 use crate::error::Result;
-use crate::meta::dense::{DepthResult, NormalResult, SegResult};
+use crate::meta::dense::{DepthResult, NormalResult, PointmapResult, SegResult};
 use crate::meta::pose::PoseResult;
 
 /// Every result a buffer carries.
@@ -14,6 +14,7 @@ pub struct Results {
     pub seg: Option<SegResult>,
     pub depth: Option<DepthResult>,
     pub normal: Option<NormalResult>,
+    pub pointmap: Option<PointmapResult>,
 }
 
 impl Results {
@@ -26,6 +27,8 @@ impl Results {
             depth: DepthResult::from_buffer(buffer)?.filter(|r| fits(r.info.width, r.info.height)),
             normal: NormalResult::from_buffer(buffer)?
                 .filter(|r| fits(r.info.width, r.info.height)),
+            pointmap: PointmapResult::from_buffer(buffer)?
+                .filter(|r| fits(r.info.width, r.info.height)),
         })
     }
 
@@ -36,6 +39,7 @@ impl Results {
                 self.seg.as_ref().map(|r| r.info),
                 self.depth.as_ref().map(|r| r.info),
                 self.normal.as_ref().map(|r| r.info),
+                self.pointmap.as_ref().map(|r| r.info),
             ]
             .iter()
             .flatten()
@@ -109,9 +113,10 @@ pub fn grid(
         None => t.map(|_, _, _| [0, 0, 0]),
     }
     let mut t = out.tile(0, h, w, h)?;
-    match &results.depth {
-        Some(d) => depth_map(&mut t, d)?,
-        None => t.map(|_, _, _| [0, 0, 0]),
+    match (&results.depth, &results.pointmap) {
+        (Some(d), _) => depth_map(&mut t, d)?,
+        (None, Some(p)) => pointmap_depth(&mut t, p)?,
+        (None, None) => t.map(|_, _, _| [0, 0, 0]),
     }
     let mut t = out.tile(w, h, w, h)?;
     match &results.normal {

@@ -1,6 +1,7 @@
 //! Dense results as pictures, as the official demo draws them (SAPIENS.md 6.2–6.4):
 //! seg `rgb·(1−α) + palette·α` (α = 0.5 official), depth inverted min–max over the foreground
-//! through INFERNO with a grey (100) background, normals `(n+1)/2` with a black background.
+//! through INFERNO with a grey (100) background, normals `(n+1)/2` with a black background;
+//! Sapiens2 pointmaps by inverse depth through TURBO (SAPIENS2.md 4.5, per-frame bounds).
 use std::sync::OnceLock;
 
 use opencv::core::Mat;
@@ -8,7 +9,7 @@ use opencv::imgproc;
 use opencv::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::meta::dense::{DepthResult, NormalResult, SegResult};
+use crate::meta::dense::{DepthResult, NormalResult, PointmapResult, SegResult};
 use crate::preprocess::PixelLayout;
 
 /// A packed RGB-family image (a frame, or a tile of one) for per-pixel writes.
@@ -103,21 +104,30 @@ pub fn seg_blend(img: &mut Packed<'_>, seg: &SegResult, alpha: f32) {
     });
 }
 
-/// OpenCV's INFERNO colormap as 256 RGB entries.
-fn inferno() -> Result<&'static [[u8; 3]; 256]> {
-    static LUT: OnceLock<[[u8; 3]; 256]> = OnceLock::new();
-    if let Some(l) = LUT.get() {
+/// An OpenCV colormap (`COLORMAP_*`) as 256 RGB entries; `slot` caches it per process.
+fn colormap(slot: &'static OnceLock<[[u8; 3]; 256]>, map: i32) -> Result<&'static [[u8; 3]; 256]> {
+    if let Some(l) = slot.get() {
         return Ok(l);
     }
     let values: Vec<u8> = (0..=255).collect();
     let ramp = Mat::from_slice(&values)?;
     let mut bgr = Mat::default();
-    imgproc::apply_color_map(&ramp, &mut bgr, imgproc::COLORMAP_INFERNO)?;
+    imgproc::apply_color_map(&ramp, &mut bgr, map)?;
     let mut lut = [[0u8; 3]; 256];
     for (entry, p) in lut.iter_mut().zip(bgr.data_bytes()?.chunks_exact(3)) {
         *entry = [p[2], p[1], p[0]];
     }
-    Ok(LUT.get_or_init(|| lut))
+    Ok(slot.get_or_init(|| lut))
+}
+
+fn inferno() -> Result<&'static [[u8; 3]; 256]> {
+    static LUT: OnceLock<[[u8; 3]; 256]> = OnceLock::new();
+    colormap(&LUT, imgproc::COLORMAP_INFERNO)
+}
+
+fn turbo() -> Result<&'static [[u8; 3]; 256]> {
+    static LUT: OnceLock<[[u8; 3]; 256]> = OnceLock::new();
+    colormap(&LUT, imgproc::COLORMAP_TURBO)
 }
 
 /// Depth as the official demo: `1 − (d − min)/(max − min)` over the foreground (near = bright),
@@ -150,4 +160,31 @@ pub fn normal_map(img: &mut Packed<'_>, normals: &NormalResult) {
             [0, 1, 2].map(|i| ((p[i] + 1.0) * 0.5 * 255.0).clamp(0.0, 255.0) as u8)
         }
     });
+}
+
+/// The pointmap's depth as the official demo colours it (`vis_pointmap.py`): inverse depth
+/// between `1/z_p99` (at least 1/250) and `1/z_p1` (at most 10), through TURBO; background (NaN)
+/// grey 100. The official bounds span the whole video (two passes); a stream uses each frame's.
+pub fn pointmap_depth(img: &mut Packed<'_>, pm: &PointmapResult) -> Result<()> {
+    let lut = turbo()?;
+    let points = pm.values();
+    let (p1, p99) = pm.z_range.unwrap_or((1.0, 250.0));
+    let max_inv = (1.0 / p1.max(1e-6)).min(10.0);
+    let min_inv = (1.0 / 250.0f32).max(1.0 / p99.max(1e-6));
+    let span = if max_inv > min_inv {
+        max_inv - min_inv
+    } else {
+        1.0
+    };
+    let w = img.width as usize;
+    img.map(|x, y, _| {
+        let z = points[3 * (y * w + x) + 2];
+        if z.is_nan() {
+            [100, 100, 100]
+        } else {
+            let inv = 1.0 / z.max(1e-6);
+            lut[((inv - min_inv) / span * 255.0).clamp(0.0, 255.0) as usize]
+        }
+    });
+    Ok(())
 }

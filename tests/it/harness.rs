@@ -245,7 +245,9 @@ mod dense_overlay {
     use gst_video::VideoFormat;
     use gst_video::prelude::*;
     use sapiens_stream::config::SegMode;
-    use sapiens_stream::meta::dense::{DenseInfo, DepthResult, NormalResult, SegResult};
+    use sapiens_stream::meta::dense::{
+        DenseInfo, DepthResult, NormalResult, PointmapResult, SegResult,
+    };
 
     use super::pixel;
     use crate::common::*;
@@ -378,6 +380,57 @@ mod dense_overlay {
         assert_eq!(
             pixel(&out, &oinfo, (W + 5) as usize, (H + 5) as usize),
             [0, 0, 0]
+        );
+    }
+
+    /// TURBO (OpenCV's table) at `i`, RGB.
+    fn turbo(i: u8) -> [u8; 3] {
+        use opencv::prelude::*;
+        let value = [i];
+        let ramp = opencv::core::Mat::from_slice(&value).unwrap();
+        let mut bgr = opencv::core::Mat::default();
+        opencv::imgproc::apply_color_map(&ramp, &mut bgr, opencv::imgproc::COLORMAP_TURBO).unwrap();
+        let p = bgr.data_bytes().unwrap();
+        [p[2], p[1], p[0]]
+    }
+
+    #[test]
+    fn grid_shows_a_sapiens2_pointmap_by_inverse_depth_where_depth_is_absent() {
+        let (mut b, info) = painted_frame(VideoFormat::Rgb, W, H, 0, |_, _| [120, 120, 120]);
+        let dense = DenseInfo {
+            width: W,
+            height: H,
+            untrained: false,
+            carried: false,
+        };
+        // Z from 2.0 (row 0) to 4.0 (last row) on the left half, background (NaN) right.
+        let points: Vec<f32> = (0..H)
+            .flat_map(|y| {
+                (0..W).flat_map(move |x| {
+                    if class(x) == 0 {
+                        [f32::NAN; 3]
+                    } else {
+                        [0.1, 0.2, 2.0 + 2.0 * y as f32 / (H - 1) as f32]
+                    }
+                })
+            })
+            .collect();
+        PointmapResult::new(dense, true, 1.0, 500.0, Some((2.0, 4.0)), points)
+            .attach(b.get_mut().unwrap())
+            .unwrap();
+        let (out, oinfo) = run("grid", b, &info);
+        // vis_pointmap.py: inv = 1/z between min_inv = max(1/250, 1/4) and max_inv = min(1/2, 10).
+        let t = |z: f32| ((1.0 / z - 0.25) / 0.25 * 255.0).clamp(0.0, 255.0) as u8;
+        let row_z = |y: u32| 2.0 + 2.0 * y as f32 / (H - 1) as f32;
+        for y in [0, H / 2, H - 1] {
+            let got = pixel(&out, &oinfo, 5, (H + y) as usize);
+            let want = turbo(t(row_z(y)));
+            assert!(close(got, want, 1), "row {y}: {got:?} vs turbo {want:?}");
+        }
+        assert_eq!(
+            pixel(&out, &oinfo, 50, (H + 5) as usize),
+            [100, 100, 100],
+            "pointmap background grey"
         );
     }
 

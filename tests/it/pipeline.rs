@@ -163,6 +163,36 @@ fn python_reads_the_dense_metas_with_pygobject() {
 }
 
 #[test]
+fn python_reads_the_sapiens2_seg_and_pointmap_metas() {
+    // Eyeglass (class 2 of dome-seg-29, new in Sapiens2): its colour from the palette.
+    let c = sapiens_stream::labels::SegClassSetId::DomeSeg29.palette()[2];
+    let args = [
+        config("seg29-analytic.toml").display().to_string(),
+        config("pointmap-analytic.toml").display().to_string(),
+        format!("{},{},{}", c[0], c[1], c[2]),
+    ];
+    let r = run_python("read_pointmap_meta.py", &args);
+    assert_eq!(r["names"], serde_json::json!(["Eyeglass", "Background"]));
+    assert_eq!(r["num_classes"], 29);
+    // The analytic pointmap: RGB / 100 / scale, scale = 1 + G(centre) / 255 (the centre pixel
+    // is in the coloured part); the background is masked by seg.
+    let scale = 1.0 + c[1] as f64 / 255.0;
+    assert!((r["scale"].as_f64().unwrap() - scale).abs() < 1e-4, "{r}");
+    let p = r["points"][0].as_array().unwrap();
+    for k in 0..3 {
+        let want = c[k] as f64 / 100.0 / scale;
+        assert!((p[k].as_f64().unwrap() - want).abs() < 1e-4, "{r}");
+    }
+    assert!(r["points"][1].is_null() && r["masked"] == true, "{r}");
+    // 640x360 letterboxed into 768x1024: 1.2 input px per frame px.
+    let focal = 768.0 / scale / 1.2;
+    assert!(
+        (r["focal_px"].as_f64().unwrap() - focal).abs() < 1e-2,
+        "{r}"
+    );
+}
+
+#[test]
 fn bench_times_the_bare_session_and_the_element_both_ways_on_every_frame() {
     let dir = scratch("bench");
     let json = dir.join("bench.json");

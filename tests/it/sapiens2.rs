@@ -164,10 +164,12 @@ fn twenty_nine_classes_at_full_resolution_mask_the_points_and_ply_files_hold_the
     let pattern = dir.join("pts-%03d.ply");
     let out = run_all(
         &format!(
-            "sapiensseg name=seg {} ! sapienspointmap name=pm {} ply-location=\"{}\"",
+            "sapiensseg name=seg {} ! sapienspointmap name=pm {} ply-location=\"{}\" ! \
+             sapiensjson location=\"{}\"",
             cfg("seg29-analytic.toml"),
             cfg("pointmap-analytic.toml"),
-            pattern.display()
+            pattern.display(),
+            dir.join("r.jsonl").display()
         ),
         vec![buf],
         &info,
@@ -216,6 +218,23 @@ fn twenty_nine_classes_at_full_resolution_mask_the_points_and_ply_files_hold_the
         .collect();
     let finite: Vec<f32> = points.iter().copied().filter(|v| v.is_finite()).collect();
     assert_eq!(body, finite);
+    // The JSON record: class names of the 29-class set, the pointmap's camera and Z range.
+    let text = std::fs::read_to_string(dir.join("r.jsonl")).unwrap();
+    let r: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let names: Vec<&str> = r["seg"]["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Background", "Eyeglass", "Torso"], "{r}");
+    let pm = &r["pointmap"];
+    assert_eq!(pm["masked"], true);
+    assert!((pm["scale"].as_f64().unwrap() - p.scale as f64).abs() < 1e-6);
+    assert!((pm["focal_px"].as_f64().unwrap() - p.focal_px).abs() < 1e-6);
+    let (lo, hi) = p.z_range.unwrap();
+    assert!((pm["z"]["min"].as_f64().unwrap() - lo as f64).abs() < 1e-6);
+    assert!((pm["z"]["max"].as_f64().unwrap() - hi as f64).abs() < 1e-6);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
