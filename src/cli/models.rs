@@ -12,13 +12,18 @@ pub fn list(dir: &Path) -> Result<()> {
         .collect();
     paths.sort();
     println!(
-        "{:<34} {:<20} {:<9} {:<10} description",
-        "config", "keypoints", "weights", "model"
+        "{:<30} {:<9} {:<19} {:<9} {:<8} description",
+        "config", "head", "labels", "weights", "model"
     );
     for p in paths {
         match Config::load(&p) {
             Ok(c) => {
-                let set = c.pose().map(|s| s.keypoint_set.as_str()).unwrap_or("-");
+                let labels = match (c.pose(), c.seg()) {
+                    (Ok(p), _) => p.keypoint_set.as_str(),
+                    (_, Some(s)) => s.classes.as_str(),
+                    _ => "-",
+                };
+                let head = c.head().section().trim_matches(['[', ']']);
                 let weights = if c.model.weights == Weights::Untrained {
                     "untrained"
                 } else {
@@ -31,7 +36,7 @@ pub fn list(dir: &Path) -> Result<()> {
                 };
                 let name = p.file_name().unwrap_or_default().to_string_lossy();
                 println!(
-                    "{name:<34} {set:<20} {weights:<9} {present:<10} {}",
+                    "{name:<30} {head:<9} {labels:<19} {weights:<9} {present:<8} {}",
                     c.model.description
                 );
             }

@@ -95,3 +95,97 @@ fn every_shipped_config_loads_and_present_models_match_it() {
         "the generated models are in the repository and match their configs; missing: {missing:?}"
     );
 }
+
+/// What SAPIENS.md (v1) and SAPIENS2.md (v2) say each task's model takes and gives at 1024×768:
+/// output item `[C, H, W]`, input mean, whether the input is letterboxed, extra outputs' items.
+struct Documented {
+    output: [i64; 3],
+    mean: [f32; 3],
+    letterbox: bool,
+    extras: Vec<Vec<i64>>,
+}
+
+fn documented(family: &str, task: &str) -> Documented {
+    let (v1_mean, v2_mean) = ([123.5, 116.5, 103.5], [123.675, 116.28, 103.53]);
+    let (output, letterbox, extras) = match (family, task) {
+        ("v1", "pose-goliath") | ("v2", "pose") => ([308, 256, 192], false, vec![]),
+        ("v1", "pose-coco-wholebody") => ([133, 256, 192], false, vec![]),
+        ("v1", "pose-coco") => ([17, 256, 192], false, vec![]),
+        ("v1", "seg") => ([28, 512, 384], false, vec![]),
+        ("v1", "depth") => ([1, 1024, 768], false, vec![]),
+        ("v1", "normal") => ([3, 512, 384], false, vec![]),
+        ("v2", "seg") => ([29, 1024, 768], false, vec![]),
+        ("v2", "normal") => ([3, 1024, 768], true, vec![]),
+        ("v2", "pointmap") => ([3, 1024, 768], true, vec![vec![1]]),
+        other => panic!("no documented shape for {other:?}"),
+    };
+    Documented {
+        output,
+        mean: if family == "v1" { v1_mean } else { v2_mean },
+        letterbox,
+        extras,
+    }
+}
+
+#[test]
+fn every_task_and_size_of_both_families_has_a_config_with_the_documented_shapes() {
+    // Released checkpoints (SAPIENS.md section 5 table; SAPIENS2.md section 3.1): v1 has no 2b
+    // Goliath pose or seg.
+    let mut expected: Vec<(String, &str, &str)> = Vec::new();
+    for size in ["0.3b", "0.6b", "1b", "2b"] {
+        for task in [
+            "pose-goliath",
+            "pose-coco-wholebody",
+            "pose-coco",
+            "seg",
+            "depth",
+            "normal",
+        ] {
+            if size == "2b" && (task == "pose-goliath" || task == "seg") {
+                continue;
+            }
+            let name = match task.strip_prefix("pose-") {
+                Some(set) => format!("pose-{size}-{set}.toml"),
+                None => format!("{task}-{size}.toml"),
+            };
+            expected.push((name, "v1", task));
+        }
+    }
+    for size in ["0.4b", "0.8b", "1b", "5b"] {
+        for task in ["pose", "seg", "normal", "pointmap"] {
+            expected.push((format!("sapiens2-{size}-{task}.toml"), "v2", task));
+        }
+    }
+    assert_eq!(expected.len(), 22 + 16);
+    for (name, family, task) in &expected {
+        let cfg = Config::load(root().join("configs").join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = documented(family, task);
+        assert_eq!(cfg.output_item().unwrap(), want.output, "{name}: output");
+        assert_eq!(
+            (cfg.input.height, cfg.input.width),
+            (1024, 768),
+            "{name}: input"
+        );
+        assert_eq!(cfg.input.mean, want.mean, "{name}: mean");
+        assert_eq!(
+            cfg.input.resize == sapiens_stream::config::DenseResize::Letterbox,
+            want.letterbox,
+            "{name}: resize"
+        );
+        let extras: Vec<Vec<i64>> = cfg
+            .extra_outputs()
+            .iter()
+            .map(|e| e.item.to_vec())
+            .collect();
+        assert_eq!(extras, want.extras, "{name}: extra outputs");
+        assert_eq!(cfg.model.weights, sapiens_stream::config::Weights::Trained);
+        let model = cfg.model.path.file_name().unwrap().to_string_lossy();
+        let prefix = if *family == "v1" {
+            "sapiens_"
+        } else {
+            "sapiens2_"
+        };
+        assert!(model.starts_with(prefix), "{name}: model {model}");
+    }
+}
