@@ -36,7 +36,9 @@ def kpset(name, src_doc, kps, links, kp_colours=None):
     return {
         "name": name,
         "source": attribution(src_doc),
-        "keypoints": [{"name": k["name"], "color_rgb": (kp_colours[i] if kp_colours else k["color_rgb"])}
+        # flip: the horizontal-flip partner's index (itself when it has none): the flip test.
+        "keypoints": [{"name": k["name"], "color_rgb": (kp_colours[i] if kp_colours else k["color_rgb"]),
+                       "flip": k["swap_id"] if k.get("swap_id") is not None else i}
                       for i, k in enumerate(kps)],
         "skeleton": [{"link": l["link"], "color_rgb": l["color_rgb"]} for l in links],
     }

@@ -173,6 +173,10 @@ pub struct PoseSection {
     /// Heatmap size is input size / this (4 for Sapiens: 1024x768 -> 256x192).
     #[serde(default = "default_heatmap_stride")]
     pub heatmap_stride: u32,
+    /// Flip test, as the official Sapiens2 demo: each crop also runs mirrored, and the mirrored
+    /// heatmaps (flipped back, left/right channels swapped) are averaged in. Twice the model time.
+    #[serde(default)]
+    pub flip_test: bool,
 }
 
 /// `[seg]`: body-part segmentation.

@@ -9,11 +9,13 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-/// One keypoint: its name and drawing colour (RGB).
+/// One keypoint: its name, drawing colour (RGB) and horizontal-flip partner (its own index when
+/// it has none: the nose).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Keypoint {
     pub name: String,
     pub color_rgb: [u8; 3],
+    pub flip: usize,
 }
 
 /// One skeleton link between two keypoint indices, with its drawing colour (RGB).
@@ -213,6 +215,25 @@ mod tests {
         // First Goliath links per SAPIENS.md: (13,11) (11,9) (14,12).
         let g = KeypointSetId::Goliath308.set();
         assert_eq!(g.skeleton[0].link, [13, 11]);
+        // Flip partners: an involution, left_wrist ↔ right_wrist, the nose its own.
+        for id in KeypointSetId::ALL {
+            let s = id.set();
+            assert!(
+                (0..s.len()).all(|k| s.keypoints[s.keypoints[k].flip].flip == k),
+                "{id}"
+            );
+            let by_name = |n: &str| s.keypoints.iter().position(|k| k.name == n).unwrap();
+            assert_eq!(
+                s.keypoints[by_name("left_wrist")].flip,
+                by_name("right_wrist")
+            );
+            assert_eq!(s.keypoints[0].flip, 0);
+        }
+        // Goliath has 146 flip pairs (sapiens-data README), so 16 keypoints of its own.
+        assert_eq!(
+            (0..308).filter(|&k| g.keypoints[k].flip == k).count(),
+            308 - 2 * 146
+        );
         assert_eq!(g.skeleton[2].link, [14, 12]);
         assert!("coco-18".parse::<KeypointSetId>().is_err());
         // Seg classes per SAPIENS.md section 7.

@@ -76,6 +76,25 @@ impl PoseDecoder {
             .collect()
     }
 
+    /// The flip test's heatmaps (as mmpose `flip_test`, no shift): `(h + flip(h_mirrored))/2`,
+    /// where `h_mirrored` came from the horizontally mirrored crop: channel `k` takes the
+    /// mirrored output's channel `partner[k]`, read right to left.
+    pub fn flip_average(&self, h: &[f32], mirrored: &[f32], partner: &[usize]) -> Vec<f32> {
+        let (w, plane) = (self.hm_w, self.hm_w * self.hm_h);
+        let mut out = Vec::with_capacity(self.num_keypoints * plane);
+        for (k, hk) in h.chunks_exact(plane).take(self.num_keypoints).enumerate() {
+            let mk = &mirrored[partner[k] * plane..][..plane];
+            for (row, mrow) in hk.chunks_exact(w).zip(mk.chunks_exact(w)) {
+                out.extend(
+                    row.iter()
+                        .zip(mrow.iter().rev())
+                        .map(|(a, b)| 0.5 * (a + b)),
+                );
+            }
+        }
+        out
+    }
+
     /// Keypoints in frame pixels for a person whose crop is `crop`.
     pub fn decode(&self, heatmaps: &[f32], crop: &Crop) -> Vec<Keypoint> {
         self.decode_heatmap_px(heatmaps)

@@ -146,3 +146,65 @@ fn dots_decode_to_their_frame_positions() {
         }
     }
 }
+
+/// The analytic pose config with `[pose] flip_test = true` (model path made absolute).
+fn flip_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(config("pose-analytic-coco17.toml"))
+        .unwrap()
+        .replace(
+            "../tests/models/",
+            &format!("{}/tests/models/", root().display()),
+        )
+        .replace("[pose]", "[pose]\nflip_test = true");
+    let path = dir.join("pose-flip.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn flip_test_averages_the_mirrored_pass_with_left_and_right_swapped() {
+    // A nose (its own flip partner) and a left eye, no right eye. The mirrored crop shows the
+    // left eye's colour where a right eye would be: flipped back, its "left eye" channel lands
+    // on the right-eye keypoint. So, against the plain run: the nose is unchanged; the left eye
+    // stays put at half the score; the right eye appears on the left eye, also at half.
+    let dir = scratch("flip");
+    let (w, h) = (480u32, 640u32);
+    let dots = [
+        Dot {
+            k: 0,
+            x: 251,
+            y: 203,
+            r: 4,
+        },
+        Dot {
+            k: 1,
+            x: 282,
+            y: 181,
+            r: 4,
+        },
+    ];
+    let (buf, info) = dots_frame(VideoFormat::Rgb, w, h, &dots, 0);
+    let run = |config: &str| {
+        let mut harness = pose_harness(config, &info, &[]);
+        let out = harness.push_and_pull(buf.clone()).unwrap();
+        PoseResult::from_buffer(&out).unwrap().unwrap().persons[0]
+            .keypoints
+            .clone()
+    };
+    let plain = run("pose-analytic-coco17.toml");
+    let flip_cfg = flip_config(&dir);
+    let flipped = run(flip_cfg.to_str().unwrap());
+    let at = |k: &sapiens_stream::heads::pose::Keypoint| (k.x, k.y);
+    let near = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).hypot(a.1 - b.1) < 0.25;
+    assert!(near(at(&flipped[0]), at(&plain[0])), "nose {flipped:?}");
+    assert!((flipped[0].score / plain[0].score - 1.0).abs() < 0.02);
+    assert!(near(at(&flipped[1]), at(&plain[1])), "left eye");
+    assert!((flipped[1].score / plain[1].score - 0.5).abs() < 0.02);
+    assert!(
+        near(at(&flipped[2]), at(&plain[1])),
+        "right eye on the left eye"
+    );
+    assert!((flipped[2].score / plain[1].score - 0.5).abs() < 0.02);
+    assert!(plain[2].score < 0.05, "no right eye without the flip test");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

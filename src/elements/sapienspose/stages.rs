@@ -82,6 +82,9 @@ pub struct PoseStages {
     counters: Arc<PoseCounters>,
     smoothing: Option<OneEuroParams>,
     smoothed: Mutex<HashMap<u32, Smoothed>>,
+    /// Flip test: each person's mirrored crop follows its own in the batch; the flip partner of
+    /// each keypoint (`None`: off).
+    flip: Option<Vec<usize>>,
 }
 
 /// A track's smoothing state: a filter per keypoint coordinate (x, y), and when the track was
@@ -154,6 +157,14 @@ impl PoseStages {
             counters,
             smoothing,
             smoothed: Mutex::new(HashMap::new()),
+            flip: pose.flip_test.then(|| {
+                pose.keypoint_set
+                    .set()
+                    .keypoints
+                    .iter()
+                    .map(|k| k.flip)
+                    .collect()
+            }),
         })
     }
 
@@ -225,7 +236,13 @@ impl PoseStages {
 }
 
 impl PoseStages {
-    /// The normalized NCHW crops of `persons` from the frame.
+    /// Model items per person: 2 with the flip test (the crop, then its mirror).
+    fn items(&self) -> usize {
+        if self.flip.is_some() { 2 } else { 1 }
+    }
+
+    /// The normalized NCHW crops of `persons` from the frame (each followed by its horizontal
+    /// mirror with the flip test).
     fn warp(
         &self,
         buffer: &gst::BufferRef,
@@ -234,11 +251,19 @@ impl PoseStages {
     ) -> Result<Vec<f32>> {
         let norm = &self.io.norm;
         let item = norm.item_len();
-        let mut tensor = vec![0.0f32; item * persons.len()];
+        let n = self.items();
+        let mut tensor = vec![0.0f32; item * n * persons.len()];
         frame::with_view(buffer, info, |view| {
-            for (p, out) in persons.iter().zip(tensor.chunks_exact_mut(item)) {
+            for (p, out) in persons.iter().zip(tensor.chunks_exact_mut(item * n)) {
                 let warp = Sampling::Warp(p.crop.udp_warp(norm.width, norm.height));
-                sample_normalize(view, &warp, norm, out)?;
+                let (crop, mirror) = out.split_at_mut(item);
+                sample_normalize(view, &warp, norm, crop)?;
+                if n == 2 {
+                    mirror.copy_from_slice(crop);
+                    for row in mirror.chunks_exact_mut(norm.width as usize) {
+                        row.reverse();
+                    }
+                }
             }
             Ok(())
         })?;
@@ -272,14 +297,23 @@ impl PoseStages {
         use rayon::prelude::*;
         let d = &self.decoder;
         let expect = [d.num_keypoints, d.hm_h, d.hm_w];
+        let n = self.items();
         persons
             .par_iter()
             .enumerate()
             .map(|(i, p)| {
+                let h = heatmaps.checked_item(n * i, &expect)?;
+                let keypoints = match &self.flip {
+                    Some(partner) => {
+                        let mirrored = heatmaps.checked_item(n * i + 1, &expect)?;
+                        d.decode(&d.flip_average(h, mirrored, partner), &p.crop)
+                    }
+                    None => d.decode(h, &p.crop),
+                };
                 Ok(PersonPose {
                     bbox: p.bbox,
                     id: p.id,
-                    keypoints: d.decode(heatmaps.checked_item(i, &expect)?, &p.crop),
+                    keypoints,
                 })
             })
             .collect()
@@ -301,7 +335,9 @@ impl PoseStages {
                 Some(t) => t,
                 None => self.warp(buffer, info, run)?,
             };
-            let heatmaps = self.io.run(vec![Cow::Owned(tensor)], &[run.len()])?;
+            let heatmaps = self
+                .io
+                .run(vec![Cow::Owned(tensor)], &[run.len() * self.items()])?;
             let hm = heatmaps
                 .first()
                 .ok_or_else(|| crate::error::Error::Inference("no output for a run".into()))?;
@@ -351,7 +387,12 @@ impl Stages for PoseStages {
         let (counts, tensors): (Vec<usize>, Vec<_>) = batch
             .iter_mut()
             .filter(|p| !p.persons.is_empty() && p.crowd.is_none())
-            .map(|p| (p.persons.len(), Cow::Owned(std::mem::take(&mut p.tensor))))
+            .map(|p| {
+                (
+                    p.persons.len() * self.items(),
+                    Cow::Owned(std::mem::take(&mut p.tensor)),
+                )
+            })
             .unzip();
         let mut slices = if counts.is_empty() {
             Vec::new()
