@@ -8,7 +8,7 @@
 CARGO ?= cargo
 FRAMES ?= 200
 
-.PHONY: setup build demo lint test models bench clean-cache install-build install uninstall deb test-install
+.PHONY: setup build demo lint test models bench clean-cache install-build install uninstall deb test-install test-export real-size-models
 
 setup:
 	@scripts/setup.sh
@@ -32,6 +32,7 @@ test: lint
 	$(CARGO) build --workspace
 	G_DEBUG=fatal_warnings $(CARGO) test --workspace -- --test-threads 2
 	.venv/bin/python scripts/gen_test_models.py --check
+	@echo "make test: skipped the export tests (torch and Transformers, several GB): run make test-export"
 
 models: setup
 	.venv/bin/python scripts/gen_test_models.py
@@ -107,3 +108,15 @@ deb: $(CARGO_DEB)
 # variables, removes: needs root or passwordless sudo (tests/install/main.rs).
 test-install:
 	$(CARGO) test --test install -- --test-threads 1 --nocapture
+
+# ---- real architectures (opt-in: torch, several GB) ------------------------------------------
+# Export paths proven on the real 0.3B (v1) and 0.4B (Sapiens2) architectures with random weights,
+# then run through the elements (tests/export/run_export_tests.py; figures in out/export/).
+test-export: setup
+	scripts/setup-export.sh
+	$(CARGO) build --workspace
+	.venv-export/bin/python tests/export/run_export_tests.py --out out/export
+
+# Real-size v1 0.3B pose, random weights, no torch (configs/pose-0.3b-goliath-random.toml).
+real-size-models: setup
+	.venv/bin/python scripts/gen_test_models.py --real-size 0.3b models/sapiens_0.3b_pose_goliath308_random.onnx

@@ -64,8 +64,18 @@ class Graph:
                               producer_name="sapiens-stream gen_test_models.py")
         m.ir_version = 8
         m.doc_string = doc
-        onnx.checker.check_model(m)
-        onnx.save(m, path)
+        if self.large():
+            # Real-size models: weights beside the graph (protobuf stops at 2 GB).
+            data = os.path.basename(path) + ".data"
+            onnx.save_model(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=data, size_threshold=1024)
+            onnx.checker.check_model(path)
+        else:
+            onnx.checker.check_model(m)
+            onnx.save(m, path)
+
+    def large(self):
+        return sum(len(t.raw_data) for t in self.inits) > 256 * 2 ** 20
 
 
 def keypoint_colours(k):
@@ -162,8 +172,8 @@ def sapiens_pose(path, k, **kw):
     sapiens_model(path, "pose", k, **kw)
 
 
-def sapiens_model(path, task, k, width=32, depth=2, heads=2, head_ch=32, seed=0):
-    spec = HEADS[task]
+def sapiens_model(path, task, k, width=32, depth=2, heads=2, head_ch=32, seed=0, head=None):
+    spec = dict(HEADS[task], **(head or {}))
     rng = np.random.default_rng(seed)
     g = Graph()
 
@@ -450,9 +460,27 @@ def analytic_normal(path):
     g.save(path, "input", out, 3, "Analytic normal model: n = RGB - 128 (2x2 average).", "normal", (IN_H // 2, IN_W // 2))
 
 
+# Real Sapiens v1 dimensions (SAPIENS.md section 1, sapiens-data/sapiens_models.json): embed C,
+# layers, heads; pose head deconv (768, 768) + conv (768, 768) 1x1 (section 2).
+REAL_V1 = {"0.3b": (1024, 24, 16), "0.6b": (1280, 32, 16), "1b": (1536, 40, 24), "2b": (1920, 48, 32)}
+
+
+def real_size_pose(path, size, k=308):
+    """A v1 pose model of the real dimensions (3072 tokens, `size`'s width/depth/heads, the
+    official 768-channel heatmap head) with random weights: benchmarks and proving the runtime on
+    the real graph. Its keypoints are noise."""
+    c, depth, heads = REAL_V1[size]
+    sapiens_model(path, "pose", k, width=c, depth=depth, heads=heads, head_ch=768, seed=1)
+
+
 def main():
     if sys.argv[1:] == ["--check"]:
         check()
+    elif sys.argv[1:2] == ["--real-size"]:
+        # gen_test_models.py --real-size 0.3b OUT.onnx: Goliath-308 pose, real v1 dimensions.
+        size, out = sys.argv[2], sys.argv[3]
+        real_size_pose(out, size)
+        print(f"wrote {out} (+ .data): Sapiens v1 {size} pose architecture, random weights")
     else:
         generate(sys.argv[1] if len(sys.argv) > 1 else "tests/models")
 

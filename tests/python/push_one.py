@@ -38,10 +38,10 @@ def unpack_packed(data, caps, channels):
     return rows[:, : w * channels].reshape(h, w, channels).copy()
 
 
-def push_one(frame, elements, caps=None):
+def push_one(frame, elements, caps=None, timeout_s=30):
     """Pushes one frame through `appsrc ! {elements} ! appsink` and returns the output buffer (exits
-    with the pipeline's error message when there is none). `frame` is an H×W×3 uint8 RGB numpy
-    array, or the buffer bytes for `caps` (a raw video caps string)."""
+    with the pipeline's error message when there is none within `timeout_s`). `frame` is an H×W×3
+    uint8 RGB numpy array, or the buffer bytes for `caps` (a raw video caps string)."""
     if caps is None:
         h, w = frame.shape[:2]
         caps = f"video/x-raw,format=RGB,width={w},height={h}"
@@ -57,10 +57,11 @@ def push_one(frame, elements, caps=None):
     buf.pts, buf.duration = 0, Gst.SECOND // 25
     src.emit("push-buffer", buf)
     src.emit("end-of-stream")
-    sample = sink.emit("try-pull-sample", 30 * Gst.SECOND)
+    sample = sink.emit("try-pull-sample", timeout_s * Gst.SECOND)
     if sample is None:
         msg = pipe.get_bus().pop_filtered(Gst.MessageType.ERROR)
-        sys.exit(f"no output: {msg.parse_error()[0].message if msg else 'timeout'}")
+        pipe.set_state(Gst.State.NULL)
+        sys.exit(f"no output: {msg.parse_error()[0].message if msg else f'timeout ({timeout_s} s)'}")
     out = sample.get_buffer()
     pipe.set_state(Gst.State.NULL)
     return out

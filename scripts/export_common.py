@@ -1,0 +1,100 @@
+"""Shared by export_sapiens.py (v1) and export_sapiens2.py: saving an exported graph with its
+weights in one `.data` file beside it, checking ONNX Runtime against the framework, and the fp16
+copy."""
+import os
+
+import numpy as np
+
+
+def save_with_data(tmp, output, doc):
+    """Moves the graph torch wrote to `tmp` to `output`, every weight in `output.data` (one file,
+    whatever the size: protobuf stops at 2 GB), and checks it."""
+    import onnx
+
+    m = onnx.load(tmp)
+    m.doc_string = doc
+    data = os.path.basename(output) + ".data"
+    if os.path.exists(output + ".data"):
+        os.remove(output + ".data")
+    onnx.save_model(m, output, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data, size_threshold=1024)
+    folder = os.path.dirname(os.path.abspath(tmp))
+    os.remove(tmp)
+    # The exporter may have written one file per tensor next to the temporary graph.
+    for t in m.graph.initializer:
+        p = os.path.join(folder, t.name)
+        if os.path.isfile(p):
+            os.remove(p)
+    onnx.checker.check_model(output)
+
+
+def compare(names, reference, got):
+    """Per output: shape, max |got − reference| and that over max |reference|."""
+    out = {}
+    for n, r, g in zip(names, reference, got):
+        r = np.asarray(r)
+        diff = float(np.abs(r - g).max())
+        out[n] = {"shape": list(g.shape), "max_abs_diff": diff,
+                  "relative": diff / max(float(np.abs(r).max()), 1e-12),
+                  "same_shape": list(g.shape) == list(r.shape)}
+        print(f"{n}: shape {list(g.shape)}, max |onnx - reference| = {diff:.3g} "
+              f"({out[n]['relative']:.3g} of max |reference|)")
+    return out
+
+
+def run_onnx(path, names, x):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return sess.run(names, {"input": x})
+
+
+def _shape_casts_to_fp16(m16):
+    """Casts to float32 of values computed from shapes only (the attention scale
+    1/sqrt(head_dim) the TorchScript exporter builds from Shape): onnxconverter-common turns the
+    constants they meet into fp16 but leaves these casts, so the graph would mix the types. They
+    become casts to fp16. Returns how many."""
+    from onnx import TensorProto
+
+    prod = {o: n for n in m16.graph.node for o in n.output}
+    int_inits = {t.name for t in m16.graph.initializer
+                 if t.data_type in (TensorProto.INT64, TensorProto.INT32)}
+    memo = {}
+
+    def shape_derived(t):
+        if t not in memo:
+            memo[t] = False
+            p = prod.get(t)
+            if p is None:
+                memo[t] = t in int_inits
+            elif p.op_type in ("Shape", "Constant"):
+                memo[t] = True
+            else:
+                memo[t] = all(shape_derived(i) for i in p.input if i)
+        return memo[t]
+
+    fixed = 0
+    for n in m16.graph.node:
+        if n.op_type == "Cast" and n.attribute[0].i == TensorProto.FLOAT and shape_derived(n.input[0]):
+            n.attribute[0].i = TensorProto.FLOAT16
+            fixed += 1
+    return fixed
+
+
+def fp16_copy(output, output16, names, x, fp32_outputs):
+    """An fp16 copy of `output` (weights and compute fp16, inputs and outputs kept float32 so the
+    elements read it as they read the fp32 model; onnxconverter-common), and how far its outputs
+    are from the fp32 model's on `x`."""
+    import onnx
+    from onnxconverter_common import float16
+
+    m = onnx.load(output)
+    m16 = float16.convert_float_to_float16(m, keep_io_types=True, disable_shape_infer=True)
+    _shape_casts_to_fp16(m16)
+    data = os.path.basename(output16) + ".data"
+    if os.path.exists(output16 + ".data"):
+        os.remove(output16 + ".data")
+    onnx.save_model(m16, output16, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data, size_threshold=1024)
+    onnx.checker.check_model(output16)
+    return compare(names, fp32_outputs, run_onnx(output16, names, x))
