@@ -5,9 +5,11 @@ Transformers' Sapiens2 port (`Sapiens2For{Pose,SemanticSegmentation,Normal,Point
 The model is built from the official dimensions of its size and task (SAPIENS2.md sections 1.1
 and 2: backbone width/depth/heads, GQA in the middle layers, SwiGLU, 1 CLS + 8 register tokens,
 RoPE; the task head's channels), then either
+  --checkpoint F loads Meta's published file (`sapiens2_{size}_{task}.safetensors`, the official
+                 code's `backbone.*` / `decode_head.*` names, renamed to Transformers' modules:
+                 see `original_to_transformers`; every tensor must find its place, or it stops),
   --hf-dir DIR   loads a downloaded Hugging Face repository in Transformers' format
-                 (config.json + model.safetensors, e.g. `huggingface-cli download
-                 facebook/sapiens2-pose-0.4b --local-dir DIR` where the repository has them), or
+                 (config.json + model.safetensors), or
   --random       keeps random weights (no download: proving the export and the runtime on the
                  real architecture; the outputs are noise).
 It is exported with torch.onnx.export's torch.export-based exporter (opset 18; the TorchScript one
@@ -68,7 +70,69 @@ def head_config(task, size):
 OUTPUTS = {"pose": ["heatmaps"], "seg": ["logits"], "normal": ["normal"], "pointmap": ["pointmap", "scale"]}
 
 
-def build(task, size, hf_dir):
+# Meta's original names (sapiens/backbones/standalone/sapiens2.py and the task heads) → the
+# Transformers port's. Conv/norm/act Sequentials of the original heads put a layer's conv at 3·i.
+_RENAMES = [
+    (r"backbone\.cls_token", "model.embeddings.cls_token"),
+    (r"backbone\.storage_tokens", "model.embeddings.register_tokens"),
+    (r"backbone\.patch_embed\.projection\.(weight|bias)", r"model.embeddings.patch_embeddings.\1"),
+    (r"backbone\.blocks\.(\d+)\.ln1\.weight", r"model.model.layer.\1.norm1.weight"),
+    (r"backbone\.blocks\.(\d+)\.ln2\.weight", r"model.model.layer.\1.norm2.weight"),
+    (r"backbone\.blocks\.(\d+)\.attn\.w([qkv])\.(weight|bias)", r"model.model.layer.\1.attention.\2_proj.\3"),
+    (r"backbone\.blocks\.(\d+)\.attn\.proj\.(weight|bias)", r"model.model.layer.\1.attention.o_proj.\2"),
+    (r"backbone\.blocks\.(\d+)\.attn\.([qk]_norm)\.weight", r"model.model.layer.\1.attention.\2.weight"),
+    (r"backbone\.blocks\.(\d+)\.attn\.gamma\.weight", r"model.model.layer.\1.layer_scale1.lambda1"),
+    (r"backbone\.blocks\.(\d+)\.ffn\.w3\.(weight|bias)", r"model.model.layer.\1.mlp.down_proj.\2"),
+    (r"backbone\.ln1\.weight", "model.norm.weight"),
+    (r"decode_head\.(?:conv_pose|conv_seg|conv_normal|conv_pointmap)\.(weight|bias)", r"decode_head.predictor.\1"),
+    (r"decode_head\.input_conv\.0\.(weight|bias)", r"decode_head.input_conv.convolution.\1"),
+    (r"decode_head\.upsample_blocks\.(\d+)\.0\.(weight|bias)", r"decode_head.upsample_layers.\1.convolution.\2"),
+    (r"decode_head\.scale_final_layer\.1\.(weight|bias)", r"scale_head.predictor.block1.layers.0.\1"),
+    (r"decode_head\.scale_final_layer\.3\.(weight|bias)", r"scale_head.predictor.block2.layers.0.\1"),
+    (r"decode_head\.scale_final_layer\.5\.(weight|bias)", r"scale_head.predictor.proj.\1"),
+]
+_SEQUENTIALS = [  # (original Sequential, Transformers ModuleList): conv at 3·i
+    ("decode_head.deconv_layers", "decode_head.upsample_layers"),
+    ("decode_head.conv_layers", "decode_head.conv_layers"),
+    ("decode_head.scale_conv_layers", "scale_head.conv_layers"),
+]
+_DROPPED = (r"backbone\.rope_embed\.periods", r"decode_head\.loss_decode\..*", r"data_preprocessor\..*")
+
+
+def original_to_transformers(state):
+    """Meta's state dict → the Transformers model's; an error names every tensor it cannot place.
+    The SwiGLU `w12` (C → 2·4C, silu(first half) · second half) splits into gate and up."""
+    import re
+
+    out, unplaced = {}, []
+    for k, v in state.items():
+        m = re.fullmatch(r"backbone\.blocks\.(\d+)\.ffn\.w12\.(weight|bias)", k)
+        if m:
+            gate, up = v.chunk(2, dim=0)
+            out[f"model.model.layer.{m[1]}.mlp.gate_proj.{m[2]}"] = gate
+            out[f"model.model.layer.{m[1]}.mlp.up_proj.{m[2]}"] = up
+            continue
+        if any(re.fullmatch(d, k) for d in _DROPPED):
+            continue
+        for pat, rep in _RENAMES:
+            if re.fullmatch(pat, k):
+                out[re.sub(pat, rep, k)] = v
+                break
+        else:
+            for orig, new in _SEQUENTIALS:
+                m = re.fullmatch(re.escape(orig) + r"\.(\d+)\.(weight|bias)", k)
+                if m and int(m[1]) % 3 == 0:
+                    out[f"{new}.{int(m[1]) // 3}.convolution.{m[2]}"] = v
+                    break
+            else:
+                unplaced.append(k)
+    if unplaced:
+        sys.exit(f"{len(unplaced)} tensors of the checkpoint have no place in the model: "
+                 + ", ".join(unplaced[:12]) + (" ..." if len(unplaced) > 12 else ""))
+    return out
+
+
+def build(task, size, hf_dir, checkpoint=None):
     import transformers as tf
 
     cls = {"pose": tf.Sapiens2ForPoseEstimation, "seg": tf.Sapiens2ForSemanticSegmentation,
@@ -84,7 +148,16 @@ def build(task, size, hf_dir):
         num_register_tokens=8, use_gated_mlp=True, hidden_act="silu",
         num_labels=labels, head_config=tf.Sapiens2HeadConfig(**head))
     config._attn_implementation = "eager"
-    return cls(config).eval()
+    model = cls(config).eval()
+    if checkpoint:
+        from safetensors.torch import load_file
+
+        state = original_to_transformers(load_file(checkpoint))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            sys.exit(f"{checkpoint}: does not fit Sapiens2 {size} {task}: missing {missing[:8]}, "
+                     f"unexpected {unexpected[:8]}")
+    return model
 
 
 class Exported:
@@ -148,6 +221,7 @@ def main():
     ap.add_argument("--task", choices=sorted(OUTPUTS), required=True)
     ap.add_argument("--size", choices=sorted(SIZES), required=True)
     src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="Meta's sapiens2_{size}_{task}.safetensors (official code's names)")
     src.add_argument("--hf-dir", help="Transformers-format Sapiens2 repository (config.json + safetensors)")
     src.add_argument("--random", action="store_true", help="random weights (no download)")
     ap.add_argument("--opset", type=int, default=18)
@@ -166,7 +240,7 @@ def main():
 
     torch.manual_seed(args.seed)
     t0 = time.time()
-    model = build(args.task, args.size, args.hf_dir)
+    model = build(args.task, args.size, args.hf_dir, args.checkpoint)
     params = sum(p.numel() for p in model.parameters())
     wrapped = Exported(model, args.task).module
     names = OUTPUTS[args.task]
@@ -186,7 +260,8 @@ def main():
                           external_data=True)
     save_with_data(tmp, args.output,
                    f"Sapiens2 {args.size} {args.task}, "
-                   + ("RANDOM weights (export proof)" if args.random else f"weights from {args.hf_dir}")
+                   + ("RANDOM weights (export proof)" if args.random
+                      else f"weights from {args.hf_dir or os.path.basename(args.checkpoint)}")
                    + "; exported by sapiens-stream scripts/export_sapiens2.py")
     for leftover in (tmp + ".data",):
         if os.path.exists(leftover):

@@ -123,14 +123,14 @@ mod tests {
         let map = vec![3.0f32; 3 * 4 * 5];
         let p = points(Planes::new(&map, [3, 4, 5]).unwrap(), 1.5, 10, 8, None);
         assert!(p.xyz.iter().all(|v| (v - 2.0).abs() < 1e-5));
-        // Kernel: exp(-1/1.28) = 0.4578 → [0.2139, 0.4673, 0.2139] (sums to 1).
+        // Kernel: exp(-0.5 (1/0.8)²) = 0.4578 → [0.2390, 0.5220, 0.2390] (sums to 1).
         let k = kernel();
-        assert!((k[0] - 0.21388).abs() < 1e-4 && (k[1] - 0.46725).abs() < 1e-4);
+        assert!((k[0] - 0.23899).abs() < 1e-4 && (k[1] - 0.52201).abs() < 1e-4);
         // Away from the border a symmetric kernel leaves a linear ramp unchanged.
         let mut ramp: Vec<f32> = (0..25).map(|i| (i % 5) as f32).collect();
         blur3(&mut ramp, 5, 5);
         assert!((ramp[2 * 5 + 2] - 2.0).abs() < 1e-6);
-        // Reflect border: x[-1] = x[1] → column 0 of the ramp becomes 2·k0·1 = 0.4278.
+        // Reflect border: x[-1] = x[1] → column 0 of the ramp becomes 2·k0·1 = 0.4780.
         assert!((ramp[2 * 5] - 2.0 * k[0]).abs() < 1e-6, "{}", ramp[10]);
     }
 }
