@@ -2,9 +2,10 @@
 """`make test-export`: the export paths proven on the real architectures with random weights
 (official weights cannot be fetched here), then run through the elements.
 
-Sapiens v1: a TorchScript checkpoint of the real 0.3B architecture (tests/export/v1_torchscript.py,
-as Meta's `*_torchscript.pt2`) → scripts/export_sapiens.py (fp32 and fp16 ONNX, ONNX Runtime vs
-TorchScript) → `sapienspose` / `sapiensseg`.
+Sapiens v1: a TorchScript checkpoint of the real 0.3B architecture for each task
+(tests/export/v1_torchscript.py, as Meta's `*_torchscript.pt2`) → scripts/export_sapiens.py (fp32
+and fp16 ONNX, ONNX Runtime vs TorchScript) → `sapienspose`, `sapiensseg`, `sapiensdepth`,
+`sapiensnormal`.
 Sapiens2: each task at 0.4B built from its config by Transformers (random weights) →
 scripts/export_sapiens2.py (ONNX Runtime vs PyTorch, fp32 vs bf16 RoPE) → `sapienspose`,
 `sapiensseg`, `sapiensnormal`, `sapienspointmap`.
@@ -99,7 +100,7 @@ def main():
             failures.append(what)
 
     # ---- Sapiens v1: TorchScript of the real architecture → export_sapiens.py → elements ----
-    for task in ["pose", "seg"]:
+    for task in ["pose", "seg", "depth", "normal"]:
         ts = os.path.join(args.out, f"v1_{args.v1_size}_{task}.pt2")
         onnx_path = os.path.join(args.out, f"sapiens_{args.v1_size}_{task}_random.onnx")
         rep = os.path.join(args.out, f"v1_{task}.json")
@@ -131,6 +132,21 @@ def main():
                             & (ky >= -0.125 * 1024 - 8) & (ky <= 1.125 * 1024 + 8))
             check(p.keypoints.shape == (1, 308, 3) and bool(inside),
                   "v1 pose through sapienspose: 308 keypoints inside the person crop")
+        elif task == "depth":
+            cfg = config(os.path.join(args.out, "v1_depth.toml"), onnx_path, "[depth]\n")
+            d = ss.depth(through(rgb, f'sapiensdepth config="{cfg}"')).depth
+            rel = float(np.abs(d - ref[0, 0].numpy()).max() / np.abs(ref.numpy()).max())
+            r["element_relative_diff"] = rel
+            check(rel <= 1e-3, f"v1 depth through sapiensdepth: within {rel:.2e} of torch's depth")
+        elif task == "normal":
+            cfg = config(os.path.join(args.out, "v1_normal.toml"), onnx_path, "[normal]\n")
+            n = ss.normal(through(rgb, f'sapiensnormal config="{cfg}"')).normals
+            up = torch.nn.functional.interpolate(ref, size=(1024, 768), mode="bilinear", align_corners=False)
+            want = up[0].numpy().transpose(1, 2, 0)
+            want = want / (np.linalg.norm(want, axis=-1, keepdims=True) + 1e-5)
+            diff = float(np.abs(n - want).max())
+            r["element_max_abs_diff"] = diff
+            check(diff <= 1e-3, f"v1 normal through sapiensnormal: max |element - torch unit normals| = {diff:.2e}")
         else:
             cfg = config(os.path.join(args.out, "v1_seg.toml"), onnx_path, "[seg]\n")
             s = ss.seg(through(rgb, f'sapiensseg config="{cfg}" mode=exact'))
