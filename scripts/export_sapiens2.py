@@ -263,9 +263,8 @@ def main():
                    + ("RANDOM weights (export proof)" if args.random
                       else f"weights from {args.hf_dir or os.path.basename(args.checkpoint)}")
                    + "; exported by sapiens-stream scripts/export_sapiens2.py")
-    for leftover in (tmp + ".data",):
-        if os.path.exists(leftover):
-            os.remove(leftover)
+    if os.path.exists(tmp + ".data"):  # the exporter's own weights file, now merged
+        os.remove(tmp + ".data")
     export_s = time.time() - t0
 
     t0 = time.time()

@@ -199,16 +199,21 @@ def seg(buf) -> Optional[Seg]:
     )
 
 
+def _range(s, m, lo_field, hi_field):
+    """A (low, high) pair of float fields, None when the meta wrote NaN (no foreground)."""
+    lo, hi = float(_field(s, m, lo_field)), float(_field(s, m, hi_field))
+    return None if np.isnan(lo) else (lo, hi)
+
+
 def depth(buf) -> Optional[Depth]:
     """``SapiensDepthMeta`` of ``buf``."""
     m = "SapiensDepthMeta"
     s = _structure(buf, m)
     if s is None:
         return None
-    lo, hi = float(_field(s, m, "fg-min")), float(_field(s, m, "fg-max"))
     return Depth(
         depth=_array(s, m, "depth", np.float32, _size(s, m)),
-        foreground=None if np.isnan(lo) else (lo, hi),
+        foreground=_range(s, m, "fg-min", "fg-max"),
         **_flags(s, m, "masked", "untrained"),
     )
 
@@ -233,12 +238,11 @@ def pointmap(buf) -> Optional[Pointmap]:
     if s is None:
         return None
     h, w = _size(s, m)
-    lo, hi = float(_field(s, m, "z-p1")), float(_field(s, m, "z-p99"))
     return Pointmap(
         points=_array(s, m, "points", np.float32, (h, w, 3)),
         scale=float(_field(s, m, "scale")),
         focal_px=float(_field(s, m, "focal-px")),
-        z_range=None if np.isnan(lo) else (lo, hi),
+        z_range=_range(s, m, "z-p1", "z-p99"),
         **_flags(s, m, "masked", "untrained"),
     )
 

@@ -4,7 +4,7 @@
 //! optionally each frame's points as a PLY file.
 mod imp;
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gst::glib;
 
@@ -21,7 +21,7 @@ pub struct PlyTarget {
     /// Every this many frames (1 = each).
     pub interval: u64,
     /// Frames seen (the number in the file name).
-    frames: Mutex<u64>,
+    frames: AtomicU64,
 }
 
 impl PlyTarget {
@@ -29,15 +29,13 @@ impl PlyTarget {
         Self {
             path,
             interval: interval.max(1),
-            frames: Mutex::new(0),
+            frames: AtomicU64::new(0),
         }
     }
 
     /// The file for the next frame, when it is one to write.
     fn next(&self) -> Option<std::path::PathBuf> {
-        let mut n = crate::elements::lock(&self.frames);
-        let this = *n;
-        *n += 1;
+        let this = self.frames.fetch_add(1, Ordering::Relaxed);
         this.is_multiple_of(self.interval)
             .then(|| self.path.get(this))
     }
