@@ -5,7 +5,8 @@
 #  - .venv: onnxruntime (its libonnxruntime.so is the ONNX Runtime the build loads), onnx, numpy;
 #  - .sapiens/ort-dylib-path: where that library is (read at build time);
 #  - .venv-gi: the python/ package `sapiens_stream` over the system's PyGObject and numpy;
-#  - data/vtest.avi: people walking, from opencv-doc (never committed).
+#  - data/vtest.avi: people walking, from opencv-doc (never committed);
+#  - .venv-triton: Triton Inference Server (PyPI nvidia-pytriton) for the Triton client's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,4 +73,6 @@ if [ ! -s data/vtest.avi ]; then
   elif [ -f "$src.gz" ]; then gunzip -c "$src.gz" > data/vtest.avi
   else echo "setup: $src not found (package opencv-doc)" >&2; exit 1; fi
 fi
+# A real Triton Inference Server for the Triton client's tests (tests/it/triton.rs).
+scripts/setup-triton.sh
 echo "setup: ok (ONNX Runtime: $lib)"

@@ -26,6 +26,13 @@ pub enum Error {
     /// An execution provider that was asked for by name is not usable here.
     #[error("execution provider '{provider}' was requested but is not available: {reason}")]
     ProviderUnavailable { provider: String, reason: String },
+    /// A remote inference server (Triton, any KServe v2 server) refused, failed or did not answer.
+    #[error("inference server {server}, model '{model}': {msg}")]
+    Remote {
+        server: String,
+        model: String,
+        msg: String,
+    },
     /// An ONNX Runtime call failed while running a model.
     #[error("inference: {0}")]
     Inference(String),

@@ -12,7 +12,10 @@
 //!
 //! When the window is full, the [`Policy`] decides: `Block` waits (files: nothing is lost),
 //! `Drop` drops the oldest frame still waiting for pre-processing (or the new one when none
-//! waits), `Skip` lets the new frame through without inference, carrying the last results. With
+//! waits), `Skip` lets the new frame through without inference, carrying the last results.
+//! The policy also says what a frame whose inference failed (a lost server) does: `Block` and
+//! `Drop` report it ([`Output::Error`]; the element stops on it under `Block`, goes on under
+//! `Drop`), `Skip` passes it on carrying the last results; either way it is counted as failed. With
 //! `interval = N` only every Nth frame is inferred; the others carry the last results too.
 //! Carried results are copies of the head's metadata marked `carried = true`.
 //!
@@ -120,6 +123,8 @@ pub const DEFAULT_MAX_INFLIGHT: u32 = 3;
 pub const DEFAULT_INTERVAL: u32 = 1;
 /// Default batch size (frames or person crops a run): the property's, the CLI's.
 pub const DEFAULT_BATCH_SIZE: u32 = 1;
+/// Default model runs in flight at once (`inflight-requests`): the property's, the CLI's.
+pub const DEFAULT_REQUESTS: u32 = 1;
 
 /// How an executor admits frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +138,8 @@ pub struct Admission {
     pub batch_size: usize,
     /// Longest the inference stage waits for a batch to fill after its first frame.
     pub batch_timeout: Duration,
+    /// Model runs in flight at once (≥ 1), their results taken in order.
+    pub requests: usize,
 }
 
 impl Default for Admission {
@@ -143,6 +150,7 @@ impl Default for Admission {
             interval: DEFAULT_INTERVAL,
             batch_size: DEFAULT_BATCH_SIZE as usize,
             batch_timeout: Duration::ZERO,
+            requests: DEFAULT_REQUESTS as usize,
         }
     }
 }
@@ -184,8 +192,16 @@ impl Executor {
         let name = log.id().to_owned();
         let window = Arc::new(Window::new(
             Admission {
-                // A batch can only fill if that many frames may be inside.
-                max_inflight: admission.max_inflight.max(1).max(batch_size.min(64)),
+                // A batch can only fill if that many frames may be inside; `requests` batches
+                // in flight need that many, plus one frame each in pre- and post-processing.
+                max_inflight: admission.max_inflight.max(1).max(batch_size.min(64)).max(
+                    if admission.requests > 1 {
+                        (admission.requests * batch_size).min(64) + 2
+                    } else {
+                        0
+                    },
+                ),
+                requests: admission.requests.max(1),
                 interval: admission.interval.max(1),
                 batch_size,
                 ..admission
@@ -332,6 +348,11 @@ impl Executor {
     /// Frames inside now.
     pub fn in_flight(&self) -> usize {
         self.window.in_flight()
+    }
+
+    /// Frames failed so far (a cheap read of one counter).
+    pub fn failed(&self) -> u64 {
+        self.window.stats().failed
     }
 
     /// Counters and latency percentiles so far.

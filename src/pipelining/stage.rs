@@ -96,11 +96,14 @@ pub(super) enum Msg<T> {
         epoch: u64,
         event: gst::Event,
     },
-    /// A frame lost in a stage; `working` when it held an inference slot.
+    /// A frame lost in a stage; `working` when it held an inference slot. `frame` is the frame
+    /// itself when pre-processing or inference failed (`policy=skip` passes it on carrying the
+    /// last results).
     Failed {
         epoch: u64,
         error: Error,
         working: bool,
+        frame: Option<(gst::Buffer, Arc<gst_video::VideoInfo>)>,
     },
     Stop,
 }
@@ -115,10 +118,12 @@ impl<T> Msg<T> {
                 epoch,
                 error,
                 working,
+                frame,
             } => Some(Msg::Failed {
                 epoch,
                 error,
                 working,
+                frame,
             }),
             Msg::Stop => Some(Msg::Stop),
         }
@@ -176,12 +181,19 @@ fn run_stage<A, B>(
             Msg::Frame { epoch, job } => {
                 let t = Instant::now();
                 let working = job.working();
+                // Pre-processing only reads the frame: keep it, so a failure can still pass it
+                // on (a second reference during post-processing would copy the frame).
+                let keep = (stage == Stage::Pre).then(|| (job.buffer.clone(), job.info.clone()));
                 let out = match guarded(stage, || work(job)) {
-                    Ok(job) => Msg::Frame { epoch, job },
+                    Ok(job) => {
+                        drop(keep);
+                        Msg::Frame { epoch, job }
+                    }
                     Err(error) => Msg::Failed {
                         epoch,
                         error,
                         working,
+                        frame: keep,
                     },
                 };
                 if working {
@@ -217,14 +229,170 @@ pub(super) fn preprocess<S: Stages>(
     run_stage(rx, window, Stage::Pre, starts, work, sender(next));
 }
 
+/// Where the inference loop sends what it makes: items in order, and batches to run.
+trait InferSink<S: Stages> {
+    /// An item that needs no model run (event, carried frame, stop), in its place.
+    fn pass(&self, msg: Msg<S::Inferred>);
+    /// A batch to run; its frames leave in their place.
+    fn run(&self, epoch: u64, batch: Vec<Msg<S::Pre>>);
+}
+
+/// One request in flight: batches run on the inference thread itself.
+struct Inline<'a, S: Stages> {
+    stages: &'a S,
+    window: &'a Window,
+    next: &'a Sender<Msg<S::Inferred>>,
+}
+
+impl<S: Stages> InferSink<S> for Inline<'_, S> {
+    fn pass(&self, msg: Msg<S::Inferred>) {
+        let _ = self.next.send(msg);
+    }
+    fn run(&self, epoch: u64, batch: Vec<Msg<S::Pre>>) {
+        for m in run_batch(self.stages, self.window, epoch, batch) {
+            let _ = self.next.send(m);
+        }
+    }
+}
+
+/// An item of the order queue: ready now, or a batch's results once its request answers.
+enum Pending<T> {
+    Now(Msg<T>),
+    Later(Receiver<Vec<Msg<T>>>),
+}
+
+/// A batch handed to a request thread: its epoch, its frames, and where its results go.
+type RequestJob<S> = (
+    u64,
+    Vec<Msg<<S as Stages>::Pre>>,
+    Sender<Vec<Msg<<S as Stages>::Inferred>>>,
+);
+
+/// Several requests in flight: batches run on request threads; the order queue (one slot fewer
+/// than requests: the forwarder holds the oldest) hands their results on in input order.
+struct Pool<'a, S: Stages> {
+    order: Sender<Pending<S::Inferred>>,
+    jobs: &'a Sender<RequestJob<S>>,
+}
+
+impl<S: Stages> InferSink<S> for Pool<'_, S> {
+    fn pass(&self, msg: Msg<S::Inferred>) {
+        let _ = self.order.send(Pending::Now(msg));
+    }
+    fn run(&self, epoch: u64, batch: Vec<Msg<S::Pre>>) {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        // Blocks while `requests` batches are unanswered: at most that many run at once.
+        let _ = self.order.send(Pending::Later(answer));
+        let _ = self.jobs.send((epoch, batch, reply));
+    }
+}
+
 /// Inference: gathers frames into batches of up to `batch_size` weight, waiting at most
 /// `batch_timeout` after the first; anything that is not a current frame to be inferred (an
-/// event, a carried or stale frame, a failure) closes the batch first, so order holds.
+/// event, a carried or stale frame, a failure) closes the batch first, so order holds. With
+/// `requests` > 1, that many batches run at once on request threads (`{id}:req{n}`) and a
+/// forwarder (`{id}:order`) passes their results on in input order.
 pub(super) fn infer<S: Stages>(
     stages: &S,
     window: &Window,
     rx: &Receiver<Msg<S::Pre>>,
     next: &Sender<Msg<S::Inferred>>,
+) {
+    let requests = window.admission.requests.max(1);
+    if requests == 1 {
+        return infer_loop(
+            stages,
+            window,
+            rx,
+            &Inline {
+                stages,
+                window,
+                next,
+            },
+        );
+    }
+    let id = window.log().id().to_owned();
+    std::thread::scope(|scope| {
+        let (jobs, job_rx) = crossbeam_channel::unbounded();
+        let (order, order_rx) = crossbeam_channel::bounded(requests - 1);
+        let spawn = |name: String, f| spawn_scoped(scope, name, f, window);
+        let forwarder = spawn(
+            format!("{id}:order"),
+            Box::new(move || {
+                while let Ok(p) = order_rx.recv() {
+                    let msgs = match p {
+                        Pending::Now(m) => vec![m],
+                        // Every job taken is answered (run_batch turns panics into failures);
+                        // jobs not taken are answered when the channel closes at the end.
+                        Pending::Later(answer) => answer.recv().unwrap_or_default(),
+                    };
+                    for m in msgs {
+                        let _ = next.send(m);
+                    }
+                }
+            }),
+        );
+        let started = (0..requests)
+            .filter(|n| {
+                let job_rx: Receiver<RequestJob<S>> = job_rx.clone();
+                spawn(
+                    format!("{id}:req{n}"),
+                    Box::new(move || {
+                        while let Ok((epoch, batch, reply)) = job_rx.recv() {
+                            let _ = reply.send(run_batch(stages, window, epoch, batch));
+                        }
+                    }),
+                )
+            })
+            .count();
+        if forwarder && started > 0 {
+            infer_loop(stages, window, rx, &Pool::<S> { order, jobs: &jobs });
+        } else {
+            // No threads to hand batches to: run them here, one at a time.
+            drop(order);
+            infer_loop(
+                stages,
+                window,
+                rx,
+                &Inline {
+                    stages,
+                    window,
+                    next,
+                },
+            );
+        }
+        // Leaving the scope closes the channels and joins the threads.
+        drop(jobs);
+    });
+}
+
+/// Starts a named scoped thread; `false` (logged) when the system refuses one.
+fn spawn_scoped<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: String,
+    f: Box<dyn FnOnce() + Send + 'scope>,
+    window: &Window,
+) -> bool {
+    match std::thread::Builder::new()
+        .name(name.clone())
+        .spawn_scoped(scope, f)
+    {
+        Ok(_) => true,
+        Err(e) => {
+            window
+                .log()
+                .debug(format_args!("cannot start thread {name}: {e}"));
+            false
+        }
+    }
+}
+
+/// The inference stage's loop (see [`infer`]): batches go to `sink.run`, the rest to `sink.pass`.
+fn infer_loop<S: Stages>(
+    stages: &S,
+    window: &Window,
+    rx: &Receiver<Msg<S::Pre>>,
+    sink: &impl InferSink<S>,
 ) {
     let a = window.admission;
     let mut pending: Option<Msg<S::Pre>> = None;
@@ -243,11 +411,11 @@ pub(super) fn infer<S: Stages>(
                 Msg::Frame { epoch: e, job } if e != epoch => window.drop_stale(job.working()),
                 Msg::Frame { epoch, job } => {
                     if let Some(job) = job.carried() {
-                        let _ = next.send(Msg::Frame { epoch, job });
+                        sink.pass(Msg::Frame { epoch, job });
                     }
                 }
                 other => {
-                    if pass_on(other, &sender(next)) {
+                    if pass_on(other, &|m| sink.pass(m)) {
                         return;
                     }
                 }
@@ -289,18 +457,17 @@ pub(super) fn infer<S: Stages>(
             ));
         }
         pending = closing;
-        run_batch(stages, window, epoch, batch, next);
+        sink.run(epoch, batch);
     }
 }
 
-/// Runs one batch and sends each frame on with its own result (or every frame failed).
+/// Runs one batch: each frame with its own result, or every frame failed.
 fn run_batch<S: Stages>(
     stages: &S,
     window: &Window,
     epoch: u64,
     batch: Vec<Msg<S::Pre>>,
-    next: &Sender<Msg<S::Inferred>>,
-) {
+) -> Vec<Msg<S::Inferred>> {
     let mut jobs = Vec::with_capacity(batch.len());
     let mut inputs = Vec::with_capacity(batch.len());
     for msg in batch {
@@ -335,26 +502,30 @@ fn run_batch<S: Stages>(
     match outputs {
         Ok(outs) => {
             let elapsed = t.elapsed();
-            for ((buffer, info, entered, dropped), data) in jobs.into_iter().zip(outs) {
-                window.stats().record(Stage::Infer, elapsed);
-                let job = Job {
-                    buffer,
-                    info,
-                    entered,
-                    work: Work::Infer { data, dropped },
-                };
-                let _ = next.send(Msg::Frame { epoch, job });
-            }
+            jobs.into_iter()
+                .zip(outs)
+                .map(|((buffer, info, entered, dropped), data)| {
+                    window.stats().record(Stage::Infer, elapsed);
+                    let job = Job {
+                        buffer,
+                        info,
+                        entered,
+                        work: Work::Infer { data, dropped },
+                    };
+                    Msg::Frame { epoch, job }
+                })
+                .collect()
         }
         Err(e) => {
             let msg = e.to_string();
-            for _ in 0..n {
-                let _ = next.send(Msg::Failed {
+            jobs.into_iter()
+                .map(|(buffer, info, ..)| Msg::Failed {
                     epoch,
                     error: Error::Inference(msg.clone()),
                     working: true,
-                });
-            }
+                    frame: Some((buffer, info)),
+                })
+                .collect()
         }
     }
 }
@@ -411,15 +582,48 @@ pub(super) fn postprocess<S: Stages>(
                 epoch,
                 error,
                 working,
+                frame,
             } => {
                 if working {
                     window.release_working();
                 }
-                (epoch, Output::Error(error))
+                match frame {
+                    Some((buffer, info)) if window.admission.policy == super::Policy::Skip => (
+                        epoch,
+                        carry_failed(stages, window, buffer, &info, &last.borrow(), error),
+                    ),
+                    _ => (epoch, Output::Error(error)),
+                }
             }
             Msg::Stop => return,
         };
         let _ = output.send(item);
     };
     run_stage(rx, window, Stage::Post, |_| true, work, emit);
+}
+
+/// `policy=skip`: a frame whose inference failed leaves carrying the last results (counted as
+/// failed and carried), so a live stream goes on while the model cannot answer.
+fn carry_failed<S: Stages>(
+    stages: &S,
+    window: &Window,
+    mut buffer: gst::Buffer,
+    info: &gst_video::VideoInfo,
+    last: &[(&'static str, gst::Structure)],
+    error: Error,
+) -> Output {
+    match stages.carry(buffer.make_mut(), info, last) {
+        Ok(()) => {
+            let mut stats = window.stats();
+            stats.failed += 1;
+            stats.carried += 1;
+            drop(stats);
+            window.log().debug(format_args!(
+                "frame {:?} failed ({error}); it carries the last results",
+                buffer.pts()
+            ));
+            Output::Buffer(buffer)
+        }
+        Err(e) => Output::Error(Error::Inference(format!("{error}; carrying results: {e}"))),
+    }
 }

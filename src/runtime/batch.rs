@@ -92,10 +92,25 @@ impl ModelSession {
     }
 }
 
+/// One run's share of an output: ORT's own value, or an inference server's answer.
+enum Chunk {
+    Ort(DynValue),
+    Host(Vec<f32>),
+}
+
+impl Chunk {
+    fn values(&self) -> Option<&[f32]> {
+        match self {
+            Chunk::Ort(v) => v.try_extract_tensor::<f32>().ok().map(|(_, d)| d),
+            Chunk::Host(d) => Some(d),
+        }
+    }
+}
+
 /// One output of a batched run: per-item f32 slices, without copying ORT's buffers.
 pub struct BatchOutput {
     name: String,
-    chunks: Vec<(DynValue, usize)>,
+    chunks: Vec<(Chunk, usize)>,
     item_shape: Vec<usize>,
 }
 
@@ -135,13 +150,29 @@ impl BatchOutput {
         let (shape, _) = value
             .try_extract_tensor::<f32>()
             .map_err(|e| err(format!("not a float32 tensor: {e}")))?;
-        if shape.len() < 2 || shape[0] < count as i64 {
-            return Err(err(format!(
-                "shape {:?} has no batch of {count}",
-                &shape[..]
-            )));
+        let shape: Vec<usize> = shape.iter().map(|d| (*d).max(0) as usize).collect();
+        self.add(Chunk::Ort(value), &shape, count)
+    }
+
+    /// As [`Self::push`], for an output an inference server sent.
+    pub(super) fn push_host(
+        &mut self,
+        tensor: super::triton::HostTensor,
+        count: usize,
+    ) -> Result<()> {
+        self.add(Chunk::Host(tensor.data), &tensor.shape, count)
+    }
+
+    /// Adds a run's `count` items (of a `shape` whose first dimension is the run's batch).
+    fn add(&mut self, chunk: Chunk, shape: &[usize], count: usize) -> Result<()> {
+        let err = |msg: String| Error::Output {
+            name: self.name.clone(),
+            msg,
+        };
+        if shape.len() < 2 || shape[0] < count {
+            return Err(err(format!("shape {shape:?} has no batch of {count}")));
         }
-        let item: Vec<usize> = shape[1..].iter().map(|d| *d as usize).collect();
+        let item = shape[1..].to_vec();
         if !self.item_shape.is_empty() && self.item_shape != item {
             return Err(err(format!(
                 "item shape changed from {:?} to {item:?}",
@@ -149,7 +180,7 @@ impl BatchOutput {
             )));
         }
         self.item_shape = item;
-        self.chunks.push((value, count));
+        self.chunks.push((chunk, count));
         Ok(())
     }
 
@@ -170,10 +201,9 @@ impl BatchOutput {
     /// Item `i`'s values, row-major in `item_shape`.
     pub fn item(&self, mut i: usize) -> Option<&[f32]> {
         let len: usize = self.item_shape.iter().product();
-        for (value, count) in &self.chunks {
+        for (chunk, count) in &self.chunks {
             if i < *count {
-                let (_, data) = value.try_extract_tensor::<f32>().ok()?;
-                return data.get(i * len..(i + 1) * len);
+                return chunk.values()?.get(i * len..(i + 1) * len);
             }
             i -= count;
         }

@@ -6,8 +6,12 @@ mod library;
 mod options;
 mod session;
 pub mod shared;
+pub mod triton;
 
 pub use batch::{BatchOutput, BatchSlice, FrameOutputs};
 pub use library::{dylib_path, environment};
-pub use options::{ProviderChoice, RuntimeOptions, RuntimeOverrides};
+pub use options::{
+    Backend, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SERVER, ProviderChoice, RemoteOptions,
+    RuntimeOptions, RuntimeOverrides,
+};
 pub use session::{ModelSession, Provider, TensorInfo};

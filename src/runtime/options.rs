@@ -37,6 +37,39 @@ impl ProviderChoice {
     }
 }
 
+/// Where a model runs: in this process (ONNX Runtime) or on an inference server (Triton, or any
+/// server speaking the KServe v2 gRPC protocol).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, glib::Enum, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+#[repr(u32)]
+#[enum_type(name = "GstSapiensBackend")]
+pub enum Backend {
+    /// ONNX Runtime in this process, on the execution provider chosen.
+    #[default]
+    #[enum_value(name = "ONNX Runtime in this process", nick = "local")]
+    Local,
+    /// A Triton Inference Server (KServe v2 gRPC) at `server`.
+    #[enum_value(
+        name = "Triton Inference Server (KServe v2 gRPC) at 'server'",
+        nick = "triton"
+    )]
+    Triton,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Triton => "triton",
+        }
+    }
+}
+
+/// Default inference server address.
+pub const DEFAULT_SERVER: &str = "grpc://127.0.0.1:8001";
+/// Default deadline of one request to the server, ms.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
+
 /// Runtime settings one layer gives (`None` = not said here): the config's `[runtime]` section,
 /// or the element's properties.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -48,6 +81,14 @@ pub struct RuntimeOverrides {
     pub trt_engine_cache_dir: Option<PathBuf>,
     pub trt_workspace_mib: Option<usize>,
     pub device_id: Option<i32>,
+    pub backend: Option<Backend>,
+    /// Inference server address (`grpc://host:port`).
+    pub server: Option<String>,
+    /// Model name on the server (default: the config's file stem).
+    pub model_name: Option<String>,
+    /// Model version on the server (default: the server's choice).
+    pub model_version: Option<String>,
+    pub request_timeout_ms: Option<u64>,
 }
 
 impl RuntimeOverrides {
@@ -67,6 +108,14 @@ impl RuntimeOverrides {
                 .or_else(|| lower.trt_engine_cache_dir.clone()),
             trt_workspace_mib: self.trt_workspace_mib.or(lower.trt_workspace_mib),
             device_id: self.device_id.or(lower.device_id),
+            backend: self.backend.or(lower.backend),
+            server: self.server.clone().or_else(|| lower.server.clone()),
+            model_name: self.model_name.clone().or_else(|| lower.model_name.clone()),
+            model_version: self
+                .model_version
+                .clone()
+                .or_else(|| lower.model_version.clone()),
+            request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
         }
     }
 
@@ -80,6 +129,15 @@ impl RuntimeOverrides {
             trt_engine_cache_dir: self.trt_engine_cache_dir.clone().or(d.trt_engine_cache_dir),
             trt_workspace_mib: self.trt_workspace_mib.unwrap_or(d.trt_workspace_mib),
             device_id: self.device_id.unwrap_or(d.device_id),
+            backend: self.backend.unwrap_or(d.backend),
+            remote: RemoteOptions {
+                server: self.server.clone().unwrap_or(d.remote.server),
+                model_name: self.model_name.clone().or(d.remote.model_name),
+                model_version: self.model_version.clone().unwrap_or(d.remote.model_version),
+                request_timeout_ms: self
+                    .request_timeout_ms
+                    .unwrap_or(d.remote.request_timeout_ms),
+            },
         }
     }
 }
@@ -98,6 +156,35 @@ pub struct RuntimeOptions {
     pub trt_workspace_mib: usize,
     /// CUDA device ordinal.
     pub device_id: i32,
+    /// In this process, or on an inference server.
+    pub backend: Backend,
+    /// The inference server (`backend = triton`).
+    pub remote: RemoteOptions,
+}
+
+/// Where and how to reach a model on an inference server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteOptions {
+    /// `grpc://host:port` (also `http://host:port` or `host:port`).
+    pub server: String,
+    /// Model name on the server; `None`: the config's file stem (what `sapiens triton-repo`
+    /// names it), or the model file's stem.
+    pub model_name: Option<String>,
+    /// Model version; empty: the server's choice.
+    pub model_version: String,
+    /// Deadline of one request, ms.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for RemoteOptions {
+    fn default() -> Self {
+        Self {
+            server: DEFAULT_SERVER.into(),
+            model_name: None,
+            model_version: String::new(),
+            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+        }
+    }
 }
 
 impl Default for RuntimeOptions {
@@ -109,6 +196,8 @@ impl Default for RuntimeOptions {
             trt_engine_cache_dir: None,
             trt_workspace_mib: 4096,
             device_id: 0,
+            backend: Backend::Local,
+            remote: RemoteOptions::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! A loaded model: an ORT session on the chosen execution provider, its tensor signature, and
-//! batched runs that split or zero-pad to a fixed model batch.
+//! A loaded model: an ORT session on the chosen execution provider, or a model on an inference
+//! server ([`super::triton`]); its tensor signature, and batched runs that split or zero-pad to a
+//! fixed model batch (or split to the server's largest batch).
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -11,7 +12,8 @@ use ort::value::TensorRef;
 
 use super::batch::BatchOutput;
 use super::environment;
-use super::options::{ProviderChoice, RuntimeOptions};
+use super::options::{Backend, ProviderChoice, RuntimeOptions};
+use super::triton;
 use crate::error::{Error, Result};
 
 /// The execution provider a session actually runs on.
@@ -20,6 +22,8 @@ pub enum Provider {
     Tensorrt,
     Cuda,
     Cpu,
+    /// On an inference server (`backend = triton`): the server chooses.
+    Triton,
 }
 
 impl Provider {
@@ -28,6 +32,7 @@ impl Provider {
             Self::Tensorrt => "tensorrt",
             Self::Cuda => "cuda",
             Self::Cpu => "cpu",
+            Self::Triton => "triton",
         }
     }
 }
@@ -63,9 +68,17 @@ impl fmt::Display for TensorInfo {
     }
 }
 
-/// A loaded model. `run` is safe to call from any thread (one run at a time per session).
+/// What runs the model.
+enum Engine {
+    /// ONNX Runtime in this process (one run at a time).
+    Local(Mutex<Session>),
+    /// A model on an inference server (runs from several threads go out concurrently).
+    Remote(Box<triton::Client>),
+}
+
+/// A loaded model. `run` is safe to call from any thread.
 pub struct ModelSession {
-    session: Mutex<Session>,
+    engine: Engine,
     path: PathBuf,
     provider: Provider,
     id: u64,
@@ -86,7 +99,12 @@ impl fmt::Debug for ModelSession {
 
 impl ModelSession {
     /// Loads `path` with `opts`. An explicitly requested provider that cannot be used is an error.
+    /// With `backend = triton` the model is the server's (`model_name`, else `path`'s file stem)
+    /// and `path` is not read.
     pub fn load(path: &Path, opts: &RuntimeOptions) -> Result<Self> {
+        if opts.backend == Backend::Triton {
+            return Self::connect(path, opts);
+        }
         let env = environment()?;
         if !path.is_file() {
             return Err(Error::ModelLoad {
@@ -105,7 +123,7 @@ impl ModelSession {
             match Self::try_load(&env, path, opts, p) {
                 Ok(session) => {
                     tracing::info!(model = %path.display(), provider = %p, "session ready");
-                    return Ok(Self::describe(session, path, p));
+                    return Ok(Self::describe(session, path, p, opts));
                 }
                 Err(e @ Error::ModelLoad { .. }) => return Err(e),
                 Err(e) => {
@@ -138,7 +156,7 @@ impl ModelSession {
                 .map_err(ort::Error::from)?;
         }
         let dispatch = match p {
-            Provider::Cpu => None,
+            Provider::Cpu | Provider::Triton => None,
             Provider::Cuda => {
                 if !ep::CUDA::is_available().unwrap_or(false) {
                     return Err(unavailable(
@@ -195,7 +213,35 @@ impl ModelSession {
         })
     }
 
-    fn describe(session: Session, path: &Path, provider: Provider) -> Self {
+    /// The model `opts.remote` names on the server (its name defaulting to `path`'s stem).
+    fn connect(path: &Path, opts: &RuntimeOptions) -> Result<Self> {
+        let name = match &opts.remote.model_name {
+            Some(n) => n.clone(),
+            None => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "backend=triton: no model-name, and {} has no file name to default to",
+                        path.display()
+                    ))
+                })?,
+        };
+        let client = triton::Client::connect(&opts.remote, &name)?;
+        let strip = |t: &[(TensorInfo, Option<triton::DataType>)]| -> Vec<TensorInfo> {
+            t.iter().map(|(i, _)| i.clone()).collect()
+        };
+        Ok(Self {
+            inputs: strip(&client.inputs),
+            outputs: strip(&client.outputs),
+            path: PathBuf::from(client.describe()),
+            provider: Provider::Triton,
+            id: next_id(),
+            engine: Engine::Remote(Box::new(client)),
+        })
+    }
+
+    fn describe(session: Session, path: &Path, provider: Provider, _: &RuntimeOptions) -> Self {
         let info = |o: &ort::value::Outlet| TensorInfo {
             name: o.name().to_owned(),
             shape: o
@@ -207,12 +253,11 @@ impl ModelSession {
         };
         let inputs = session.inputs().iter().map(info).collect();
         let outputs = session.outputs().iter().map(info).collect();
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Self {
-            session: Mutex::new(session),
+            engine: Engine::Local(Mutex::new(session)),
             path: path.to_owned(),
             provider,
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id: next_id(),
             inputs,
             outputs,
         }
@@ -223,7 +268,7 @@ impl ModelSession {
         self.id
     }
 
-    /// The model file.
+    /// The model file (for a remote model: "inference server …, model '…'", for messages).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -242,9 +287,20 @@ impl ModelSession {
             .map(|d| *d as usize)
     }
 
+    /// Items per run and whether the last run is zero-padded to it: a fixed model batch (padded),
+    /// else the server's largest batch (not padded), else all `n` at once.
+    fn chunking(&self, n: usize) -> (usize, bool) {
+        match (self.fixed_batch(), &self.engine) {
+            (Some(b), _) => (b, true),
+            (None, Engine::Remote(c)) => (c.max_batch.unwrap_or(n).min(n), false),
+            (None, Engine::Local(_)) => (n, false),
+        }
+    }
+
     /// Runs `n` items of `item_len` f32 each (`data.len() == n * item_len`), item shape
     /// `item_shape` (e.g. `[3, 1024, 768]`), on `input`, returning `outputs` in the order asked.
-    /// A fixed-batch model gets the items in chunks of its batch, the last one zero-padded.
+    /// A fixed-batch model gets the items in chunks of its batch, the last one zero-padded; a
+    /// server's model in chunks of its largest batch.
     pub fn run(
         &self,
         input: &str,
@@ -260,14 +316,14 @@ impl ModelSession {
                 data.len()
             )));
         }
-        let chunk = self.fixed_batch().unwrap_or(n);
+        let (chunk, pad) = self.chunking(n);
         let mut result: Vec<BatchOutput> = outputs.iter().map(|o| BatchOutput::new(o)).collect();
         let mut padded = Vec::new();
         let mut start = 0;
         while start < n {
             let count = chunk.min(n - start);
             let slice = &data[start * item_len..(start + count) * item_len];
-            let batch: &[f32] = if count < chunk {
+            let batch: &[f32] = if count < chunk && pad {
                 padded.clear();
                 padded.extend_from_slice(slice);
                 padded.resize(chunk * item_len, 0.0);
@@ -275,23 +331,39 @@ impl ModelSession {
             } else {
                 slice
             };
-            let mut shape = vec![chunk];
-            shape.extend_from_slice(item_shape);
-            let tensor = TensorRef::from_array_view((shape, batch))?;
-            let mut session = self
-                .session
-                .lock()
-                .map_err(|_| Error::Inference("session lock poisoned".into()))?;
-            let mut out = session.run(ort::inputs![input => tensor])?;
-            for (o, r) in outputs.iter().zip(result.iter_mut()) {
-                let value = out.remove(*o).ok_or_else(|| Error::Output {
-                    name: (*o).into(),
-                    msg: "not produced by the model".into(),
-                })?;
-                r.push(value, count)?;
+            let rows = if pad { chunk } else { count };
+            match &self.engine {
+                Engine::Local(session) => {
+                    let mut shape = vec![rows];
+                    shape.extend_from_slice(item_shape);
+                    let tensor = TensorRef::from_array_view((shape, batch))?;
+                    let mut session = session
+                        .lock()
+                        .map_err(|_| Error::Inference("session lock poisoned".into()))?;
+                    let mut out = session.run(ort::inputs![input => tensor])?;
+                    for (o, r) in outputs.iter().zip(result.iter_mut()) {
+                        let value = out.remove(*o).ok_or_else(|| Error::Output {
+                            name: (*o).into(),
+                            msg: "not produced by the model".into(),
+                        })?;
+                        r.push(value, count)?;
+                    }
+                }
+                Engine::Remote(client) => {
+                    let out = client.infer(input, batch, rows, item_shape, outputs)?;
+                    for (tensor, r) in out.into_iter().zip(result.iter_mut()) {
+                        r.push_host(tensor, count)?;
+                    }
+                }
             }
             start += count;
         }
         Ok(result)
     }
+}
+
+/// A process-unique session number.
+fn next_id() -> u64 {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

@@ -9,7 +9,7 @@ use gst::subclass::prelude::*;
 use super::{Settings, StartContext, report};
 use crate::elements::{frame, lock};
 use crate::error::Error;
-use crate::pipelining::{Executor, ExecutorStats, Log, Output};
+use crate::pipelining::{Executor, ExecutorStats, Log, Output, Policy};
 use crate::runtime::Provider;
 
 /// Longest a serialized query (allocation, drain) waits for the frames before it.
@@ -230,6 +230,10 @@ impl SapiensInference {
         let weak = self.obj().downgrade();
         let cat = self.cat();
         let reporter = self.reporter.clone();
+        let policy = lock(&self.settings).policy;
+        // Frames failed since the last good one (policy drop/skip: the stream goes on).
+        let mut failing = 0u64;
+        let mut failed_seen = 0u64;
         self.srcpad
             .start_task(move || {
                 if executor.is_flushing() {
@@ -238,6 +242,26 @@ impl SapiensInference {
                 }
                 match executor.next_output() {
                     Output::Buffer(buffer) => {
+                        // policy=skip: a failed frame comes out carrying the last results.
+                        let failed = executor.failed();
+                        if failed > failed_seen {
+                            failed_seen = failed;
+                            failing += 1;
+                            if failing == 1 {
+                                warn_failing(
+                                    &weak,
+                                    policy,
+                                    "inference failed; the frame carries the last results",
+                                );
+                            }
+                        } else if failing > 0 {
+                            gst::info!(
+                                cat,
+                                obj = srcpad,
+                                "frames have results again after {failing} failed"
+                            );
+                            failing = 0;
+                        }
                         let res = srcpad.push(buffer);
                         executor.frame_done();
                         if let Some(element) = weak.upgrade() {
@@ -250,6 +274,21 @@ impl SapiensInference {
                     }
                     Output::Event(event) => {
                         srcpad.push_event(event);
+                    }
+                    Output::Error(err) if policy != Policy::Block => {
+                        // A live stream goes on: one warning per run of failures (every one is
+                        // counted in `stats`), the rest in the debug log.
+                        failed_seen = executor.failed();
+                        failing += 1;
+                        if failing == 1 {
+                            warn_failing(&weak, policy, &err.to_string());
+                        } else {
+                            gst::debug!(
+                                cat,
+                                obj = srcpad,
+                                "frame failed ({failing} in a row): {err}"
+                            );
+                        }
                     }
                     Output::Error(err) => {
                         if let Some(element) = weak.upgrade() {
@@ -428,5 +467,20 @@ impl SapiensInference {
             );
         }
         gst::Pad::query_default(pad, Some(&*self.obj()), query)
+    }
+}
+
+/// The bus warning at the start of a run of failed frames under `policy` drop or skip.
+fn warn_failing(element: &glib::WeakRef<super::SapiensInference>, policy: Policy, what: &str) {
+    if let Some(element) = element.upgrade() {
+        gst::element_warning!(
+            element,
+            gst::StreamError::Failed,
+            (
+                "frames failing (policy={}: the stream goes on, failures are counted in stats): {}",
+                policy.as_str(),
+                what
+            )
+        );
     }
 }

@@ -197,13 +197,22 @@ impl Settings {
         if let Some(model) = &self.model {
             config.model.path = model.clone();
         }
-        if !config.model.path.is_file() {
+        let mut opts = self.runtime_options(&config);
+        if opts.backend == crate::runtime::Backend::Triton {
+            // The server has the model: by default under the config's name, as
+            // `sapiens triton-repo` writes it.
+            if opts.remote.model_name.is_none() {
+                opts.remote.model_name = config
+                    .source
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned());
+            }
+        } else if !config.model.path.is_file() {
             return Err(Error::ModelNotFound {
                 path: config.model.path.clone(),
                 config: config.source.clone(),
             });
         }
-        let opts = self.runtime_options(&config);
         let runner = match &self.model_instance {
             Some(name) => Runner::Shared(
                 crate::runtime::shared::session(name, &config.model.path, &opts)?,

@@ -10,9 +10,9 @@ use super::stats;
 use crate::config::Config;
 use crate::elements::lock;
 use crate::pipelining::{
-    Admission, DEFAULT_BATCH_SIZE, DEFAULT_INTERVAL, DEFAULT_MAX_INFLIGHT, Policy,
+    Admission, DEFAULT_BATCH_SIZE, DEFAULT_INTERVAL, DEFAULT_MAX_INFLIGHT, DEFAULT_REQUESTS, Policy,
 };
-use crate::runtime::{ProviderChoice, RuntimeOptions, RuntimeOverrides};
+use crate::runtime::{Backend, ProviderChoice, RuntimeOptions, RuntimeOverrides};
 
 /// Property values; `None` = not set, the config or the default applies.
 #[derive(Debug, Clone)]
@@ -32,6 +32,8 @@ pub struct Settings {
     pub stats_interval_ms: u32,
     pub batch_size: u32,
     pub batch_timeout_ms: u32,
+    /// Model runs (requests) in flight at once (`inflight-requests`).
+    pub requests: u32,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             stats_interval_ms: 0,
             batch_size: DEFAULT_BATCH_SIZE,
             batch_timeout_ms: 0,
+            requests: DEFAULT_REQUESTS,
         }
     }
 }
@@ -68,6 +71,7 @@ impl Settings {
             max_inflight: self.max_inflight as usize,
             policy: self.policy,
             interval: self.interval,
+            requests: self.requests as usize,
         }
     }
 
@@ -110,6 +114,42 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .nick("Provider in use")
             .blurb("The execution provider the loaded session actually runs on (empty until PAUSED)")
             .read_only()
+            .build(),
+        glib::ParamSpecEnum::builder::<Backend>("backend")
+            .nick("Backend")
+            .blurb("Where the model runs: local (ONNX Runtime in this process) or triton (an inference server speaking KServe v2 gRPC at 'server')")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("server")
+            .nick("Inference server")
+            .blurb("backend=triton: the server's gRPC address, grpc://host:port")
+            .default_value(Some(crate::runtime::DEFAULT_SERVER))
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("model-name")
+            .nick("Model name on the server")
+            .blurb("backend=triton: the served model's name (default: the config's file name without .toml, as `sapiens triton-repo` names it)")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("model-version")
+            .nick("Model version on the server")
+            .blurb("backend=triton: the served model's version (default: the server's choice)")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("request-timeout-ms")
+            .nick("Request deadline")
+            .blurb("backend=triton: longest one request may take, ms; a request past it fails its frames (no frame waits forever)")
+            .minimum(1)
+            .default_value(crate::runtime::DEFAULT_REQUEST_TIMEOUT_MS as u32)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("inflight-requests")
+            .nick("Requests in flight")
+            .blurb("Model runs (batches) in flight at once, answered in order: > 1 hides a server's network round trip (DL Streamer's nireq); max-inflight is raised to hold them")
+            .minimum(1)
+            .maximum(16)
+            .default_value(DEFAULT_REQUESTS)
+            .mutable_ready()
             .build(),
         glib::ParamSpecBoolean::builder("fp16")
             .nick("FP16")
@@ -199,13 +239,17 @@ pub fn specs() -> Vec<glib::ParamSpec> {
     ]
 }
 
-fn path(value: &glib::Value) -> Option<PathBuf> {
+/// A string property's value, `None` when unset or empty.
+fn text(value: &glib::Value) -> Option<String> {
     value
         .get::<Option<String>>()
         .ok()
         .flatten()
         .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
+}
+
+fn path(value: &glib::Value) -> Option<PathBuf> {
+    text(value).map(PathBuf::from)
 }
 
 impl SapiensInference {
@@ -215,14 +259,16 @@ impl SapiensInference {
         match pspec.name() {
             "config" => s.config = path(value),
             "model" => s.model = path(value),
-            "model-instance" => {
-                s.model_instance = value
-                    .get::<Option<String>>()
-                    .ok()
-                    .flatten()
-                    .filter(|v| !v.is_empty())
-            }
+            "model-instance" => s.model_instance = text(value),
             "execution-provider" => s.runtime.execution_provider = value.get().ok(),
+            "backend" => s.runtime.backend = value.get().ok(),
+            "server" => s.runtime.server = text(value),
+            "model-name" => s.runtime.model_name = text(value),
+            "model-version" => s.runtime.model_version = text(value),
+            "request-timeout-ms" => {
+                s.runtime.request_timeout_ms = value.get::<u32>().ok().map(u64::from)
+            }
+            "inflight-requests" => s.requests = value.get().unwrap_or(DEFAULT_REQUESTS),
             "fp16" => s.runtime.fp16 = value.get().ok(),
             "trt-cache-dir" => s.runtime.trt_engine_cache_dir = path(value),
             "trt-workspace-mib" => {
@@ -263,6 +309,12 @@ impl SapiensInference {
             "session-id" => self.session_id().unwrap_or(0).to_value(),
             "execution-provider" => s.runtime.execution_provider.unwrap_or_default().to_value(),
             "provider" => self.provider().map(|p| p.as_str()).unwrap_or("").to_value(),
+            "backend" => r.backend.to_value(),
+            "server" => r.remote.server.to_value(),
+            "model-name" => s.runtime.model_name.to_value(),
+            "model-version" => s.runtime.model_version.to_value(),
+            "request-timeout-ms" => (r.remote.request_timeout_ms as u32).to_value(),
+            "inflight-requests" => s.requests.to_value(),
             "fp16" => r.fp16.to_value(),
             "trt-cache-dir" => show(&s.runtime.trt_engine_cache_dir).to_value(),
             "trt-workspace-mib" => (r.trt_workspace_mib as u32).to_value(),

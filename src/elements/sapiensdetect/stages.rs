@@ -187,16 +187,14 @@ pub fn bare_model_config(settings: &crate::elements::inference::Settings) -> Res
             "sapiensdetect backend=onnx: set 'config' (a [detector] config) or 'model' (a detector ONNX file)".into(),
         )
     })?;
-    if !path.is_file() {
+    let opts = settings.runtime.resolve();
+    if opts.backend == crate::runtime::Backend::Local && !path.is_file() {
         return Err(Error::Invalid(format!(
             "detector model {} not found",
             path.display()
         )));
     }
-    let session = std::sync::Arc::new(crate::runtime::ModelSession::load(
-        &path,
-        &settings.runtime.resolve(),
-    )?);
+    let session = std::sync::Arc::new(crate::runtime::ModelSession::load(&path, &opts)?);
     let shape = match &session.inputs[..] {
         [i] if i.shape.len() == 4 && i.shape[2] > 0 && i.shape[3] > 0 => {
             (i.shape[2] as u32, i.shape[3] as u32)

@@ -1,0 +1,97 @@
+"""Serves ONNX models through a real Triton Inference Server (PyPI nvidia-pytriton, CPU) on
+127.0.0.1, for the Triton client's tests and benchmark.
+
+Each `--model NAME=PATH` becomes a Triton model NAME whose inputs and outputs are the ONNX file's
+(batch dimension dynamic, up to --max-batch), computed by ONNX Runtime on CPU inside Triton's
+Python backend. Prints `READY <grpc-port>` once the server is ready, then serves until killed.
+
+    .venv-triton/bin/python tests/triton/serve.py --grpc-port 8001 \
+        --model pose=tests/models/pose_analytic_coco17.onnx
+"""
+import argparse
+import pathlib
+import signal
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+from pytriton.decorators import batch
+from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+from pytriton.triton import Triton, TritonConfig
+
+ONNX_TO_NUMPY = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+}
+
+
+def serve_function(session, sleep_s):
+    outputs = [o.name for o in session.get_outputs()]
+
+    @batch
+    def infer(**inputs):
+        if sleep_s:
+            time.sleep(sleep_s)
+        results = session.run(outputs, inputs)
+        return dict(zip(outputs, results))
+
+    return infer
+
+
+def tensors(values):
+    return [Tensor(name=v.name, dtype=ONNX_TO_NUMPY[v.type], shape=tuple(v.shape[1:])) for v in values]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", action="append", required=True, metavar="NAME=PATH")
+    p.add_argument("--grpc-port", type=int, required=True)
+    p.add_argument("--http-port", type=int, default=0, help="0: grpc-port + 1")
+    p.add_argument("--metrics-port", type=int, default=0, help="0: grpc-port + 2")
+    p.add_argument("--max-batch", type=int, default=8)
+    p.add_argument("--instances", type=int, default=1, help="model instances (concurrent requests)")
+    p.add_argument("--sleep-ms", type=float, default=0.0, help="added to every request (deadline tests)")
+    p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per instance")
+    args = p.parse_args()
+
+    config = TritonConfig(
+        grpc_address="127.0.0.1",
+        grpc_port=args.grpc_port,
+        http_address="127.0.0.1",
+        http_port=args.http_port or args.grpc_port + 1,
+        metrics_address="127.0.0.1",
+        metrics_port=args.metrics_port or args.grpc_port + 2,
+        allow_gpu_metrics=False,
+        exit_on_error=True,
+    )
+    with Triton(config=config) as triton:
+        for spec in args.model:
+            name, _, path = spec.partition("=")
+            if not path or not pathlib.Path(path).is_file():
+                sys.exit(f"--model {spec}: expected NAME=PATH to an ONNX file")
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = args.threads
+            funcs = []
+            for _ in range(args.instances):
+                session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+                funcs.append(serve_function(session, args.sleep_ms / 1000.0))
+            triton.bind(
+                model_name=name,
+                infer_func=funcs if len(funcs) > 1 else funcs[0],
+                inputs=tensors(session.get_inputs()),
+                outputs=tensors(session.get_outputs()),
+                config=ModelConfig(max_batch_size=args.max_batch, batcher=DynamicBatcher()),
+                strict=True,
+            )
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        triton.run()
+        print(f"READY {args.grpc_port}", flush=True)
+        while True:
+            time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
