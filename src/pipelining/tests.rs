@@ -13,6 +13,12 @@ struct Fake {
     batches: Mutex<Vec<usize>>,
     /// The stage that panics on the frame with this PTS.
     panic_at: Option<(Stage, u64)>,
+    /// Inference runs at once, and the most seen.
+    infer_busy: AtomicUsize,
+    max_infer_busy: AtomicUsize,
+    /// Inference of a batch starting at PTS p takes `(3 - p % 4) * uneven_ms` more: later
+    /// frames finish first.
+    uneven_ms: u64,
 }
 
 impl Fake {
@@ -24,6 +30,9 @@ impl Fake {
             fail_pts,
             batches: Mutex::new(Vec::new()),
             panic_at: None,
+            infer_busy: AtomicUsize::new(0),
+            max_infer_busy: AtomicUsize::new(0),
+            uneven_ms: 0,
         })
     }
 
@@ -58,7 +67,12 @@ impl Stages for Fake {
         Ok(pts)
     }
     fn infer(&self, batch: Vec<u64>) -> Result<Vec<u64>> {
+        let n = self.infer_busy.fetch_add(1, AO::SeqCst) + 1;
+        self.max_infer_busy.fetch_max(n, AO::SeqCst);
+        let first = batch.first().copied().unwrap_or(0);
+        std::thread::sleep(Duration::from_millis((3 - first % 4) * self.uneven_ms));
         self.work();
+        self.infer_busy.fetch_sub(1, AO::SeqCst);
         batch
             .iter()
             .for_each(|&p| self.maybe_panic(Stage::Infer, p));
@@ -221,6 +235,116 @@ fn a_failed_frame_is_reported_in_its_place_and_counted() {
     let s = exec.stats();
     assert_eq!((s.frames_in, s.frames_out, s.failed), (10, 8, 2));
     assert_eq!(exec.in_flight(), 0);
+}
+
+#[test]
+fn under_skip_a_frame_whose_inference_failed_leaves_carrying_the_last_results() {
+    init();
+    let exec = Arc::new(
+        Executor::new(
+            Log::named("t"),
+            Fake::new(0, vec![3, 7]),
+            adm(4, Policy::Skip, 1),
+        )
+        .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let e2 = exec.clone();
+    std::thread::spawn(move || {
+        let mut metas = Vec::new();
+        for i in 0..10 {
+            e2.submit_frame(frame(i), info()).unwrap();
+            // One at a time: the window never fills, so only failures carry.
+            match e2.next_output() {
+                Output::Buffer(b) => {
+                    metas.push((b.pts().unwrap().nseconds(), test_meta(&b)));
+                    e2.frame_done();
+                }
+                other => panic!("frame {i}: {other:?}"),
+            }
+        }
+        tx.send(metas).unwrap();
+    });
+    let metas = rx.recv_timeout(Duration::from_secs(20)).expect("no hang");
+    let expect: Vec<(u64, Option<(u64, bool)>)> = (0..10)
+        .map(|i| match i {
+            3 | 7 => (i, Some((i - 1, true))),
+            _ => (i, Some((i, false))),
+        })
+        .collect();
+    assert_eq!(metas, expect);
+    let s = exec.stats();
+    assert_eq!(
+        (s.frames_in, s.frames_out, s.failed, s.carried),
+        (10, 10, 2, 2)
+    );
+    assert_eq!(exec.in_flight(), 0);
+}
+
+#[test]
+fn several_requests_run_at_once_and_results_leave_in_input_order() {
+    init();
+    for requests in [1usize, 4] {
+        let fake = Arc::new(uneven_fake(8));
+        let exec = Arc::new(
+            Executor::new(
+                Log::named("t"),
+                fake.clone(),
+                Admission {
+                    requests,
+                    ..adm(1, Policy::Block, 1)
+                },
+            )
+            .unwrap(),
+        );
+        let (pts, errors, offsets_ok) = run(exec.clone(), 24);
+        assert_eq!(pts, (0..24).collect::<Vec<_>>(), "requests={requests}");
+        assert!(errors.is_empty() && offsets_ok, "{errors:?}");
+        let s = exec.stats();
+        assert_eq!((s.frames_in, s.frames_out, s.failed), (24, 24, 0));
+        assert_eq!(exec.in_flight(), 0);
+        // max-inflight 1 is raised to hold the requests; later frames finish first, yet leave
+        // in order.
+        let at_once = fake.max_infer_busy.load(AO::SeqCst);
+        if requests == 1 {
+            assert_eq!(at_once, 1);
+        } else {
+            assert!(at_once > 1 && at_once <= requests, "{at_once} runs at once");
+        }
+    }
+}
+
+#[test]
+fn a_failed_request_among_several_in_flight_fails_only_its_frame() {
+    init();
+    let mut fake = uneven_fake(4);
+    fake.fail_pts = vec![5];
+    let exec = Arc::new(
+        Executor::new(
+            Log::named("t"),
+            Arc::new(fake),
+            Admission {
+                requests: 3,
+                ..adm(1, Policy::Block, 1)
+            },
+        )
+        .unwrap(),
+    );
+    let (pts, errors, _) = run(exec.clone(), 12);
+    assert_eq!(pts, vec![0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("fake failure at 5"), "{errors:?}");
+    let s = exec.stats();
+    assert_eq!((s.frames_in, s.frames_out, s.failed), (12, 11, 1));
+    assert_eq!(exec.in_flight(), 0);
+}
+
+/// A [`Fake`] whose later frames' inference finishes first (`uneven_ms` apart).
+fn uneven_fake(uneven_ms: u64) -> Fake {
+    Fake {
+        uneven_ms,
+        ..Arc::into_inner(Fake::new(0, vec![])).unwrap()
+    }
 }
 
 #[test]

@@ -14,3 +14,4 @@ mod results;
 mod rtsp;
 mod sapiens2;
 mod signals;
+mod triton;

@@ -84,7 +84,6 @@ def main():
                 inputs=tensors(session.get_inputs()),
                 outputs=tensors(session.get_outputs()),
                 config=ModelConfig(max_batch_size=args.max_batch, batcher=DynamicBatcher()),
-                strict=True,
             )
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         triton.run()

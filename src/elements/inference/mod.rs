@@ -70,10 +70,28 @@ impl<'a> StartContext<'a> {
         &self,
         make: impl FnOnce(&Settings) -> Result<LoadedModel>,
     ) -> Result<&LoadedModel> {
-        if self.settings.config.is_some() || self.loaded.get().is_some() {
-            return self.model();
+        self.model_on(None, make)
+    }
+
+    /// [`StartContext::model_or`] with the model on `backend` when given (an element whose own
+    /// `backend` property says where its model runs, as `sapiensdetect backend=triton`).
+    pub fn model_on(
+        &self,
+        backend: Option<crate::runtime::Backend>,
+        make: impl FnOnce(&Settings) -> Result<LoadedModel>,
+    ) -> Result<&LoadedModel> {
+        if let Some(m) = self.loaded.get() {
+            return Ok(m);
         }
-        let m = make(self.settings)?;
+        let mut settings = std::borrow::Cow::Borrowed(self.settings);
+        if let Some(b) = backend {
+            settings.to_mut().runtime.backend = Some(b);
+        }
+        let m = if settings.config.is_some() {
+            settings.load()?
+        } else {
+            make(&settings)?
+        };
         Ok(self.loaded.get_or_init(|| m))
     }
 

@@ -143,9 +143,11 @@ impl SapiensInferenceImpl for SapiensDetect {
                 },
                 settings,
             )),
-            Backend::Onnx => {
+            Backend::Onnx | Backend::Triton => {
                 // A [detector] config, or a bare model whose contract is read from it.
-                let loaded = start.model_or(super::stages::bare_model_config)?;
+                let remote =
+                    (backend == Backend::Triton).then_some(crate::runtime::Backend::Triton);
+                let loaded = start.model_on(remote, super::stages::bare_model_config)?;
                 HeadStages::new(DetectStages::new(OnnxDetector::new(loaded)?, settings))
             }
         })

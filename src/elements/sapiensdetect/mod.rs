@@ -34,6 +34,13 @@ pub enum Backend {
         nick = "onnx"
     )]
     Onnx,
+    /// The same, served by an inference server (`server`, `model-name`: the base class's
+    /// `backend` property is this one's, so the detector names the server here).
+    #[enum_value(
+        name = "An ONNX detector model served by Triton (or any KServe v2 server) at 'server'",
+        nick = "triton"
+    )]
+    Triton,
 }
 
 glib::wrapper! {

@@ -182,12 +182,16 @@ impl OnnxDetector {
 /// mmdeploy RTMDet (BGR, mmdet mean/std, letterbox); pad 114, person class 0, score and NMS 0.3.
 pub fn bare_model_config(settings: &crate::elements::inference::Settings) -> Result<LoadedModel> {
     use crate::config::{Config, HeadSection, InputSection, ModelSection};
-    let path = settings.model.clone().ok_or_else(|| {
+    let opts = settings.runtime.resolve();
+    // On a server, the model's name alone will do.
+    let served = (opts.backend == crate::runtime::Backend::Triton)
+        .then(|| opts.remote.model_name.clone().map(std::path::PathBuf::from))
+        .flatten();
+    let path = settings.model.clone().or(served).ok_or_else(|| {
         Error::Invalid(
-            "sapiensdetect backend=onnx: set 'config' (a [detector] config) or 'model' (a detector ONNX file)".into(),
+            "sapiensdetect backend=onnx: set 'config' (a [detector] config) or 'model' (a detector ONNX file); backend=triton: 'config' or 'model-name'".into(),
         )
     })?;
-    let opts = settings.runtime.resolve();
     if opts.backend == crate::runtime::Backend::Local && !path.is_file() {
         return Err(Error::Invalid(format!(
             "detector model {} not found",
