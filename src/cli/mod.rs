@@ -1,10 +1,11 @@
 //! The `sapiens` command line: `run` (a whole pipeline from a source to a recording), `models`
-//! (what the shipped configs point at).
+//! (what the shipped configs point at), `bench`, `triton-repo` (a Triton model repository).
 mod bench;
 mod models;
 mod progress;
 mod restream;
 mod run;
+mod triton_repo;
 
 use std::path::PathBuf;
 
@@ -24,6 +25,8 @@ pub enum Command {
     Run(Box<run::RunArgs>),
     /// Throughput of the bare session, the sequential element and the pipelined element.
     Bench(bench::BenchArgs),
+    /// Writes a Triton model repository (ONNX files + config.pbtxt) from model configs.
+    TritonRepo(triton_repo::TritonRepoArgs),
     /// Lists the model configs in a folder and whether their models are present.
     Models {
         /// Folder of config TOMLs [default: ./configs, else the installed configs].
@@ -38,6 +41,7 @@ impl Cli {
         match self.command {
             Command::Run(args) => run::run(&args),
             Command::Bench(args) => bench::bench(&args),
+            Command::TritonRepo(args) => triton_repo::triton_repo(&args),
             Command::Models { dir } => {
                 models::list(&dir.unwrap_or_else(crate::datadir::default_config_dir))
             }

@@ -209,6 +209,7 @@ mod tests {
             name: name.into(),
             shape: shape.to_vec(),
             is_f32: true,
+            dtype: Some(crate::runtime::triton::DataType::Fp32),
         }
     }
 

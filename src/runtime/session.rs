@@ -48,7 +48,10 @@ impl fmt::Display for Provider {
 pub struct TensorInfo {
     pub name: String,
     pub shape: Vec<i64>,
+    /// Float32 as the element reads it (an inference server's FP16 counts: the client converts).
     pub is_f32: bool,
+    /// The element type in the v2 protocol's terms, `None` for types the client does not read.
+    pub dtype: Option<triton::DataType>,
 }
 
 impl fmt::Display for TensorInfo {
@@ -228,12 +231,9 @@ impl ModelSession {
                 })?,
         };
         let client = triton::Client::connect(&opts.remote, &name)?;
-        let strip = |t: &[(TensorInfo, Option<triton::DataType>)]| -> Vec<TensorInfo> {
-            t.iter().map(|(i, _)| i.clone()).collect()
-        };
         Ok(Self {
-            inputs: strip(&client.inputs),
-            outputs: strip(&client.outputs),
+            inputs: client.inputs.clone(),
+            outputs: client.outputs.clone(),
             path: PathBuf::from(client.describe()),
             provider: Provider::Triton,
             id: next_id(),
@@ -243,6 +243,13 @@ impl ModelSession {
 
     fn describe(session: Session, path: &Path, provider: Provider, _: &RuntimeOptions) -> Self {
         let info = |o: &ort::value::Outlet| TensorInfo {
+            dtype: match o.dtype().tensor_type() {
+                Some(ort::value::TensorElementType::Float32) => Some(triton::DataType::Fp32),
+                Some(ort::value::TensorElementType::Float16) => Some(triton::DataType::Fp16),
+                Some(ort::value::TensorElementType::Int64) => Some(triton::DataType::Int64),
+                Some(ort::value::TensorElementType::Int32) => Some(triton::DataType::Int32),
+                _ => None,
+            },
             name: o.name().to_owned(),
             shape: o
                 .dtype()

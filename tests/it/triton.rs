@@ -466,3 +466,114 @@ fn a_server_killed_and_restarted_mid_stream_the_stream_recovers_and_counts_add_u
         );
     }
 }
+
+/// `sapiens triton-repo` writes one model folder per config: the ONNX file as `1/model.onnx` and
+/// a `config.pbtxt` that Triton's own parser accepts (the PyPI server has no ONNX Runtime backend,
+/// so it gets as far as looking for that backend; a malformed file fails before, at "failed to
+/// read text proto"). Dynamic-batch models batch in Triton; a fixed-batch model is declared as
+/// it is.
+#[test]
+fn triton_repo_writes_configs_that_tritonserver_reads() {
+    use clap::Parser;
+    let tritonserver =
+        root().join(".venv-triton/lib/python3.11/site-packages/pytriton/tritonserver");
+    if std::env::var_os("SAPIENS_SKIP_TRITON_TESTS").is_some_and(|v| v == "1") {
+        eprintln!("SAPIENS_SKIP_TRITON_TESTS=1: Triton test skipped");
+        return;
+    }
+    assert!(
+        tritonserver.join("bin/tritonserver").is_file(),
+        "run scripts/setup-triton.sh"
+    );
+    let dir = scratch("triton-repo");
+    // A fixed batch of 2 (tests/models/pose_analytic_coco17_b2.onnx).
+    let fixed = dir.join("pose-b2.toml");
+    std::fs::write(
+        &fixed,
+        format!(
+            "schema_version = 1\n[model]\npath = \"{}\"\nweights = \"untrained\"\n[pose]\nkeypoint_set = \"coco-17\"\n",
+            root().join("tests/models/pose_analytic_coco17_b2.onnx").display()
+        ),
+    )
+    .unwrap();
+    let repo = dir.join("repo");
+    let run = |configs: &[&str], extra: &[&str]| {
+        let mut args = vec!["sapiens", "triton-repo", "--out", repo.to_str().unwrap()];
+        args.push("--configs");
+        args.extend(configs);
+        args.extend(extra);
+        sapiens_stream::cli::Cli::parse_from(args).execute()
+    };
+    run(
+        &[
+            "pose-tiny-coco17",
+            config("detector-analytic-mmdeploy.toml").to_str().unwrap(),
+            fixed.to_str().unwrap(),
+        ],
+        &["--max-batch", "16", "--preferred-batch", "8,4,16"],
+    )
+    .unwrap();
+    let read = |name: &str| std::fs::read_to_string(repo.join(name).join("config.pbtxt")).unwrap();
+    let pose = read("pose-tiny-coco17");
+    for want in [
+        "name: \"pose-tiny-coco17\"",
+        "platform: \"onnxruntime_onnx\"",
+        "max_batch_size: 16",
+        "name: \"input\"\n    data_type: TYPE_FP32\n    dims: [ 3, 1024, 768 ]",
+        "name: \"heatmaps\"\n    data_type: TYPE_FP32\n    dims: [ 17, 256, 192 ]",
+        "preferred_batch_size: [ 4, 8, 16 ]",
+        "kind: KIND_GPU",
+        "key: \"precision_mode\" value: \"FP16\"",
+    ] {
+        assert!(pose.contains(want), "{want} not in\n{pose}");
+    }
+    assert_eq!(
+        std::fs::read(repo.join("pose-tiny-coco17/1/model.onnx")).unwrap(),
+        std::fs::read(root().join("tests/models/sapiens_tiny_pose_coco17.onnx")).unwrap()
+    );
+    let det = read("detector-analytic-mmdeploy");
+    assert!(
+        det.contains("name: \"labels\"\n    data_type: TYPE_INT64\n    dims: [ 16 ]"),
+        "{det}"
+    );
+    let b2 = read("pose-b2");
+    assert!(
+        b2.contains("max_batch_size: 0") && b2.contains("dims: [ 2, 3, 1024, 768 ]"),
+        "{b2}"
+    );
+    assert!(
+        !b2.contains("dynamic_batching"),
+        "Triton batches only max_batch_size > 0"
+    );
+
+    let out = Command::new(tritonserver.join("bin/tritonserver"))
+        .arg(format!("--model-repository={}", repo.display()))
+        .arg(format!(
+            "--backend-directory={}",
+            tritonserver.join("backends").display()
+        ))
+        .args(["--grpc-port", &free_port().to_string()])
+        .args(["--http-port", &free_port().to_string()])
+        .args(["--metrics-port", &free_port().to_string()])
+        .args(["--exit-on-error=true", "--exit-timeout-secs=5"])
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!log.contains("failed to read text proto"), "{log}");
+    for name in ["pose-tiny-coco17", "detector-analytic-mmdeploy", "pose-b2"] {
+        assert!(
+            log.contains(&format!("failed to load '{name}' version 1: Invalid argument: unable to find backend library for backend 'onnxruntime'")),
+            "{name}: Triton did not get as far as the backend:\n{log}"
+        );
+    }
+
+    let e = run(&["pose-tiny-coco17"], &["--preferred-batch", "32"]).unwrap_err();
+    assert!(e.to_string().contains("--preferred-batch 32"), "{e}");
+    let e = run(&["pose-tiny-coco17", "pose-tiny-coco17"], &[]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("two configs are named 'pose-tiny-coco17'"),
+        "{e}"
+    );
+}

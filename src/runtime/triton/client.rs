@@ -49,8 +49,8 @@ pub struct Client {
     stub: GrpcInferenceServiceClient<Channel>,
     /// The model's inputs and outputs as the server describes them (shapes with -1 where
     /// variable, the batch dimension first when the model batches).
-    pub inputs: Vec<(TensorInfo, Option<DataType>)>,
-    pub outputs: Vec<(TensorInfo, Option<DataType>)>,
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
     /// Largest batch the server accepts (`None`: no limit the server states; a model with
     /// `max_batch_size: 0` has a fixed batch in its shapes instead).
     pub max_batch: Option<usize>,
@@ -203,8 +203,8 @@ impl Client {
         let dtype = self
             .inputs
             .iter()
-            .find(|(t, _)| t.name == input)
-            .and_then(|(_, d)| *d)
+            .find(|t| t.name == input)
+            .and_then(|t| t.dtype)
             .filter(|d| d.is_float())
             .ok_or_else(|| self.error(format!("input '{input}' is not an FP32 or FP16 tensor")))?;
         let raw = dtype.encode(data).unwrap_or_default();
@@ -348,17 +348,15 @@ impl Client {
 }
 
 /// The server's description of a tensor as the runtime's [`TensorInfo`] (FP32 and FP16 are
-/// exchanged as f32, so both count as float here), with its type when the client reads it.
-fn describe(t: &TensorMetadata) -> (TensorInfo, Option<DataType>) {
+/// exchanged as f32, so both count as float here).
+fn describe(t: &TensorMetadata) -> TensorInfo {
     let dtype = DataType::parse(&t.datatype);
-    (
-        TensorInfo {
-            name: t.name.clone(),
-            shape: t.shape.clone(),
-            is_f32: dtype.is_some_and(DataType::is_float),
-        },
+    TensorInfo {
+        name: t.name.clone(),
+        shape: t.shape.clone(),
+        is_f32: dtype.is_some_and(DataType::is_float),
         dtype,
-    )
+    }
 }
 
 #[cfg(test)]
