@@ -8,7 +8,7 @@
 CARGO ?= cargo
 FRAMES ?= 200
 
-.PHONY: setup build demo lint test models bench clean-cache install-build install uninstall deb test-install test-export real-size-models
+.PHONY: setup build demo lint test models bench bench-triton clean-cache install-build install uninstall deb test-install test-export real-size-models
 
 setup:
 	@scripts/setup.sh
@@ -36,6 +36,10 @@ test: lint
 
 models: setup
 	.venv/bin/python scripts/gen_test_models.py
+
+# Local session vs Triton on loopback (CONFIG=, FRAMES=, INSTANCES=, THREADS=): out/bench-triton.json
+bench-triton: build
+	scripts/bench-triton.sh
 
 # ---- install ---------------------------------------------------------------------------------
 # The build records DATADIR and the ONNX Runtime path (build.rs), so the installed CLI and plugin

@@ -48,6 +48,14 @@ pub struct BenchArgs {
     /// `1,4,8`), beside HOG detection + tracking + pose on the video's own people.
     #[arg(long, value_delimiter = ',')]
     pub persons: Vec<usize>,
+    /// Triton mode: the same model served at this address (`grpc://host:port`), beside the
+    /// local session: bare client with 1 and 4 requests in flight, the element with 1 and 4,
+    /// and two pipelines sharing the server.
+    #[arg(long)]
+    pub triton: Option<String>,
+    /// Triton mode: the served model's name [default: the config's file stem].
+    #[arg(long)]
+    pub model_name: Option<String>,
     /// Also write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -100,13 +108,15 @@ fn decode(input: &str, n: usize) -> Result<(Vec<gst::Buffer>, gst_video::VideoIn
     Ok((frames, info))
 }
 
-/// (a): the model's input for each frame made beforehand, then only `session.run` is timed.
+/// (a): the model's input for each frame made beforehand, then only `session.run` is timed, with
+/// `requests` runs at once (threads sharing the session).
 fn bare(
     cfg: &Config,
     opts: &RuntimeOptions,
     frames: &[gst::Buffer],
     info: &gst_video::VideoInfo,
     n: usize,
+    (mode, requests): (&str, usize),
 ) -> Result<Row> {
     let session = ModelSession::load(&cfg.model.path, opts)?;
     let i = &cfg.input;
@@ -148,21 +158,40 @@ fn bare(
         })
         .collect::<Result<Vec<_>>>()?;
     session.run(&c.input, &[&c.output], &tensors[0], 1, &norm.item_shape())?; // warm-up
-    let mut ms = Vec::with_capacity(n);
     let start = Instant::now();
-    for k in 0..n {
-        let t = Instant::now();
-        session.run(
-            &c.input,
-            &[&c.output],
-            &tensors[k % tensors.len()],
-            1,
-            &norm.item_shape(),
-        )?;
-        ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
+    // `requests` threads, each running its share of the frames one run at a time.
+    let ms: Vec<f64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..requests)
+            .map(|r| {
+                let (session, c, tensors, norm) = (&session, &c, &tensors, &norm);
+                scope.spawn(move || -> Result<Vec<f64>> {
+                    let mut ms = Vec::new();
+                    for k in (r..n).step_by(requests) {
+                        let t = Instant::now();
+                        session.run(
+                            &c.input,
+                            &[&c.output],
+                            &tensors[k % tensors.len()],
+                            1,
+                            &norm.item_shape(),
+                        )?;
+                        ms.push(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                    Ok(ms)
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(n);
+        for w in workers {
+            all.extend(
+                w.join()
+                    .map_err(|_| Error::Invalid("a benchmark thread panicked".into()))??,
+            );
+        }
+        Ok::<_, Error>(all)
+    })?;
     Ok(Row {
-        mode: "bare session".into(),
+        mode: mode.into(),
         frames: n,
         fps: n as f64 / start.elapsed().as_secs_f64(),
         latency: LatencySummary::of(ms),
@@ -178,14 +207,8 @@ fn element(
     inflight: u32,
     batch: u32,
 ) -> Result<(Row, String)> {
-    let head = format!(
-        "{} name=head config=\"{}\" max-inflight={inflight} batch-size={batch} batch-timeout-ms=50 \
-         intra-op-threads={} execution-provider={}",
-        cfg.element(),
-        cfg.source.display(),
-        args.intra_op_threads,
-        args.execution_provider.as_str()
-    );
+    let head = head_element(args, cfg, inflight, batch, "");
+
     let (st, wall, provider, _) = run_chain(args, &head, frames, info, 0)?;
     let mode = match (inflight, batch) {
         (1, 1) => "element, sequential (max-inflight=1)".to_string(),
@@ -201,6 +224,18 @@ fn element(
         },
         provider,
     ))
+}
+
+/// The head element's description with the bench's settings and `extra` properties.
+fn head_element(args: &BenchArgs, cfg: &Config, inflight: u32, batch: u32, extra: &str) -> String {
+    format!(
+        "{} name=head config=\"{}\" max-inflight={inflight} batch-size={batch} batch-timeout-ms=50 \
+         intra-op-threads={} execution-provider={} {extra}",
+        cfg.element(),
+        cfg.source.display(),
+        args.intra_op_threads,
+        args.execution_provider.as_str()
+    )
 }
 
 /// `chain` (whose last inference element is named `head`) between an appsrc fed from memory
@@ -345,6 +380,136 @@ fn persons_table(
     Ok(rows)
 }
 
+/// The Triton table: the same model and frames locally and on the server at `server`.
+fn triton_table(
+    args: &BenchArgs,
+    cfg: &Config,
+    frames: &[gst::Buffer],
+    info: &gst_video::VideoInfo,
+    server: &str,
+) -> Result<Vec<Row>> {
+    let name = args.model_name.clone().or_else(|| {
+        cfg.source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+    });
+    let local = RuntimeOptions {
+        provider: args.execution_provider,
+        intra_op_threads: args.intra_op_threads as usize,
+        ..cfg.runtime_options()
+    };
+    let remote = RuntimeOptions {
+        backend: crate::runtime::Backend::Triton,
+        remote: crate::runtime::RemoteOptions {
+            server: server.to_owned(),
+            model_name: name.clone(),
+            ..Default::default()
+        },
+        ..local.clone()
+    };
+    let n = args.frames;
+    let mut rows = vec![
+        bare(cfg, &local, frames, info, n, ("bare session, local", 1))?,
+        bare(
+            cfg,
+            &remote,
+            frames,
+            info,
+            n,
+            ("bare client, Triton, 1 in flight", 1),
+        )?,
+        bare(
+            cfg,
+            &remote,
+            frames,
+            info,
+            n,
+            ("bare client, Triton, 4 in flight", 4),
+        )?,
+    ];
+    let on_server = |requests: u32| {
+        format!(
+            "backend=triton server={server} model-name={} inflight-requests={requests}",
+            name.as_deref().unwrap_or_default()
+        )
+    };
+    let element_row = |mode: String, extra: &str| -> Result<Row> {
+        let head = head_element(args, cfg, args.max_inflight, 1, extra);
+        let (st, wall, _, _) = run_chain(args, &head, frames, info, 0)?;
+        Ok(Row {
+            mode,
+            frames: st.frames_out as usize,
+            fps: st.frames_out as f64 / wall.as_secs_f64().max(1e-9),
+            latency: st.total,
+        })
+    };
+    let m = args.max_inflight;
+    rows.push(element_row(
+        format!("element, local (max-inflight={m})"),
+        "",
+    )?);
+    rows.push(element_row(
+        format!("element, Triton, inflight-requests=1 (max-inflight={m})"),
+        &on_server(1),
+    )?);
+    rows.push(element_row(
+        format!("element, Triton, inflight-requests=4 (max-inflight={m})"),
+        &on_server(4),
+    )?);
+    // Two pipelines at once, each with two requests in flight, sharing the server.
+    let start = Instant::now();
+    let both: Vec<Result<ExecutorStats>> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let head = head_element(args, cfg, m, 1, &on_server(2));
+                scope.spawn(move || run_chain(args, &head, frames, info, 0).map(|r| r.0))
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| {
+                r.join()
+                    .unwrap_or_else(|_| Err(Error::Invalid("a pipeline thread panicked".into())))
+            })
+            .collect()
+    });
+    let wall = start.elapsed().as_secs_f64().max(1e-9);
+    let both = both.into_iter().collect::<Result<Vec<_>>>()?;
+    let out: u64 = both.iter().map(|s| s.frames_out).sum();
+    rows.push(Row {
+        mode: "two pipelines sharing the server (2 in flight each), together".into(),
+        frames: out as usize,
+        fps: out as f64 / wall,
+        latency: both[0].total.clone(),
+    });
+    println!(
+        "sapiens bench --triton {server}: {} (model '{}'), {n} frames of {}x{} from {}, intra-op threads {}",
+        args.config.display(),
+        name.as_deref().unwrap_or_default(),
+        info.width(),
+        info.height(),
+        args.input,
+        args.intra_op_threads
+    );
+    println!("\n| mode | fps | × local bare | latency ms p50 | p95 | p99 |");
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1} |",
+            r.mode,
+            r.fps,
+            r.fps / rows[0].fps,
+            r.latency.p50_ms,
+            r.latency.p95_ms,
+            r.latency.p99_ms
+        );
+    }
+    println!(
+        "\nper-request overhead on the server path (bare p50, Triton 1 in flight − local): {:.1} ms",
+        rows[1].latency.p50_ms - rows[0].latency.p50_ms
+    );
+    Ok(rows)
+}
+
 pub fn bench(args: &BenchArgs) -> Result<()> {
     gst::init().map_err(|e| Error::Invalid(format!("GStreamer: {e}")))?;
     crate::elements::register_static().map_err(|e| Error::Invalid(e.to_string()))?;
@@ -375,6 +540,19 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         }
         return Ok(());
     }
+    if let Some(server) = &args.triton {
+        let rows = triton_table(args, &cfg, &frames, &info, server)?;
+        if let Some(path) = &args.json {
+            let json = serde_json::json!({"config": args.config, "server": server,
+                "frames": args.frames, "intra_op_threads": args.intra_op_threads, "rows": rows});
+            std::fs::write(
+                path,
+                serde_json::to_string_pretty(&json).unwrap_or_default(),
+            )
+            .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
+        }
+        return Ok(());
+    }
     let opts = RuntimeOptions {
         provider: args.execution_provider,
         intra_op_threads: args.intra_op_threads as usize,
@@ -389,7 +567,14 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         args.max_inflight,
         args.batch_size,
     )?;
-    let bare = bare(&cfg, &opts, &frames, &info, args.frames)?;
+    let bare = bare(
+        &cfg,
+        &opts,
+        &frames,
+        &info,
+        args.frames,
+        ("bare session", 1),
+    )?;
     println!(
         "sapiens bench: {} ({}), {} frames of {}x{} from {}, provider {provider}, intra-op threads {}",
         args.config.display(),

@@ -11,6 +11,7 @@ Python backend. Prints `READY <grpc-port>` once the server is ready, then serves
 import argparse
 import pathlib
 import signal
+import socket
 import sys
 import time
 
@@ -41,6 +42,12 @@ def serve_function(session, sleep_s):
     return infer
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def tensors(values):
     return [Tensor(name=v.name, dtype=ONNX_TO_NUMPY[v.type], shape=tuple(v.shape[1:])) for v in values]
 
@@ -49,8 +56,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True, metavar="NAME=PATH")
     p.add_argument("--grpc-port", type=int, required=True)
-    p.add_argument("--http-port", type=int, default=0, help="0: grpc-port + 1")
-    p.add_argument("--metrics-port", type=int, default=0, help="0: grpc-port + 2")
+    p.add_argument("--http-port", type=int, default=0, help="0: a free port")
+    p.add_argument("--metrics-port", type=int, default=0, help="0: a free port")
     p.add_argument("--max-batch", type=int, default=8)
     p.add_argument("--instances", type=int, default=1, help="model instances (concurrent requests)")
     p.add_argument("--sleep-ms", type=float, default=0.0, help="added to every request (deadline tests)")
@@ -61,9 +68,9 @@ def main():
         grpc_address="127.0.0.1",
         grpc_port=args.grpc_port,
         http_address="127.0.0.1",
-        http_port=args.http_port or args.grpc_port + 1,
+        http_port=args.http_port or free_port(),
         metrics_address="127.0.0.1",
-        metrics_port=args.metrics_port or args.grpc_port + 2,
+        metrics_port=args.metrics_port or free_port(),
         allow_gpu_metrics=False,
         exit_on_error=True,
     )
