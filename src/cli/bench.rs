@@ -479,7 +479,7 @@ fn triton_table(
         mode: "two pipelines sharing the server (2 in flight each), together".into(),
         frames: out as usize,
         fps: out as f64 / wall,
-        latency: both[0].total.clone(),
+        latency: both[0].total,
     });
     println!(
         "sapiens bench --triton {server}: {} (model '{}'), {n} frames of {}x{} from {}, intra-op threads {}",
