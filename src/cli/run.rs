@@ -36,6 +36,13 @@ pub struct RunArgs {
     /// Frames inside each head at once (1 = sequential).
     #[arg(long, default_value_t = DEFAULT_MAX_INFLIGHT, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_inflight: u32,
+    /// Run the heads' models on this inference server (`grpc://host:port`, Triton or any KServe
+    /// v2 server), each under its config's name (`sapiens triton-repo` writes such a repository).
+    #[arg(long)]
+    pub triton: Option<String>,
+    /// Model runs in flight at once per head (> 1 hides a server's round trip).
+    #[arg(long, default_value_t = crate::pipelining::DEFAULT_REQUESTS, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub inflight_requests: u32,
     /// ONNX Runtime intra-op threads (0 = one per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1024))]
     pub intra_op_threads: Option<u32>,
@@ -343,6 +350,12 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
         );
         if let Some(t) = args.intra_op_threads {
             head += &format!(" intra-op-threads={t}");
+        }
+        if let Some(server) = &args.triton {
+            head += &format!(" backend=triton server={}", quote(server));
+        }
+        if args.inflight_requests > 1 {
+            head += &format!(" inflight-requests={}", args.inflight_requests);
         }
         if args.smoothing && cfg.head() == crate::config::Head::Pose {
             head += " smoothing=true";

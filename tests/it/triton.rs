@@ -181,6 +181,35 @@ fn readme_pipeline_on_triton_gives_the_local_sessions_records() {
         "records differ between Triton and the local session"
     );
 
+    // The same through the command line's main job.
+    let cli = |tag: &str, extra: &[&str]| {
+        let json = scratch("triton-cli").join(format!("{tag}.jsonl"));
+        let (vtest, cfg) = (vtest(), config("pose-tiny-coco17.toml"));
+        let mut args = vec![
+            "--input",
+            vtest.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "--detector",
+            "hog",
+            "--max-frames",
+            "6",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let (_, stats) = sapiens_run(tag, &args);
+        (std::fs::read_to_string(&json).unwrap(), stats)
+    };
+    let address = server.address();
+    let (local, _) = cli("cli-local", &[]);
+    let (remote, stats) = cli(
+        "cli-triton",
+        &["--triton", &address, "--inflight-requests", "2"],
+    );
+    assert_eq!(local.lines().count(), 6, "{stats}");
+    assert_eq!(remote, local, "sapiens run --triton");
+
     let det = config("detector-analytic-mmdeploy.toml");
     let local = json_of(
         &format!("sapiensdetect backend=onnx config=\"{}\"", det.display()),
@@ -261,6 +290,55 @@ fn depth_frame(i: u64) -> (gst::Buffer, gst_video::VideoInfo) {
     painted_frame(VideoFormat::Rgb, 192, 256, 40 * i, |x, _| {
         [(x % 200) as u8 + 30, 90, 160]
     })
+}
+
+/// A server whose model takes and gives FP16 tensors: the client sends the input as FP16 and
+/// reads FP16 outputs, so depth equals the local session's to half precision (rounding the input
+/// to FP16 and the output back: ≤ 2 × 2⁻¹¹ relative, plus the model's own amplification).
+#[test]
+fn fp16_tensors_on_the_wire_give_the_local_results_to_half_precision() {
+    let Some(server) = Triton::start(
+        0,
+        &[("depth-analytic", "tests/models/depth_analytic.onnx")],
+        &["--fp16-io"],
+    ) else {
+        return;
+    };
+    let (_, info) = depth_frame(0);
+    let frames: Vec<gst::Buffer> = (0..3).map(|i| depth_frame(i).0).collect();
+    let want = reference_depths(&frames, &info);
+    let (out, _) = push_through(
+        &format!(
+            "sapiensdepth config=\"{}\" backend=triton server={}",
+            config("depth-analytic.toml").display(),
+            server.address()
+        ),
+        frames,
+        &info,
+    );
+    let mut worst = 0f32;
+    let mut compared = 0;
+    for (b, w) in out.iter().zip(&want) {
+        let got = DepthResult::from_buffer(b).unwrap().unwrap();
+        let scale = w
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold(0f32, |m, v| m.max(v.abs()));
+        for (g, w) in got.values().iter().zip(w) {
+            assert_eq!(g.is_nan(), w.is_nan(), "the same pixels are masked");
+            if w.is_finite() {
+                worst = worst.max((g - w).abs() / scale);
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared} pixels");
+    assert!(
+        worst > 0.0,
+        "FP16 really travelled: the results are rounded"
+    );
+    assert!(worst < 4e-3, "worst difference {worst} of the depth range");
+    eprintln!("FP16 on the wire: worst difference {worst:.2e} of the depth range");
 }
 
 /// A model that answers slower than `request-timeout-ms`: each frame fails at its deadline

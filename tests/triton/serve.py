@@ -29,17 +29,26 @@ ONNX_TO_NUMPY = {
 }
 
 
-def serve_function(session, sleep_s):
+def serve_function(session, sleep_s, fp16_io):
     outputs = [o.name for o in session.get_outputs()]
 
     @batch
     def infer(**inputs):
         if sleep_s:
             time.sleep(sleep_s)
+        if fp16_io:
+            inputs = {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in inputs.items()}
         results = session.run(outputs, inputs)
+        if fp16_io:
+            results = [r.astype(np.float16) if r.dtype == np.float32 else r for r in results]
         return dict(zip(outputs, results))
 
     return infer
+
+
+def wire_dtype(onnx_type, fp16_io):
+    dtype = ONNX_TO_NUMPY[onnx_type]
+    return np.float16 if fp16_io and dtype == np.float32 else dtype
 
 
 def free_port():
@@ -48,8 +57,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def tensors(values):
-    return [Tensor(name=v.name, dtype=ONNX_TO_NUMPY[v.type], shape=tuple(v.shape[1:])) for v in values]
+def tensors(values, fp16_io):
+    return [Tensor(name=v.name, dtype=wire_dtype(v.type, fp16_io), shape=tuple(v.shape[1:])) for v in values]
 
 
 def main():
@@ -62,6 +71,7 @@ def main():
     p.add_argument("--instances", type=int, default=1, help="model instances (concurrent requests)")
     p.add_argument("--sleep-ms", type=float, default=0.0, help="added to every request (deadline tests)")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per instance")
+    p.add_argument("--fp16-io", action="store_true", help="declare float tensors FP16 on the wire (the model still runs in fp32)")
     args = p.parse_args()
 
     config = TritonConfig(
@@ -84,12 +94,12 @@ def main():
             funcs = []
             for _ in range(args.instances):
                 session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-                funcs.append(serve_function(session, args.sleep_ms / 1000.0))
+                funcs.append(serve_function(session, args.sleep_ms / 1000.0, args.fp16_io))
             triton.bind(
                 model_name=name,
                 infer_func=funcs if len(funcs) > 1 else funcs[0],
-                inputs=tensors(session.get_inputs()),
-                outputs=tensors(session.get_outputs()),
+                inputs=tensors(session.get_inputs(), args.fp16_io),
+                outputs=tensors(session.get_outputs(), args.fp16_io),
                 config=ModelConfig(max_batch_size=args.max_batch, batcher=DynamicBatcher()),
             )
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
