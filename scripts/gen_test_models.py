@@ -318,6 +318,9 @@ def generate(out):
     analytic_pose(os.path.join(out, "pose_slow_coco17.onnx"), burn_matmuls=400)
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_coco17.onnx"), 17)
     sapiens_pose(os.path.join(out, "sapiens_tiny_pose_goliath308.onnx"), 308)
+    # Pose decoded in the graph (scripts/postprocess_graph.py): keypoints [N, K, 28], not heatmaps.
+    for name in ["pose_analytic_coco17", "sapiens_tiny_pose_goliath308"]:
+        decoded_in_graph(os.path.join(out, name + ".onnx"), os.path.join(out, name + "_decoded.onnx"))
     analytic_seg(os.path.join(out, "seg_analytic.onnx"))
     analytic_depth(os.path.join(out, "depth_analytic.onnx"))
     analytic_normal(os.path.join(out, "normal_analytic.onnx"))
@@ -332,6 +335,12 @@ def generate(out):
     sapiens_model(os.path.join(out, "sapiens_tiny_normal.onnx"), "normal", 3)
     for f in sorted(os.listdir(out)):
         print(f"{os.path.join(out, f)}: {os.path.getsize(os.path.join(out, f))} bytes")
+
+
+def decoded_in_graph(src, dst):
+    from postprocess_graph import append_pose_decode
+
+    onnx.save(append_pose_decode(onnx.load(src)), dst)
 
 
 def check(committed="tests/models"):

@@ -25,6 +25,11 @@ const BLUR_RADIUS: isize = 5;
 const BLUR_SIGMA: f64 = 2.0;
 /// Window (radius) around the argmax over which the blurred maximum is taken.
 const MAX_RADIUS: isize = 2;
+/// Raw heatmap values the refinement reads around the argmax: the blur at ±`MAX_RADIUS`.
+const PATCH_RADIUS: isize = MAX_RADIUS + BLUR_RADIUS;
+/// Floats per keypoint when the model decodes in its graph (`scripts/postprocess_graph.py`):
+/// x, y, max, then the heatmap at the 15×15 positions around the argmax, row by row.
+pub const DECODED_LEN: usize = 3 + ((2 * PATCH_RADIUS + 1) * (2 * PATCH_RADIUS + 1)) as usize;
 
 /// Decodes `(K, hm_h, hm_w)` heatmaps.
 #[derive(Debug, Clone)]
@@ -70,7 +75,34 @@ impl PoseDecoder {
                     return (-1.0, -1.0, max);
                 }
                 let (px, py) = ((idx % self.hm_w) as isize, (idx / self.hm_w) as isize);
-                let (dx, dy) = self.dark_step(h, px, py, max);
+                let w = self.hm_w as isize;
+                let (dx, dy) = self.dark_step(px, py, max, |x, y| {
+                    self.blurred(x, y, |xx, yy| h[(yy * w + xx) as usize])
+                });
+                (px as f64 - dx, py as f64 - dy, max)
+            })
+            .collect()
+    }
+
+    /// As [`Self::decode_heatmap_px`], from the model's own decoding (`scripts/
+    /// postprocess_graph.py`): per keypoint `[x, y, max, h(15×15 around the argmax)]`
+    /// ([`DECODED_LEN`] floats), all the heatmap values DARK-UDP reads, so the result is the
+    /// heatmap form's to the bit.
+    pub fn decode_compact_px(&self, rows: &[f32]) -> Vec<(f64, f64, f32)> {
+        const SIDE: isize = 2 * PATCH_RADIUS + 1;
+        rows.chunks_exact(DECODED_LEN)
+            .take(self.num_keypoints)
+            .map(|r| {
+                let (px, py, max) = (r[0] as isize, r[1] as isize, r[2]);
+                if max <= 0.0 {
+                    return (-1.0, -1.0, max);
+                }
+                let patch = &r[3..];
+                let (dx, dy) = self.dark_step(px, py, max, |x, y| {
+                    self.blurred(x, y, |xx, yy| {
+                        patch[((yy - py + PATCH_RADIUS) * SIDE + xx - px + PATCH_RADIUS) as usize]
+                    })
+                });
                 (px as f64 - dx, py as f64 - dy, max)
             })
             .collect()
@@ -97,8 +129,17 @@ impl PoseDecoder {
 
     /// Keypoints in frame pixels for a person whose crop is `crop`.
     pub fn decode(&self, heatmaps: &[f32], crop: &Crop) -> Vec<Keypoint> {
-        self.decode_heatmap_px(heatmaps)
-            .into_iter()
+        self.to_frame(self.decode_heatmap_px(heatmaps), crop)
+    }
+
+    /// [`Self::decode`] from the model's own decoding ([`Self::decode_compact_px`]).
+    pub fn decode_compact(&self, rows: &[f32], crop: &Crop) -> Vec<Keypoint> {
+        self.to_frame(self.decode_compact_px(rows), crop)
+    }
+
+    /// Heatmap-pixel keypoints → frame pixels through the crop.
+    fn to_frame(&self, px: Vec<(f64, f64, f32)>, crop: &Crop) -> Vec<Keypoint> {
+        px.into_iter()
             .map(|(hx, hy, score)| {
                 let (x, y) = crop.heatmap_to_frame(hx, hy, self.hm_w as u32, self.hm_h as u32);
                 Keypoint {
@@ -110,8 +151,9 @@ impl PoseDecoder {
             .collect()
     }
 
-    /// Blurred heatmap at `(x, y)` (zero padding outside the map).
-    fn blurred(&self, h: &[f32], x: isize, y: isize) -> f64 {
+    /// Blurred heatmap at `(x, y)` (zero padding outside the map), reading the heatmap through
+    /// `raw(x, y)` (asked only on the map).
+    fn blurred(&self, x: isize, y: isize, raw: impl Fn(isize, isize) -> f32) -> f64 {
         let (w, hh) = (self.hm_w as isize, self.hm_h as isize);
         let mut acc = 0.0;
         for j in -BLUR_RADIUS..=BLUR_RADIUS {
@@ -119,12 +161,11 @@ impl PoseDecoder {
             if yy < 0 || yy >= hh {
                 continue;
             }
-            let row = &h[(yy * w) as usize..((yy + 1) * w) as usize];
             let mut racc = 0.0;
             for i in -BLUR_RADIUS..=BLUR_RADIUS {
                 let xx = x + i;
                 if xx >= 0 && xx < w {
-                    racc += self.kernel[(i + BLUR_RADIUS) as usize] * row[xx as usize] as f64;
+                    racc += self.kernel[(i + BLUR_RADIUS) as usize] * raw(xx, yy) as f64;
                 }
             }
             acc += self.kernel[(j + BLUR_RADIUS) as usize] * racc;
@@ -132,15 +173,23 @@ impl PoseDecoder {
         acc
     }
 
-    /// The DARK Newton step `H⁻¹∇` at integer peak `(px, py)`; (0, 0) when it is undefined.
-    fn dark_step(&self, h: &[f32], px: isize, py: isize, max: f32) -> (f64, f64) {
+    /// The DARK Newton step `H⁻¹∇` at integer peak `(px, py)`, reading the blurred heatmap
+    /// through `blurred(x, y)` (asked only within ±2 of the peak and on the map); (0, 0) when it
+    /// is undefined.
+    fn dark_step(
+        &self,
+        px: isize,
+        py: isize,
+        max: f32,
+        blurred: impl Fn(isize, isize) -> f64,
+    ) -> (f64, f64) {
         let (w, hh) = (self.hm_w as isize, self.hm_h as isize);
         let mut blur_max = f64::MIN;
         for j in -MAX_RADIUS..=MAX_RADIUS {
             for i in -MAX_RADIUS..=MAX_RADIUS {
                 let (x, y) = (px + i, py + j);
                 if x >= 0 && x < w && y >= 0 && y < hh {
-                    blur_max = blur_max.max(self.blurred(h, x, y));
+                    blur_max = blur_max.max(blurred(x, y));
                 }
             }
         }
@@ -151,7 +200,7 @@ impl PoseDecoder {
         // Log of the rescaled, clipped blur; edge padding = clamp the sample position.
         let l = |i: isize, j: isize| {
             let (x, y) = ((px + i).clamp(0, w - 1), (py + j).clamp(0, hh - 1));
-            (self.blurred(h, x, y) * gain).clamp(1e-3, 50.0).ln()
+            (blurred(x, y) * gain).clamp(1e-3, 50.0).ln()
         };
         let c = l(0, 0);
         let (xp, xm, yp, ym) = (l(1, 0), l(-1, 0), l(0, 1), l(0, -1));
@@ -285,6 +334,48 @@ mod tests {
             "{:?}",
             kps[2]
         );
+    }
+
+    /// The compact form as `scripts/postprocess_graph.py` lays it out, made here from heatmaps:
+    /// x, y, max, then the 15×15 values around the (first) argmax, 0 off the map.
+    fn compact(h: &[f32], k: usize, w: usize, hh: usize) -> Vec<f32> {
+        let mut rows = Vec::new();
+        for c in h.chunks_exact(w * hh).take(k) {
+            let (mut best, mut at) = (f32::NEG_INFINITY, 0);
+            for (i, v) in c.iter().enumerate() {
+                if *v > best {
+                    (best, at) = (*v, i);
+                }
+            }
+            let (px, py) = ((at % w) as i64, (at / w) as i64);
+            rows.extend([px as f32, py as f32, best]);
+            for dy in -7..=7i64 {
+                for dx in -7..=7i64 {
+                    let (x, y) = (px + dx, py + dy);
+                    let on = x >= 0 && y >= 0 && x < w as i64 && y < hh as i64;
+                    rows.push(if on { c[(y * w as i64 + x) as usize] } else { 0.0 });
+                }
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn the_compact_form_decodes_to_the_heatmap_forms_keypoints_exactly() {
+        let (w, hh) = (48, 64);
+        let dec = PoseDecoder::new(4, w, hh);
+        let mut h = vec![0.0f32; 4 * w * hh];
+        let plane = w * hh;
+        h[..plane].copy_from_slice(&gaussian(w, hh, 20.3, 31.7, 2.0, 0.9));
+        h[plane] = 1.0; // a corner peak
+        h[2 * plane..3 * plane].copy_from_slice(&gaussian(w, hh, 47.0, 30.0, 2.0, 0.5));
+        // Channel 3 stays empty (max 0: location -1).
+        let rows = compact(&h, 4, w, hh);
+        assert_eq!(rows.len(), 4 * DECODED_LEN);
+        let (a, b) = (dec.decode_heatmap_px(&h), dec.decode_compact_px(&rows));
+        assert_eq!(a, b);
+        assert_eq!(b[3], (-1.0, -1.0, 0.0));
+        assert!((b[0].0 - 20.3).abs() < 0.05 && (b[0].1 - 31.7).abs() < 0.05, "{:?}", b[0]);
     }
 
     #[test]

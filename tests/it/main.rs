@@ -4,6 +4,7 @@ mod accuracy;
 mod batching;
 mod common;
 mod configs;
+mod decoded;
 mod dense;
 mod errors;
 mod harness;

@@ -9,7 +9,7 @@ use crate::elements::inference::{LoadedModel, ModelIo};
 use crate::elements::{frame, lock};
 use crate::error::{Error, Result};
 use crate::geometry::{BBox, Crop};
-use crate::heads::pose::PoseDecoder;
+use crate::heads::pose::{DECODED_LEN, PoseDecoder};
 use crate::labels::KeypointSetId;
 use crate::meta::detect::Detections;
 use crate::meta::pose::{PersonPose, PoseResult};
@@ -70,6 +70,8 @@ pub struct Person {
 pub struct PoseStages {
     io: ModelIo,
     decoder: PoseDecoder,
+    /// The model decodes in its graph (output `[K, DECODED_LEN]` per person, not heatmaps).
+    decoded: bool,
     keypoint_set: KeypointSetId,
     box_padding: f32,
     config_threshold: f32,
@@ -124,7 +126,13 @@ impl PoseStages {
     ) -> Result<Self> {
         let pose = loaded.config.pose()?;
         let k = pose.keypoint_set.set().len();
-        let io = ModelIo::new(loaded, Head::Pose).map_err(|e| match e {
+        let decoded_item = [k as i64, DECODED_LEN as i64];
+        let (io, decoded) = ModelIo::with_alternative(
+            loaded,
+            Head::Pose,
+            Some(("keypoints decoded in the graph", &decoded_item)),
+        )
+        .map_err(|e| match e {
             Error::ModelMismatch { model, config, msg } => Error::ModelMismatch {
                 model,
                 config,
@@ -135,6 +143,15 @@ impl PoseStages {
             },
             e => e,
         })?;
+        if decoded && pose.flip_test {
+            return Err(Error::Config {
+                path: loaded.config.source.clone(),
+                msg: format!(
+                    "[pose] flip_test averages heatmaps, but {} decodes them in its graph (output [batch,{k},{DECODED_LEN}]): export it without the decoding, or turn the flip test off",
+                    loaded.session.path().display()
+                ),
+            });
+        }
         let [_, hm_h, hm_w] = io.out_item;
         let (roi_type, max_persons, smoothing) = {
             let s = lock(&settings);
@@ -146,6 +163,7 @@ impl PoseStages {
         };
         Ok(Self {
             decoder: PoseDecoder::new(k, hm_w, hm_h),
+            decoded,
             io,
             keypoint_set: pose.keypoint_set,
             box_padding: pose.box_padding,
@@ -298,6 +316,20 @@ impl PoseStages {
         let d = &self.decoder;
         let expect = [d.num_keypoints, d.hm_h, d.hm_w];
         let n = self.items();
+        if self.decoded {
+            let expect = [d.num_keypoints, DECODED_LEN];
+            return persons
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    Ok(PersonPose {
+                        bbox: p.bbox,
+                        id: p.id,
+                        keypoints: d.decode_compact(heatmaps.checked_item(i, &expect)?, &p.crop),
+                    })
+                })
+                .collect();
+        }
         persons
             .par_iter()
             .enumerate()
