@@ -130,6 +130,13 @@ fn decode(c: &mut Criterion) {
             })
         });
     }
+    // The model decoding in its graph (scripts/postprocess_graph.py): 228 floats a keypoint
+    // leave it instead of a 256x192 heatmap; what is left on the CPU.
+    let rows = sapiens_stream::heads::pose::compact_rows(&hm, 308, 192, 256);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("1_person_decoded_in_graph", |b| {
+        b.iter(|| dec.decode_compact(&rows, &crop))
+    });
     // What the pose element does with a frame's persons: decoded in parallel across cores.
     g.throughput(Throughput::Elements(8));
     g.bench_function("8_person_parallel", |b| {

@@ -318,6 +318,18 @@ pub enum Head {
 }
 
 impl Head {
+    /// What its model's main output holds (error messages).
+    pub fn output_what(self) -> &'static str {
+        match self {
+            Head::Pose => "heatmaps",
+            Head::Seg => "class logits",
+            Head::Depth => "depth",
+            Head::Normal => "normals",
+            Head::Pointmap => "points",
+            Head::Detector => "detections",
+        }
+    }
+
     /// Its config section, e.g. `[pose]`.
     pub fn section(self) -> &'static str {
         match self {
@@ -554,6 +566,25 @@ impl Config {
             (self.input.height / s) as i64,
             (self.input.width / s) as i64,
         ])
+    }
+
+    /// The output items the head accepts, the config's own ([`Self::output_item`]) first; pose
+    /// also takes keypoints decoded in the model's graph (`[K, DECODED_LEN]`,
+    /// `scripts/postprocess_graph.py`).
+    pub fn output_forms(&self) -> Result<Vec<crate::runtime::contract::OutputForm>> {
+        use crate::runtime::contract::OutputForm;
+        let item = self.output_item()?;
+        let mut forms = vec![OutputForm {
+            what: self.head().output_what(),
+            item: item.to_vec(),
+        }];
+        if self.head() == Head::Pose {
+            forms.push(OutputForm {
+                what: "keypoints decoded in the graph",
+                item: vec![item[0], crate::heads::pose::DECODED_LEN as i64],
+            });
+        }
+        Ok(forms)
     }
 
     /// The output stride of a dense head (`[seg]`, `[depth]`, `[normal]`, `[pointmap]`); `None`

@@ -126,13 +126,13 @@ fn bare(
         mean: i.mean,
         std: i.std,
     };
-    let c = contract::check(
+    let (c, _) = contract::check_forms(
         &session,
         &cfg.source,
         cfg.model.input_name.as_deref(),
         cfg.model.output_name.as_deref(),
         [3, i.height as i64, i.width as i64],
-        &cfg.output_item()?,
+        &cfg.output_forms()?,
         &cfg.extra_outputs(),
     )?;
     let sampling = match cfg.head() {

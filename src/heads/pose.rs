@@ -222,6 +222,28 @@ impl PoseDecoder {
     }
 }
 
+/// The graph form's values ([`DECODED_LEN`] per keypoint, `scripts/postprocess_graph.py`) made on
+/// the CPU from `(K, h, w)` heatmaps: for benchmarks comparing the two forms' decoding.
+pub fn compact_rows(heatmaps: &[f32], k: usize, w: usize, h: usize) -> Vec<f32> {
+    let mut rows = Vec::with_capacity(k * DECODED_LEN);
+    for c in heatmaps.chunks_exact(w * h).take(k) {
+        let (at, max) = argmax(c);
+        let (px, py) = ((at % w) as isize, (at / w) as isize);
+        rows.extend([px as f32, py as f32, max]);
+        for y in py - PATCH_RADIUS..=py + PATCH_RADIUS {
+            for x in px - PATCH_RADIUS..=px + PATCH_RADIUS {
+                let on = (0..w as isize).contains(&x) && (0..h as isize).contains(&y);
+                rows.push(if on {
+                    c[(y * w as isize + x) as usize]
+                } else {
+                    0.0
+                });
+            }
+        }
+    }
+    rows
+}
+
 /// First index of the maximum and the maximum (NaN ignored; `(0, -inf)` for an empty or all-NaN
 /// slice). One pass over 16 independent lanes (value and index per lane) so the compiler
 /// vectorizes it; ties resolve to the lowest index, as `np.argmax`.
@@ -353,7 +375,11 @@ mod tests {
                 for dx in -7..=7i64 {
                     let (x, y) = (px + dx, py + dy);
                     let on = x >= 0 && y >= 0 && x < w as i64 && y < hh as i64;
-                    rows.push(if on { c[(y * w as i64 + x) as usize] } else { 0.0 });
+                    rows.push(if on {
+                        c[(y * w as i64 + x) as usize]
+                    } else {
+                        0.0
+                    });
                 }
             }
         }
@@ -375,7 +401,11 @@ mod tests {
         let (a, b) = (dec.decode_heatmap_px(&h), dec.decode_compact_px(&rows));
         assert_eq!(a, b);
         assert_eq!(b[3], (-1.0, -1.0, 0.0));
-        assert!((b[0].0 - 20.3).abs() < 0.05 && (b[0].1 - 31.7).abs() < 0.05, "{:?}", b[0]);
+        assert!(
+            (b[0].0 - 20.3).abs() < 0.05 && (b[0].1 - 31.7).abs() < 0.05,
+            "{:?}",
+            b[0]
+        );
     }
 
     #[test]

@@ -122,3 +122,58 @@ pub fn check(
         extra: extra.iter().map(|(t, _)| t.name.clone()).collect(),
     })
 }
+
+/// An output item a head accepts: what it is (for messages) and its shape without the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputForm {
+    pub what: &'static str,
+    pub item: Vec<i64>,
+}
+
+/// [`check`] against each of `forms` in turn (the config's own first); the contract and the
+/// index of the form the model has. A model of none is refused naming them all.
+#[allow(clippy::too_many_arguments)]
+pub fn check_forms(
+    session: &ModelSession,
+    config: &Path,
+    input_name: Option<&str>,
+    output_name: Option<&str>,
+    input_item: [i64; 3],
+    forms: &[OutputForm],
+    extras: &[ExtraOutput<'_>],
+) -> Result<(Contract, usize)> {
+    let mut first_err = None;
+    for (i, form) in forms.iter().enumerate() {
+        match check(
+            session,
+            config,
+            input_name,
+            output_name,
+            input_item,
+            &form.item,
+            extras,
+        ) {
+            Ok(c) => return Ok((c, i)),
+            Err(e) if first_err.is_none() => first_err = Some(e),
+            Err(_) => {}
+        }
+    }
+    Err(match first_err {
+        Some(Error::ModelMismatch { model, config, msg }) if forms.len() > 1 => {
+            let others: Vec<String> = forms[1..]
+                .iter()
+                .map(|f| {
+                    let dims: Vec<String> = f.item.iter().map(|d| d.to_string()).collect();
+                    format!("{}: [batch,{}]", f.what, dims.join(","))
+                })
+                .collect();
+            Error::ModelMismatch {
+                model,
+                config,
+                msg: format!("{msg} (or {})", others.join(", or ")),
+            }
+        }
+        Some(e) => e,
+        None => Error::Invalid("no output form to check the model against".into()),
+    })
+}

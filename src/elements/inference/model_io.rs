@@ -20,24 +20,16 @@ pub struct ModelIo {
     pub out_item: [usize; 3],
     /// The config says the weights are generated: results are noise.
     pub untrained: bool,
+    /// Which of the config's output forms ([`crate::config::Config::output_forms`]) the model
+    /// has: 0 its own item, 1 pose keypoints decoded in the graph.
+    pub form: usize,
 }
 
 impl ModelIo {
     /// Checks that the config is for `head` (an element runs only its own head) and that the
-    /// model takes `[batch, 3, H, W]` and gives `[batch, ..output_item]`; mismatches name both
-    /// sides.
+    /// model takes `[batch, 3, H, W]` and gives `[batch, ..output_item]` (or another of the
+    /// config's output forms); mismatches name both sides.
     pub fn new(loaded: &LoadedModel, head: Head) -> Result<Self> {
-        Self::with_alternative(loaded, head, None).map(|(io, _)| io)
-    }
-
-    /// As [`Self::new`], also accepting the output item `alt` (`(what it is, item shape)`, e.g.
-    /// pose decoded in the graph); `true` when the model has that form. A model of neither form
-    /// is refused naming both.
-    pub fn with_alternative(
-        loaded: &LoadedModel,
-        head: Head,
-        alt: Option<(&str, &[i64])>,
-    ) -> Result<(Self, bool)> {
         let cfg = &loaded.config;
         if cfg.head() != head {
             return Err(Error::Config {
@@ -53,35 +45,16 @@ impl ModelIo {
         }
         let (h, w) = (cfg.input.height, cfg.input.width);
         let out_item = cfg.output_item()?;
-        let check = |item: &[i64]| {
-            contract::check(
-                &loaded.session,
-                &cfg.source,
-                cfg.model.input_name.as_deref(),
-                cfg.model.output_name.as_deref(),
-                [3, h as i64, w as i64],
-                item,
-                &cfg.extra_outputs(),
-            )
-        };
-        let (contract, is_alt) = match (check(&out_item), alt) {
-            (Ok(c), _) => (c, false),
-            (Err(Error::ModelMismatch { model, config, msg }), Some((what, item))) => {
-                match check(item) {
-                    Ok(c) => (c, true),
-                    Err(_) => {
-                        let dims: Vec<String> = item.iter().map(|d| d.to_string()).collect();
-                        return Err(Error::ModelMismatch {
-                            model,
-                            config,
-                            msg: format!("{msg} (or, {what}, [batch,{}])", dims.join(",")),
-                        });
-                    }
-                }
-            }
-            (Err(e), _) => return Err(e),
-        };
-        let io = Self {
+        let (contract, form) = contract::check_forms(
+            &loaded.session,
+            &cfg.source,
+            cfg.model.input_name.as_deref(),
+            cfg.model.output_name.as_deref(),
+            [3, h as i64, w as i64],
+            &cfg.output_forms()?,
+            &cfg.extra_outputs(),
+        )?;
+        Ok(Self {
             runner: loaded.runner.clone(),
             contract,
             norm: Normalization {
@@ -92,8 +65,8 @@ impl ModelIo {
             },
             out_item: out_item.map(|d| d as usize),
             untrained: cfg.model.weights == Weights::Untrained,
-        };
-        Ok((io, is_alt))
+            form,
+        })
     }
 
     /// Runs the model on the inputs of several frames (`counts[i]` items in `frames[i]`), in

@@ -126,13 +126,7 @@ impl PoseStages {
     ) -> Result<Self> {
         let pose = loaded.config.pose()?;
         let k = pose.keypoint_set.set().len();
-        let decoded_item = [k as i64, DECODED_LEN as i64];
-        let (io, decoded) = ModelIo::with_alternative(
-            loaded,
-            Head::Pose,
-            Some(("keypoints decoded in the graph", &decoded_item)),
-        )
-        .map_err(|e| match e {
+        let io = ModelIo::new(loaded, Head::Pose).map_err(|e| match e {
             Error::ModelMismatch { model, config, msg } => Error::ModelMismatch {
                 model,
                 config,
@@ -143,6 +137,7 @@ impl PoseStages {
             },
             e => e,
         })?;
+        let decoded = io.form == 1;
         if decoded && pose.flip_test {
             return Err(Error::Config {
                 path: loaded.config.source.clone(),
