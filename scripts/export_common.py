@@ -98,3 +98,39 @@ def fp16_copy(output, output16, names, x, fp32_outputs):
                     location=data, size_threshold=1024)
     onnx.checker.check_model(output16)
     return compare(names, fp32_outputs, run_onnx(output16, names, x))
+
+
+def decoded_copy(output, output_decoded, x, heatmaps):
+    """A copy of the pose model `output` that decodes in its graph (scripts/postprocess_graph.py:
+    keypoints [N, K, 228] instead of heatmaps), checked on `x` against the fp32 model's
+    `heatmaps`: the argmax positions, the maxima and the 15x15 patches must be those of the
+    heatmaps. Returns the figures (bytes per person before and after)."""
+    import onnx
+    from postprocess_graph import DECODED_LEN, PATCH, append_pose_decode
+
+    m = append_pose_decode(onnx.load(output))
+    data = os.path.basename(output_decoded) + ".data"
+    if os.path.exists(output_decoded + ".data"):
+        os.remove(output_decoded + ".data")
+    onnx.save_model(m, output_decoded, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data, size_threshold=1024)
+    onnx.checker.check_model(output_decoded)
+    (rows,) = run_onnx(output_decoded, ["keypoints"], x)
+    n, k, h, w = heatmaps.shape
+    flat = heatmaps.reshape(n, k, h * w)
+    idx = flat.argmax(axis=2)
+    xs, ys = idx % w, idx // w
+    # The graph recomputes the model: allow its own run-to-run float differences.
+    peaks_equal = bool((rows[..., 0] == xs).all() and (rows[..., 1] == ys).all())
+    max_diff = float(np.abs(rows[..., 2] - flat.max(axis=2)).max())
+    padded = np.pad(heatmaps, ((0, 0), (0, 0), (PATCH, PATCH), (PATCH, PATCH)))
+    side = 2 * PATCH + 1
+    patch_diff = max(
+        float(np.abs(rows[b, c, 3:] - padded[b, c, ys[b, c]:ys[b, c] + side, xs[b, c]:xs[b, c] + side].ravel()).max())
+        for b in range(n) for c in range(k))
+    report = {"peaks_equal": peaks_equal, "max_abs_diff": max_diff, "patch_abs_diff": patch_diff,
+              "bytes_per_person": k * DECODED_LEN * 4, "heatmap_bytes_per_person": k * h * w * 4}
+    print(f"decoded in the graph: argmax equal {peaks_equal}, max |diff| {max_diff:.3g}, patch |diff| "
+          f"{patch_diff:.3g}; {report['bytes_per_person']} bytes a person instead of "
+          f"{report['heatmap_bytes_per_person']}")
+    return report

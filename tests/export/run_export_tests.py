@@ -111,6 +111,8 @@ def main():
             # fp16 copies for pose and seg: checking the full-resolution depth/normal heads' fp16
             # copy on ONNX Runtime's CPU took over 19 GB here (it runs fp16 convolutions via casts).
             fp16 = ["--fp16"] if task in ("pose", "seg") else []
+            if task == "pose":
+                fp16.append("--decode-in-graph")
             export_s = run([py, "scripts/export_sapiens.py", ts, onnx_path, "--task", task, *fp16,
                             "--report", rep])
         with open(rep) as f:
@@ -136,6 +138,17 @@ def main():
                             & (ky >= -0.125 * 1024 - 8) & (ky <= 1.125 * 1024 + 8))
             check(p.keypoints.shape == (1, 308, 3) and bool(inside),
                   "v1 pose through sapienspose: 308 keypoints inside the person crop")
+            if "decoded" in r:
+                d = r["decoded"]
+                check(d["peaks_equal"] and d["patch_abs_diff"] <= 1e-5 * max(1.0, float(ref.abs().max())),
+                      f"v1 pose decoded in the graph: argmax equal, patch |diff| {d['patch_abs_diff']:.2e}")
+                dec_path = os.path.splitext(onnx_path)[0] + "-decoded.onnx"
+                cfg_d = config(os.path.join(args.out, "v1_pose_decoded.toml"), dec_path,
+                               '[pose]\nkeypoint_set = "goliath-308"\n')
+                pd = ss.pose(through(rgb, f'sapienspose config="{cfg_d}"'))
+                dist = float(np.abs(pd.keypoints[..., :2] - p.keypoints[..., :2]).max())
+                r["decoded"]["element_max_px"] = dist
+                check(dist <= 0.01, f"v1 pose decoded in the graph through sapienspose: keypoints within {dist:.2e} px")
         elif task == "depth":
             cfg = config(os.path.join(args.out, "v1_depth.toml"), onnx_path, "[depth]\n")
             d = ss.depth(through(rgb, f'sapiensdepth config="{cfg}"')).depth
