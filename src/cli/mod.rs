@@ -1,6 +1,7 @@
 //! The `sapiens` command line: `run` (a whole pipeline from a source to a recording), `models`
 //! (what the shipped configs point at), `bench`, `triton-repo` (a Triton model repository).
 mod bench;
+mod build_engines;
 mod models;
 mod progress;
 mod restream;
@@ -25,6 +26,8 @@ pub enum Command {
     Run(Box<run::RunArgs>),
     /// Throughput of the bare session, the sequential element and the pipelined element.
     Bench(bench::BenchArgs),
+    /// Builds the TensorRT engines of configs ahead of time (keyed cache; needs a GPU).
+    BuildEngines(build_engines::BuildEnginesArgs),
     /// Writes a Triton model repository (ONNX files + config.pbtxt) from model configs.
     TritonRepo(triton_repo::TritonRepoArgs),
     /// Lists the model configs in a folder and whether their models are present.
@@ -42,6 +45,7 @@ impl Cli {
             Command::Run(args) => run::run(&args),
             Command::Bench(args) => bench::bench(&args),
             Command::TritonRepo(args) => triton_repo::triton_repo(&args),
+            Command::BuildEngines(args) => build_engines::build_engines(&args),
             Command::Models { dir } => {
                 models::list(&dir.unwrap_or_else(crate::datadir::default_config_dir))
             }

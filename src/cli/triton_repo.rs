@@ -13,7 +13,7 @@ use crate::runtime::{ModelSession, ProviderChoice, RuntimeOptions, TensorInfo};
 /// TensorRT precision of the ONNX Runtime backend's accelerator (`none`: CUDA only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Precision {
-    /// Each config's `[runtime] fp16` (FP16 unless the config says false).
+    /// Each config's `[runtime] precision` (FP16 when it says fp16, else FP32).
     Config,
     Fp16,
     Fp32,
@@ -127,7 +127,10 @@ pub fn triton_repo(args: &TritonRepoArgs) -> Result<()> {
                 (Kind::Cpu, _) | (_, Precision::None) => None,
                 (_, Precision::Fp16) => Some(true),
                 (_, Precision::Fp32) => Some(false),
-                (_, Precision::Config) => Some(config.runtime_options().fp16),
+                // Triton's TensorRT accelerator has FP32 and FP16 (bf16 configs get FP32).
+                (_, Precision::Config) => Some(
+                    config.runtime_options().precision == crate::runtime::engines::Precision::Fp16,
+                ),
             },
         };
         let text = model_config(&entry, args)?;

@@ -2,6 +2,7 @@
 //! `make setup` recorded), and sessions built with the requested execution provider.
 mod batch;
 pub mod contract;
+pub mod engines;
 mod library;
 mod options;
 mod session;

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::engines::Precision;
+
 /// Which execution provider the user asks for: one enum for the config (`auto`, `tensorrt`,
 /// `cuda`, `cpu`), the `execution-provider` property and the CLI flag.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, glib::Enum, clap::ValueEnum)]
@@ -77,8 +79,11 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 pub struct RuntimeOverrides {
     pub execution_provider: Option<ProviderChoice>,
     pub intra_op_threads: Option<usize>,
-    pub fp16: Option<bool>,
+    /// TensorRT precision (`fp32`, `fp16`, `bf16`).
+    pub precision: Option<Precision>,
     pub trt_engine_cache_dir: Option<PathBuf>,
+    /// Largest batch the TensorRT optimization profile covers (0: the element's batch size).
+    pub trt_max_batch: Option<usize>,
     pub trt_workspace_mib: Option<usize>,
     pub device_id: Option<i32>,
     pub backend: Option<Backend>,
@@ -101,7 +106,8 @@ impl RuntimeOverrides {
                 .filter(|p| *p != ProviderChoice::Auto)
                 .or(lower.execution_provider),
             intra_op_threads: self.intra_op_threads.or(lower.intra_op_threads),
-            fp16: self.fp16.or(lower.fp16),
+            precision: self.precision.or(lower.precision),
+            trt_max_batch: self.trt_max_batch.or(lower.trt_max_batch),
             trt_engine_cache_dir: self
                 .trt_engine_cache_dir
                 .clone()
@@ -125,7 +131,9 @@ impl RuntimeOverrides {
         RuntimeOptions {
             provider: self.execution_provider.unwrap_or(d.provider),
             intra_op_threads: self.intra_op_threads.unwrap_or(d.intra_op_threads),
-            fp16: self.fp16.unwrap_or(d.fp16),
+            precision: self.precision.unwrap_or(d.precision),
+            trt_max_batch: self.trt_max_batch.unwrap_or(d.trt_max_batch),
+            batch_size: d.batch_size,
             trt_engine_cache_dir: self.trt_engine_cache_dir.clone().or(d.trt_engine_cache_dir),
             trt_workspace_mib: self.trt_workspace_mib.unwrap_or(d.trt_workspace_mib),
             device_id: self.device_id.unwrap_or(d.device_id),
@@ -148,8 +156,14 @@ pub struct RuntimeOptions {
     pub provider: ProviderChoice,
     /// ORT intra-op threads; 0 lets ORT choose (one per core).
     pub intra_op_threads: usize,
-    /// TensorRT: build fp16 engines.
-    pub fp16: bool,
+    /// TensorRT: the precision engines are built in (fp32 until the GPU kit has checked the
+    /// others against it for a model).
+    pub precision: Precision,
+    /// TensorRT: the optimization profile's largest batch (0: `batch_size`).
+    pub trt_max_batch: usize,
+    /// Items per run the element forms (its `batch-size`; not a config key): the profile's
+    /// optimum, and the batch sizes warmed up.
+    pub batch_size: usize,
     /// TensorRT engine cache; `None` = `<user cache dir>/sapiens-stream/tensorrt`.
     pub trt_engine_cache_dir: Option<PathBuf>,
     /// TensorRT builder workspace, MiB.
@@ -192,7 +206,9 @@ impl Default for RuntimeOptions {
         Self {
             provider: ProviderChoice::Auto,
             intra_op_threads: 0,
-            fp16: true,
+            precision: Precision::Fp32,
+            trt_max_batch: 0,
+            batch_size: 1,
             trt_engine_cache_dir: None,
             trt_workspace_mib: 4096,
             device_id: 0,
@@ -222,7 +238,7 @@ mod tests {
     fn a_higher_layer_wins_where_it_speaks_and_auto_defers() {
         let config = RuntimeOverrides {
             execution_provider: Some(ProviderChoice::Cpu),
-            fp16: Some(false),
+            precision: Some(Precision::Bf16),
             device_id: Some(1),
             ..Default::default()
         };
@@ -234,7 +250,10 @@ mod tests {
         };
         let o = props.over(&config).resolve();
         assert_eq!(o.provider, ProviderChoice::Cpu, "auto defers to the config");
-        assert_eq!((o.fp16, o.device_id, o.intra_op_threads), (false, 2, 3));
+        assert_eq!(
+            (o.precision, o.device_id, o.intra_op_threads),
+            (Precision::Bf16, 2, 3)
+        );
         assert_eq!(
             o.trt_workspace_mib,
             RuntimeOptions::default().trt_workspace_mib

@@ -11,6 +11,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::value::TensorRef;
 
 use super::batch::BatchOutput;
+use super::engines::{self, EngineKey, Precision};
 use super::environment;
 use super::options::{Backend, ProviderChoice, RuntimeOptions};
 use super::triton;
@@ -178,22 +179,32 @@ impl ModelSession {
                 if !ep::TensorRT::is_available().unwrap_or(false) {
                     return Err(unavailable("this ONNX Runtime library has no TensorRT provider (install onnxruntime-gpu and TensorRT)".into()));
                 }
-                let cache = opts.engine_cache_dir();
-                std::fs::create_dir_all(&cache).map_err(|e| {
-                    unavailable(format!("engine cache dir {}: {e}", cache.display()))
+                let plan = Self::engine_plan(env, path, opts).map_err(|e| match e {
+                    e @ Error::ModelLoad { .. } => e,
+                    e => unavailable(e.to_string()),
                 })?;
-                Some(
-                    ep::TensorRT::default()
-                        .with_device_id(opts.device_id)
-                        .with_fp16(opts.fp16)
-                        .with_engine_cache(true)
-                        .with_engine_cache_path(cache.display().to_string())
-                        .with_timing_cache(true)
-                        .with_timing_cache_path(cache.display().to_string())
-                        .with_max_workspace_size(opts.trt_workspace_mib << 20)
-                        .build()
-                        .error_on_failure(),
-                )
+                std::fs::create_dir_all(&plan.cache).map_err(|e| {
+                    unavailable(format!("engine cache dir {}: {e}", plan.cache.display()))
+                })?;
+                tracing::info!(model = %path.display(), cache = %plan.cache.display(),
+                    profile = ?plan.profile, "TensorRT engine cache");
+                let cache = plan.cache.display().to_string();
+                let mut trt = ep::TensorRT::default()
+                    .with_device_id(opts.device_id)
+                    .with_fp16(opts.precision == Precision::Fp16)
+                    .with_bf16(opts.precision == Precision::Bf16)
+                    .with_engine_cache(true)
+                    .with_engine_cache_path(cache.clone())
+                    .with_timing_cache(true)
+                    .with_timing_cache_path(cache)
+                    .with_max_workspace_size(opts.trt_workspace_mib << 20);
+                if let Some([min, opt, max]) = plan.profile {
+                    trt = trt
+                        .with_profile_min_shapes(min)
+                        .with_profile_opt_shapes(opt)
+                        .with_profile_max_shapes(max);
+                }
+                Some(trt.build().error_on_failure())
             }
         };
         if let Some(d) = dispatch {
@@ -214,6 +225,79 @@ impl ModelSession {
                 unavailable(msg)
             }
         })
+    }
+
+    /// Where this model's TensorRT engines live (keyed: [`EngineKey`]) and the optimization
+    /// profile for its first input when its batch is dynamic (read from the model by a CPU
+    /// session without optimizations).
+    fn engine_plan(
+        env: &ort::environment::Environment,
+        path: &Path,
+        opts: &RuntimeOptions,
+    ) -> Result<EnginePlan> {
+        let gpu = engines::gpu_name(opts.device_id).ok_or_else(|| {
+            Error::Invalid(format!(
+                "no CUDA device {} (libcuda.so.1 missing, or no such GPU)",
+                opts.device_id
+            ))
+        })?;
+        let tensorrt = engines::tensorrt_version()
+            .ok_or_else(|| Error::Invalid("TensorRT (libnvinfer.so) not found".into()))?;
+        let batches = engines::profile_batches(opts.batch_size, opts.trt_max_batch);
+        let key = EngineKey {
+            model: engines::model_hash(path)?,
+            tensorrt,
+            gpu,
+            precision: opts.precision,
+            batches,
+        };
+        let probe = Session::builder(env)?
+            .with_optimization_level(GraphOptimizationLevel::Disable)
+            .map_err(ort::Error::from)?
+            .commit_from_file(path)
+            .map_err(|e| Error::ModelLoad {
+                path: path.to_owned(),
+                msg: e.to_string(),
+            })?;
+        let profile = probe.inputs().first().and_then(|i| {
+            let shape: Vec<i64> = i.dtype().tensor_shape()?.iter().copied().collect();
+            let item: Option<Vec<usize>> = shape
+                .get(1..)?
+                .iter()
+                .map(|d| usize::try_from(*d).ok())
+                .collect();
+            let item = item?;
+            (shape.first() == Some(&-1)).then(|| engines::profile_shapes(i.name(), &item, batches))
+        });
+        Ok(EnginePlan {
+            cache: opts.engine_cache_dir().join(key.folder()),
+            profile,
+        })
+    }
+
+    /// Runs every output once on zeros for each batch size in `batches` (model input item shape
+    /// from the model), so engines are built and memory allocated before the first frame.
+    /// Returns how long it took.
+    pub fn warm_up(&self, batches: &[usize]) -> Result<std::time::Duration> {
+        let t = std::time::Instant::now();
+        let input = self
+            .inputs
+            .first()
+            .ok_or_else(|| Error::Inference("the model has no input".into()))?;
+        let item: Vec<usize> = input.shape[1..]
+            .iter()
+            .map(|d| usize::try_from(*d))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| {
+                Error::Inference(format!("warm-up: input {input} has a variable item shape"))
+            })?;
+        let outputs: Vec<&str> = self.outputs.iter().map(|o| o.name.as_str()).collect();
+        let len: usize = item.iter().product();
+        for &b in batches {
+            let zeros = vec![0.0f32; b * len];
+            self.run(&input.name, &outputs, &zeros, b, &item)?;
+        }
+        Ok(t.elapsed())
     }
 
     /// The model `opts.remote` names on the server (its name defaulting to `path`'s stem).
@@ -373,4 +457,11 @@ impl ModelSession {
 fn next_id() -> u64 {
     static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A model's TensorRT engine folder and optimization profile.
+struct EnginePlan {
+    cache: PathBuf,
+    /// `(min, opt, max)` shapes of the first input, when its batch is dynamic.
+    profile: Option<[String; 3]>,
 }

@@ -193,7 +193,17 @@ pub fn session(instance: &str, path: &Path, opts: &RuntimeOptions) -> Result<Arc
     if let Some((loaded_path, loaded_opts, weak)) = reg.get(instance)
         && let Some(shared) = weak.upgrade()
     {
-        if loaded_path != path || loaded_opts != opts {
+        // The batch size only shapes TensorRT's profile: elements batching differently share.
+        let same = |a: &RuntimeOptions, b: &RuntimeOptions| {
+            RuntimeOptions {
+                batch_size: 0,
+                ..a.clone()
+            } == RuntimeOptions {
+                batch_size: 0,
+                ..b.clone()
+            }
+        };
+        if loaded_path != path || !same(loaded_opts, opts) {
             return Err(Error::Invalid(format!(
                 "model-instance '{instance}' is already loaded from {} ({loaded_opts:?}); this element asks for {} ({opts:?})",
                 loaded_path.display(),

@@ -91,20 +91,64 @@ fn config_errors_name_the_file_and_key() {
 #[test]
 fn unavailable_explicit_provider_is_an_error_not_a_fallback() {
     init();
-    let el = gst::ElementFactory::make("sapienspose")
-        .property("config", config("pose-tiny-coco17.toml").to_str().unwrap())
-        .property_from_str("execution-provider", "cuda")
-        .build()
-        .unwrap();
-    match start(&el) {
-        // A machine with a usable CUDA provider runs on it, and says so.
-        Ok(()) => assert_eq!(el.property::<String>("provider"), "cuda"),
-        Err(e) => assert!(
-            e.contains("'cuda' was requested but is not available"),
-            "{e}"
-        ),
+    for provider in ["cuda", "tensorrt"] {
+        let el = gst::ElementFactory::make("sapienspose")
+            .property("config", config("pose-tiny-coco17.toml").to_str().unwrap())
+            .property_from_str("execution-provider", provider)
+            .build()
+            .unwrap();
+        match start(&el) {
+            // A machine with a usable provider runs on it, and says so.
+            Ok(()) => assert_eq!(el.property::<String>("provider"), provider),
+            Err(e) => assert!(
+                e.contains(&format!("'{provider}' was requested but is not available")),
+                "{e}"
+            ),
+        }
+        let _ = el.set_state(gst::State::Null);
     }
-    let _ = el.set_state(gst::State::Null);
+}
+
+/// `sapiens build-engines` asks for TensorRT by name: without it, the same clear error (with it,
+/// the engines are built and it succeeds).
+#[test]
+fn build_engines_without_tensorrt_says_so() {
+    use clap::Parser;
+    let r = sapiens_stream::cli::Cli::parse_from([
+        "sapiens",
+        "build-engines",
+        "--configs",
+        config("pose-tiny-coco17.toml").to_str().unwrap(),
+        "--batch-size",
+        "2",
+        "--precision",
+        "fp16",
+    ])
+    .execute();
+    if let Err(e) = r {
+        let e = e.to_string();
+        assert!(
+            e.contains("'tensorrt' was requested but is not available"),
+            "{e}"
+        );
+    }
+}
+
+/// The warm-up an element runs on a GPU provider (and `build-engines`) runs the model at each
+/// batch size asked, a fixed-batch model's runs padded to its batch.
+#[test]
+fn warm_up_runs_every_batch_size_asked() {
+    use sapiens_stream::runtime::{ModelSession, ProviderChoice, RuntimeOptions};
+    let opts = RuntimeOptions {
+        provider: ProviderChoice::Cpu,
+        intra_op_threads: 1,
+        ..Default::default()
+    };
+    for model in ["pose_analytic_coco17.onnx", "pose_analytic_coco17_b2.onnx"] {
+        let s = ModelSession::load(&root().join("tests/models").join(model), &opts).unwrap();
+        s.warm_up(&[1, 3])
+            .unwrap_or_else(|e| panic!("{model}: {e}"));
+    }
 }
 
 #[test]

@@ -187,6 +187,10 @@ impl SapiensInference {
             .start(Log::new(self.cat(), &obj.name()), settings.admission())
             .map_err(to_msg)?;
         let loaded = start.into_model();
+        if let Some(m) = &loaded {
+            self.warm_up(&m.session, settings.batch_size as usize)
+                .map_err(to_msg)?;
+        }
         match &loaded {
             Some(m) => gst::info!(
                 self.cat(),
@@ -218,6 +222,53 @@ impl SapiensInference {
             session_id: loaded.as_ref().map(|m| m.session.id()),
             flow: Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok))),
         });
+        Ok(())
+    }
+
+    /// On a GPU provider, runs the model once per batch size in use before the element reaches
+    /// PAUSED, so TensorRT builds (or loads) its engines now and not on the first frames. Posts
+    /// `sapiens-engine` element messages (`state` = `building`, then `ready` with `seconds`), so
+    /// an application can say why starting takes minutes the first time.
+    fn warm_up(&self, session: &crate::runtime::ModelSession, batch: usize) -> crate::Result<()> {
+        if !matches!(session.provider(), Provider::Tensorrt | Provider::Cuda) {
+            return Ok(());
+        }
+        let post = |s: gst::Structure| {
+            let _ = self
+                .obj()
+                .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+        };
+        let mut batches = vec![1, batch.max(1)];
+        batches.dedup();
+        let model = session.path().display().to_string();
+        gst::info!(
+            self.cat(),
+            imp = self,
+            "warming up {model} on {} for batches {batches:?} (TensorRT builds its engines now the first time)",
+            session.provider()
+        );
+        post(
+            gst::Structure::builder("sapiens-engine")
+                .field("state", "building")
+                .field("model", &model)
+                .field("provider", session.provider().as_str())
+                .build(),
+        );
+        let took = session.warm_up(&batches)?;
+        post(
+            gst::Structure::builder("sapiens-engine")
+                .field("state", "ready")
+                .field("model", &model)
+                .field("provider", session.provider().as_str())
+                .field("seconds", took.as_secs_f64())
+                .build(),
+        );
+        gst::info!(
+            self.cat(),
+            imp = self,
+            "{model} ready in {:.1} s",
+            took.as_secs_f64()
+        );
         Ok(())
     }
 

@@ -75,9 +75,13 @@ impl Settings {
         }
     }
 
-    /// Session options: properties over the config's `[runtime]` over defaults.
+    /// Session options: properties over the config's `[runtime]` over defaults, with the
+    /// element's batch size (TensorRT's profile and warm-up).
     pub fn runtime_options(&self, config: &Config) -> RuntimeOptions {
-        self.runtime.over(&config.runtime).resolve()
+        RuntimeOptions {
+            batch_size: self.batch_size as usize,
+            ..self.runtime.over(&config.runtime).resolve()
+        }
     }
 }
 
@@ -151,10 +155,15 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .default_value(DEFAULT_REQUESTS)
             .mutable_ready()
             .build(),
-        glib::ParamSpecBoolean::builder("fp16")
-            .nick("FP16")
-            .blurb("TensorRT: build fp16 engines")
-            .default_value(d.fp16)
+        glib::ParamSpecEnum::builder::<crate::runtime::engines::Precision>("precision")
+            .nick("TensorRT precision")
+            .blurb("TensorRT engines' precision: fp32 (the reference), fp16, bf16 (Sapiens2 is trained in bf16); inputs and outputs stay float32")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("trt-max-batch")
+            .nick("TensorRT profile's largest batch")
+            .blurb("Largest batch the TensorRT optimization profile covers (0 = batch-size); engines are built for batches 1..this, optimal at batch-size")
+            .maximum(64)
             .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("trt-cache-dir")
@@ -269,7 +278,10 @@ impl SapiensInference {
                 s.runtime.request_timeout_ms = value.get::<u32>().ok().map(u64::from)
             }
             "inflight-requests" => s.requests = value.get().unwrap_or(DEFAULT_REQUESTS),
-            "fp16" => s.runtime.fp16 = value.get().ok(),
+            "precision" => s.runtime.precision = value.get().ok(),
+            "trt-max-batch" => {
+                s.runtime.trt_max_batch = value.get::<u32>().ok().map(|m| m as usize)
+            }
             "trt-cache-dir" => s.runtime.trt_engine_cache_dir = path(value),
             "trt-workspace-mib" => {
                 s.runtime.trt_workspace_mib = value.get::<u32>().ok().map(|m| m as usize)
@@ -315,7 +327,8 @@ impl SapiensInference {
             "model-version" => s.runtime.model_version.to_value(),
             "request-timeout-ms" => (r.remote.request_timeout_ms as u32).to_value(),
             "inflight-requests" => s.requests.to_value(),
-            "fp16" => r.fp16.to_value(),
+            "precision" => r.precision.to_value(),
+            "trt-max-batch" => (r.trt_max_batch as u32).to_value(),
             "trt-cache-dir" => show(&s.runtime.trt_engine_cache_dir).to_value(),
             "trt-workspace-mib" => (r.trt_workspace_mib as u32).to_value(),
             "device-id" => r.device_id.to_value(),
