@@ -284,11 +284,15 @@ fn run_chain(
     ));
     let bus = pipe.bus().expect("a bus");
     if pipe.set_state(gst::State::Playing).is_err() {
-        let msg = bus.pop_filtered(&[gst::MessageType::Error]);
+        let why = bus
+            .pop_filtered(&[gst::MessageType::Error])
+            .and_then(|m| match m.view() {
+                gst::MessageView::Error(e) => Some(e.error().to_string()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "no error message".into());
         let _ = pipe.set_state(gst::State::Null);
-        return Err(Error::Invalid(format!(
-            "the element does not start: {msg:?}"
-        )));
+        return Err(Error::Invalid(format!("the element does not start: {why}")));
     }
     // One untimed frame loads everything lazily initialized on first use.
     let frame_ns = info.fps().denom() as u64 * 1_000_000_000 / info.fps().numer().max(1) as u64;
