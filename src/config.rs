@@ -692,4 +692,16 @@ keypoint_set = "coco-17"
             "{e}"
         );
     }
+
+    #[test]
+    fn the_documented_example_config_parses_with_every_runtime_key() {
+        let doc = include_str!("../configs/README.md");
+        let start = doc.find("```toml\n").expect("a toml block") + 8;
+        let end = start + doc[start..].find("```").expect("its end");
+        let cfg: Config = toml::from_str(&doc[start..end]).unwrap_or_else(|e| panic!("{e}"));
+        let r = cfg.runtime.resolve();
+        assert_eq!(r.precision, crate::runtime::engines::Precision::Fp32);
+        assert_eq!(r.remote.server, "grpc://127.0.0.1:8001");
+        assert_eq!(r.remote.request_timeout_ms, 10_000);
+    }
 }
