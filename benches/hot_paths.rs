@@ -207,6 +207,15 @@ fn seg_logits() -> Vec<f32> {
 fn seg(c: &mut Criterion) {
     let logits = seg_logits();
     let mut g = c.benchmark_group("seg_labels_28x512x384_to_1080p");
+    // The argmax computed in the model's graph (scripts/postprocess_graph.py seg): one plane of
+    // labels (int32 → f32 as read) instead of 28 planes of logits.
+    let map: Vec<f32> = seg::argmax_planes(&logits, 28, 512 * 384)
+        .into_iter()
+        .map(f32::from)
+        .collect();
+    g.bench_function("labels_from_graph", |b| {
+        b.iter(|| seg::labels_from_map(Planes::new(&map, [1, 512, 384]).unwrap(), 1920, 1080))
+    });
     for mode in [SegMode::Exact, SegMode::Fast] {
         g.bench_function(format!("{mode:?}"), |b| {
             b.iter(|| {

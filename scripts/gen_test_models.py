@@ -322,6 +322,8 @@ def generate(out):
     for name in ["pose_analytic_coco17", "sapiens_tiny_pose_goliath308"]:
         decoded_in_graph(os.path.join(out, name + ".onnx"), os.path.join(out, name + "_decoded.onnx"))
     analytic_seg(os.path.join(out, "seg_analytic.onnx"))
+    # Seg argmax in the graph: labels [N, 1, h, w] int32, not logits.
+    decoded_in_graph(os.path.join(out, "seg_analytic.onnx"), os.path.join(out, "seg_analytic_labels.onnx"), "seg")
     analytic_depth(os.path.join(out, "depth_analytic.onnx"))
     analytic_normal(os.path.join(out, "normal_analytic.onnx"))
     # Sapiens2 contracts: 29 classes at full resolution, pointmap with its scale.
@@ -331,16 +333,18 @@ def generate(out):
     for layout in ["yolov8", "yolox", "mmdeploy"]:
         analytic_detector(os.path.join(out, "detector_analytic_%s.onnx" % layout), layout)
     sapiens_model(os.path.join(out, "sapiens_tiny_seg.onnx"), "seg", 28)
+    decoded_in_graph(os.path.join(out, "sapiens_tiny_seg.onnx"), os.path.join(out, "sapiens_tiny_seg_labels.onnx"), "seg")
     sapiens_model(os.path.join(out, "sapiens_tiny_depth.onnx"), "depth", 1)
     sapiens_model(os.path.join(out, "sapiens_tiny_normal.onnx"), "normal", 3)
     for f in sorted(os.listdir(out)):
         print(f"{os.path.join(out, f)}: {os.path.getsize(os.path.join(out, f))} bytes")
 
 
-def decoded_in_graph(src, dst):
-    from postprocess_graph import append_pose_decode
+def decoded_in_graph(src, dst, head="pose"):
+    from postprocess_graph import append_pose_decode, append_seg_argmax
 
-    onnx.save(append_pose_decode(onnx.load(src)), dst)
+    append = append_pose_decode if head == "pose" else append_seg_argmax
+    onnx.save(append(onnx.load(src)), dst)
 
 
 def check(committed="tests/models"):

@@ -9,7 +9,13 @@ pose: heatmaps [N, K, H, W] -> keypoints [N, K, 228] float32, per keypoint
   arithmetic): 308 x 228 x 4 = 281 KB leave the model per person instead of 60.5 MB, and the
   argmax over 49,152 values per keypoint runs next to the model.
 
-    python scripts/postprocess_graph.py pose IN.onnx OUT.onnx
+seg: logits [N, C, h, w] -> labels [N, 1, h, w] int32, the first maximum over classes at the
+  model's resolution (np.argmax): 4 bytes a pixel leave the model instead of 4 x C (28x fewer for
+  Goliath's 28 classes). sapiensseg recognizes it by its [N, 1, h, w] output: `mode=fast`
+  (argmax at model resolution, nearest upsample) gives the same labels; `mode=exact` (argmax
+  of the upsampled logits) needs the logits and is refused with such a model.
+
+    python scripts/postprocess_graph.py pose|seg IN.onnx OUT.onnx
 
 Only onnx and numpy are needed (gen_test_models.py and both export scripts use it).
 """
@@ -88,12 +94,37 @@ def append_pose_decode(model, output_name="keypoints"):
     return model
 
 
+def append_seg_argmax(model, output_name="labels"):
+    """Replaces the model's logits output (its first, [N, C, h, w] with C, h, w fixed) by the
+    class labels. Returns the model."""
+    g = model.graph
+    logits = g.output[0]
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in logits.type.tensor_type.shape.dim]
+    if len(dims) != 4 or None in dims[1:]:
+        raise SystemExit(f"output '{logits.name}': expected logits [N, C, h, w] with C, h, w fixed, got {dims}")
+    batch = logits.type.tensor_type.shape.dim[0]
+    c, h, w = dims[1:]
+    b = Builder(g, "sapiens_argmax/")
+    idx = b.op("ArgMax", [logits.name], axis=1, keepdims=1)  # [N, 1, h, w], first maximum
+    b.op("Cast", [idx], output=output_name, to=TensorProto.INT32)
+    out = helper.make_tensor_value_info(output_name, TensorProto.INT32, [None, 1, h, w])
+    out.type.tensor_type.shape.dim[0].CopyFrom(batch)
+    g.output.remove(logits)
+    g.output.insert(0, out)
+    model.doc_string = (model.doc_string + " " if model.doc_string else "") + (
+        f"Seg argmax in the graph: '{output_name}' [N,1,{h},{w}] int32 = the first of the {c} classes' "
+        "maximum (scripts/postprocess_graph.py).")
+    onnx.checker.check_model(model)
+    return model
+
+
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] != "pose":
+    heads = {"pose": append_pose_decode, "seg": append_seg_argmax}
+    if len(sys.argv) != 4 or sys.argv[1] not in heads:
         sys.exit(__doc__)
     model = onnx.load(sys.argv[2])
-    onnx.save(append_pose_decode(model), sys.argv[3])
-    print(f"{sys.argv[3]}: pose decoding in the graph")
+    onnx.save(heads[sys.argv[1]](model), sys.argv[3])
+    print(f"{sys.argv[3]}: {sys.argv[1]} post-processing in the graph")
 
 
 if __name__ == "__main__":

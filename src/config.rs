@@ -569,20 +569,28 @@ impl Config {
     }
 
     /// The output items the head accepts, the config's own ([`Self::output_item`]) first; pose
-    /// also takes keypoints decoded in the model's graph (`[K, DECODED_LEN]`,
-    /// `scripts/postprocess_graph.py`).
+    /// also takes keypoints decoded in the model's graph (`[K, DECODED_LEN]`), seg class labels
+    /// computed there (`[1, h, w]`; `scripts/postprocess_graph.py`).
     pub fn output_forms(&self) -> Result<Vec<crate::runtime::contract::OutputForm>> {
         use crate::runtime::contract::OutputForm;
         let item = self.output_item()?;
         let mut forms = vec![OutputForm {
             what: self.head().output_what(),
             item: item.to_vec(),
+            integer: false,
         }];
-        if self.head() == Head::Pose {
-            forms.push(OutputForm {
+        match self.head() {
+            Head::Pose => forms.push(OutputForm {
                 what: "keypoints decoded in the graph",
                 item: vec![item[0], crate::heads::pose::DECODED_LEN as i64],
-            });
+                integer: false,
+            }),
+            Head::Seg => forms.push(OutputForm {
+                what: "class labels computed in the graph",
+                item: vec![1, item[1], item[2]],
+                integer: true,
+            }),
+            _ => {}
         }
         Ok(forms)
     }

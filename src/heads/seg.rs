@@ -28,6 +28,39 @@ pub fn argmax_planes(logits: &[f32], c: usize, n: usize) -> Vec<u8> {
     label
 }
 
+/// The class map at `out_w`×`out_h` from a model's own label map (one plane of class indices,
+/// argmax computed in its graph), upsampled as [`SegMode::Fast`] does. A value that is not a
+/// class index (negative, fractional, over 255) is an error naming it.
+pub fn labels_from_map(map: Planes<'_>, out_w: usize, out_h: usize) -> crate::Result<Vec<u8>> {
+    let low = map
+        .data
+        .iter()
+        .map(|&v| {
+            (v >= 0.0 && v <= 255.0 && v.fract() == 0.0)
+                .then_some(v as u8)
+                .ok_or_else(|| crate::Error::Output {
+                    name: "labels".into(),
+                    msg: format!("{v} is not a class index"),
+                })
+        })
+        .collect::<crate::Result<Vec<u8>>>()?;
+    Ok(nearest(&low, map.w, map.h, out_w, out_h))
+}
+
+/// `low` (w×h) at `out_w`×`out_h`, nearest (pixel centres).
+fn nearest(low: &[u8], w: usize, h: usize, out_w: usize, out_h: usize) -> Vec<u8> {
+    let xs: Vec<usize> = (0..out_w)
+        .map(|x| ((x * 2 + 1) * w / (2 * out_w)).min(w - 1))
+        .collect();
+    (0..out_h)
+        .flat_map(|y| {
+            let row = ((y * 2 + 1) * h / (2 * out_h)).min(h - 1) * w;
+            xs.iter().map(move |&x| row + x)
+        })
+        .map(|i| low[i])
+        .collect()
+}
+
 /// The class map at `out_w`×`out_h` from the logit planes.
 pub fn labels(logits: Planes<'_>, out_w: usize, out_h: usize, mode: SegMode) -> Vec<u8> {
     let Planes {
@@ -38,18 +71,7 @@ pub fn labels(logits: Planes<'_>, out_w: usize, out_h: usize, mode: SegMode) -> 
     } = logits;
     let low = argmax_planes(logits, c, w * h);
     match mode {
-        SegMode::Fast => {
-            let xs: Vec<usize> = (0..out_w)
-                .map(|x| ((x * 2 + 1) * w / (2 * out_w)).min(w - 1))
-                .collect();
-            (0..out_h)
-                .flat_map(|y| {
-                    let row = ((y * 2 + 1) * h / (2 * out_h)).min(h - 1) * w;
-                    xs.iter().map(move |&x| row + x)
-                })
-                .map(|i| low[i])
-                .collect()
-        }
+        SegMode::Fast => nearest(&low, w, h, out_w, out_h),
         SegMode::Exact => {
             let (tx, ty) = (taps(w, out_w), taps(h, out_h));
             let plane = w * h;
@@ -130,5 +152,31 @@ mod tests {
         ];
         let got = labels(Planes::new(&l, [2, 2, 2]).unwrap(), 4, 4, SegMode::Fast);
         assert_eq!(got, vec![0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0]);
+    }
+
+    #[test]
+    fn a_label_map_from_the_graph_upsamples_as_fast_mode_and_rejects_non_labels() {
+        // Logits whose argmax is known: class = (x + y) % 3 on a 4x2 grid.
+        let (w, h, c) = (4usize, 2usize, 3usize);
+        let mut logits = vec![0.0f32; c * w * h];
+        let mut map = vec![0.0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let k = (x + y) % c;
+                logits[k * w * h + y * w + x] = 1.0;
+                map[y * w + x] = k as f32;
+            }
+        }
+        let fast = labels(
+            Planes::new(&logits, [c, h, w]).unwrap(),
+            9,
+            5,
+            SegMode::Fast,
+        );
+        let graph = labels_from_map(Planes::new(&map, [1, h, w]).unwrap(), 9, 5).unwrap();
+        assert_eq!(graph, fast);
+        map[3] = 1.5;
+        let e = labels_from_map(Planes::new(&map, [1, h, w]).unwrap(), 9, 5).unwrap_err();
+        assert!(e.to_string().contains("1.5 is not a class index"), "{e}");
     }
 }

@@ -22,7 +22,8 @@ pub struct ExtraOutput<'a> {
 }
 
 /// Resolves the input/output names (config names, else the model's only input and first output)
-/// and checks their shapes: input `[batch, 3, height, width]` and output `[batch, ..output_item]`.
+/// and checks their shapes: input `[batch, 3, height, width]` and output `[batch, ..output_item]`
+/// (float32, or integers where `integer_output`: class labels).
 /// Dynamic model dimensions (-1) match anything; a mismatch names both sides.
 pub fn check(
     session: &ModelSession,
@@ -31,6 +32,7 @@ pub fn check(
     output_name: Option<&str>,
     input_item: [i64; 3],
     output_item: &[i64],
+    integer_output: bool,
     extras: &[ExtraOutput<'_>],
 ) -> Result<Contract> {
     let mismatch = |msg: String| Error::ModelMismatch {
@@ -98,20 +100,26 @@ pub fn check(
         extra.push((t, e.item));
     }
     let mains = [
-        (input, &input_item[..], "input"),
-        (output, output_item, "output"),
+        (input, &input_item[..], "input", false),
+        (output, output_item, "output", integer_output),
     ];
-    for (t, item, what) in mains
+    for (t, item, what, integer) in mains
         .into_iter()
-        .chain(extra.iter().map(|(t, item)| (*t, *item, "output")))
+        .chain(extra.iter().map(|(t, item)| (*t, *item, "output", false)))
     {
-        let fits = t.is_f32
+        let integer_ok = integer
+            && matches!(
+                t.dtype,
+                Some(super::triton::DataType::Int32 | super::triton::DataType::Int64)
+            );
+        let fits = (t.is_f32 || integer_ok)
             && t.shape.len() == item.len() + 1
             && t.shape[1..].iter().zip(item).all(|(m, c)| *m < 0 || m == c);
         if !fits {
             let want: Vec<String> = item.iter().map(|d| d.to_string()).collect();
             return Err(mismatch(format!(
-                "{what} {t} but the config expects float32 [batch,{}]",
+                "{what} {t} but the config expects {} [batch,{}]",
+                if integer { "int32/int64" } else { "float32" },
                 want.join(",")
             )));
         }
@@ -123,11 +131,13 @@ pub fn check(
     })
 }
 
-/// An output item a head accepts: what it is (for messages) and its shape without the batch.
+/// An output item a head accepts: what it is (for messages), its shape without the batch, and
+/// whether it holds integers (class labels) instead of float32.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputForm {
     pub what: &'static str,
     pub item: Vec<i64>,
+    pub integer: bool,
 }
 
 /// [`check`] against each of `forms` in turn (the config's own first); the contract and the
@@ -151,6 +161,7 @@ pub fn check_forms(
             output_name,
             input_item,
             &form.item,
+            form.integer,
             extras,
         ) {
             Ok(c) => return Ok((c, i)),

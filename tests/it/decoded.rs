@@ -140,3 +140,78 @@ fn the_flip_test_on_a_model_that_decodes_in_its_graph_is_refused_by_name() {
         "{e}"
     );
 }
+
+/// Seg results of the first `frames` frames of vtest through `seg`.
+fn seg_on_vtest(seg: &str, frames: usize) -> Vec<Vec<u8>> {
+    use sapiens_stream::meta::dense::SegResult;
+    init();
+    let line = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! {seg} ! \
+         appsink name=sink sync=false",
+        vtest().display()
+    );
+    let pipe = launch(&line);
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    let out = (0..frames)
+        .map(|_| {
+            let s = sink.pull_sample().expect("a frame");
+            SegResult::from_buffer(s.buffer().unwrap())
+                .unwrap()
+                .unwrap()
+                .labels()
+                .to_vec()
+        })
+        .collect();
+    pipe.set_state(gst::State::Null).unwrap();
+    out
+}
+
+/// A seg model whose graph ends in the argmax (`[N, 1, h, w]` int32 labels, 28× fewer bytes
+/// than the logits) gives `mode=fast`'s labels exactly; `mode=exact` needs the logits and is
+/// refused by name.
+#[test]
+fn seg_labels_computed_in_the_graph_equal_fast_mode_from_the_logits() {
+    for (cfg, labels_model) in [
+        ("seg-tiny.toml", "sapiens_tiny_seg_labels.onnx"),
+        ("seg-analytic.toml", "seg_analytic_labels.onnx"),
+    ] {
+        let cfg = config(cfg);
+        let plain = seg_on_vtest(
+            &format!("sapiensseg config=\"{}\" mode=fast", cfg.display()),
+            3,
+        );
+        let model = root().join("tests/models").join(labels_model);
+        let graph = seg_on_vtest(
+            &format!(
+                "sapiensseg config=\"{}\" model=\"{}\" mode=fast",
+                cfg.display(),
+                model.display()
+            ),
+            3,
+        );
+        assert_eq!(plain.len(), 3);
+        let classes: std::collections::BTreeSet<u8> = plain.iter().flatten().copied().collect();
+        assert!(
+            classes.len() > 1,
+            "{labels_model}: more than one class seen"
+        );
+        assert!(plain == graph, "{labels_model}: labels differ");
+
+        let el = gst::parse::bin_from_description(
+            &format!(
+                "sapiensseg config=\"{}\" model=\"{}\" mode=exact",
+                cfg.display(),
+                model.display()
+            ),
+            false,
+        )
+        .unwrap();
+        let e = start(el.upcast_ref()).unwrap_err();
+        let _ = el.set_state(gst::State::Null);
+        assert!(
+            e.contains("mode=exact") && e.contains("use mode=fast"),
+            "{e}"
+        );
+    }
+}

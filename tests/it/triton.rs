@@ -596,7 +596,8 @@ fn triton_repo_writes_configs_that_tritonserver_reads() {
         "name: \"heatmaps\"\n    data_type: TYPE_FP32\n    dims: [ 17, 256, 192 ]",
         "preferred_batch_size: [ 4, 8, 16 ]",
         "kind: KIND_GPU",
-        "key: \"precision_mode\" value: \"FP16\"",
+        // The config says no precision: fp32, the default.
+        "key: \"precision_mode\" value: \"FP32\"",
     ] {
         assert!(pose.contains(want), "{want} not in\n{pose}");
     }

@@ -33,6 +33,18 @@ pub trait DenseHead: Send + Sync + 'static {
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()>;
+    /// Whether the head can work from the model's output form (`form` as in
+    /// [`crate::elements::inference::ModelIo::form`]; only the model's own form, 0, by default).
+    /// An error names why.
+    fn accepts_form(&self, form: usize, _loaded: &LoadedModel) -> Result<()> {
+        match form {
+            0 => Ok(()),
+            f => Err(crate::error::Error::Invalid(format!(
+                "{}: no use for output form {f}",
+                Self::HEAD.element()
+            ))),
+        }
+    }
 }
 
 /// One frame's model output as a head reads it.
@@ -88,9 +100,11 @@ impl<H: DenseHead> DenseStages<H> {
     /// stages.
     pub fn new(loaded: &LoadedModel, head: H, sharing: InputSharing) -> Result<Self> {
         let cfg = &loaded.config;
+        let io = ModelIo::new(loaded, H::HEAD)?;
+        head.accepts_form(io.form, loaded)?;
         Ok(Self {
             head,
-            io: ModelIo::new(loaded, H::HEAD)?,
+            io,
             sharing,
             resize: cfg.input.resize,
             extra_items: cfg
@@ -159,8 +173,9 @@ impl<H: DenseHead> Stages for DenseStages<H> {
         buffer: &mut gst::BufferRef,
         info: &gst_video::VideoInfo,
     ) -> Result<()> {
-        let [c, h, w] = self.io.out_item;
-        let data = inferred.outputs[0].checked_item(0, &self.io.out_item)?;
+        // The model's own form ([C, h, w]) or one computed in its graph (seg labels: [1, h, w]).
+        let [c, h, w] = [0, 1, 2].map(|i| self.io.form_item[i]);
+        let data = inferred.outputs[0].checked_item(0, &self.io.form_item)?;
         let extras = inferred.outputs[1..]
             .iter()
             .zip(&self.extra_items)

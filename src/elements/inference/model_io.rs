@@ -21,8 +21,11 @@ pub struct ModelIo {
     /// The config says the weights are generated: results are noise.
     pub untrained: bool,
     /// Which of the config's output forms ([`crate::config::Config::output_forms`]) the model
-    /// has: 0 its own item, 1 pose keypoints decoded in the graph.
+    /// has: 0 its own item, 1 the head's output computed in the graph (pose keypoints, seg
+    /// labels).
     pub form: usize,
+    /// That form's item shape (what each output item holds).
+    pub form_item: Vec<usize>,
 }
 
 impl ModelIo {
@@ -45,15 +48,17 @@ impl ModelIo {
         }
         let (h, w) = (cfg.input.height, cfg.input.width);
         let out_item = cfg.output_item()?;
+        let forms = cfg.output_forms()?;
         let (contract, form) = contract::check_forms(
             &loaded.session,
             &cfg.source,
             cfg.model.input_name.as_deref(),
             cfg.model.output_name.as_deref(),
             [3, h as i64, w as i64],
-            &cfg.output_forms()?,
+            &forms,
             &cfg.extra_outputs(),
         )?;
+        let form_item = forms[form].item.iter().map(|d| *d as usize).collect();
         Ok(Self {
             runner: loaded.runner.clone(),
             contract,
@@ -66,6 +71,7 @@ impl ModelIo {
             out_item: out_item.map(|d| d as usize),
             untrained: cfg.model.weights == Weights::Untrained,
             form,
+            form_item,
         })
     }
 

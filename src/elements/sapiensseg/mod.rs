@@ -52,13 +52,31 @@ impl DenseHead for SegHead {
         info: DenseInfo,
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
-        let labels = seg::labels(
-            output.planes,
-            info.width as usize,
-            info.height as usize,
-            self.mode,
-        );
+        let (w, h) = (info.width as usize, info.height as usize);
+        let labels = if output.planes.c == 1 && self.classes.count() > 1 {
+            // Labels computed in the model's graph: the same as `fast` from logits.
+            seg::labels_from_map(output.planes, w, h)?
+        } else {
+            seg::labels(output.planes, w, h, self.mode)
+        };
         SegResult::new(info, self.mode, self.classes, labels).attach(buffer)
+    }
+
+    fn accepts_form(
+        &self,
+        form: usize,
+        loaded: &crate::elements::inference::LoadedModel,
+    ) -> Result<()> {
+        match (form, self.mode) {
+            (0, _) | (1, SegMode::Fast) => Ok(()),
+            _ => Err(crate::error::Error::Config {
+                path: loaded.config.source.clone(),
+                msg: format!(
+                    "mode=exact takes the argmax of the upsampled logits, but {} gives class labels (argmax in its graph): use mode=fast (the same labels as from its logits), or a model with logits",
+                    loaded.session.path().display()
+                ),
+            }),
+        }
     }
 }
 
