@@ -36,7 +36,7 @@ pub fn labels_from_map(map: Planes<'_>, out_w: usize, out_h: usize) -> crate::Re
         .data
         .iter()
         .map(|&v| {
-            (v >= 0.0 && v <= 255.0 && v.fract() == 0.0)
+            ((0.0..=255.0).contains(&v) && v.fract() == 0.0)
                 .then_some(v as u8)
                 .ok_or_else(|| crate::Error::Output {
                     name: "labels".into(),

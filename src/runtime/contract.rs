@@ -22,8 +22,8 @@ pub struct ExtraOutput<'a> {
 }
 
 /// Resolves the input/output names (config names, else the model's only input and first output)
-/// and checks their shapes: input `[batch, 3, height, width]` and output `[batch, ..output_item]`
-/// (float32, or integers where `integer_output`: class labels).
+/// and checks their shapes: input `[batch, 3, height, width]` and output `[batch, ..form.item]`
+/// (float32, or integers for a form that holds class labels).
 /// Dynamic model dimensions (-1) match anything; a mismatch names both sides.
 pub fn check(
     session: &ModelSession,
@@ -31,10 +31,10 @@ pub fn check(
     input_name: Option<&str>,
     output_name: Option<&str>,
     input_item: [i64; 3],
-    output_item: &[i64],
-    integer_output: bool,
+    form: &OutputForm,
     extras: &[ExtraOutput<'_>],
 ) -> Result<Contract> {
+    let (output_item, integer_output) = (&form.item[..], form.integer);
     let mismatch = |msg: String| Error::ModelMismatch {
         model: session.path().to_owned(),
         config: config.to_owned(),
@@ -160,8 +160,7 @@ pub fn check_forms(
             input_name,
             output_name,
             input_item,
-            &form.item,
-            form.integer,
+            form,
             extras,
         ) {
             Ok(c) => return Ok((c, i)),
