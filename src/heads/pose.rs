@@ -184,12 +184,18 @@ impl PoseDecoder {
         blurred: impl Fn(isize, isize) -> f64,
     ) -> (f64, f64) {
         let (w, hh) = (self.hm_w as isize, self.hm_h as isize);
+        // The blur at each position of the window on the map, computed once: its maximum, and
+        // the 3x3 the Newton step reads (clamped to the map, so inside the window).
+        const SIDE: usize = (2 * MAX_RADIUS + 1) as usize;
+        let mut window = [[0.0f64; SIDE]; SIDE];
         let mut blur_max = f64::MIN;
         for j in -MAX_RADIUS..=MAX_RADIUS {
             for i in -MAX_RADIUS..=MAX_RADIUS {
                 let (x, y) = (px + i, py + j);
                 if x >= 0 && x < w && y >= 0 && y < hh {
-                    blur_max = blur_max.max(blurred(x, y));
+                    let b = blurred(x, y);
+                    window[(j + MAX_RADIUS) as usize][(i + MAX_RADIUS) as usize] = b;
+                    blur_max = blur_max.max(b);
                 }
             }
         }
@@ -200,7 +206,8 @@ impl PoseDecoder {
         // Log of the rescaled, clipped blur; edge padding = clamp the sample position.
         let l = |i: isize, j: isize| {
             let (x, y) = ((px + i).clamp(0, w - 1), (py + j).clamp(0, hh - 1));
-            (blurred(x, y) * gain).clamp(1e-3, 50.0).ln()
+            let b = window[(y - py + MAX_RADIUS) as usize][(x - px + MAX_RADIUS) as usize];
+            (b * gain).clamp(1e-3, 50.0).ln()
         };
         let c = l(0, 0);
         let (xp, xm, yp, ym) = (l(1, 0), l(-1, 0), l(0, 1), l(0, -1));
