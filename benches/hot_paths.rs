@@ -64,6 +64,46 @@ fn preprocess(c: &mut Criterion) {
             });
         }
     }
+    // The same crop computed by the graph form (scripts/preprocess_graph.py, ONNX Runtime on the
+    // CPU, one thread): BGRx bytes and the map in, the normalized tensor out.
+    {
+        use ort::value::TensorRef;
+        let (w, h) = (768u32, 576u32);
+        let data = frame(w, h);
+        let view = FrameView {
+            layout: PixelLayout::BGRX,
+            width: w,
+            height: h,
+            planes: vec![(&data, w as usize * 4)],
+            matrix: YuvMatrix::BT709,
+        };
+        let map = Crop::from_box(&BBox::frame(w, h), 1.25, 0.75).udp_warp(NORM.width, NORM.height);
+        g.bench_function("768x576_bgrx_pose_crop_cpu", |b| {
+            b.iter(|| sample_normalize(&view, &Sampling::Warp(map), &NORM, &mut out).unwrap())
+        });
+        let env = sapiens_stream::runtime::environment().unwrap();
+        let mut session = ort::session::Session::builder(&env)
+            .unwrap()
+            .with_intra_threads(1)
+            .unwrap()
+            .commit_from_file(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/models/pose_warp_bgrx.onnx"
+            ))
+            .unwrap();
+        let affine: Vec<f64> = map.0.iter().flatten().copied().collect();
+        g.bench_function("768x576_bgrx_pose_crop_in_graph", |b| {
+            b.iter(|| {
+                let frame =
+                    TensorRef::from_array_view(([h as usize, w as usize, 4], &data[..])).unwrap();
+                let aff = TensorRef::from_array_view(([1usize, 2, 3], &affine[..])).unwrap();
+                session
+                    .run(ort::inputs!["frame" => frame, "affine" => aff])
+                    .unwrap()
+                    .len()
+            })
+        });
+    }
     // 1080p I420: planes resampled separately, converted per output pixel.
     let (w, h) = (1920u32, 1080u32);
     let (y, uv) = (frame(w, h / 4), frame(w / 2, h / 4)); // w*h and w*h/2 bytes

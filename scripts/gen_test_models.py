@@ -322,6 +322,11 @@ def generate(out):
     for name in ["pose_analytic_coco17", "sapiens_tiny_pose_goliath308"]:
         decoded_in_graph(os.path.join(out, name + ".onnx"), os.path.join(out, name + "_decoded.onnx"))
     analytic_seg(os.path.join(out, "seg_analytic.onnx"))
+    # Pose crop pre-processing as a graph (scripts/preprocess_graph.py): BGRx frame bytes and
+    # the crop maps in, the normalized 1024x768 input out.
+    from preprocess_graph import pose_warp
+
+    onnx.save(pose_warp(), os.path.join(out, "pose_warp_bgrx.onnx"))
     # Seg argmax in the graph: labels [N, 1, h, w] int32, not logits.
     decoded_in_graph(os.path.join(out, "seg_analytic.onnx"), os.path.join(out, "seg_analytic_labels.onnx"), "seg")
     analytic_depth(os.path.join(out, "depth_analytic.onnx"))

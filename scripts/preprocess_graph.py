@@ -1,0 +1,143 @@
+"""Pre-processing as an ONNX graph, so the host uploads frame bytes instead of a float tensor per
+crop (a 1024x768 float32 crop is 9.4 MB; the BGRx frame it comes from 1.8 MB at 768x576).
+
+pose_warp: inputs `frame` uint8 [H, W, C] (packed pixels, C = 3 or 4) and `affine` float64
+  [N, 2, 3] (frame px -> crop px per person, the map the Rust side builds: Crop::udp_warp);
+  output `input` float32 [N, 3, out_h, out_w], normalized, RGB planes. It is OpenCV's
+  `warpAffine(INTER_LINEAR, BORDER_CONSTANT 0)` on 8-bit pixels to the integer, as the CPU path
+  (and the official code) runs it: the map inverted in float64, source positions in OpenCV's
+  fixed point (1/1024, rounded half to even, then 1/32 px), bilinear weights in 1/32768 and the
+  sum rounded to an 8-bit value; then RGB order and (v - mean) / std.
+
+    python scripts/preprocess_graph.py pose-warp OUT.onnx [--bgrx] [--height 1024 --width 768]
+    python scripts/preprocess_graph.py prepend PREFIX.onnx MODEL.onnx OUT.onnx
+
+`prepend` feeds the prefix's `input` into the model's first input: the result takes frames and
+maps. Only onnx and numpy are needed.
+"""
+import argparse
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+MEAN = [123.5, 116.5, 103.5]
+STD = [58.5, 57.0, 57.5]
+OPSET = 17
+
+
+def pose_warp(out_h=1024, out_w=768, rgb=(2, 1, 0), mean=MEAN, std=STD, channels=4):
+    nodes, inits = [], []
+    n = [0]
+
+    def const(v, dtype):
+        n[0] += 1
+        name = f"c{n[0]}"
+        inits.append(numpy_helper.from_array(np.asarray(v, dtype), name))
+        return name
+
+    def op(t, ins, **kw):
+        n[0] += 1
+        out = f"t{n[0]}"
+        nodes.append(helper.make_node(t, ins, [out], **kw))
+        return out
+
+    f64 = lambda v: const(v, np.float64)
+    i64 = lambda v: const(v, np.int64)
+    # The map's inverse (crop -> frame), as warpAffine computes it when not given WARP_INVERSE_MAP.
+    m = [op("Gather", [op("Reshape", ["affine", i64([-1, 6])]), i64([k])], axis=1) for k in range(6)]  # [N,1]
+    d = op("Sub", [op("Mul", [m[0], m[4]]), op("Mul", [m[1], m[3]])])
+    d = op("Div", [f64(1.0), d])
+    a11, a22 = op("Mul", [m[4], d]), op("Mul", [m[0], d])
+    a12, a21 = op("Mul", [m[1], op("Neg", [d])]), op("Mul", [m[3], op("Neg", [d])])
+    b1 = op("Sub", [op("Mul", [op("Neg", [a11]), m[2]]), op("Mul", [a12, m[5]])])
+    b2 = op("Sub", [op("Mul", [op("Neg", [a21]), m[2]]), op("Mul", [a22, m[5]])])
+    # Fixed-point source positions: X = (round((a12*y + b1)*1024) + 16 + round(a11*x*1024)) >> 5.
+    un = lambda v: op("Unsqueeze", [v, i64([2])])  # [N,1] -> [N,1,1]
+    xs = f64(np.arange(out_w, dtype=np.float64).reshape(1, 1, out_w))
+    ys = f64(np.arange(out_h, dtype=np.float64).reshape(1, out_h, 1))
+    scale = f64(1024.0)
+    adelta = op("Round", [op("Mul", [op("Mul", [un(a11), xs]), scale])])
+    bdelta = op("Round", [op("Mul", [op("Mul", [un(a21), xs]), scale])])
+    x0 = op("Add", [op("Round", [op("Mul", [op("Add", [op("Mul", [un(a12), ys]), un(b1)]), scale])]), f64(16.0)])
+    y0 = op("Add", [op("Round", [op("Mul", [op("Add", [op("Mul", [un(a22), ys]), un(b2)]), scale])]), f64(16.0)])
+    fixed_x = op("Floor", [op("Div", [op("Add", [x0, adelta]), f64(32.0)])])  # [N,H,W], 1/32 px
+    fixed_y = op("Floor", [op("Div", [op("Add", [y0, bdelta]), f64(32.0)])])
+    sx = op("Floor", [op("Div", [fixed_x, f64(32.0)])])
+    sy = op("Floor", [op("Div", [fixed_y, f64(32.0)])])
+    fx = op("Sub", [fixed_x, op("Mul", [sx, f64(32.0)])])
+    fy = op("Sub", [fixed_y, op("Mul", [sy, f64(32.0)])])
+    gx, gy = op("Sub", [f64(32.0), fx]), op("Sub", [f64(32.0), fy])
+    weights = [op("Mul", [op("Mul", [wx, wy]), f64(32.0)]) for wy, wx in [(gy, gx), (gy, fx), (fy, gx), (fy, fx)]]
+    # The frame as float64 [H*W, C]; each neighbour gathered, 0 outside the frame.
+    shape = op("Shape", ["frame"])
+    h = op("Cast", [op("Gather", [shape, i64([0])])], to=TensorProto.DOUBLE)  # [1]
+    w = op("Cast", [op("Gather", [shape, i64([1])])], to=TensorProto.DOUBLE)
+    flat = op("Cast", [op("Reshape", ["frame", i64([-1, channels])])], to=TensorProto.DOUBLE)
+    acc = None
+    for (dy, dx), wgt in zip([(0, 0), (0, 1), (1, 0), (1, 1)], weights):
+        yy = op("Add", [sy, f64(float(dy))]) if dy else sy
+        xx = op("Add", [sx, f64(float(dx))]) if dx else sx
+        inside = op("And", [
+            op("And", [op("GreaterOrEqual", [yy, f64(0.0)]), op("Less", [yy, h])]),
+            op("And", [op("GreaterOrEqual", [xx, f64(0.0)]), op("Less", [xx, w])]),
+        ])
+        yc = op("Min", [op("Max", [yy, f64(0.0)]), op("Sub", [h, f64(1.0)])])
+        xc = op("Min", [op("Max", [xx, f64(0.0)]), op("Sub", [w, f64(1.0)])])
+        index = op("Cast", [op("Add", [op("Mul", [yc, w]), xc])], to=TensorProto.INT64)
+        px = op("Gather", [flat, index], axis=0)  # [N,H,W,C]
+        term = op("Mul", [px, op("Unsqueeze", [op("Mul", [wgt, op("Cast", [inside], to=TensorProto.DOUBLE)]), i64([3])])])
+        acc = term if acc is None else op("Add", [acc, term])
+    v = op("Floor", [op("Div", [op("Add", [acc, f64(16384.0)]), f64(32768.0)])])  # the 8-bit value
+    v = op("Gather", [v, i64(list(rgb))], axis=3)  # RGB
+    v = op("Cast", [v], to=TensorProto.FLOAT)
+    v = op("Div", [op("Sub", [v, const(np.array(mean, np.float32), np.float32)]), const(np.array(std, np.float32), np.float32)])
+    nodes.append(helper.make_node("Transpose", [v], ["input"], perm=[0, 3, 1, 2]))
+    graph = helper.make_graph(
+        nodes, "sapiens_pose_warp",
+        [helper.make_tensor_value_info("frame", TensorProto.UINT8, ["height", "width", channels]),
+         helper.make_tensor_value_info("affine", TensorProto.DOUBLE, ["persons", 2, 3])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["persons", 3, out_h, out_w])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="sapiens-stream preprocess_graph.py")
+    model.ir_version = 8
+    model.doc_string = (f"Pose crop pre-processing in the graph: frame uint8 [H,W,{channels}] + affine [N,2,3] -> "
+                        f"input [N,3,{out_h},{out_w}] (OpenCV warpAffine INTER_LINEAR fixed point, RGB {list(rgb)}, "
+                        f"mean {list(mean)}, std {list(std)}).")
+    onnx.checker.check_model(model)
+    return model
+
+
+def prepend(prefix, model):
+    """`model` fed by `prefix`'s `input`."""
+    from onnx import compose
+
+    target = model.graph.input[0].name
+    prefix = compose.add_prefix(prefix, "pre/")
+    return compose.merge_models(prefix, model, io_map=[("pre/input", target)])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    w = sub.add_parser("pose-warp")
+    w.add_argument("out")
+    w.add_argument("--rgb", action="store_true", help="frames are RGB (default BGRx)")
+    w.add_argument("--height", type=int, default=1024)
+    w.add_argument("--width", type=int, default=768)
+    p = sub.add_parser("prepend")
+    p.add_argument("prefix")
+    p.add_argument("model")
+    p.add_argument("out")
+    a = ap.parse_args()
+    if a.cmd == "pose-warp":
+        rgb, ch = ((0, 1, 2), 3) if a.rgb else ((2, 1, 0), 4)
+        onnx.save(pose_warp(a.height, a.width, rgb, channels=ch), a.out)
+    else:
+        onnx.save(prepend(onnx.load(a.prefix), onnx.load(a.model)), a.out)
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
