@@ -27,6 +27,17 @@ fn frame(w: u32, h: u32) -> Vec<u8> {
     (0..(w * h * 4)).map(|i| (i * 7 % 251) as u8).collect()
 }
 
+/// A packed BGRx frame of `w`×`h` over `data`.
+fn bgrx_view(data: &[u8], w: u32, h: u32) -> FrameView<'_> {
+    FrameView {
+        layout: PixelLayout::BGRX,
+        width: w,
+        height: h,
+        planes: vec![(data, w as usize * 4)],
+        matrix: YuvMatrix::BT709,
+    }
+}
+
 /// Each way a `w`×`h` frame reaches the input: pose crop (UDP warp), dense stretch with
 /// `resize` (what runs), and the same stretch as a `warpAffine` (what it replaced).
 fn samplings(w: u32, h: u32) -> [(&'static str, Sampling); 3] {
@@ -51,13 +62,7 @@ fn preprocess(c: &mut Criterion) {
     let mut out = vec![0.0f32; NORM.item_len()];
     for (name, w, h) in [("720p_bgrx", 1280, 720), ("1080p_bgrx", 1920, 1080)] {
         let data = frame(w, h);
-        let view = FrameView {
-            layout: PixelLayout::BGRX,
-            width: w,
-            height: h,
-            planes: vec![(&data, w as usize * 4)],
-            matrix: YuvMatrix::BT709,
-        };
+        let view = bgrx_view(&data, w, h);
         for (how, sampling) in samplings(w, h) {
             g.bench_function(format!("{name}_{how}"), |b| {
                 b.iter(|| sample_normalize(&view, &sampling, &NORM, &mut out).unwrap())
@@ -70,13 +75,7 @@ fn preprocess(c: &mut Criterion) {
         use ort::value::TensorRef;
         let (w, h) = (768u32, 576u32);
         let data = frame(w, h);
-        let view = FrameView {
-            layout: PixelLayout::BGRX,
-            width: w,
-            height: h,
-            planes: vec![(&data, w as usize * 4)],
-            matrix: YuvMatrix::BT709,
-        };
+        let view = bgrx_view(&data, w, h);
         let map = Crop::from_box(&BBox::frame(w, h), 1.25, 0.75).udp_warp(NORM.width, NORM.height);
         g.bench_function("768x576_bgrx_pose_crop_cpu", |b| {
             b.iter(|| sample_normalize(&view, &Sampling::Warp(map), &NORM, &mut out).unwrap())

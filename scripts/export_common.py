@@ -134,3 +134,25 @@ def decoded_copy(output, output_decoded, x, heatmaps):
           f"{patch_diff:.3g}; {report['bytes_per_person']} bytes a person instead of "
           f"{report['heatmap_bytes_per_person']}")
     return report
+
+
+def add_decode_flag(parser):
+    """The export scripts' `--decode-in-graph` flag."""
+    parser.add_argument("--decode-in-graph", action="store_true",
+                        help="pose: also write OUTPUT-decoded.onnx, decoding next to the model "
+                             "(scripts/postprocess_graph.py: 228 floats a keypoint leave it, not heatmaps)")
+
+
+def write_decoded(args, x, heatmaps):
+    """With `--decode-in-graph`, the decoded copy of the pose export `args.output` beside it
+    (see `decoded_copy`); its figures, or None without the flag."""
+    import sys
+
+    if not args.decode_in_graph:
+        return None
+    if args.task != "pose":
+        sys.exit("--decode-in-graph is for pose models")
+    out_dec = os.path.splitext(args.output)[0] + "-decoded.onnx"
+    report = decoded_copy(args.output, out_dec, x, heatmaps)
+    print(f"wrote {out_dec} (sapienspose recognizes its [N,K,228] output)")
+    return report

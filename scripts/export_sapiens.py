@@ -30,6 +30,8 @@ import os
 import sys
 import time
 
+from export_common import add_decode_flag
+
 OUTPUT_NAMES = {"pose": "heatmaps", "seg": "logits", "depth": "depth", "normal": "normal"}
 
 
@@ -43,19 +45,17 @@ def main():
     ap.add_argument("--height", type=int, default=1024)
     ap.add_argument("--width", type=int, default=768)
     ap.add_argument("--fp16", action="store_true", help="also write OUTPUT-fp16.onnx")
-    ap.add_argument("--decode-in-graph", action="store_true",
-                    help="pose: also write OUTPUT-decoded.onnx, decoding next to the model "
-                         "(scripts/postprocess_graph.py: 228 floats a keypoint leave it, not heatmaps)")
     ap.add_argument("--tolerance", type=float, default=1e-3,
                     help="largest max-abs difference ONNX Runtime vs TorchScript, relative to the output's max abs")
     ap.add_argument("--report", help="write the figures as JSON here")
+    add_decode_flag(ap)
     args = ap.parse_args()
 
     try:
         import torch
     except ImportError:
         sys.exit("torch is needed: pip install -r scripts/requirements-export.txt")
-    from export_common import compare, decoded_copy, fp16_copy, run_onnx, save_with_data
+    from export_common import compare, fp16_copy, run_onnx, save_with_data, write_decoded
 
     model = torch.jit.load(args.checkpoint, map_location="cpu").eval()
     params = sum(p.numel() for p in model.parameters())
@@ -83,12 +83,9 @@ def main():
         out16 = os.path.splitext(args.output)[0] + "-fp16.onnx"
         report["fp16"] = fp16_copy(args.output, out16, [out_name], x.numpy(), got)[out_name]
         print(f"wrote {out16} (fp16 weights and compute, float32 input and output)")
-    if args.decode_in_graph:
-        if args.task != "pose":
-            sys.exit("--decode-in-graph is for pose models")
-        out_dec = os.path.splitext(args.output)[0] + "-decoded.onnx"
-        report["decoded"] = decoded_copy(args.output, out_dec, x.numpy(), got[0])
-        print(f"wrote {out_dec} (sapienspose recognizes its [N,K,228] output)")
+    decoded = write_decoded(args, x.numpy(), got[0])
+    if decoded:
+        report["decoded"] = decoded
     if args.report:
         with open(args.report, "w") as f:
             json.dump(report, f, indent=1)

@@ -37,6 +37,8 @@ import os
 import sys
 import time
 
+from export_common import add_decode_flag
+
 # Backbone per size (SAPIENS2.md 1.1): width, layers, heads, SwiGLU hidden.
 SIZES = {
     "0.4b": (1024, 24, 16, 4096),
@@ -230,16 +232,14 @@ def main():
     ap.add_argument("--rope-check", action="store_true", help="measure the fp32 vs upstream bf16 RoPE deviation")
     ap.add_argument("--report", help="write the figures as JSON here")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--decode-in-graph", action="store_true",
-                    help="pose: also write OUTPUT-decoded.onnx, decoding next to the model "
-                         "(scripts/postprocess_graph.py: 228 floats a keypoint leave it, not heatmaps)")
+    add_decode_flag(ap)
     args = ap.parse_args()
 
     try:
         import torch
     except ImportError:
         sys.exit("torch is needed: pip install -r scripts/requirements-export.txt")
-    from export_common import compare, decoded_copy, run_onnx, save_with_data
+    from export_common import compare, run_onnx, save_with_data, write_decoded
 
     torch.manual_seed(args.seed)
     t0 = time.time()
@@ -288,12 +288,9 @@ def main():
             rel = diff / max(float(r.abs().max()), 1e-12)
             report["rope_bf16_vs_fp32"][n] = {"max_abs_diff": diff, "relative": rel}
             print(f"{n}: fp32 RoPE vs upstream bf16 RoPE: max diff {diff:.3g} ({rel:.3g} of max |out|)")
-    if args.decode_in_graph:
-        if args.task != "pose":
-            sys.exit("--decode-in-graph is for pose models")
-        out_dec = os.path.splitext(args.output)[0] + "-decoded.onnx"
-        report["decoded"] = decoded_copy(args.output, out_dec, x.numpy(), got[0])
-        print(f"wrote {out_dec} (sapienspose recognizes its [N,K,228] output)")
+    decoded = write_decoded(args, x.numpy(), got[0])
+    if decoded:
+        report["decoded"] = decoded
     print(f"{args.output}: {params / 1e9:.3f} B parameters, built {built_s:.0f} s, exported {export_s:.0f} s, "
           f"ONNX Runtime CPU {ort_s:.1f} s for one image")
     if args.report:

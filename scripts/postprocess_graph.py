@@ -49,16 +49,21 @@ class Builder:
         return out
 
 
+def first_output_nchw(output, expected):
+    """The batch dimension and the three fixed dimensions of a 4-D output; exits naming the
+    output and what was `expected` otherwise."""
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in output.type.tensor_type.shape.dim]
+    if len(dims) != 4 or None in dims[1:]:
+        raise SystemExit(f"output '{output.name}': expected {expected}, got {dims}")
+    return output.type.tensor_type.shape.dim[0], dims[1:]
+
+
 def append_pose_decode(model, output_name="keypoints"):
     """Replaces the model's heatmap output (its first, [N, K, H, W] with K, H, W fixed) by the
     decoded form. Returns the model."""
     g = model.graph
     hm = g.output[0]
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in hm.type.tensor_type.shape.dim]
-    if len(dims) != 4 or None in dims[1:]:
-        raise SystemExit(f"output '{hm.name}': expected heatmaps [N, K, H, W] with K, H, W fixed, got {dims}")
-    batch = hm.type.tensor_type.shape.dim[0]
-    k, h, w = dims[1:]
+    batch, (k, h, w) = first_output_nchw(hm, "heatmaps [N, K, H, W] with K, H, W fixed")
     b = Builder(g, "sapiens_decode/")
     i64 = lambda v: b.const(np.array(v, np.int64))
     flat = b.op("Reshape", [hm.name, i64([0, k, h * w])])
@@ -99,11 +104,7 @@ def append_seg_argmax(model, output_name="labels"):
     class labels. Returns the model."""
     g = model.graph
     logits = g.output[0]
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in logits.type.tensor_type.shape.dim]
-    if len(dims) != 4 or None in dims[1:]:
-        raise SystemExit(f"output '{logits.name}': expected logits [N, C, h, w] with C, h, w fixed, got {dims}")
-    batch = logits.type.tensor_type.shape.dim[0]
-    c, h, w = dims[1:]
+    batch, (c, h, w) = first_output_nchw(logits, "logits [N, C, h, w] with C, h, w fixed")
     b = Builder(g, "sapiens_argmax/")
     idx = b.op("ArgMax", [logits.name], axis=1, keepdims=1)  # [N, 1, h, w], first maximum
     b.op("Cast", [idx], output=output_name, to=TensorProto.INT32)

@@ -514,6 +514,12 @@ fn triton_table(
     Ok(rows)
 }
 
+/// Writes `json` (pretty) to `path`; the error names the file.
+fn write_json(path: &std::path::Path, json: &serde_json::Value) -> Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(json).unwrap_or_default())
+        .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))
+}
+
 pub fn bench(args: &BenchArgs) -> Result<()> {
     gst::init().map_err(|e| Error::Invalid(format!("GStreamer: {e}")))?;
     crate::elements::register_static().map_err(|e| Error::Invalid(e.to_string()))?;
@@ -536,11 +542,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         if let Some(path) = &args.json {
             let json =
                 serde_json::json!({"config": args.config, "frames": args.frames, "rows": rows});
-            std::fs::write(
-                path,
-                serde_json::to_string_pretty(&json).unwrap_or_default(),
-            )
-            .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
+            write_json(path, &json)?;
         }
         return Ok(());
     }
@@ -549,11 +551,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         if let Some(path) = &args.json {
             let json = serde_json::json!({"config": args.config, "server": server,
                 "frames": args.frames, "intra_op_threads": args.intra_op_threads, "rows": rows});
-            std::fs::write(
-                path,
-                serde_json::to_string_pretty(&json).unwrap_or_default(),
-            )
-            .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
+            write_json(path, &json)?;
         }
         return Ok(());
     }
@@ -614,11 +612,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             "rows": [&bare, &seq, &pipe],
             "ratios": {"sequential_over_bare": seq.fps / bare.fps, "pipelined_over_bare": pipe.fps / bare.fps, "pipelined_over_sequential": pipe.fps / seq.fps},
         });
-        std::fs::write(
-            path,
-            serde_json::to_string_pretty(&json).unwrap_or_default(),
-        )
-        .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
+        write_json(path, &json)?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::runtime::engines::{self, Precision};
 use crate::runtime::{ModelSession, ProviderChoice};
 
@@ -33,18 +33,9 @@ pub struct BuildEnginesArgs {
 
 pub fn build_engines(args: &BuildEnginesArgs) -> Result<()> {
     for c in &args.configs {
-        let path = crate::datadir::resolve_config(c).map_err(|tried| {
-            Error::Invalid(format!(
-                "config {} not found (looked in {})",
-                c.display(),
-                tried
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
-        let config = Config::load(&path)?;
+        // Found as given or by name in the data folders (the error lists where it looked).
+        let config = Config::load(c)?;
+        let path = config.source.clone();
         let mut opts = config.runtime_options();
         opts.provider = ProviderChoice::Tensorrt;
         opts.device_id = args.device_id;

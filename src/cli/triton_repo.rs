@@ -83,18 +83,9 @@ pub fn triton_repo(args: &TritonRepoArgs) -> Result<()> {
         .map_err(|e| Error::Invalid(format!("--out {}: {e}", args.out.display())))?;
     let mut names = HashSet::new();
     for c in &args.configs {
-        let path = crate::datadir::resolve_config(c).map_err(|tried| {
-            Error::Invalid(format!(
-                "config {} not found (looked in {})",
-                c.display(),
-                tried
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
-        let config = Config::load(&path)?;
+        // Found as given or by name in the data folders (the error lists where it looked).
+        let config = Config::load(c)?;
+        let path = config.source.clone();
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

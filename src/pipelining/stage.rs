@@ -299,17 +299,13 @@ pub(super) fn infer<S: Stages>(
     next: &Sender<Msg<S::Inferred>>,
 ) {
     let requests = window.admission.requests.max(1);
+    let inline = Inline {
+        stages,
+        window,
+        next,
+    };
     if requests == 1 {
-        return infer_loop(
-            stages,
-            window,
-            rx,
-            &Inline {
-                stages,
-                window,
-                next,
-            },
-        );
+        return infer_loop(stages, window, rx, &inline);
     }
     let id = window.log().id().to_owned();
     std::thread::scope(|scope| {
@@ -350,16 +346,7 @@ pub(super) fn infer<S: Stages>(
         } else {
             // No threads to hand batches to: run them here, one at a time.
             drop(order);
-            infer_loop(
-                stages,
-                window,
-                rx,
-                &Inline {
-                    stages,
-                    window,
-                    next,
-                },
-            );
+            infer_loop(stages, window, rx, &inline);
         }
         // Leaving the scope closes the channels and joins the threads.
         drop(jobs);

@@ -7,28 +7,32 @@ use sapiens_stream::meta::pose::PoseResult;
 
 use crate::common::*;
 
-/// Pose results of the first `frames` frames of vtest through HOG → tracker → `pose` (taken at
+/// What `read` takes from each of the first `frames` frames of vtest after `chain` (taken at
 /// the sink, then the pipeline stops: `identity eos-after` lets later frames through on 1.22).
-fn poses_on_vtest(pose: &str, frames: usize) -> Vec<PoseResult> {
+fn on_vtest<T>(chain: &str, frames: usize, read: impl Fn(&gst::BufferRef) -> T) -> Vec<T> {
     init();
     let line = format!(
         "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! \
-         sapiensdetect backend=hog ! sapienstrack ! {pose} ! appsink name=sink sync=false",
+         {chain} ! appsink name=sink sync=false",
         vtest().display()
     );
     let pipe = launch(&line);
     let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
     pipe.set_state(gst::State::Playing).unwrap();
     let out = (0..frames)
-        .map(|_| {
-            let s = sink.pull_sample().expect("a frame");
-            PoseResult::from_buffer(s.buffer().unwrap())
-                .unwrap()
-                .unwrap()
-        })
+        .map(|_| read(sink.pull_sample().expect("a frame").buffer().unwrap()))
         .collect();
     pipe.set_state(gst::State::Null).unwrap();
     out
+}
+
+/// Pose results of the first `frames` frames of vtest through HOG → tracker → `pose`.
+fn poses_on_vtest(pose: &str, frames: usize) -> Vec<PoseResult> {
+    on_vtest(
+        &format!("sapiensdetect backend=hog ! sapienstrack ! {pose}"),
+        frames,
+        |b| PoseResult::from_buffer(b).unwrap().unwrap(),
+    )
 }
 
 /// Largest keypoint distance (px) and score difference between two runs' persons, and how many
@@ -141,30 +145,16 @@ fn the_flip_test_on_a_model_that_decodes_in_its_graph_is_refused_by_name() {
     );
 }
 
-/// Seg results of the first `frames` frames of vtest through `seg`.
+/// Seg labels of the first `frames` frames of vtest through `seg`.
 fn seg_on_vtest(seg: &str, frames: usize) -> Vec<Vec<u8>> {
     use sapiens_stream::meta::dense::SegResult;
-    init();
-    let line = format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! {seg} ! \
-         appsink name=sink sync=false",
-        vtest().display()
-    );
-    let pipe = launch(&line);
-    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
-    pipe.set_state(gst::State::Playing).unwrap();
-    let out = (0..frames)
-        .map(|_| {
-            let s = sink.pull_sample().expect("a frame");
-            SegResult::from_buffer(s.buffer().unwrap())
-                .unwrap()
-                .unwrap()
-                .labels()
-                .to_vec()
-        })
-        .collect();
-    pipe.set_state(gst::State::Null).unwrap();
-    out
+    on_vtest(seg, frames, |b| {
+        SegResult::from_buffer(b)
+            .unwrap()
+            .unwrap()
+            .labels()
+            .to_vec()
+    })
 }
 
 /// A seg model whose graph ends in the argmax (`[N, 1, h, w]` int32 labels, 28× fewer bytes

@@ -14,6 +14,15 @@ use sapiens_stream::meta::dense::DepthResult;
 
 use crate::common::*;
 
+/// `SAPIENS_SKIP_TRITON_TESTS=1` skips the Triton tests (said on stderr).
+fn skipped() -> bool {
+    let skip = std::env::var_os("SAPIENS_SKIP_TRITON_TESTS").is_some_and(|v| v == "1");
+    if skip {
+        eprintln!("SAPIENS_SKIP_TRITON_TESTS=1: Triton test skipped");
+    }
+    skip
+}
+
 /// A `tritonserver` serving ONNX files (killed with its process group on drop).
 struct Triton {
     child: Child,
@@ -26,8 +35,7 @@ impl Triton {
     /// Serves `models` (`name`, ONNX file) on `port` (0: a free one) with `extra` serve.py flags.
     /// `None` when the tests are skipped.
     fn start(port: u16, models: &[(&str, &str)], extra: &[&str]) -> Option<Self> {
-        if std::env::var_os("SAPIENS_SKIP_TRITON_TESTS").is_some_and(|v| v == "1") {
-            eprintln!("SAPIENS_SKIP_TRITON_TESTS=1: Triton test skipped");
+        if skipped() {
             return None;
         }
         let python = root().join(".venv-triton/bin/python");
@@ -550,8 +558,7 @@ fn triton_repo_writes_configs_that_tritonserver_reads() {
     use clap::Parser;
     let tritonserver =
         root().join(".venv-triton/lib/python3.11/site-packages/pytriton/tritonserver");
-    if std::env::var_os("SAPIENS_SKIP_TRITON_TESTS").is_some_and(|v| v == "1") {
-        eprintln!("SAPIENS_SKIP_TRITON_TESTS=1: Triton test skipped");
+    if skipped() {
         return;
     }
     assert!(

@@ -188,13 +188,11 @@ impl Client {
         item_shape: &[usize],
         outputs: &[&str],
     ) -> Result<Vec<HostTensor>> {
-        let held = self
-            .health
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .hold(Instant::now());
+        let (held, failures) = {
+            let health = self.health();
+            (health.hold(Instant::now()), health.failures())
+        };
         if let Some(wait) = held {
-            let failures = self.health().failures();
             return Err(self.error(format!(
                 "server unreachable ({failures} failed attempts); next try in {} ms",
                 wait.as_millis()
