@@ -14,11 +14,12 @@ model=$(.venv/bin/python -c "import tomllib,os,sys; c=tomllib.load(open(sys.argv
 port=$(.venv/bin/python -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 mkdir -p out
 log=out/bench-triton-server.log
-setsid .venv-triton/bin/python tests/triton/serve.py --grpc-port "$port" \
+workspace="${TMPDIR:-/tmp}/sapiens-bench-triton-$port"
+setsid .venv-triton/bin/python tests/triton/serve.py --grpc-port "$port" --workspace "$workspace" \
   --http-port 0 --metrics-port 0 --instances "$INSTANCES" --threads "$THREADS" \
   --model "$name=$model" >"$log" 2>&1 &
 server=$!
-trap 'kill -KILL -- -$server 2>/dev/null || true' EXIT
+trap 'kill -KILL -- -$server 2>/dev/null || true; rm -rf "$workspace"' EXIT
 for _ in $(seq 120); do grep -q READY "$log" && break; sleep 1; done
 grep -q READY "$log" || { echo "bench-triton: server not ready (see $log)" >&2; exit 1; }
 ./target/release/sapiens bench --config "$CONFIG" --frames "$FRAMES" --intra-op-threads "$THREADS" \

@@ -1,5 +1,5 @@
 //! Shared test helpers: initialization, paths, synthetic frames with coloured dots.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
 
@@ -23,7 +23,9 @@ pub fn config(name: &str) -> PathBuf {
 
 /// A scratch folder for this test process.
 pub fn scratch(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sapiens-it-{tag}-{}", std::process::id()));
+    // Under target/tmp (cargo's CARGO_TARGET_TMPDIR), so `cargo clean` removes what runs leave.
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sapiens-it-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
 }

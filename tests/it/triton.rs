@@ -28,6 +28,7 @@ struct Triton {
     child: Child,
     port: u16,
     log: PathBuf,
+    workspace: PathBuf,
     killed: bool,
 }
 
@@ -46,9 +47,15 @@ impl Triton {
         );
         let port = if port == 0 { free_port() } else { port };
         let log = scratch("triton").join(format!("serve-{port}.log"));
+        // Short (Unix socket paths live in it) and removed on drop: pytriton's default leaves
+        // 22 MB per killed server in ~/.cache/pytriton.
+        let workspace = std::env::temp_dir().join(format!("sapiens-triton-{port}"));
+        let _ = std::fs::remove_dir_all(&workspace);
         let mut cmd = Command::new(python);
         cmd.arg(root().join("tests/triton/serve.py"))
             .args(["--grpc-port", &port.to_string()])
+            .arg("--workspace")
+            .arg(&workspace)
             .args(["--http-port", &free_port().to_string()])
             .args(["--metrics-port", &free_port().to_string()]);
         for (name, file) in models {
@@ -68,6 +75,7 @@ impl Triton {
             child,
             port,
             log,
+            workspace,
             killed: false,
         };
         server.wait_ready();
@@ -106,6 +114,7 @@ impl Triton {
             .args(["-KILL", "--", &format!("-{}", self.child.id())])
             .status();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.workspace);
     }
 }
 

@@ -71,6 +71,7 @@ def main():
     p.add_argument("--instances", type=int, default=1, help="model instances (concurrent requests)")
     p.add_argument("--sleep-ms", type=float, default=0.0, help="added to every request (deadline tests)")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per instance")
+    p.add_argument("--workspace", help="Triton's model store and sockets (default: a new folder in ~/.cache/pytriton, left behind when killed)")
     p.add_argument("--fp16-io", action="store_true", help="declare float tensors FP16 on the wire (the model still runs in fp32)")
     args = p.parse_args()
 
@@ -84,7 +85,7 @@ def main():
         allow_gpu_metrics=False,
         exit_on_error=True,
     )
-    with Triton(config=config) as triton:
+    with Triton(config=config, workspace=args.workspace) as triton:
         for spec in args.model:
             name, _, path = spec.partition("=")
             if not path or not pathlib.Path(path).is_file():
