@@ -255,22 +255,23 @@ impl Executor {
         match self.window.admit() {
             Decision::Flushing => Err(Flushing),
             Decision::Dropped => Ok(()),
-            Decision::Enter(admitted) => self
+            Decision::Enter { admitted, epoch } => self
                 .input
                 .send(Msg::Frame {
-                    epoch: self.window.epoch(),
+                    epoch,
                     job: Job::new(buffer, info, admitted, arrived),
                 })
                 .map_err(|_| Flushing),
         }
     }
 
-    /// Enters a serialized event; it leaves after every frame submitted before it.
-    pub fn submit_event(&self, event: gst::Event) {
-        let _ = self.input.send(Msg::Event {
-            epoch: self.window.epoch(),
-            event,
-        });
+    /// Enters a serialized event; it leaves after every frame submitted before it. `false` (the
+    /// event is dropped) while flushing, as a flushing pad refuses serialized events.
+    pub fn submit_event(&self, event: gst::Event) -> bool {
+        let Some(epoch) = self.window.open_epoch() else {
+            return false;
+        };
+        self.input.send(Msg::Event { epoch, event }).is_ok()
     }
 
     /// The next output in order; blocks. Stale items (older epoch) are dropped and counted here.

@@ -620,3 +620,35 @@ fn latency_includes_the_wait_to_enter() {
         );
     }
 }
+
+/// The race CI hit on a seek ("Got data flow before segment event"): the streaming thread is
+/// admitted, a flush starts and ends before it tags its frame, and the frame then travels in the
+/// new epoch ahead of the new segment. The epoch a frame carries is the one it was admitted in.
+#[test]
+fn a_frame_admitted_before_a_flush_is_stale_after_it_whenever_it_is_sent() {
+    init();
+    let window = window::Window::new(Admission::default(), Log::named("flush-race"));
+    let window::Decision::Enter { epoch, .. } = window.admit() else {
+        panic!("an empty window admits a frame");
+    };
+    window.begin_flush();
+    window.end_flush();
+    assert_ne!(
+        epoch,
+        window.epoch(),
+        "a frame admitted before the flush must be dropped as stale, not pushed before the new segment"
+    );
+}
+
+/// The same race for events: one submitted while a flush is in progress is refused (as a flushing
+/// pad refuses serialized events), never tagged with the epoch that follows the flush.
+#[test]
+fn an_event_submitted_while_flushing_is_refused() {
+    init();
+    let fake = Fake::new(0, vec![]);
+    let exec = Executor::new(Log::named("flush-event"), fake, Admission::default()).unwrap();
+    exec.flush_start();
+    assert!(!exec.submit_event(gst::event::Eos::new()));
+    exec.flush_stop();
+    assert!(exec.submit_event(gst::event::Eos::new()));
+}

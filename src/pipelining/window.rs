@@ -31,8 +31,10 @@ pub(super) enum Admitted {
 
 /// What `admit` decided for a new frame.
 pub(super) enum Decision {
-    /// Enters the executor.
-    Enter(Admitted),
+    /// Enters the executor, tagged with the flush epoch it was admitted in (read under the same
+    /// lock a flush takes to start a new one: a frame admitted before a flush is always stale
+    /// after it, even when it is sent on after the flush has started).
+    Enter { admitted: Admitted, epoch: u64 },
     /// Dropped at once by the `Drop` policy (counted).
     Dropped,
     /// A flush is in progress: the frame is refused.
@@ -91,6 +93,12 @@ impl Window {
     /// The current flush epoch: items of an older one are stale.
     pub(super) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The current epoch, `None` while flushing (read under the lock a flush takes).
+    pub(super) fn open_epoch(&self) -> Option<u64> {
+        let c = locked(&self.counts);
+        (!c.flushing).then(|| self.epoch())
     }
 
     /// Decides a new frame's fate (blocking while the window is full and the policy waits):
@@ -171,9 +179,10 @@ impl Window {
         } else {
             Admitted::Carry
         };
+        let epoch = self.epoch();
         drop(c);
         self.stats().frame_in();
-        Decision::Enter(admitted)
+        Decision::Enter { admitted, epoch }
     }
 
     /// Pre-processing starts a frame: `false` when the `Drop` policy already dropped it (its slot

@@ -477,10 +477,7 @@ impl SapiensInference {
             _ => {}
         }
         match executor {
-            Some(executor) if event.is_serialized() => {
-                executor.submit_event(event);
-                true
-            }
+            Some(executor) if event.is_serialized() => executor.submit_event(event),
             _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
         }
     }
