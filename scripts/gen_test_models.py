@@ -324,9 +324,12 @@ def generate(out):
     analytic_seg(os.path.join(out, "seg_analytic.onnx"))
     # Pose crop pre-processing as a graph (scripts/preprocess_graph.py): BGRx frame bytes and
     # the crop maps in, the normalized 1024x768 input out.
-    from preprocess_graph import pose_warp
+    from preprocess_graph import pose_warp, prepend
 
     onnx.save(pose_warp(), os.path.join(out, "pose_warp_bgrx.onnx"))
+    # The pixel form sapienspose feeds frames to: that graph in front of a pose model.
+    onnx.save(prepend(pose_warp(), onnx.load(os.path.join(out, "pose_analytic_coco17.onnx"))),
+              os.path.join(out, "pose_analytic_coco17_pixels.onnx"))
     # Seg argmax in the graph: labels [N, 1, h, w] int32, not logits.
     decoded_in_graph(os.path.join(out, "seg_analytic.onnx"), os.path.join(out, "seg_analytic_labels.onnx"), "seg")
     analytic_depth(os.path.join(out, "depth_analytic.onnx"))

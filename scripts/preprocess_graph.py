@@ -1,9 +1,10 @@
 """Pre-processing as an ONNX graph, so the host uploads frame bytes instead of a float tensor per
 crop (a 1024x768 float32 crop is 9.4 MB; the BGRx frame it comes from 1.8 MB at 768x576).
 
-pose_warp: inputs `frame` uint8 [H, W, C] (packed pixels, C = 3 or 4) and `affine` float64
-  [N, 2, 3] (frame px -> crop px per person, the map the Rust side builds: Crop::udp_warp);
-  output `input` float32 [N, 3, out_h, out_w], normalized, RGB planes. It is OpenCV's
+pose_warp: inputs `frames` uint8 [F, H, W, C] (packed pixels, C = 3 or 4; the frames of one
+  batch, all one size), `affine` float64 [N, 2, 3] (frame px -> crop px per person, the map the
+  Rust side builds: Crop::udp_warp) and `frame_index` int64 [N] (which frame each crop is cut
+  from); output `input` float32 [N, 3, out_h, out_w], normalized, RGB planes. It is OpenCV's
   `warpAffine(INTER_LINEAR, BORDER_CONSTANT 0)` on 8-bit pixels to the integer, as the CPU path
   (and the official code) runs it: the map inverted in float64, source positions in OpenCV's
   fixed point (1/1024, rounded half to even, then 1/32 px), bilinear weights in 1/32768 and the
@@ -12,8 +13,9 @@ pose_warp: inputs `frame` uint8 [H, W, C] (packed pixels, C = 3 or 4) and `affin
     python scripts/preprocess_graph.py pose-warp OUT.onnx [--bgrx] [--height 1024 --width 768]
     python scripts/preprocess_graph.py prepend PREFIX.onnx MODEL.onnx OUT.onnx
 
-`prepend` feeds the prefix's `input` into the model's first input: the result takes frames and
-maps. Only onnx and numpy are needed.
+`prepend` feeds the prefix's `input` into the model's first input: the result takes frames,
+maps and frame indices (inputs `frames`, `affine`, `frame_index`: the "pixel form" sapienspose
+recognizes). Only onnx and numpy are needed.
 """
 import argparse
 
@@ -69,11 +71,13 @@ def pose_warp(out_h=1024, out_w=768, rgb=(2, 1, 0), mean=MEAN, std=STD, channels
     fy = op("Sub", [fixed_y, op("Mul", [sy, f64(32.0)])])
     gx, gy = op("Sub", [f64(32.0), fx]), op("Sub", [f64(32.0), fy])
     weights = [op("Mul", [op("Mul", [wx, wy]), f64(32.0)]) for wy, wx in [(gy, gx), (gy, fx), (fy, gx), (fy, fx)]]
-    # The frame as float64 [H*W, C]; each neighbour gathered, 0 outside the frame.
-    shape = op("Shape", ["frame"])
-    h = op("Cast", [op("Gather", [shape, i64([0])])], to=TensorProto.DOUBLE)  # [1]
-    w = op("Cast", [op("Gather", [shape, i64([1])])], to=TensorProto.DOUBLE)
-    flat = op("Cast", [op("Reshape", ["frame", i64([-1, channels])])], to=TensorProto.DOUBLE)
+    # The frames as float64 [F*H*W, C]; each neighbour gathered from its crop's frame, 0 outside.
+    shape = op("Shape", ["frames"])
+    h = op("Cast", [op("Gather", [shape, i64([1])])], to=TensorProto.DOUBLE)  # [1]
+    w = op("Cast", [op("Gather", [shape, i64([2])])], to=TensorProto.DOUBLE)
+    flat = op("Cast", [op("Reshape", ["frames", i64([-1, channels])])], to=TensorProto.DOUBLE)
+    base = op("Mul", [un(op("Unsqueeze", [op("Cast", ["frame_index"], to=TensorProto.DOUBLE), i64([1])])),
+                      op("Mul", [h, w])])  # [N,1,1]: first pixel of each crop's frame
     acc = None
     for (dy, dx), wgt in zip([(0, 0), (0, 1), (1, 0), (1, 1)], weights):
         yy = op("Add", [sy, f64(float(dy))]) if dy else sy
@@ -84,7 +88,7 @@ def pose_warp(out_h=1024, out_w=768, rgb=(2, 1, 0), mean=MEAN, std=STD, channels
         ])
         yc = op("Min", [op("Max", [yy, f64(0.0)]), op("Sub", [h, f64(1.0)])])
         xc = op("Min", [op("Max", [xx, f64(0.0)]), op("Sub", [w, f64(1.0)])])
-        index = op("Cast", [op("Add", [op("Mul", [yc, w]), xc])], to=TensorProto.INT64)
+        index = op("Cast", [op("Add", [op("Add", [op("Mul", [yc, w]), xc]), base])], to=TensorProto.INT64)
         px = op("Gather", [flat, index], axis=0)  # [N,H,W,C]
         term = op("Mul", [px, op("Unsqueeze", [op("Mul", [wgt, op("Cast", [inside], to=TensorProto.DOUBLE)]), i64([3])])])
         acc = term if acc is None else op("Add", [acc, term])
@@ -95,14 +99,15 @@ def pose_warp(out_h=1024, out_w=768, rgb=(2, 1, 0), mean=MEAN, std=STD, channels
     nodes.append(helper.make_node("Transpose", [v], ["input"], perm=[0, 3, 1, 2]))
     graph = helper.make_graph(
         nodes, "sapiens_pose_warp",
-        [helper.make_tensor_value_info("frame", TensorProto.UINT8, ["height", "width", channels]),
-         helper.make_tensor_value_info("affine", TensorProto.DOUBLE, ["persons", 2, 3])],
+        [helper.make_tensor_value_info("frames", TensorProto.UINT8, ["frames", "height", "width", channels]),
+         helper.make_tensor_value_info("affine", TensorProto.DOUBLE, ["persons", 2, 3]),
+         helper.make_tensor_value_info("frame_index", TensorProto.INT64, ["persons"])],
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["persons", 3, out_h, out_w])],
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="sapiens-stream preprocess_graph.py")
     model.ir_version = 8
-    model.doc_string = (f"Pose crop pre-processing in the graph: frame uint8 [H,W,{channels}] + affine [N,2,3] -> "
+    model.doc_string = (f"Pose crop pre-processing in the graph: frames uint8 [F,H,W,{channels}] + affine [N,2,3] + frame_index [N] -> "
                         f"input [N,3,{out_h},{out_w}] (OpenCV warpAffine INTER_LINEAR fixed point, RGB {list(rgb)}, "
                         f"mean {list(mean)}, std {list(std)}).")
     onnx.checker.check_model(model)
@@ -114,8 +119,10 @@ def prepend(prefix, model):
     from onnx import compose
 
     target = model.graph.input[0].name
-    prefix = compose.add_prefix(prefix, "pre/")
-    return compose.merge_models(prefix, model, io_map=[("pre/input", target)])
+    prefix = compose.add_prefix(prefix, "pre/", rename_inputs=False)
+    merged = compose.merge_models(prefix, model, io_map=[("pre/input", target)])
+    merged.doc_string = f"{prefix.doc_string}\nThen: {model.doc_string}"
+    return merged
 
 
 def main():

@@ -386,6 +386,54 @@ fn normalize_packed<const N: usize>(
     }
 }
 
+/// The frame's pixels, packed without row padding, as a pixel-form model reads them
+/// (`channels` 4: B, G, R and a padding byte the graph ignores; 3: R, G, B). Packed RGB-family frames only: the graph's warp
+/// samples 8-bit RGB pixels, as OpenCV's does on the CPU path.
+pub fn packed_pixels(frame: &FrameView<'_>, channels: usize) -> Result<Vec<u8>> {
+    let PixelLayout::Packed {
+        bytes_per_pixel: n,
+        rgb,
+    } = frame.layout
+    else {
+        return Err(Error::UnsupportedVideo(format!(
+            "{:?} frames: a model that takes frame bytes (pixel form) reads packed RGB pixels; \
+             convert first (videoconvert ! video/x-raw,format=BGRx)",
+            frame.layout
+        )));
+    };
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let (data, stride) = plane(frame, 0)?;
+    check_plane(data.len(), stride, frame.width, frame.height, n)?;
+    // Source byte of each output channel (`None`: the padding byte, 0).
+    let order: Vec<Option<usize>> = match channels {
+        4 => vec![Some(rgb[2]), Some(rgb[1]), Some(rgb[0]), None],
+        3 => rgb.iter().map(|c| Some(*c)).collect(),
+        c => {
+            return Err(Error::Invalid(format!(
+                "pixel form with {c} channels (3 or 4)"
+            )));
+        }
+    };
+    // Same bytes in the same places (the padding byte aside): rows are copied.
+    let same = n == channels
+        && order
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.is_none_or(|c| c == i));
+    let mut out = Vec::with_capacity(w * h * channels);
+    for row in data.chunks(stride).take(h) {
+        let row = &row[..w * n];
+        if same {
+            out.extend_from_slice(row);
+        } else {
+            for px in row.chunks_exact(n) {
+                out.extend(order.iter().map(|c| c.map_or(0, |c| px[c])));
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn plane<'a>(frame: &FrameView<'a>, i: usize) -> Result<(&'a [u8], usize)> {
     frame.planes.get(i).copied().ok_or_else(|| {
         Error::UnsupportedVideo(format!("{:?} frame without plane {i}", frame.layout))

@@ -126,12 +126,18 @@ fn bare(
         mean: i.mean,
         std: i.std,
     };
+    if contract::pixel_inputs(&session, &cfg.source)?.is_some() {
+        return Err(Error::Invalid(format!(
+            "{} takes frame bytes (pixel form): the bare rows time a model fed crops; the element rows time this one",
+            cfg.model.path.display()
+        )));
+    }
     let (c, _) = contract::check_forms(
         &session,
         &cfg.source,
         cfg.model.input_name.as_deref(),
         cfg.model.output_name.as_deref(),
-        [3, i.height as i64, i.width as i64],
+        Some([3, i.height as i64, i.width as i64]),
         &cfg.output_forms()?,
         &cfg.extra_outputs(),
     )?;

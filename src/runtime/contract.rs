@@ -21,16 +21,67 @@ pub struct ExtraOutput<'a> {
     pub item: &'a [i64],
 }
 
+/// A pose model with its crop pre-processing in the graph (`scripts/preprocess_graph.py`): it
+/// takes `frames` uint8 `[F, H, W, channels]`, `affine` float64 `[N, 2, 3]` (frame px → crop
+/// px) and `frame_index` int64 `[N]` instead of a float tensor of crops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelInputs {
+    /// Bytes per pixel the graph reads: 4 = B, G, R, padding; 3 = R, G, B.
+    pub channels: usize,
+}
+
+/// The model's [`PixelInputs`] when it has an input named `frames`, checked; `None` otherwise.
+pub fn pixel_inputs(session: &ModelSession, config: &Path) -> Result<Option<PixelInputs>> {
+    use super::triton::DataType;
+    let Some(frames) = session.inputs.iter().find(|t| t.name == "frames") else {
+        return Ok(None);
+    };
+    let want: [(&str, DataType, &[i64]); 3] = [
+        ("frames", DataType::Uint8, &[-1, -1, -1, -1]),
+        ("affine", DataType::Fp64, &[-1, 2, 3]),
+        ("frame_index", DataType::Int64, &[-1]),
+    ];
+    let channels = frames.shape.last().copied().unwrap_or(0);
+    let fits = |(name, dtype, shape): &(&str, DataType, &[i64])| {
+        session.inputs.iter().any(|t| {
+            t.name == *name
+                && t.dtype == Some(*dtype)
+                && t.shape.len() == shape.len()
+                && t.shape
+                    .iter()
+                    .zip(*shape)
+                    .all(|(m, c)| *m < 0 || *c < 0 || m == c)
+        })
+    };
+    if session.inputs.len() != 3 || !want.iter().all(fits) || !(channels == 3 || channels == 4) {
+        let inputs: Vec<String> = session.inputs.iter().map(|t| t.to_string()).collect();
+        return Err(Error::ModelMismatch {
+            model: session.path().to_owned(),
+            config: config.to_owned(),
+            msg: format!(
+                "an input named 'frames' means the pixel form (scripts/preprocess_graph.py): \
+                 inputs 'frames' UINT8 [frames,height,width,3 or 4], 'affine' FP64 [crops,2,3], \
+                 'frame_index' INT64 [crops]; the model has {}",
+                inputs.join(", ")
+            ),
+        });
+    }
+    Ok(Some(PixelInputs {
+        channels: channels as usize,
+    }))
+}
+
 /// Resolves the input/output names (config names, else the model's only input and first output)
-/// and checks their shapes: input `[batch, 3, height, width]` and output `[batch, ..form.item]`
-/// (float32, or integers for a form that holds class labels).
+/// and checks their shapes: input `[batch, 3, height, width]` (`input_item` `None`: the pixel
+/// form, whose inputs [`pixel_inputs`] checks) and output `[batch, ..form.item]` (float32, or
+/// integers for a form that holds class labels).
 /// Dynamic model dimensions (-1) match anything; a mismatch names both sides.
 pub fn check(
     session: &ModelSession,
     config: &Path,
     input_name: Option<&str>,
     output_name: Option<&str>,
-    input_item: [i64; 3],
+    input_item: Option<[i64; 3]>,
     form: &OutputForm,
     extras: &[ExtraOutput<'_>],
 ) -> Result<Contract> {
@@ -46,8 +97,9 @@ pub fn check(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let input = match input_name {
-        Some(name) => session
+    let input = match (input_item, input_name) {
+        (None, _) => None,
+        (Some(_), Some(name)) => session
             .inputs
             .iter()
             .find(|t| t.name == name)
@@ -56,9 +108,10 @@ pub fn check(
                     "config names input '{name}', the model has {}",
                     list(&session.inputs)
                 ))
-            })?,
-        None if session.inputs.len() == 1 => &session.inputs[0],
-        None => {
+            })
+            .map(Some)?,
+        (Some(_), None) if session.inputs.len() == 1 => Some(&session.inputs[0]),
+        (Some(_), None) => {
             return Err(mismatch(format!(
                 "the model has {} inputs ({}): name one with model.input_name",
                 session.inputs.len(),
@@ -99,13 +152,13 @@ pub fn check(
         })?;
         extra.push((t, e.item));
     }
-    let mains = [
-        (input, &input_item[..], "input", false),
-        (output, output_item, "output", integer_output),
-    ];
-    for (t, item, what, integer) in mains
+    let input_check = input.zip(input_item.as_ref());
+    let mains = input_check
+        .map(|(t, item)| (t, &item[..], "input", false))
         .into_iter()
-        .chain(extra.iter().map(|(t, item)| (*t, *item, "output", false)))
+        .chain([(output, output_item, "output", integer_output)]);
+    for (t, item, what, integer) in
+        mains.chain(extra.iter().map(|(t, item)| (*t, *item, "output", false)))
     {
         let integer_ok = integer
             && matches!(
@@ -125,7 +178,7 @@ pub fn check(
         }
     }
     Ok(Contract {
-        input: input.name.clone(),
+        input: input.map_or("frames", |t| &t.name).to_owned(),
         output: output.name.clone(),
         extra: extra.iter().map(|(t, _)| t.name.clone()).collect(),
     })
@@ -148,7 +201,7 @@ pub fn check_forms(
     config: &Path,
     input_name: Option<&str>,
     output_name: Option<&str>,
-    input_item: [i64; 3],
+    input_item: Option<[i64; 3]>,
     forms: &[OutputForm],
     extras: &[ExtraOutput<'_>],
 ) -> Result<(Contract, usize)> {

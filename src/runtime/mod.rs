@@ -15,4 +15,4 @@ pub use options::{
     Backend, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SERVER, ProviderChoice, RemoteOptions,
     RuntimeOptions, RuntimeOverrides,
 };
-pub use session::{ModelSession, Provider, TensorInfo};
+pub use session::{ModelSession, PixelBatch, Provider, TensorInfo};

@@ -67,7 +67,11 @@ impl fmt::Display for TensorInfo {
             "'{}' [{}]{}",
             self.name,
             dims.join(","),
-            if self.is_f32 { "" } else { " (not float32)" }
+            match (self.is_f32, self.dtype) {
+                (true, _) => String::new(),
+                (false, Some(t)) => format!(" ({t})"),
+                (false, None) => " (not float32)".into(),
+            }
         )
     }
 }
@@ -284,6 +288,12 @@ impl ModelSession {
             .inputs
             .first()
             .ok_or_else(|| Error::Inference("the model has no input".into()))?;
+        if !input.is_f32 {
+            // A pixel-form model's input sizes are the frames' (caps), unknown until they come.
+            tracing::info!(model = %self.path.display(), input = %input,
+                "no warm-up: the model takes frame bytes; its engines are built on the first frames");
+            return Ok(t.elapsed());
+        }
         let item: Vec<usize> = input.shape[1..]
             .iter()
             .map(|d| usize::try_from(*d))
@@ -332,6 +342,8 @@ impl ModelSession {
                 Some(ort::value::TensorElementType::Float16) => Some(triton::DataType::Fp16),
                 Some(ort::value::TensorElementType::Int64) => Some(triton::DataType::Int64),
                 Some(ort::value::TensorElementType::Int32) => Some(triton::DataType::Int32),
+                Some(ort::value::TensorElementType::Uint8) => Some(triton::DataType::Uint8),
+                Some(ort::value::TensorElementType::Float64) => Some(triton::DataType::Fp64),
                 _ => None,
             },
             name: o.name().to_owned(),
@@ -431,14 +443,8 @@ impl ModelSession {
                     let mut session = session
                         .lock()
                         .map_err(|_| Error::Inference("session lock poisoned".into()))?;
-                    let mut out = session.run(ort::inputs![input => tensor])?;
-                    for (o, r) in outputs.iter().zip(result.iter_mut()) {
-                        let value = out.remove(*o).ok_or_else(|| Error::Output {
-                            name: (*o).into(),
-                            msg: "not produced by the model".into(),
-                        })?;
-                        r.push(value, count)?;
-                    }
+                    let out = session.run(ort::inputs![input => tensor])?;
+                    take_outputs(out, outputs, &mut result, count)?;
                 }
                 Engine::Remote(client) => {
                     let out = client.infer(input, batch, rows, item_shape, outputs)?;
@@ -451,6 +457,74 @@ impl ModelSession {
         }
         Ok(result)
     }
+}
+
+/// A batch for a pose model's pixel form ([`super::contract::PixelInputs`]): frames that crops
+/// are cut from, and each crop's map and frame.
+pub struct PixelBatch<'a> {
+    /// `shape[0]` frames of `shape[1]` rows, `shape[2]` pixels of `shape[3]` bytes, packed.
+    pub frames: &'a [u8],
+    pub shape: [usize; 4],
+    /// Row-major 2x3 maps, frame px → crop px, one per crop.
+    pub affine: &'a [f64],
+    /// The frame (`0..shape[0]`) each crop is cut from.
+    pub frame_index: &'a [i64],
+}
+
+impl ModelSession {
+    /// Runs a pixel-form model (inputs `frames`, `affine`, `frame_index`) once on every crop of
+    /// `batch`, returning `outputs` in the order asked. Local sessions only (checked when the
+    /// element starts).
+    pub fn run_pixels(&self, batch: &PixelBatch<'_>, outputs: &[&str]) -> Result<Vec<BatchOutput>> {
+        let n = batch.frame_index.len();
+        if batch.frames.len() != batch.shape.iter().product::<usize>()
+            || batch.affine.len() != 6 * n
+            || n == 0
+        {
+            return Err(Error::Inference(format!(
+                "pixel batch: {} bytes for frames {:?}, {} map values for {n} crops",
+                batch.frames.len(),
+                batch.shape,
+                batch.affine.len()
+            )));
+        }
+        let Engine::Local(session) = &self.engine else {
+            return Err(Error::Inference(
+                "a pixel-form model runs in a local session only".into(),
+            ));
+        };
+        let frames = TensorRef::from_array_view((batch.shape.to_vec(), batch.frames))?;
+        let affine = TensorRef::from_array_view(([n, 2, 3], batch.affine))?;
+        let frame_index = TensorRef::from_array_view(([n], batch.frame_index))?;
+        let mut session = session
+            .lock()
+            .map_err(|_| Error::Inference("session lock poisoned".into()))?;
+        let out = session.run(ort::inputs![
+            "frames" => frames,
+            "affine" => affine,
+            "frame_index" => frame_index,
+        ])?;
+        let mut result: Vec<BatchOutput> = outputs.iter().map(|o| BatchOutput::new(o)).collect();
+        take_outputs(out, outputs, &mut result, n)?;
+        Ok(result)
+    }
+}
+
+/// Moves `outputs` of one ORT run into `result` (in that order), `count` items each.
+fn take_outputs(
+    mut out: ort::session::SessionOutputs<'_>,
+    outputs: &[&str],
+    result: &mut [BatchOutput],
+    count: usize,
+) -> Result<()> {
+    for (o, r) in outputs.iter().zip(result.iter_mut()) {
+        let value = out.remove(*o).ok_or_else(|| Error::Output {
+            name: (*o).into(),
+            msg: "not produced by the model".into(),
+        })?;
+        r.push(value, count)?;
+    }
+    Ok(())
 }
 
 /// A process-unique session number.

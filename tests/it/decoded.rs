@@ -1,7 +1,10 @@
-//! Pose decoded in the model's graph (`scripts/postprocess_graph.py`): the element recognizes a
-//! model whose output is `[N, K, 228]` instead of heatmaps and gives the same keypoints (within
-//! 0.01 px, the bound; measured: identical) and scores as from the model's heatmaps — on the analytic model with dots at
-//! known places and on real video with the 308-keypoint Sapiens-architecture model.
+//! Work moved into the model's graph. Pose decoded there (`scripts/postprocess_graph.py`): the
+//! element recognizes a model whose output is `[N, K, 228]` instead of heatmaps and gives the
+//! same keypoints (within 0.01 px, the bound; measured: identical) and scores as from the
+//! model's heatmaps — on the analytic model with dots at known places and on real video with the
+//! 308-keypoint Sapiens-architecture model. Seg's argmax there. Pose crops cut there
+//! (`scripts/preprocess_graph.py`, the pixel form): the same tensor as the CPU path, and the same
+//! keypoints through the element.
 use gst::prelude::*;
 use sapiens_stream::meta::pose::PoseResult;
 
@@ -98,7 +101,18 @@ fn decoding_in_the_graph_finds_dots_where_the_heatmaps_do() {
     let plain = run(&[]);
     let model = root().join("tests/models/pose_analytic_coco17_decoded.onnx");
     let decoded = run(&[("model", model.to_str().unwrap().to_value())]);
+    // The pixel form (crops cut in the graph from the RGB frame's bytes) finds them alike.
+    let model = root().join("tests/models/pose_analytic_coco17_pixels.onnx");
+    let pixels = run(&[("model", model.to_str().unwrap().to_value())]);
     let (p, d) = (&plain.persons[0].keypoints, &decoded.persons[0].keypoints);
+    for (a, b) in p.iter().zip(&pixels.persons[0].keypoints) {
+        assert!(
+            (a.x - b.x).abs() <= 0.01
+                && (a.y - b.y).abs() <= 0.01
+                && (a.score - b.score).abs() <= 1e-4,
+            "pixel form: {a:?} vs {b:?}"
+        );
+    }
     for dot in &dots {
         let (a, b) = (p[dot.k], d[dot.k]);
         assert!(
@@ -270,8 +284,9 @@ fn the_pose_warp_graph_reproduces_the_cpu_pre_processing() {
         .collect();
     let out = session
         .run(ort::inputs![
-            "frame" => TensorRef::from_array_view(([h as usize, w as usize, 4], &frame[..])).unwrap(),
+            "frames" => TensorRef::from_array_view(([1, h as usize, w as usize, 4], &frame[..])).unwrap(),
             "affine" => TensorRef::from_array_view(([maps.len(), 2, 3], &affine[..])).unwrap(),
+            "frame_index" => TensorRef::from_array_view(([maps.len()], &vec![0i64; maps.len()][..])).unwrap(),
         ])
         .unwrap();
     let (shape, graph) = out["input"].try_extract_tensor::<f32>().unwrap();
@@ -286,4 +301,104 @@ fn the_pose_warp_graph_reproduces_the_cpu_pre_processing() {
         cpu.len()
     );
     assert!(worst <= 1e-3, "max |diff| {worst}");
+}
+
+/// A pose model with that graph in front (`preprocess_graph.py prepend`: the pixel form) gets
+/// frame bytes from sapienspose and gives the keypoints of the same model fed the CPU path's
+/// crops: frames packed into runs (batch-size 8: crops of several frames in one run) and a crowd
+/// run by run (batch-size 1: frames with more persons than that).
+#[test]
+fn a_model_that_cuts_its_crops_in_the_graph_gives_the_cpu_crops_keypoints_on_real_video() {
+    let cfg = config("pose-analytic-coco17.toml");
+    let pixels = root().join("tests/models/pose_analytic_coco17_pixels.onnx");
+    for batch in [8, 1] {
+        let props = format!("config=\"{}\" batch-size={batch}", cfg.display());
+        let plain = poses_on_vtest(&format!("sapienspose {props}"), 12);
+        let graph = poses_on_vtest(
+            &format!("sapienspose {props} model=\"{}\"", pixels.display()),
+            12,
+        );
+        let most = plain.iter().map(|r| r.persons.len()).max().unwrap();
+        assert!(most >= 2, "frames with several persons: {most}");
+        let (dist, dscore, n) = compare(&plain, &graph);
+        eprintln!(
+            "pixel form vs CPU crops, batch-size {batch}: {n} keypoints, max {dist:.2e} px, score {dscore:.1e}"
+        );
+        assert!(n >= 17 * 12, "{n} keypoints compared");
+        assert!(dist <= 0.01, "keypoints {dist} px apart");
+        assert!(dscore <= 1e-4, "scores differ by {dscore}");
+    }
+}
+
+/// What the pixel form cannot do is refused by name: the flip test, YUV frames (the graph reads
+/// packed RGB bytes), a shared `model-instance`, and elements other than sapienspose.
+#[test]
+fn what_a_pixel_form_model_cannot_do_is_refused_by_name() {
+    let pixels = root().join("tests/models/pose_analytic_coco17_pixels.onnx");
+    let dir = scratch("pixels");
+    let flip = dir.join("flip.toml");
+    std::fs::write(
+        &flip,
+        format!(
+            "schema_version = 1\n[model]\npath = \"{}\"\nweights = \"untrained\"\n[pose]\nkeypoint_set = \"coco-17\"\nflip_test = true\n",
+            pixels.display()
+        ),
+    )
+    .unwrap();
+    init();
+    let refused = |factory: &str, props: &[(&str, &str)]| {
+        let mut b = gst::ElementFactory::make(factory);
+        for (k, v) in props {
+            b = b.property_from_str(k, v);
+        }
+        let el = b.build().unwrap();
+        let e = start(&el).unwrap_err();
+        let _ = el.set_state(gst::State::Null);
+        e
+    };
+    let e = refused("sapienspose", &[("config", flip.to_str().unwrap())]);
+    assert!(e.contains("flip_test") && e.contains("pixel form"), "{e}");
+    let e = refused(
+        "sapienspose",
+        &[
+            (
+                "config",
+                config("pose-analytic-coco17.toml").to_str().unwrap(),
+            ),
+            ("model", pixels.to_str().unwrap()),
+            ("model-instance", "pixels-shared"),
+        ],
+    );
+    assert!(
+        e.contains("pixel form") && e.contains("model-instance"),
+        "{e}"
+    );
+    let e = refused(
+        "sapiensseg",
+        &[
+            ("config", config("seg-analytic.toml").to_str().unwrap()),
+            ("model", pixels.to_str().unwrap()),
+        ],
+    );
+    assert!(e.contains("only sapienspose"), "{e}");
+
+    // I420 frames: the frame fails with a message saying what to do.
+    let (_, info) = dots_frame(gst_video::VideoFormat::I420, 64, 48, &[], 0);
+    let mut h = pose_harness(
+        "pose-analytic-coco17.toml",
+        &info,
+        &[("model", pixels.to_str().unwrap().to_value())],
+    );
+    let _ = h.push(dots_frame(gst_video::VideoFormat::I420, 64, 48, &[], 0).0);
+    let msg = h.element().unwrap().bus().and_then(|bus| {
+        bus.timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error])
+    });
+    let text = match msg.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Error(e)) => format!("{} {:?}", e.error(), e.debug()),
+        _ => String::new(),
+    };
+    assert!(
+        text.contains("packed RGB") && text.contains("videoconvert"),
+        "error for I420 frames: {text:?}"
+    );
 }

@@ -6,10 +6,9 @@ use super::LoadedModel;
 use crate::config::{Head, Weights};
 use crate::error::{Error, Result};
 use crate::preprocess::Normalization;
-use crate::runtime::BatchSlice;
-use crate::runtime::FrameOutputs;
-use crate::runtime::contract::{self, Contract};
+use crate::runtime::contract::{self, Contract, PixelInputs};
 use crate::runtime::shared::Runner;
+use crate::runtime::{BatchOutput, BatchSlice, FrameOutputs, PixelBatch, Provider};
 
 pub struct ModelIo {
     runner: Runner,
@@ -26,6 +25,9 @@ pub struct ModelIo {
     pub form: usize,
     /// That form's item shape (what each output item holds).
     pub form_item: Vec<usize>,
+    /// The model cuts its crops from frame bytes in its graph (pose only): see
+    /// [`contract::PixelInputs`].
+    pub pixels: Option<PixelInputs>,
 }
 
 impl ModelIo {
@@ -49,12 +51,16 @@ impl ModelIo {
         let (h, w) = (cfg.input.height, cfg.input.width);
         let out_item = cfg.output_item()?;
         let forms = cfg.output_forms()?;
+        let pixels = contract::pixel_inputs(&loaded.session, &cfg.source)?;
+        if pixels.is_some() {
+            Self::check_pixel_form(loaded, head)?;
+        }
         let (contract, form) = contract::check_forms(
             &loaded.session,
             &cfg.source,
             cfg.model.input_name.as_deref(),
             cfg.model.output_name.as_deref(),
-            [3, h as i64, w as i64],
+            pixels.is_none().then_some([3, h as i64, w as i64]),
             &forms,
             &cfg.extra_outputs(),
         )?;
@@ -72,7 +78,49 @@ impl ModelIo {
             untrained: cfg.model.weights == Weights::Untrained,
             form,
             form_item,
+            pixels,
         })
+    }
+
+    /// Where a pixel-form model can run: the pose head, its own local session, a dynamic batch.
+    fn check_pixel_form(loaded: &LoadedModel, head: Head) -> Result<()> {
+        let session = loaded.runner.session();
+        let refuse = |why: &str| Error::ModelMismatch {
+            model: session.path().to_owned(),
+            config: loaded.config.source.clone(),
+            msg: format!("the model takes frame bytes (pixel form), {why}"),
+        };
+        if head != Head::Pose {
+            return Err(refuse(&format!(
+                "which only sapienspose feeds; {} feeds crops",
+                head.element()
+            )));
+        }
+        if !matches!(loaded.runner, Runner::Own(_)) || session.provider() == Provider::Triton {
+            return Err(refuse(
+                "which runs in the element's own local session: not with model-instance or backend=triton",
+            ));
+        }
+        if let Some(b) = session
+            .outputs
+            .first()
+            .and_then(|o| o.shape.first())
+            .filter(|b| **b > 0)
+        {
+            return Err(refuse(&format!(
+                "but its output has a fixed batch of {b}: export it with a dynamic batch"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs a pixel-form model on `batch` (every crop in one run); the main output.
+    pub fn run_pixels(&self, batch: &PixelBatch<'_>) -> Result<BatchOutput> {
+        let mut outs = self
+            .runner
+            .session()
+            .run_pixels(batch, &[self.contract.output.as_str()])?;
+        Ok(outs.swap_remove(0))
     }
 
     /// Runs the model on the inputs of several frames (`counts[i]` items in `frames[i]`), in

@@ -14,8 +14,8 @@ use crate::labels::KeypointSetId;
 use crate::meta::detect::Detections;
 use crate::meta::pose::{PersonPose, PoseResult};
 use crate::pipelining::Stages;
-use crate::preprocess::{Sampling, sample_normalize};
-use crate::runtime::BatchSlice;
+use crate::preprocess::{Sampling, packed_pixels, sample_normalize};
+use crate::runtime::{BatchOutput, BatchSlice, PixelBatch};
 use crate::track::one_euro::{OneEuro, OneEuroParams};
 
 /// The pose element's own property values, shared with its stages (`score_threshold` may
@@ -97,11 +97,20 @@ type Smoothed = (Vec<[OneEuro; 2]>, f64);
 const SMOOTHING_MEMORY_S: f64 = 5.0;
 
 /// A frame's persons and the NCHW batch of the warped crops of the first `run_limit` of them;
-/// for a crowd (more persons than that), the frame itself, to warp the rest run by run.
+/// for a crowd (more persons than that), the frame itself, to warp the rest run by run. For a
+/// pixel-form model, the frame's packed pixels instead (the model cuts the crops).
 pub struct PosePre {
     persons: Vec<Person>,
     tensor: Vec<f32>,
     crowd: Option<(gst::Buffer, gst_video::VideoInfo)>,
+    pixels: Option<FramePixels>,
+}
+
+/// A frame's pixels as a pixel-form model reads them ([`crate::preprocess::packed_pixels`]).
+pub struct FramePixels {
+    bytes: Vec<u8>,
+    /// Width and height (px).
+    size: (usize, usize),
 }
 
 /// A frame's model output: heatmaps of its persons (`None` for a frame without persons), or,
@@ -138,6 +147,15 @@ impl PoseStages {
             e => e,
         })?;
         let decoded = io.form == 1;
+        if io.pixels.is_some() && pose.flip_test {
+            return Err(Error::Config {
+                path: loaded.config.source.clone(),
+                msg: format!(
+                    "[pose] flip_test runs each crop mirrored, but {} cuts the crops in its graph (pixel form): use the model without the pre-processing graph, or turn the flip test off",
+                    loaded.session.path().display()
+                ),
+            });
+        }
         if decoded && pose.flip_test {
             return Err(Error::Config {
                 path: loaded.config.source.clone(),
@@ -372,6 +390,124 @@ impl PoseStages {
         }
         Ok(PoseInferred::Decoded(poses))
     }
+
+    /// A pixel-form model's runs: frames with persons packed into runs of at most `run_limit`
+    /// crops (frames of one size per run, a frame never split), each frame's crops cut in the
+    /// graph; a crowd runs alone, run by run, decoded at once as [`Self::infer_crowd`] does.
+    fn infer_pixels(&self, batch: Vec<PosePre>) -> Result<Vec<PoseInferred>> {
+        let mut slices: Vec<Option<BatchSlice>> = vec![None; batch.len()];
+        let mut crowds: Vec<Option<Vec<PersonPose>>> = vec![None; batch.len()];
+        let mut group: Vec<usize> = Vec::new();
+        let mut load = 0;
+        let size = |i: usize| batch[i].pixels.as_ref().map(|p| p.size);
+        for (i, pre) in batch.iter().enumerate() {
+            let n = pre.persons.len();
+            if n > self.run_limit {
+                let mut poses = Vec::with_capacity(n);
+                for run in pre.persons.chunks(self.run_limit) {
+                    let out = self.run_pixel_crops(&batch, &[(i, run)])?;
+                    let all = BatchSlice {
+                        output: out,
+                        first: 0,
+                        count: run.len(),
+                    };
+                    poses.extend(self.decode(run, &all)?);
+                }
+                crowds[i] = Some(poses);
+                continue;
+            }
+            if n == 0 {
+                continue;
+            }
+            if load + n > self.run_limit || group.first().is_some_and(|&g| size(g) != size(i)) {
+                self.run_group(&batch, &group, &mut slices)?;
+                group.clear();
+                load = 0;
+            }
+            group.push(i);
+            load += n;
+        }
+        self.run_group(&batch, &group, &mut slices)?;
+        Ok(batch
+            .into_iter()
+            .zip(slices.into_iter().zip(crowds))
+            .map(|(pre, (heatmaps, crowd))| match crowd {
+                Some(poses) => PoseInferred::Decoded(poses),
+                None => PoseInferred::Heatmaps {
+                    persons: pre.persons,
+                    heatmaps,
+                },
+            })
+            .collect())
+    }
+
+    /// One run over the frames `group` (indices into `batch`): each gets its slice.
+    fn run_group(
+        &self,
+        batch: &[PosePre],
+        group: &[usize],
+        slices: &mut [Option<BatchSlice>],
+    ) -> Result<()> {
+        if group.is_empty() {
+            return Ok(());
+        }
+        let crops: Vec<(usize, &[Person])> =
+            group.iter().map(|&i| (i, &batch[i].persons[..])).collect();
+        let output = self.run_pixel_crops(batch, &crops)?;
+        let mut first = 0;
+        for &i in group {
+            let count = batch[i].persons.len();
+            slices[i] = Some(BatchSlice {
+                output: output.clone(),
+                first,
+                count,
+            });
+            first += count;
+        }
+        Ok(())
+    }
+
+    /// Runs the model once on `crops` (frame index into `batch`, its persons), in that order.
+    fn run_pixel_crops(
+        &self,
+        batch: &[PosePre],
+        crops: &[(usize, &[Person])],
+    ) -> Result<Arc<BatchOutput>> {
+        let pixels = |i: usize| {
+            batch[i].pixels.as_ref().ok_or_else(|| {
+                Error::Inference("a frame without pixels for a pixel-form model".into())
+            })
+        };
+        let first = pixels(crops[0].0)?;
+        let (w, h) = first.size;
+        let channels = first.bytes.len() / (w * h).max(1);
+        let frames: Vec<&[u8]> = crops
+            .iter()
+            .map(|(i, _)| pixels(*i).map(|p| &p.bytes[..]))
+            .collect::<Result<_>>()?;
+        let joined;
+        let bytes: &[u8] = if frames.len() == 1 {
+            frames[0]
+        } else {
+            joined = frames.concat();
+            &joined
+        };
+        let norm = &self.io.norm;
+        let mut affine = Vec::new();
+        let mut frame_index = Vec::new();
+        for (k, (_, persons)) in crops.iter().enumerate() {
+            for p in *persons {
+                affine.extend(p.crop.udp_warp(norm.width, norm.height).0.iter().flatten());
+                frame_index.push(k as i64);
+            }
+        }
+        Ok(Arc::new(self.io.run_pixels(&PixelBatch {
+            frames: bytes,
+            shape: [frames.len(), h, w, channels],
+            affine: &affine,
+            frame_index: &frame_index,
+        })?))
+    }
 }
 
 impl Stages for PoseStages {
@@ -393,6 +529,23 @@ impl Stages for PoseStages {
                 id,
             })
             .collect();
+        if let Some(px) = self.io.pixels {
+            // The model cuts the crops: only the frame's bytes are needed (none without persons).
+            let pixels = if persons.is_empty() {
+                None
+            } else {
+                Some(FramePixels {
+                    bytes: frame::with_view(buffer, info, |v| packed_pixels(v, px.channels))?,
+                    size: (info.width() as usize, info.height() as usize),
+                })
+            };
+            return Ok(PosePre {
+                persons,
+                tensor: Vec::new(),
+                crowd: None,
+                pixels,
+            });
+        }
         let first = &persons[..persons.len().min(self.run_limit)];
         let tensor = self.warp(buffer, info, first)?;
         let crowd = (persons.len() > self.run_limit).then(|| (buffer.clone(), info.clone()));
@@ -400,6 +553,7 @@ impl Stages for PoseStages {
             persons,
             tensor,
             crowd,
+            pixels: None,
         })
     }
 
@@ -408,6 +562,9 @@ impl Stages for PoseStages {
     }
 
     fn infer(&self, mut batch: Vec<PosePre>) -> Result<Vec<PoseInferred>> {
+        if self.io.pixels.is_some() {
+            return self.infer_pixels(batch);
+        }
         // Frames with persons that fit one run go into one model run together (their crops move
         // to a shared session's worker without a copy); a crowd runs on its own, run by run;
         // frames without persons (nobody detected) skip the model.

@@ -8,6 +8,10 @@ pub enum DataType {
     Fp16,
     Int64,
     Int32,
+    /// Frame bytes (a pose model's pixel form); never sent by the client.
+    Uint8,
+    /// Crop maps (a pose model's pixel form); never sent by the client.
+    Fp64,
 }
 
 impl DataType {
@@ -18,6 +22,8 @@ impl DataType {
             "FP16" => Some(Self::Fp16),
             "INT64" => Some(Self::Int64),
             "INT32" => Some(Self::Int32),
+            "UINT8" => Some(Self::Uint8),
+            "FP64" => Some(Self::Fp64),
             _ => None,
         }
     }
@@ -28,6 +34,8 @@ impl DataType {
             Self::Fp16 => "FP16",
             Self::Int64 => "INT64",
             Self::Int32 => "INT32",
+            Self::Uint8 => "UINT8",
+            Self::Fp64 => "FP64",
         }
     }
 
@@ -36,7 +44,8 @@ impl DataType {
         match self {
             Self::Fp32 | Self::Int32 => 4,
             Self::Fp16 => 2,
-            Self::Int64 => 8,
+            Self::Int64 | Self::Fp64 => 8,
+            Self::Uint8 => 1,
         }
     }
 
@@ -45,7 +54,7 @@ impl DataType {
         matches!(self, Self::Fp32 | Self::Fp16)
     }
 
-    /// `values` as this type's raw bytes (FP16 rounds to nearest); `None` for integer types.
+    /// `values` as this type's raw bytes (FP16 rounds to nearest); `None` for other types.
     pub fn encode(self, values: &[f32]) -> Option<Vec<u8>> {
         match self {
             Self::Fp32 => Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
@@ -55,7 +64,7 @@ impl DataType {
                     .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
                     .collect(),
             ),
-            Self::Int64 | Self::Int32 => None,
+            Self::Int64 | Self::Int32 | Self::Uint8 | Self::Fp64 => None,
         }
     }
 
@@ -78,14 +87,20 @@ impl DataType {
                 .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
                 .collect(),
             Self::Int64 => chunks
-                .map(|c| {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(c);
-                    i64::from_le_bytes(b) as f32
-                })
+                .map(|c| i64::from_le_bytes(eight(c)) as f32)
                 .collect(),
+            Self::Fp64 => chunks
+                .map(|c| f64::from_le_bytes(eight(c)) as f32)
+                .collect(),
+            Self::Uint8 => bytes.iter().map(|b| *b as f32).collect(),
         })
     }
+}
+
+fn eight(c: &[u8]) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(c);
+    b
 }
 
 impl fmt::Display for DataType {
