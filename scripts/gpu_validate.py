@@ -7,7 +7,9 @@ does on this machine, with ONNX Runtime's own Python API (no network needed, not
      pose the share of keypoints whose heatmap argmax is the same pixel; tolerances stated;
   3. throughput and latency of the bare session at batch 1 and 8 per provider, with and without
      IO binding (the input uploaded once and the output left on the device: what fewer copies
-     can win), and the pose model decoding in its graph (281 KB out per person, not 60.5 MB);
+     can win), the pose model decoding in its graph (281 KB out per person, not 60.5 MB), and
+     the pixel form (scripts/preprocess_graph.py: a 1080p BGRx frame, 8.3 MB, uploaded for all
+     its crops instead of 9.4 MB of floats per crop; crops cut on the device);
   4. GPU utilization sampled with nvidia-smi while each timed run goes.
 Rows that cannot run here say why (no CUDA provider, no TensorRT, no GPU) instead of failing.
 
@@ -96,9 +98,11 @@ def variants(cache):
     return [
         ("cpu", "fp32", ["CPUExecutionProvider"]),
         ("cuda", "fp32", [("CUDAExecutionProvider", {}), "CPUExecutionProvider"]),
-        ("tensorrt", "fp32", [trt("fp32"), "CPUExecutionProvider"]),
-        ("tensorrt", "fp16", [trt("fp16"), "CPUExecutionProvider"]),
-        ("tensorrt", "bf16", [trt("bf16"), "CPUExecutionProvider"]),
+        # Nodes TensorRT does not take (float64: the pixel form's warp) run on CUDA, as in the
+        # Rust sessions.
+        ("tensorrt", "fp32", [trt("fp32"), ("CUDAExecutionProvider", {}), "CPUExecutionProvider"]),
+        ("tensorrt", "fp16", [trt("fp16"), ("CUDAExecutionProvider", {}), "CPUExecutionProvider"]),
+        ("tensorrt", "bf16", [trt("bf16"), ("CUDAExecutionProvider", {}), "CPUExecutionProvider"]),
     ]
 
 
@@ -130,15 +134,35 @@ def agreement(ref, out, pose):
     return r
 
 
-def timed(s, x, batch, runs, io_binding):
+def feeder(s):
+    """batch -> the inputs of one run: random crops [batch,3,H,W], or for a pixel-form model
+    (inputs frames, affine, frame_index) one random 1080p BGRx frame and `batch` crop maps."""
+    rng = np.random.default_rng(0)
+    names = [i.name for i in s.get_inputs()]
+    if "frames" not in names:
+        i = s.get_inputs()[0]
+        x = rng.standard_normal([1] + [d if isinstance(d, int) else 1 for d in i.shape[1:]]).astype(np.float32)
+        return lambda b: {i.name: np.ascontiguousarray(np.repeat(x, b, axis=0))}
+    frame = rng.integers(0, 256, (1, 1080, 1920, 4), dtype=np.uint8)
+
+    def feeds(b):
+        # Person boxes 600x800 px across the frame, each mapped onto the 768x1024 crop.
+        maps = []
+        for k in range(b):
+            x0, y0 = 100 + 150 * k % 1200, 100 + 40 * k % 180
+            maps.append([[767 / 600, 0, -767 / 600 * x0], [0, 1023 / 800, -1023 / 800 * y0]])
+        return {"frames": frame, "affine": np.array(maps, np.float64), "frame_index": np.zeros(b, np.int64)}
+    return feeds
+
+
+def timed(s, feeds, batch, runs, io_binding):
     """p50/p95 latency (ms) and items/s of `runs` runs at `batch`."""
-    inp = s.get_inputs()[0].name
-    xb = np.ascontiguousarray(np.repeat(x[:1], batch, axis=0))
+    xb = feeds(batch)
     lat = []
     if io_binding:
         binding = s.io_binding()
-        dev = ort.OrtValue.ortvalue_from_numpy(xb, "cuda", 0)
-        binding.bind_ortvalue_input(inp, dev)
+        for name, v in xb.items():
+            binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(v, "cuda", 0))
         for o in s.get_outputs():
             binding.bind_output(o.name, "cuda", 0)
         s.run_with_iobinding(binding)  # warm-up
@@ -148,10 +172,10 @@ def timed(s, x, batch, runs, io_binding):
             binding.synchronize_outputs()
             lat.append((time.perf_counter() - t) * 1e3)
     else:
-        s.run(None, {inp: xb})
+        s.run(None, xb)
         for _ in range(runs):
             t = time.perf_counter()
-            s.run(None, {inp: xb})
+            s.run(None, xb)
             lat.append((time.perf_counter() - t) * 1e3)
     p50, p95 = np.percentile(lat, [50, 95])
     return {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2),
@@ -175,11 +199,9 @@ def main():
     for model in args.models:
         name = os.path.basename(model)
         s0, why = session(model, ["CPUExecutionProvider"], args.threads)
-        inputs = s0.get_inputs()[0]
-        shape = [1] + [d if isinstance(d, int) else 1 for d in inputs.shape[1:]]
-        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        feeds = feeder(s0)
         pose = "pose" in name and "decoded" not in name
-        ref = s0.run(None, {inputs.name: x})[0]
+        ref = s0.run(None, feeds(1))[0]
         rows = {}
         for prov, prec, providers in variants(args.cache):
             key = f"{prov} {prec}"
@@ -190,7 +212,7 @@ def main():
                 continue
             row = {}
             if prov != "cpu":
-                out = s.run(None, {inputs.name: x})[0]
+                out = s.run(None, feeds(1))[0]
                 row["agreement"] = agreement(ref, out, pose)
                 tol = TOLERANCE[prec]
                 ok = row["agreement"]["relative"] <= tol and row["agreement"].get("argmax_agreement", 1.0) >= ARGMAX_AGREEMENT[prec]
@@ -199,7 +221,7 @@ def main():
             for b in batches:
                 for io in ([False, True] if prov != "cpu" else [False]):
                     with Utilization() as u:
-                        t = timed(s, x, b, args.runs if prov != "cpu" else max(2, args.runs // 10), io)
+                        t = timed(s, feeds, b, args.runs if prov != "cpu" else max(2, args.runs // 10), io)
                     t["gpu_util_pct"] = u.mean() if prov != "cpu" else None
                     row["timing"][f"batch {b}{' iobinding' if io else ''}"] = t
             rows[key] = row

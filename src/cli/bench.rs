@@ -14,9 +14,9 @@ use crate::elements::inference::stats;
 use crate::error::{Error, Result};
 use crate::geometry::{BBox, Crop};
 use crate::pipelining::{DEFAULT_BATCH_SIZE, DEFAULT_MAX_INFLIGHT, ExecutorStats, LatencySummary};
-use crate::preprocess::{Normalization, Sampling, sample_normalize};
+use crate::preprocess::{Normalization, Sampling, packed_pixels, sample_normalize};
 use crate::runtime::contract;
-use crate::runtime::{ModelSession, ProviderChoice, RuntimeOptions};
+use crate::runtime::{ModelSession, PixelBatch, ProviderChoice, RuntimeOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -126,9 +126,10 @@ fn bare(
         mean: i.mean,
         std: i.std,
     };
-    if contract::pixel_inputs(&session, &cfg.source)?.is_some() {
+    let pixels = contract::pixel_inputs(&session, &cfg.source)?;
+    if pixels.is_some() && cfg.head() != Head::Pose {
         return Err(Error::Invalid(format!(
-            "{} takes frame bytes (pixel form): the bare rows time a model fed crops; the element rows time this one",
+            "{} takes frame bytes (pixel form), which only pose configs feed",
             cfg.model.path.display()
         )));
     }
@@ -137,7 +138,9 @@ fn bare(
         &cfg.source,
         cfg.model.input_name.as_deref(),
         cfg.model.output_name.as_deref(),
-        Some([3, i.height as i64, i.width as i64]),
+        pixels
+            .is_none()
+            .then_some([3, i.height as i64, i.width as i64]),
         &cfg.output_forms()?,
         &cfg.extra_outputs(),
     )?;
@@ -155,32 +158,52 @@ fn bare(
         ),
         _ => Sampling::Stretch,
     };
-    let tensors = frames
+    // What each run is given: the crop tensor, or (pixel form) the frame's bytes and the map.
+    let inputs = frames
         .iter()
-        .map(|b| {
-            let mut t = vec![0.0f32; norm.item_len()];
-            frame::with_view(b, info, |v| sample_normalize(v, &sampling, &norm, &mut t))?;
-            Ok(t)
+        .map(|b| match pixels {
+            Some(px) => {
+                frame::with_view(b, info, |v| packed_pixels(v, px.channels)).map(Input::Pixels)
+            }
+            None => {
+                let mut t = vec![0.0f32; norm.item_len()];
+                frame::with_view(b, info, |v| sample_normalize(v, &sampling, &norm, &mut t))?;
+                Ok(Input::Tensor(t))
+            }
         })
         .collect::<Result<Vec<_>>>()?;
-    session.run(&c.input, &[&c.output], &tensors[0], 1, &norm.item_shape())?; // warm-up
+    let map: Vec<f64> = match &sampling {
+        Sampling::Warp(m) => m.0.iter().flatten().copied().collect(),
+        _ => Vec::new(),
+    };
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let run = |k: usize| -> Result<()> {
+        match &inputs[k % inputs.len()] {
+            Input::Tensor(t) => session.run(&c.input, &[&c.output], t, 1, &norm.item_shape()),
+            Input::Pixels(bytes) => session.run_pixels(
+                &PixelBatch {
+                    frames: bytes,
+                    shape: [1, h, w, bytes.len() / (w * h)],
+                    affine: &map,
+                    frame_index: &[0],
+                },
+                &[&c.output],
+            ),
+        }
+        .map(drop)
+    };
+    run(0)?; // warm-up
     let start = Instant::now();
     // `requests` threads, each running its share of the frames one run at a time.
     let ms: Vec<f64> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..requests)
             .map(|r| {
-                let (session, c, tensors, norm) = (&session, &c, &tensors, &norm);
+                let run = &run;
                 scope.spawn(move || -> Result<Vec<f64>> {
                     let mut ms = Vec::new();
                     for k in (r..n).step_by(requests) {
                         let t = Instant::now();
-                        session.run(
-                            &c.input,
-                            &[&c.output],
-                            &tensors[k % tensors.len()],
-                            1,
-                            &norm.item_shape(),
-                        )?;
+                        run(k)?;
                         ms.push(t.elapsed().as_secs_f64() * 1e3);
                     }
                     Ok(ms)
@@ -202,6 +225,12 @@ fn bare(
         fps: n as f64 / start.elapsed().as_secs_f64(),
         latency: LatencySummary::of(ms),
     })
+}
+
+/// One bare run's input: a model's own tensor, or a pixel-form model's frame bytes.
+enum Input {
+    Tensor(Vec<f32>),
+    Pixels(Vec<u8>),
 }
 
 /// (b), (c): the element between an appsrc fed from memory and a fakesink.

@@ -163,8 +163,14 @@ impl ModelSession {
                 .with_intra_threads(opts.intra_op_threads)
                 .map_err(ort::Error::from)?;
         }
+        let cuda = || {
+            ep::CUDA::default()
+                .with_device_id(opts.device_id)
+                .build()
+                .error_on_failure()
+        };
         let dispatch = match p {
-            Provider::Cpu | Provider::Triton => None,
+            Provider::Cpu | Provider::Triton => vec![],
             Provider::Cuda => {
                 if !ep::CUDA::is_available().unwrap_or(false) {
                     return Err(unavailable(
@@ -172,12 +178,7 @@ impl ModelSession {
                             .into(),
                     ));
                 }
-                Some(
-                    ep::CUDA::default()
-                        .with_device_id(opts.device_id)
-                        .build()
-                        .error_on_failure(),
-                )
+                vec![cuda()]
             }
             Provider::Tensorrt => {
                 if !ep::TensorRT::is_available().unwrap_or(false) {
@@ -208,12 +209,14 @@ impl ModelSession {
                         .with_profile_opt_shapes(opt)
                         .with_profile_max_shapes(max);
                 }
-                Some(trt.build().error_on_failure())
+                // Nodes TensorRT does not take (it has no float64: a pixel-form model's warp)
+                // run on CUDA, not on the CPU.
+                vec![trt.build().error_on_failure(), cuda()]
             }
         };
-        if let Some(d) = dispatch {
+        if !dispatch.is_empty() {
             builder = builder
-                .with_execution_providers([d])
+                .with_execution_providers(dispatch)
                 .map_err(|e| unavailable(e.to_string()))?;
         }
         builder.commit_from_file(path).map_err(|e| {

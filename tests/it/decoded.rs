@@ -382,7 +382,35 @@ fn what_a_pixel_form_model_cannot_do_is_refused_by_name() {
     );
     assert!(e.contains("only sapienspose"), "{e}");
 
-    // I420 frames: the frame fails with a message saying what to do.
+    // In a pipeline, the element asks for packed RGB: videoconvert turns I420 into it.
+    let line = format!(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=I420,width=320,height=240 ! videoconvert ! \
+         sapienspose config=\"{}\" model=\"{}\" ! appsink name=sink sync=false",
+        config("pose-analytic-coco17.toml").display(),
+        pixels.display()
+    );
+    let pipe = launch(&line);
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    let sample = sink
+        .pull_sample()
+        .expect("a frame through the pixel form from I420");
+    let caps = sample
+        .caps()
+        .unwrap()
+        .structure(0)
+        .unwrap()
+        .get::<String>("format")
+        .unwrap();
+    assert!(
+        PoseResult::from_buffer(sample.buffer().unwrap())
+            .unwrap()
+            .is_some()
+    );
+    pipe.set_state(gst::State::Null).unwrap();
+    assert_ne!(caps, "I420", "the element negotiated packed RGB");
+
+    // I420 frames forced on it: the frame fails with a message saying what to do.
     let (_, info) = dots_frame(gst_video::VideoFormat::I420, 64, 48, &[], 0);
     let mut h = pose_harness(
         "pose-analytic-coco17.toml",

@@ -30,6 +30,9 @@ struct Running {
     /// `None` when the element runs no ONNX model.
     provider: Option<Provider>,
     session_id: Option<u64>,
+    /// The model takes frame bytes (a pose model's pixel form, input `frames`): the sink pad
+    /// offers packed RGB formats only, so upstream converts YUV.
+    packed_only: bool,
     /// Last flow result of a push downstream (shared with the src task), returned by the next
     /// `chain`.
     flow: Arc<Mutex<Result<gst::FlowSuccess, gst::FlowError>>>,
@@ -220,6 +223,9 @@ impl SapiensInference {
             executor: Arc::new(executor),
             provider: loaded.as_ref().map(|m| m.session.provider()),
             session_id: loaded.as_ref().map(|m| m.session.id()),
+            packed_only: loaded
+                .as_ref()
+                .is_some_and(|m| m.session.inputs.iter().any(|t| t.name == "frames")),
             flow: Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok))),
         });
         Ok(())
@@ -503,6 +509,26 @@ impl SapiensInference {
     }
 
     fn sink_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Caps(q) = query.view_mut()
+            && self.running(|r| r.packed_only) == Some(true)
+        {
+            let packed = gst_video::VideoCapsBuilder::new()
+                .format_list(frame::PACKED_FORMATS.iter().copied())
+                .build();
+            let filter = match q.filter() {
+                Some(f) => f.intersect(&packed),
+                None => packed,
+            };
+            let mut peer = gst::query::Caps::new(Some(&filter));
+            let caps = match self.srcpad.peer_query(&mut peer) {
+                true => peer
+                    .result_owned()
+                    .map_or(filter.clone(), |c| c.intersect(&filter)),
+                false => filter,
+            };
+            q.set_result(&caps.intersect(&pad.pad_template_caps()));
+            return true;
+        }
         if query.is_serialized()
             && let Some(executor) = self.executor()
             && !executor.wait_idle(DRAIN_TIMEOUT)
