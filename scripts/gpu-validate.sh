@@ -14,8 +14,10 @@
 #   2. scripts/gpu_validate.py: providers; CPU vs CUDA vs TensorRT fp32/fp16/bf16 agreement
 #      (tolerances stated); bare-session throughput and latency at batch 1 and 8, with and
 #      without IO binding; GPU utilization;
+#      The pixel-form copy of each pose model (crops cut in the graph from frame bytes) too;
 #   3. the Rust side: `sapiens build-engines` (keyed engine cache, profiles, warm-up) and
-#      `sapiens bench` sequential vs pipelined on a 1080p clip, per provider, batch 1 and 8.
+#      `sapiens bench` sequential vs pipelined on a 1080p clip, per provider, batch 1 and 8,
+#      crops made on the CPU vs the pixel form.
 # Usage: scripts/gpu-validate.sh [--real-size] [--quick]   (--quick: few runs, tiny model only)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +51,14 @@ if [ "$REAL" = 1 ]; then
   models+=("$real" "$dec")
 fi
 
+# Pixel-form copies (scripts/preprocess_graph.py: the crop warp in the graph, frame bytes in).
+pixels() { local out="$OUT/$(basename "${1%.onnx}")-pixels.onnx"
+  [ -f "$out" ] || "$PYTHON" scripts/preprocess_graph.py prepend tests/models/pose_warp_bgrx.onnx "$1" "$out" >/dev/null || exit 1
+  echo "$out"; }
+tiny_pixels=$(pixels tests/models/sapiens_tiny_pose_goliath308.onnx)
+models+=("$tiny_pixels")
+[ "$REAL" = 1 ] && { real_pixels=$(pixels "$real"); models+=("$real_pixels"); }
+
 echo; echo "## ONNX Runtime in Python: agreement, bare-session throughput"
 "$PYTHON" scripts/gpu_validate.py --models "${models[@]}" --runs "$RUNS" --out "$OUT/python.json" --cache "$OUT/trt-cache"
 status=$?
@@ -61,8 +71,10 @@ elif ! missing=$(ldd "$bin" | grep "not found"; true) || [ -n "$missing" ]; then
   echo "not run: $bin cannot start here: $(echo "$missing" | awk '{print $1}' | tr '\n' ' ')"
 else
   export ORT_DYLIB_PATH="$ORT_LIB" GST_PLUGIN_PATH=$(cd "$(dirname "$bin")" && pwd)
-  cfg=configs/pose-tiny-goliath308.toml
-  [ "$REAL" = 1 ] && { sed "s|^path = .*|path = \"$PWD/$real\"|" configs/pose-0.3b-goliath-random.toml > "$OUT/pose-0.3b.toml"; cfg=$OUT/pose-0.3b.toml; }
+  cfg=configs/pose-tiny-goliath308.toml px_model=$tiny_pixels
+  [ "$REAL" = 1 ] && { sed "s|^path = .*|path = \"$PWD/$real\"|" configs/pose-0.3b-goliath-random.toml > "$OUT/pose-0.3b.toml"; cfg=$OUT/pose-0.3b.toml; px_model=$real_pixels; }
+  px_cfg=$OUT/pose-pixels.toml
+  sed "s|^path = .*|path = \"$(cd "$(dirname "$px_model")" && pwd)/$(basename "$px_model")\"|" "$cfg" > "$px_cfg"
   for b in 1 8; do
     echo "### build-engines, batch $b"
     "$bin" build-engines --configs "$cfg" --batch-size "$b" --cache-dir "$OUT/engines" 2>&1 | sed 's/^/    /'
@@ -76,9 +88,12 @@ else
   [ -f "$clip" ] || clip=data/vtest.avi
   for p in cpu cuda tensorrt; do
     for b in 1 8; do
-      echo "### sapiens bench: $p, batch-size $b, $clip"
-      "$bin" bench -c "$cfg" --input "$clip" --frames $((RUNS * 2)) --execution-provider "$p" --batch-size "$b" \
-        --json "$OUT/bench-$p-b$b.json" 2>&1 | grep -E "^\||provider|rror" | sed 's/^/    /'
+      for form in crops pixels; do
+        c=$cfg; [ "$form" = pixels ] && c=$px_cfg
+        echo "### sapiens bench: $p, batch-size $b, $form, $clip"
+        "$bin" bench -c "$c" --input "$clip" --frames $((RUNS * 2)) --execution-provider "$p" --batch-size "$b" \
+          --json "$OUT/bench-$p-b$b-$form.json" 2>&1 | grep -E "^\||provider|rror" | sed 's/^/    /'
+      done
     done
   done
 fi

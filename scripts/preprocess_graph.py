@@ -18,6 +18,7 @@ maps and frame indices (inputs `frames`, `affine`, `frame_index`: the "pixel for
 recognizes). Only onnx and numpy are needed.
 """
 import argparse
+import os
 
 import numpy as np
 import onnx
@@ -142,7 +143,11 @@ def main():
         rgb, ch = ((0, 1, 2), 3) if a.rgb else ((2, 1, 0), 4)
         onnx.save(pose_warp(a.height, a.width, rgb, channels=ch), a.out)
     else:
-        onnx.save(prepend(onnx.load(a.prefix), onnx.load(a.model)), a.out)
+        merged = prepend(onnx.load(a.prefix), onnx.load(a.model))
+        # Real-size models (0.3B: 1.3 GB) keep their weights beside the graph, as exported.
+        big = sum(len(t.raw_data) for t in merged.graph.initializer) > 512 << 20
+        onnx.save(merged, a.out, save_as_external_data=big, all_tensors_to_one_file=True,
+                  location=os.path.basename(a.out) + ".data")
     print(f"wrote {a.out}")
 
 

@@ -45,6 +45,7 @@ fn the_gpu_kit_reports_every_row_and_runs_what_this_machine_can() {
     for model in [
         "sapiens_tiny_pose_goliath308.onnx",
         "sapiens_tiny_pose_goliath308_decoded.onnx",
+        "sapiens_tiny_pose_goliath308-pixels.onnx",
     ] {
         let rows = &json["models"][model];
         let cpu = &rows["cpu fp32"]["timing"];
@@ -83,4 +84,18 @@ fn the_gpu_kit_reports_every_row_and_runs_what_this_machine_can() {
         text.contains("| element, pipelined (max-inflight=3) |"),
         "{text}"
     );
+    // Both forms benched through the elements on the CPU (crops made on the CPU, then the pixel
+    // form): each section has its table.
+    for form in ["crops", "pixels"] {
+        let section = text
+            .split(&format!("### sapiens bench: cpu, batch-size 1, {form},"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {form} bench section:\n{text}"));
+        let section = section.split("###").next().unwrap();
+        assert!(
+            section.contains("| element, pipelined (max-inflight=3) |")
+                && section.contains("| bare session |"),
+            "{form}: {section}"
+        );
+    }
 }
