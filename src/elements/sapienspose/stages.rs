@@ -365,35 +365,46 @@ impl PoseStages {
     }
 
     /// A crowd, `run_limit` persons a model run: the first run's crops were warped in
-    /// pre-processing, the others are warped here; each run is decoded before the next, so
-    /// memory holds one run's crops and heatmaps whatever the crowd's size.
+    /// pre-processing, the others are warped here.
     fn infer_crowd(
         &self,
         persons: Vec<Person>,
         first: Vec<f32>,
         (buffer, info): &(gst::Buffer, gst_video::VideoInfo),
     ) -> Result<PoseInferred> {
-        let mut poses = Vec::with_capacity(persons.len());
         let mut first = Some(first);
-        for run in persons.chunks(self.run_limit) {
+        self.decode_runs(&persons, |run| {
             let tensor = match first.take() {
                 Some(t) => t,
                 None => self.warp(buffer, info, run)?,
             };
-            let heatmaps = self
-                .io
-                .run(vec![Cow::Owned(tensor)], &[run.len() * self.items()])?;
-            let hm = heatmaps
-                .first()
-                .ok_or_else(|| crate::error::Error::Inference("no output for a run".into()))?;
-            poses.extend(self.decode(run, hm)?);
+            self.io
+                .run(vec![Cow::Owned(tensor)], &[run.len() * self.items()])?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Inference("no output for a run".into()))
+        })
+        .map(PoseInferred::Decoded)
+    }
+
+    /// A crowd's keypoints, `run_limit` persons a model run (`infer` runs the model on one run's
+    /// persons); each run is decoded before the next, so memory holds one run's crops and
+    /// heatmaps whatever the crowd's size.
+    fn decode_runs(
+        &self,
+        persons: &[Person],
+        mut infer: impl FnMut(&[Person]) -> Result<BatchSlice>,
+    ) -> Result<Vec<PersonPose>> {
+        let mut poses = Vec::with_capacity(persons.len());
+        for run in persons.chunks(self.run_limit) {
+            poses.extend(self.decode(run, &infer(run)?)?);
         }
-        Ok(PoseInferred::Decoded(poses))
+        Ok(poses)
     }
 
     /// A pixel-form model's runs: frames with persons packed into runs of at most `run_limit`
     /// crops (frames of one size per run, a frame never split), each frame's crops cut in the
-    /// graph; a crowd runs alone, run by run, decoded at once as [`Self::infer_crowd`] does.
+    /// graph; a crowd runs alone, run by run ([`Self::decode_runs`]).
     fn infer_pixels(&self, batch: Vec<PosePre>) -> Result<Vec<PoseInferred>> {
         let mut slices: Vec<Option<BatchSlice>> = vec![None; batch.len()];
         let mut crowds: Vec<Option<Vec<PersonPose>>> = vec![None; batch.len()];
@@ -403,17 +414,13 @@ impl PoseStages {
         for (i, pre) in batch.iter().enumerate() {
             let n = pre.persons.len();
             if n > self.run_limit {
-                let mut poses = Vec::with_capacity(n);
-                for run in pre.persons.chunks(self.run_limit) {
-                    let out = self.run_pixel_crops(&batch, &[(i, run)])?;
-                    let all = BatchSlice {
-                        output: out,
+                crowds[i] = Some(self.decode_runs(&pre.persons, |run| {
+                    Ok(BatchSlice {
+                        output: self.run_pixel_crops(&batch, &[(i, run)])?,
                         first: 0,
                         count: run.len(),
-                    };
-                    poses.extend(self.decode(run, &all)?);
-                }
-                crowds[i] = Some(poses);
+                    })
+                })?);
                 continue;
             }
             if n == 0 {
