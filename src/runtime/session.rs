@@ -283,18 +283,37 @@ impl ModelSession {
     }
 
     /// Runs every output once on zeros for each batch size in `batches` (model input item shape
-    /// from the model), so engines are built and memory allocated before the first frame.
-    /// Returns how long it took.
+    /// from the model; a pixel-form model gets a black 64x64 frame and that many crops), so
+    /// engines are built and memory allocated before the first frame. Returns how long it took.
     pub fn warm_up(&self, batches: &[usize]) -> Result<std::time::Duration> {
         let t = std::time::Instant::now();
         let input = self
             .inputs
             .first()
             .ok_or_else(|| Error::Inference("the model has no input".into()))?;
-        if !input.is_f32 {
-            // A pixel-form model's input sizes are the frames' (caps), unknown until they come.
-            tracing::info!(model = %self.path.display(), input = %input,
-                "no warm-up: the model takes frame bytes; its engines are built on the first frames");
+        let outputs: Vec<&str> = self.outputs.iter().map(|o| o.name.as_str()).collect();
+        if input.name == "frames" {
+            // The pixel form: what TensorRT builds for is the model behind the warp, whose input
+            // is `[N, 3, H, W]` whatever the frame's size, so a small black frame warms it up.
+            let channels = input
+                .shape
+                .last()
+                .and_then(|c| usize::try_from(*c).ok())
+                .unwrap_or(4);
+            let frame = vec![0u8; 64 * 64 * channels];
+            for &b in batches {
+                let affine: Vec<f64> = (0..b)
+                    .flat_map(|_| [1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+                    .collect();
+                let frame_index = vec![0i64; b];
+                let batch = PixelBatch {
+                    frames: &frame,
+                    shape: [1, 64, 64, channels],
+                    affine: &affine,
+                    frame_index: &frame_index,
+                };
+                self.run_pixels(&batch, &outputs)?;
+            }
             return Ok(t.elapsed());
         }
         let item: Vec<usize> = input.shape[1..]
@@ -304,7 +323,6 @@ impl ModelSession {
             .map_err(|_| {
                 Error::Inference(format!("warm-up: input {input} has a variable item shape"))
             })?;
-        let outputs: Vec<&str> = self.outputs.iter().map(|o| o.name.as_str()).collect();
         let len: usize = item.iter().product();
         for &b in batches {
             let zeros = vec![0.0f32; b * len];

@@ -144,7 +144,11 @@ fn warm_up_runs_every_batch_size_asked() {
         intra_op_threads: 1,
         ..Default::default()
     };
-    for model in ["pose_analytic_coco17.onnx", "pose_analytic_coco17_b2.onnx"] {
+    for model in [
+        "pose_analytic_coco17.onnx",
+        "pose_analytic_coco17_b2.onnx",
+        "pose_analytic_coco17_pixels.onnx",
+    ] {
         let s = ModelSession::load(&root().join("tests/models").join(model), &opts).unwrap();
         s.warm_up(&[1, 3])
             .unwrap_or_else(|e| panic!("{model}: {e}"));
