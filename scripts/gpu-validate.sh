@@ -51,13 +51,16 @@ if [ "$REAL" = 1 ]; then
   models+=("$real" "$dec")
 fi
 
-# Pixel-form copies (scripts/preprocess_graph.py: the crop warp in the graph, frame bytes in).
-pixels() { local out="$OUT/$(basename "${1%.onnx}")-pixels.onnx"
-  [ -f "$out" ] || "$PYTHON" scripts/preprocess_graph.py prepend tests/models/pose_warp_bgrx.onnx "$1" "$out" >/dev/null || exit 1
-  echo "$out"; }
-tiny_pixels=$(pixels tests/models/sapiens_tiny_pose_goliath308.onnx)
-models+=("$tiny_pixels")
-[ "$REAL" = 1 ] && { real_pixels=$(pixels "$real"); models+=("$real_pixels"); }
+# Pixel-form copies (scripts/preprocess_graph.py: the crop warp in the graph, frame bytes in),
+# also of the decoded models (frame bytes in, keypoint values out); `pixels M` adds M's copy to
+# the models and names it in $made.
+pixels() { made="$OUT/$(basename "${1%.onnx}")-pixels.onnx"
+  [ -f "$made" ] || "$PYTHON" scripts/preprocess_graph.py prepend tests/models/pose_warp_bgrx.onnx "$1" "$made" >/dev/null \
+    || { echo "gpu-validate: cannot make $made"; exit 1; }
+  models+=("$made"); }
+pixels tests/models/sapiens_tiny_pose_goliath308.onnx; tiny_pixels=$made
+pixels tests/models/sapiens_tiny_pose_goliath308_decoded.onnx
+[ "$REAL" = 1 ] && { pixels "$real"; real_pixels=$made; pixels "$dec"; }
 
 echo; echo "## ONNX Runtime in Python: agreement, bare-session throughput"
 "$PYTHON" scripts/gpu_validate.py --models "${models[@]}" --runs "$RUNS" --out "$OUT/python.json" --cache "$OUT/trt-cache"

@@ -119,7 +119,14 @@ def prepend(prefix, model):
     """`model` fed by `prefix`'s `input`."""
     from onnx import compose
 
+    from onnx import version_converter
+
     target = model.graph.input[0].name
+    # merge_models needs one IR version and one opset: the prefix takes the model's.
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), OPSET)
+    if opset != OPSET:
+        prefix = version_converter.convert_version(prefix, opset)
+    prefix.ir_version = model.ir_version
     prefix = compose.add_prefix(prefix, "pre/", rename_inputs=False)
     merged = compose.merge_models(prefix, model, io_map=[("pre/input", target)])
     merged.doc_string = f"{prefix.doc_string}\nThen: {model.doc_string}"

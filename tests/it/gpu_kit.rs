@@ -46,6 +46,7 @@ fn the_gpu_kit_reports_every_row_and_runs_what_this_machine_can() {
         "sapiens_tiny_pose_goliath308.onnx",
         "sapiens_tiny_pose_goliath308_decoded.onnx",
         "sapiens_tiny_pose_goliath308-pixels.onnx",
+        "sapiens_tiny_pose_goliath308_decoded-pixels.onnx",
     ] {
         let rows = &json["models"][model];
         let cpu = &rows["cpu fp32"]["timing"];
