@@ -11,6 +11,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ORT_VERSION=1.32.0
+
+# A full `make test` from a fresh clone takes about 4 GB here (target/: 2.5 GB of builds;
+# .venv*: 0.7 GB; cargo's downloads: 0.5 GB): say so up front rather than fail mid-build with
+# the linker's "No space left on device".
+free_kb=$(df -Pk . | awk 'NR == 2 {print $4}')
+if [ -n "$free_kb" ] && [ "$free_kb" -lt $((4 * 1024 * 1024)) ]; then
+  echo "setup: warning: $((free_kb / 1024)) MB free in $(pwd); building and testing needs about 4 GB" >&2
+fi
 APT_PACKAGES=(
   pkg-config clang libclang-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
