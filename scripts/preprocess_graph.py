@@ -10,20 +10,26 @@ pose_warp: inputs `frames` uint8 [F, H, W, C] (packed pixels, C = 3 or 4; the fr
   fixed point (1/1024, rounded half to even, then 1/32 px), bilinear weights in 1/32768 and the
   sum rounded to an 8-bit value; then RGB order and (v - mean) / std.
 
-    python scripts/preprocess_graph.py pose-warp OUT.onnx [--bgrx] [--height 1024 --width 768]
+    python scripts/preprocess_graph.py pose-warp OUT.onnx [--rgb] [--height 1024 --width 768]
+        [--mean R G B --std R G B]
     python scripts/preprocess_graph.py prepend PREFIX.onnx MODEL.onnx OUT.onnx
 
 `prepend` feeds the prefix's `input` into the model's first input: the result takes frames,
 maps and frame indices (inputs `frames`, `affine`, `frame_index`: the "pixel form" sapienspose
-recognizes). Only onnx and numpy are needed.
+recognizes). Both carry the pre-processing record in the model's metadata (`sapiens.pixel_form`:
+crop size, mean, std, channels), which sapienspose checks against the config's [input]. Only onnx
+and numpy are needed.
 """
 import argparse
+import json
 import os
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+# Model metadata key of the pre-processing record (JSON: height, width, mean, std, channels).
+PIXEL_FORM_KEY = "sapiens.pixel_form"
 MEAN = [123.5, 116.5, 103.5]
 STD = [58.5, 57.0, 57.5]
 OPSET = 17
@@ -111,6 +117,11 @@ def pose_warp(out_h=1024, out_w=768, rgb=(2, 1, 0), mean=MEAN, std=STD, channels
     model.doc_string = (f"Pose crop pre-processing in the graph: frames uint8 [F,H,W,{channels}] + affine [N,2,3] + frame_index [N] -> "
                         f"input [N,3,{out_h},{out_w}] (OpenCV warpAffine INTER_LINEAR fixed point, RGB {list(rgb)}, "
                         f"mean {list(mean)}, std {list(std)}).")
+    # What sapienspose checks against the config's [input] (crop size, normalization): the
+    # graph has them baked in.
+    record = {"height": out_h, "width": out_w, "mean": list(map(float, mean)), "std": list(map(float, std)),
+              "channels": channels}
+    helper.set_model_props(model, {PIXEL_FORM_KEY: json.dumps(record)})
     onnx.checker.check_model(model)
     return model
 
@@ -130,6 +141,9 @@ def prepend(prefix, model):
     prefix = compose.add_prefix(prefix, "pre/", rename_inputs=False)
     merged = compose.merge_models(prefix, model, io_map=[("pre/input", target)])
     merged.doc_string = f"{prefix.doc_string}\nThen: {model.doc_string}"
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update({p.key: p.value for p in prefix.metadata_props})
+    helper.set_model_props(merged, props)
     return merged
 
 
@@ -141,6 +155,9 @@ def main():
     w.add_argument("--rgb", action="store_true", help="frames are RGB (default BGRx)")
     w.add_argument("--height", type=int, default=1024)
     w.add_argument("--width", type=int, default=768)
+    w.add_argument("--mean", type=float, nargs=3, default=MEAN, metavar=("R", "G", "B"),
+                   help="the model's normalization, 0..255 scale (Sapiens2: its config's [input])")
+    w.add_argument("--std", type=float, nargs=3, default=STD, metavar=("R", "G", "B"))
     p = sub.add_parser("prepend")
     p.add_argument("prefix")
     p.add_argument("model")
@@ -148,7 +165,7 @@ def main():
     a = ap.parse_args()
     if a.cmd == "pose-warp":
         rgb, ch = ((0, 1, 2), 3) if a.rgb else ((2, 1, 0), 4)
-        onnx.save(pose_warp(a.height, a.width, rgb, channels=ch), a.out)
+        onnx.save(pose_warp(a.height, a.width, rgb, a.mean, a.std, channels=ch), a.out)
     else:
         merged = prepend(onnx.load(a.prefix), onnx.load(a.model))
         # Real-size models (0.3B: 1.3 GB) keep their weights beside the graph, as exported.

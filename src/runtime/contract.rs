@@ -24,11 +24,21 @@ pub struct ExtraOutput<'a> {
 /// A pose model with its crop pre-processing in the graph (`scripts/preprocess_graph.py`): it
 /// takes `frames` uint8 `[F, H, W, channels]`, `affine` float64 `[N, 2, 3]` (frame px → crop
 /// px) and `frame_index` int64 `[N]` instead of a float tensor of crops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
 pub struct PixelInputs {
     /// Bytes per pixel the graph reads: 4 = B, G, R, padding; 3 = R, G, B.
     pub channels: usize,
+    /// The crop the graph cuts (px) and its normalization (RGB, 0..255 scale): the model's
+    /// [`PIXEL_FORM_KEY`] record, to be checked against the config's `[input]`.
+    pub height: u32,
+    pub width: u32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
 }
+
+/// Model metadata key of a pixel-form model's pre-processing record (JSON, written by
+/// `scripts/preprocess_graph.py`).
+pub const PIXEL_FORM_KEY: &str = "sapiens.pixel_form";
 
 /// The model's [`PixelInputs`] when it has an input named `frames`, checked; `None` otherwise.
 pub fn pixel_inputs(session: &ModelSession, config: &Path) -> Result<Option<PixelInputs>> {
@@ -66,9 +76,30 @@ pub fn pixel_inputs(session: &ModelSession, config: &Path) -> Result<Option<Pixe
             ),
         });
     }
-    Ok(Some(PixelInputs {
-        channels: channels as usize,
-    }))
+    let record: PixelInputs = session
+        .metadata
+        .get(PIXEL_FORM_KEY)
+        .ok_or_else(|| "no record".to_owned())
+        .and_then(|r| serde_json::from_str(r).map_err(|e| e.to_string()))
+        .map_err(|why| Error::ModelMismatch {
+            model: session.path().to_owned(),
+            config: config.to_owned(),
+            msg: format!(
+                "a pixel-form model carries its crop size and normalization as metadata '{PIXEL_FORM_KEY}' \
+                 (scripts/preprocess_graph.py writes it): {why}"
+            ),
+        })?;
+    if record.channels != channels as usize {
+        return Err(Error::ModelMismatch {
+            model: session.path().to_owned(),
+            config: config.to_owned(),
+            msg: format!(
+                "input 'frames' has {channels} channels, its '{PIXEL_FORM_KEY}' record says {}",
+                record.channels
+            ),
+        });
+    }
+    Ok(Some(record))
 }
 
 /// Resolves the input/output names (config names, else the model's only input and first output)

@@ -1,6 +1,7 @@
 //! A loaded model: an ORT session on the chosen execution provider, or a model on an inference
 //! server ([`super::triton`]); its tensor signature, and batched runs that split or zero-pad to a
 //! fixed model batch (or split to the server's largest batch).
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -92,6 +93,8 @@ pub struct ModelSession {
     id: u64,
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
+    /// The model's custom metadata (ONNX `metadata_props`; none for a remote model).
+    pub metadata: HashMap<String, String>,
 }
 
 impl fmt::Debug for ModelSession {
@@ -352,6 +355,7 @@ impl ModelSession {
             path: PathBuf::from(client.describe()),
             provider: Provider::Triton,
             id: next_id(),
+            metadata: HashMap::new(),
             engine: Engine::Remote(Box::new(client)),
         })
     }
@@ -377,7 +381,18 @@ impl ModelSession {
         };
         let inputs = session.inputs().iter().map(info).collect();
         let outputs = session.outputs().iter().map(info).collect();
+        let metadata = session
+            .metadata()
+            .ok()
+            .map(|m| {
+                let keys = m.custom_keys().unwrap_or_default();
+                keys.into_iter()
+                    .filter_map(|k| m.custom(&k).map(|v| (k, v)))
+                    .collect()
+            })
+            .unwrap_or_default();
         Self {
+            metadata,
             engine: Engine::Local(Mutex::new(session)),
             path: path.to_owned(),
             provider,

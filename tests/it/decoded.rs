@@ -330,8 +330,9 @@ fn a_model_that_cuts_its_crops_in_the_graph_gives_the_cpu_crops_keypoints_on_rea
     }
 }
 
-/// What the pixel form cannot do is refused by name: the flip test, YUV frames (the graph reads
-/// packed RGB bytes), a shared `model-instance`, and elements other than sapienspose.
+/// What the pixel form cannot do is refused by name: a config whose `[input]` the graph does not
+/// cut, the flip test, YUV frames forced on it (the graph reads packed RGB bytes; in a pipeline it
+/// asks for them), a shared `model-instance`, and elements other than sapienspose.
 #[test]
 fn what_a_pixel_form_model_cannot_do_is_refused_by_name() {
     let pixels = root().join("tests/models/pose_analytic_coco17_pixels.onnx");
@@ -356,6 +357,21 @@ fn what_a_pixel_form_model_cannot_do_is_refused_by_name() {
         let _ = el.set_state(gst::State::Null);
         e
     };
+    // A graph normalizing otherwise than the config says (its record in the model's metadata).
+    let other = dir.join("other-mean.toml");
+    std::fs::write(
+        &other,
+        format!(
+            "schema_version = 1\n[model]\npath = \"{}\"\nweights = \"untrained\"\n[input]\nmean = [122.77, 116.75, 104.09]\n[pose]\nkeypoint_set = \"coco-17\"\n",
+            pixels.display()
+        ),
+    )
+    .unwrap();
+    let e = refused("sapienspose", &[("config", other.to_str().unwrap())]);
+    assert!(
+        e.contains("mean [123.5, 116.5, 103.5]") && e.contains("122.77") && e.contains("pose-warp"),
+        "{e}"
+    );
     let e = refused("sapienspose", &[("config", flip.to_str().unwrap())]);
     assert!(e.contains("flip_test") && e.contains("pixel form"), "{e}");
     let e = refused(

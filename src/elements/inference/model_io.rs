@@ -52,8 +52,8 @@ impl ModelIo {
         let out_item = cfg.output_item()?;
         let forms = cfg.output_forms()?;
         let pixels = contract::pixel_inputs(&loaded.session, &cfg.source)?;
-        if pixels.is_some() {
-            Self::check_pixel_form(loaded, head)?;
+        if let Some(px) = &pixels {
+            Self::check_pixel_form(loaded, head, px)?;
         }
         let (contract, form) = contract::check_forms(
             &loaded.session,
@@ -82,8 +82,9 @@ impl ModelIo {
         })
     }
 
-    /// Where a pixel-form model can run: the pose head, its own local session, a dynamic batch.
-    fn check_pixel_form(loaded: &LoadedModel, head: Head) -> Result<()> {
+    /// Where a pixel-form model can run: the pose head, its own local session, a dynamic batch,
+    /// and a graph cutting the crop the config's `[input]` describes.
+    fn check_pixel_form(loaded: &LoadedModel, head: Head, px: &PixelInputs) -> Result<()> {
         let session = loaded.runner.session();
         let refuse = |why: &str| Error::ModelMismatch {
             model: session.path().to_owned(),
@@ -100,6 +101,26 @@ impl ModelIo {
             return Err(refuse(
                 "which runs in the element's own local session: not with model-instance or backend=triton",
             ));
+        }
+        let input = &loaded.config.input;
+        let close =
+            |a: &[f32; 3], b: &[f32; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4);
+        if (px.height, px.width) != (input.height, input.width)
+            || !close(&px.mean, &input.mean)
+            || !close(&px.std, &input.std)
+        {
+            return Err(refuse(&format!(
+                "cutting {}x{} crops normalized with mean {:?}, std {:?}; the config's [input] says {}x{}, mean {:?}, std {:?} \
+                 (make the graph with scripts/preprocess_graph.py pose-warp --height --width --mean --std)",
+                px.width,
+                px.height,
+                px.mean,
+                px.std,
+                input.width,
+                input.height,
+                input.mean,
+                input.std
+            )));
         }
         if let Some(b) = session
             .outputs
