@@ -124,6 +124,10 @@ pub struct RunArgs {
     /// moov written at the end, as for files).
     #[arg(long, default_value_t = 1.0, value_parser = seconds_between(0.0, 3600.0))]
     pub fragment: f64,
+    /// After a stop signal (SIGINT, SIGTERM, SIGHUP): seconds to wait for the frames inside the
+    /// heads to drain before stopping fast (EOS straight into the encoder, those frames dropped).
+    #[arg(long, default_value_t = 10.0, value_parser = seconds_between(0.1, 3600.0))]
+    pub stop_timeout: f64,
 }
 
 /// With `--json -` the records own stdout: the run's messages go to stderr.
@@ -542,7 +546,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         });
     }
     // SIGINT, SIGTERM, SIGHUP: the first ends the stream cleanly (EOS through every element, the
-    // recording finalized); a second, or no end within EOS_TIMEOUT, stops fast but still
+    // recording finalized); a second, or no end within --stop-timeout, stops fast but still
     // cleanly: EOS straight into the encoder, the frames still inside the heads are dropped.
     let signals = Arc::new(AtomicU64::new(0));
     let counter = signals.clone();
@@ -574,29 +578,34 @@ pub fn run(args: &RunArgs) -> Result<()> {
         super::progress::bar(is_live(&args.input))
     };
     let entry = pipeline.by_name("entry");
+    let stop_timeout = Duration::from_secs_f64(args.stop_timeout);
+    // When EOS was sent, the first signal came, and the fast stop began.
     let mut eos_sent: Option<Instant> = None;
-    let mut fast_stop = false;
+    let mut stop_asked: Option<Instant> = None;
+    let mut fast_since: Option<Instant> = None;
     let mut error: Option<Error> = None;
     let result = loop {
         let signalled = signals.load(Ordering::SeqCst);
-        if eos_sent.is_none() && (limit_reached.load(Ordering::SeqCst) || signalled > 0) {
-            if signalled > 0 {
-                say!(
-                    "stopping: ending the stream so that the recording is finalized (signal again to stop faster)"
-                );
-            }
+        if signalled > 0 && stop_asked.is_none() {
+            stop_asked = Some(Instant::now());
+            say!(
+                "stopping: ending the stream so that the recording is finalized (signal again to stop faster)"
+            );
+        }
+        if eos_sent.is_none() && (limit_reached.load(Ordering::SeqCst) || stop_asked.is_some()) {
             pipeline.send_event(gst::event::Eos::new());
             eos_sent = Some(Instant::now());
         }
-        let overdue = eos_sent.is_some_and(|t| t.elapsed() > EOS_TIMEOUT);
-        if !fast_stop && (signalled > 1 || overdue || error.is_some()) {
-            fast_stop = true;
+        // The stop timeout runs from the first signal only: a run ended by --max-frames (or the
+        // end of its file) drains every frame, however long that takes.
+        let overdue = stop_asked.is_some_and(|t| t.elapsed() > stop_timeout);
+        if fast_since.is_none() && (signalled > 1 || overdue || error.is_some()) {
+            fast_since = Some(Instant::now());
             if recorded.load(Ordering::Relaxed) == 0 || !finish_recording(&pipeline) {
                 break error.take().map_or(Ok(()), Err);
             }
-            eos_sent.get_or_insert_with(Instant::now);
         }
-        if fast_stop && eos_sent.is_some_and(|t| t.elapsed() > 2 * EOS_TIMEOUT) {
+        if fast_since.is_some_and(|t| t.elapsed() > FINALIZE_TIMEOUT) {
             let late = "the recording did not finalize in time";
             break Err(match error.take() {
                 Some(e) => Error::Invalid(format!("{e} ({late})")),
@@ -627,7 +636,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 let err = error_of(e);
                 // With a recording, finalize it before reporting (once): an error upstream
                 // leaves the encoder and muxer able to finish.
-                if args.output.is_some() && !fast_stop && error.is_none() {
+                if args.output.is_some() && fast_since.is_none() && error.is_none() {
                     eprintln!("error: {err}; finalizing the recording");
                     error = Some(err);
                     continue;
@@ -692,8 +701,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Longest wait for the stream to end after EOS is sent before stopping fast.
-const EOS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the recording to finalize once EOS went straight into the encoder.
+const FINALIZE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends EOS straight into the recording's encoder, so the muxer finalizes the file even with
 /// frames stuck upstream; `false` when there is no recording.
