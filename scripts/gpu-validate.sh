@@ -18,6 +18,8 @@
 #   3. the Rust side: `sapiens build-engines` (keyed engine cache, profiles, warm-up) and
 #      `sapiens bench` sequential vs pipelined on a 1080p clip, per provider, batch 1 and 8,
 #      crops made on the CPU vs the pixel form.
+# On a GPU machine with none of this installed (the device tool's), scripts/gpu-bundle.sh carries
+# and sets up all of it, then runs this script (GPU_VALIDATE_CLIP: a ready 1080p clip).
 # Usage: scripts/gpu-validate.sh [--real-size] [--quick]   (--quick: few runs, tiny model only)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -84,7 +86,7 @@ else
     echo "### build-engines again (must load the cached engines: seconds, not minutes)"
     "$bin" build-engines --configs "$cfg" --batch-size "$b" --cache-dir "$OUT/engines" 2>&1 | sed 's/^/    /'
   done
-  clip=$OUT/clip-1080p.mp4
+  clip=${GPU_VALIDATE_CLIP:-$OUT/clip-1080p.mp4}
   [ -f "$clip" ] || gst-launch-1.0 -q videotestsrc num-buffers=64 pattern=ball ! video/x-raw,width=1920,height=1080,framerate=30/1 \
     ! videoconvert ! x264enc speed-preset=ultrafast ! mp4mux ! filesink location="$clip" >/dev/null 2>&1 \
     || echo "(no 1080p clip: gst-launch-1.0 / x264enc missing; using data/vtest.avi)"
