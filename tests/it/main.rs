@@ -7,7 +7,6 @@ mod configs;
 mod decoded;
 mod dense;
 mod errors;
-mod gpu_kit;
 mod harness;
 mod live;
 mod multiperson;

@@ -5,10 +5,24 @@
 //! call (a damaged one refused by name), the CPU reference rows are measured, every GPU row says
 //! why it did not run (or, with onnxruntime-gpu, runs and is checked against its tolerance), and
 //! the Rust side's `build-engines` and `bench` rows run from the packed build and plugins only.
-use std::path::Path;
+//!
+//! Its own test binary, so it runs alone: packing and the kit's CPU rows load both cores for a
+//! minute, which starved the RTSP tests' cameras into a spurious outage when run beside them.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is the report
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::*;
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch folder under target/tmp for this run.
+fn scratch(tag: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sapiens-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
 
 /// `scripts/gpu-bundle.sh ARGS` with `env`; its output, which must be a success.
 fn bundle(args: &[&str], env: &[(&str, &Path)]) -> Output {
