@@ -75,8 +75,11 @@ fn live_delay_stays_bounded_under_drop_and_skip_for_a_minute() {
         .map(|(p, r)| (p, r.join().unwrap()))
         .collect();
     for (policy, (delays, eos_after)) in results {
+        // Frames kept coming (enough to average each 20 s window), not a speed target: under
+        // drop only frames inferred by all three heads arrive, about one a second here (58 and
+        // 64 in a minute on the same machine on one day, the code of two releases alike).
         assert!(
-            delays.len() > 60,
+            delays.len() > 30,
             "{policy}: {} frames in a minute",
             delays.len()
         );
