@@ -9,20 +9,14 @@
 //! Its own test binary, so it runs alone: packing and the kit's CPU rows load both cores for a
 //! minute, which starved the RTSP tests' cameras into a spurious outage when run beside them.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is the report
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "../it/common.rs"]
+#[allow(dead_code)] // the helpers the other tests use
+mod common;
 
-/// A scratch folder under target/tmp for this run.
-fn scratch(tag: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("sapiens-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::{root, scratch};
 
 /// `scripts/gpu-bundle.sh ARGS` with `env`; its output, which must be a success.
 fn bundle(args: &[&str], env: &[(&str, &Path)]) -> Output {
