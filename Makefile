@@ -18,7 +18,7 @@ build: setup
 
 demo: build
 	./target/release/sapiens run --input data/vtest.avi \
-	  --detector hog --detect-interval 3 --track --smoothing \
+	  --detector nanodet --detect-interval 3 --track --smoothing \
 	  --config configs/pose-tiny-goliath308.toml \
 	  --output out/demo.mp4 --max-frames $(FRAMES) --stats-json out/demo-stats.json
 	@echo "Plugin for gst-launch-1.0: export GST_PLUGIN_PATH=$(CURDIR)/target/release"
@@ -29,6 +29,7 @@ lint: setup
 
 # A GLib warning or critical (invalid caps, a refused property value) aborts the test that caused it.
 test: lint
+	scripts/setup-triton.sh
 	$(CARGO) build --workspace
 	G_DEBUG=fatal_warnings $(CARGO) test --workspace -- --test-threads 2
 	.venv/bin/python scripts/gen_test_models.py --check

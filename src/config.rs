@@ -212,6 +212,10 @@ pub struct DetectorSection {
     /// Class index of "person" in the model's classes (0 for COCO).
     #[serde(default)]
     pub person_class: usize,
+    /// How many classes the model scores (80 for COCO): tells a GFL head's score tensors from
+    /// its box tensors. The other layouts read it from their output shapes.
+    #[serde(default = "default_classes")]
+    pub classes: usize,
     /// Least score of a person box (the official Sapiens pipeline: 0.3).
     #[serde(default = "default_det_threshold")]
     pub score_threshold: f32,
@@ -254,6 +258,10 @@ fn default_pad() -> u8 {
 fn default_det_threshold() -> f32 {
     0.3
 }
+fn default_classes() -> usize {
+    80
+}
+
 fn default_max_detections() -> usize {
     100
 }

@@ -67,10 +67,12 @@ pub struct RunArgs {
     /// Seconds between live stats lines (0 = none; at most a day).
     #[arg(long, default_value_t = 2.0, value_parser = seconds_between(0.0, 86_400.0))]
     pub stats_interval: f64,
-    /// Person detector before the heads: `hog` (OpenCV's people detector), `seg` (the
-    /// foreground of a seg head), a detector model `.onnx` (YOLOv8/YOLO11, YOLOX or mmdeploy
-    /// RTMDet export, pre-processing of its family) or a detector config `.toml` (`[detector]`,
-    /// see configs/detector-rtmdet-m.toml). Without one, pose takes the whole frame as one person.
+    /// Person detector before the heads: `nanodet` (the trained NanoDet of
+    /// configs/detector-nanodet.toml; any `detector-NAME.toml` config goes by NAME), `hog`
+    /// (OpenCV's people detector, no model), `seg` (the foreground of a seg head), a detector
+    /// model `.onnx` (YOLOv8/YOLO11, YOLOX, mmdeploy RTMDet or NanoDet GFL export, pre-processing
+    /// of its family) or a detector config `.toml` (`[detector]`). Without one, pose takes the
+    /// whole frame as one person.
     #[arg(long)]
     pub detector: Option<String>,
     /// Run the detector on every Nth frame (the tracker predicts boxes in between).
@@ -256,6 +258,32 @@ fn sink(output: Option<&Path>, fragment_ms: u32) -> Result<String> {
     ))
 }
 
+/// The `[detector]` config `--detector NAME` names: a `.toml` path, or a bare name such as
+/// `nanodet` for the shipped `detector-nanodet.toml` (found as `sapiens models` finds configs).
+fn detector_config(name: &str) -> Result<String> {
+    let path = if name.ends_with(".toml") {
+        std::path::PathBuf::from(name)
+    } else {
+        crate::datadir::resolve_config(std::path::Path::new(&format!("detector-{name}")))
+            .or_else(|_| crate::datadir::resolve_config(std::path::Path::new(name)))
+            .map_err(|_| {
+                Error::Invalid(format!(
+                    "--detector {name}: use hog, seg, a named detector config (nanodet: \
+                     configs/detector-nanodet.toml), a detector model .onnx, or a detector config \
+                     .toml (a [detector] section naming the ONNX model)"
+                ))
+            })?
+    };
+    let cfg = Config::load(&path)?;
+    if cfg.detector().is_none() {
+        return Err(Error::Invalid(format!(
+            "--detector {name}: a detector config needs a [detector] section (this one is for {})",
+            cfg.element()
+        )));
+    }
+    Ok(path.to_string_lossy().into_owned())
+}
+
 /// The detector and tracker part of the launch line (the detector is named `detector`).
 fn detection(args: &RunArgs) -> Result<Vec<String>> {
     if args.detect_interval == 0 {
@@ -276,23 +304,8 @@ fn detection(args: &RunArgs) -> Result<Vec<String>> {
     };
     let backend = match detector {
         "hog" | "seg" => detector.to_string(),
-        path if path.ends_with(".toml") => {
-            let cfg = Config::load(path)?;
-            if cfg.detector().is_none() {
-                return Err(Error::Invalid(format!(
-                    "--detector {path}: a detector config needs a [detector] section (this one is for {})",
-                    cfg.element()
-                )));
-            }
-            format!("onnx config={}", quote(path))
-        }
         path if path.ends_with(".onnx") => format!("onnx model={}", quote(path)),
-        other => {
-            return Err(Error::Invalid(format!(
-                "--detector {other}: use hog, seg, a detector model .onnx, or a detector config .toml \
-                 (a [detector] section naming the ONNX model; see configs/detector-rtmdet-m.toml)"
-            )));
-        }
+        name => format!("onnx config={}", quote(&detector_config(name)?)),
     };
     let mut parts = vec![format!(
         "sapiensdetect name=detector backend={backend} interval={} policy={}",

@@ -20,20 +20,157 @@ pub enum OutputLayout {
     /// mmdeploy (RTMDet, the official Sapiens detector's export): `dets (N, K, 5)` x1, y1, x2,
     /// y2, score and `labels (N, K)`.
     Mmdeploy { dets: String, labels: String },
+    /// NanoDet's GFL head (RangiLyu/nanodet, as its TF.js/ONNX export gives it): per stride, class
+    /// scores `(N, A, C)` (already sigmoid) and box distributions `(N, A, 4·B)`; see [`Gfl`].
+    Gfl(Gfl),
+}
+
+/// The GFL layout: one level per stride, anchors row-major on that stride's grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gfl {
+    /// Finest stride first.
+    pub levels: Vec<GflLevel>,
+    pub classes: usize,
+    /// Bins per box side (`reg_max + 1`: 11 for NanoDet, 8 for NanoDet-Plus).
+    pub bins: usize,
+}
+
+/// One stride of a GFL head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GflLevel {
+    pub scores: String,
+    pub boxes: String,
+    /// Input px per grid cell.
+    pub stride: u32,
+    /// Grid columns: `⌈input width / stride⌉`.
+    pub columns: usize,
+}
+
+impl Gfl {
+    /// The level pairs of `outputs` when every output is `(1|N, A, D)` and they pair up by `A`
+    /// into a `classes`-wide score tensor and a `4·B` box tensor whose `A` is the grid of a
+    /// power-of-two stride of the `input` (height, width); `None` when they do not.
+    fn recognize(outputs: &[TensorInfo], classes: usize, (h, w): (u32, u32)) -> Option<Self> {
+        if outputs.len() < 2 || outputs.len() % 2 != 0 {
+            return None;
+        }
+        let dims = |t: &TensorInfo| match t.shape[..] {
+            [_, a, d] if a > 0 && d > 0 => Some((a as usize, d as usize)),
+            _ => None,
+        };
+        let mut levels = Vec::new();
+        let mut bins = None;
+        for s in outputs {
+            let (a, d) = dims(s)?;
+            if d != classes {
+                continue;
+            }
+            let boxes = outputs
+                .iter()
+                .find(|b| b.name != s.name && dims(b).is_some_and(|(ba, bd)| ba == a && bd % 4 == 0 && bd != classes))?;
+            let b = dims(boxes)?.1 / 4;
+            if *bins.get_or_insert(b) != b {
+                return None;
+            }
+            let stride = (2..=7).map(|k| 1u32 << k).find(|st| {
+                (h.div_ceil(*st) * w.div_ceil(*st)) as usize == a
+            })?;
+            levels.push(GflLevel {
+                scores: s.name.clone(),
+                boxes: boxes.name.clone(),
+                stride,
+                columns: w.div_ceil(stride) as usize,
+            });
+        }
+        if levels.len() * 2 != outputs.len() {
+            return None;
+        }
+        levels.sort_by_key(|l| l.stride);
+        Some(Gfl {
+            levels,
+            classes,
+            bins: bins?,
+        })
+    }
+
+    /// Person candidates of one level as the upstream demo decodes them (`demo_mnn`'s
+    /// `decode_infer`/`disPred2Bbox`): a cell counts for its best class only; its centre is
+    /// `((col + 0.5)·s, (row + 0.5)·s)`; each side's distance is the expectation of the softmax
+    /// over its bins, times the stride (left, top, right, bottom). Input px.
+    fn decode_level(
+        &self,
+        level: &GflLevel,
+        scores: &[f32],
+        boxes: &[f32],
+        person: usize,
+        threshold: f32,
+        found: &mut Vec<Detection>,
+    ) -> Result<()> {
+        let (c, b) = (self.classes, self.bins);
+        if scores.len() % c != 0 || boxes.len() != scores.len() / c * 4 * b {
+            return Err(Error::Inference(format!(
+                "detector output {}: {} scores and {} box values do not fit (A, {c}) and (A, {})",
+                level.scores,
+                scores.len(),
+                boxes.len(),
+                4 * b
+            )));
+        }
+        let stride = level.stride as f32;
+        for (i, cell) in scores.chunks_exact(c).enumerate() {
+            let (best, score) = cell
+                .iter()
+                .enumerate()
+                .fold((0, f32::MIN), |m, (k, v)| if *v > m.1 { (k, *v) } else { m });
+            if best != person || score < threshold {
+                continue;
+            }
+            let (row, col) = (i / level.columns, i % level.columns);
+            let (cx, cy) = ((col as f32 + 0.5) * stride, (row as f32 + 0.5) * stride);
+            let side = |k: usize| expected_bin(&boxes[(i * 4 + k) * b..(i * 4 + k + 1) * b]) * stride;
+            found.push(Detection {
+                bbox: BBox {
+                    x1: cx - side(0),
+                    y1: cy - side(1),
+                    x2: cx + side(2),
+                    y2: cy + side(3),
+                },
+                score,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `Σ j·softmax(logits)_j`: the expected bin of a distribution given as logits.
+fn expected_bin(logits: &[f32]) -> f32 {
+    let max = logits.iter().copied().fold(f32::MIN, f32::max);
+    let (mut num, mut den) = (0.0f32, 0.0f32);
+    for (j, l) in logits.iter().enumerate() {
+        let e = (l - max).exp();
+        num += j as f32 * e;
+        den += e;
+    }
+    num / den
 }
 
 impl OutputLayout {
-    /// Recognizes the layout from the model's outputs; an error names their shapes.
-    pub fn recognize(outputs: &[TensorInfo]) -> Result<Self> {
+    /// Recognizes the layout from the model's outputs (a GFL head's strides from the `input`
+    /// (height, width) and its `classes`); an error names their shapes.
+    pub fn recognize(outputs: &[TensorInfo], input: (u32, u32), classes: usize) -> Result<Self> {
         let fixed = |t: &TensorInfo, i: usize| t.shape.get(i).copied().filter(|d| *d > 0);
         let unknown = || {
             let shapes: Vec<String> = outputs.iter().map(|t| t.to_string()).collect();
             Error::Invalid(format!(
                 "detector outputs {} match no layout this reads: YOLOv8/YOLO11 (N, 4+C, A), \
-                 YOLOX/YOLOv5 (N, A, 5+C), or mmdeploy dets (N, K, 5) + labels (N, K)",
+                 YOLOX/YOLOv5 (N, A, 5+C), mmdeploy dets (N, K, 5) + labels (N, K), or NanoDet GFL \
+                 pairs per stride (N, A, {classes}) + (N, A, 4·bins)",
                 shapes.join(", ")
             ))
         };
+        if let Some(gfl) = Gfl::recognize(outputs, classes, input) {
+            return Ok(OutputLayout::Gfl(gfl));
+        }
         match outputs {
             [a, b] => {
                 let (dets, labels) = if a.shape.len() == 3 { (a, b) } else { (b, a) };
@@ -71,6 +208,11 @@ impl OutputLayout {
                 vec![output]
             }
             OutputLayout::Mmdeploy { dets, labels } => vec![dets, labels],
+            OutputLayout::Gfl(g) => g
+                .levels
+                .iter()
+                .flat_map(|l| [l.scores.as_str(), l.boxes.as_str()])
+                .collect(),
         }
     }
 
@@ -136,6 +278,14 @@ impl OutputLayout {
                             score: d[4],
                         });
                     }
+                }
+            }
+            OutputLayout::Gfl(g) => {
+                if outs.len() != 2 * g.levels.len() {
+                    return Err(bad("a score and a box tensor for each stride"));
+                }
+                for (level, pair) in g.levels.iter().zip(outs.chunks_exact(2)) {
+                    g.decode_level(level, pair[0], pair[1], person, threshold, &mut found)?;
                 }
             }
         }
@@ -216,28 +366,32 @@ mod tests {
     #[test]
     fn layouts_are_recognized_from_output_shapes_or_named_in_the_error() {
         assert_eq!(
-            OutputLayout::recognize(&[info("output0", &[1, 84, 8400])]).unwrap(),
+            OutputLayout::recognize(&[info("output0", &[1, 84, 8400])], (640, 640), 80).unwrap(),
             OutputLayout::YoloV8 {
                 output: "output0".into(),
                 classes: 80
             }
         );
         assert_eq!(
-            OutputLayout::recognize(&[info("output", &[-1, 8400, 85])]).unwrap(),
+            OutputLayout::recognize(&[info("output", &[-1, 8400, 85])], (640, 640), 80).unwrap(),
             OutputLayout::YoloX {
                 output: "output".into(),
                 classes: 80
             }
         );
         assert_eq!(
-            OutputLayout::recognize(&[info("labels", &[1, 100]), info("dets", &[1, 100, 5])])
-                .unwrap(),
+            OutputLayout::recognize(
+                &[info("labels", &[1, 100]), info("dets", &[1, 100, 5])],
+                (640, 640),
+                80
+            )
+            .unwrap(),
             OutputLayout::Mmdeploy {
                 dets: "dets".into(),
                 labels: "labels".into()
             }
         );
-        let e = OutputLayout::recognize(&[info("heatmaps", &[1, 17, 256, 192])])
+        let e = OutputLayout::recognize(&[info("heatmaps", &[1, 17, 256, 192])], (640, 640), 80)
             .unwrap_err()
             .to_string();
         assert!(
@@ -298,6 +452,83 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    /// A GFL head on a 64×32 input (width × height), strides 8 (8×4 grid) and 16 (4×2), 3
+    /// classes, 4 bins a side, its outputs given out of order.
+    fn gfl() -> OutputLayout {
+        let outputs = [
+            info("box16", &[1, 8, 16]),
+            info("cls8", &[1, 32, 3]),
+            info("cls16", &[1, 8, 3]),
+            info("box8", &[1, 32, 16]),
+        ];
+        OutputLayout::recognize(&outputs, (32, 64), 3).unwrap()
+    }
+
+    #[test]
+    fn gfl_outputs_pair_up_by_stride() {
+        let level = |scores: &str, boxes: &str, stride, columns| GflLevel {
+            scores: scores.into(),
+            boxes: boxes.into(),
+            stride,
+            columns,
+        };
+        assert_eq!(
+            gfl(),
+            OutputLayout::Gfl(Gfl {
+                levels: vec![level("cls8", "box8", 8, 8), level("cls16", "box16", 16, 4)],
+                classes: 3,
+                bins: 4,
+            })
+        );
+        assert_eq!(gfl().outputs(), ["cls8", "box8", "cls16", "box16"]);
+        // A grid no stride of the input gives, or a class count that matches no tensor.
+        let odd = [info("c", &[1, 30, 3]), info("b", &[1, 30, 16])];
+        assert!(OutputLayout::recognize(&odd, (32, 64), 3).is_err());
+        let e = OutputLayout::recognize(&odd[..], (32, 64), 80).unwrap_err().to_string();
+        assert!(e.contains("(N, A, 80)") && e.contains("[1,30,16]"), "{e}");
+    }
+
+    #[test]
+    fn gfl_boxes_are_the_expected_bin_distances_from_the_cell_centre() {
+        let (c, b) = (3, 4);
+        let mut cls8 = vec![0.0f32; 32 * c];
+        let mut box8 = vec![-30.0f32; 32 * 4 * b];
+        let mut cls16 = vec![0.0f32; 8 * c];
+        let box16 = vec![0.0f32; 8 * 4 * b];
+        // Stride 8, row 2, col 5 (centre 44, 20): person 0.9. Sides: uniform bins (mean 1.5:
+        // 12 px), one-hot bin 2 (16 px), bins 0 and 3 at 1/3 and 2/3 (mean 2: 16 px), one-hot
+        // bin 3 (24 px).
+        let i = 2 * 8 + 5;
+        cls8[i * c] = 0.9;
+        let side = |k: usize| (i * 4 + k) * b;
+        box8[side(0)..side(0) + b].fill(0.0);
+        box8[side(1) + 2] = 30.0;
+        box8[side(2)] = 0.0;
+        box8[side(2) + 3] = 2f32.ln();
+        box8[side(3) + 3] = 30.0;
+        // Stride 8, cell 0: another class beats person (0.95 vs 0.5): not a person.
+        cls8[0] = 0.5;
+        cls8[1] = 0.95;
+        // Stride 16, row 1, col 3 (centre 56, 24), uniform bins (24 px a side): person 0.8;
+        // cell 0: person 0.4, under the threshold.
+        cls16[(4 + 3) * c] = 0.8;
+        cls16[0] = 0.4;
+        let found = gfl()
+            .decode(&[&cls8, &box8, &cls16, &box16], 0, 0.5)
+            .unwrap();
+        let want = [([32.0, 4.0, 60.0, 44.0], 0.9), ([32.0, 0.0, 80.0, 48.0], 0.8)];
+        assert_eq!(found.len(), want.len(), "{found:?}");
+        for (d, (bbox, score)) in found.iter().zip(want) {
+            let got = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
+            assert!(
+                got.iter().zip(bbox).all(|(g, w)| (g - w).abs() < 1e-3) && d.score == score,
+                "{got:?} {} vs {bbox:?} {score}",
+                d.score
+            );
+        }
+        assert!(gfl().decode(&[&cls8, &box8[1..], &cls16, &box16], 0, 0.5).is_err());
     }
 
     #[test]

@@ -152,7 +152,7 @@ impl OnnxDetector {
                 )));
             }
         };
-        let layout = OutputLayout::recognize(&loaded.session.outputs)
+        let layout = OutputLayout::recognize(&loaded.session.outputs, (h, w), section.classes)
             .map_err(|e| mismatch(e.to_string()))?;
         // Normalization is written in RGB plane order; a BGR model's mean/std are reversed here
         // and its planes swapped after.
@@ -179,7 +179,8 @@ impl OnnxDetector {
 /// A config for a bare detector model (no `config` property, only `model`): the input size from
 /// the model's input, and the pre-processing of the family its output layout belongs to —
 /// YOLOv8/YOLO11 (ultralytics: RGB / 255, centred letterbox), YOLOX (BGR 0..255, letterbox),
-/// mmdeploy RTMDet (BGR, mmdet mean/std, letterbox); pad 114, person class 0, score and NMS 0.3.
+/// mmdeploy RTMDet (BGR, mmdet mean/std, letterbox), NanoDet GFL (BGR, mmdet mean/std, stretch;
+/// COCO-80); pad 114, person class 0, score and NMS 0.3.
 pub fn bare_model_config(settings: &crate::elements::inference::Settings) -> Result<LoadedModel> {
     use crate::config::{Config, HeadSection, InputSection, ModelSection};
     let opts = settings.runtime.resolve();
@@ -212,7 +213,7 @@ pub fn bare_model_config(settings: &crate::elements::inference::Settings) -> Res
             )));
         }
     };
-    let layout = OutputLayout::recognize(&session.outputs)
+    let layout = OutputLayout::recognize(&session.outputs, shape, 80)
         .map_err(|e| Error::Invalid(format!("detector model {}: {e}", path.display())))?;
     let (resize, order, mean, std) = match layout {
         OutputLayout::YoloV8 { .. } => (
@@ -229,6 +230,13 @@ pub fn bare_model_config(settings: &crate::elements::inference::Settings) -> Res
         ),
         OutputLayout::Mmdeploy { .. } => (
             DetectorResize::Letterbox,
+            ChannelOrder::Bgr,
+            [103.53, 116.28, 123.675],
+            [57.375, 57.12, 58.395],
+        ),
+        // NanoDet's own demos: a plain resize, BGR, the mmdet mean/std.
+        OutputLayout::Gfl(_) => (
+            DetectorResize::Stretch,
             ChannelOrder::Bgr,
             [103.53, 116.28, 123.675],
             [57.375, 57.12, 58.395],
@@ -256,6 +264,7 @@ pub fn bare_model_config(settings: &crate::elements::inference::Settings) -> Res
             pad_value: 114,
             channel_order: order,
             person_class: 0,
+            classes: 80,
             score_threshold: 0.3,
             nms_iou: 0.3,
             max_detections: 100,
