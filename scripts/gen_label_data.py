@@ -68,4 +68,37 @@ write("classes", "dome-seg-29.json", {
                "license": "Sapiens2 License (Meta): see its prohibited uses"},
     "classes": v1[:2] + [{"name": "Eyeglass", "color_rgb": [14, 204, 182]}] + v1[2:],
 })
+# MPII-16 in EfficientPose's channel order (daniegr/EfficientPose utils/helpers.py `body_parts`),
+# its limbs as EfficientPose draws them; colours: the left side green and the right orange, as
+# the COCO sets, the head and trunk blue.
+MPII = ["head_top", "upper_neck", "right_shoulder", "right_elbow", "right_wrist", "thorax",
+        "left_shoulder", "left_elbow", "left_wrist", "pelvis", "right_hip", "right_knee",
+        "right_ankle", "left_hip", "left_knee", "left_ankle"]
+MPII_LINKS = [(0, 1), (1, 5), (5, 2), (5, 6), (5, 9), (2, 3), (3, 4), (6, 7), (7, 8), (9, 10),
+              (9, 13), (10, 11), (11, 12), (13, 14), (14, 15)]
+
+
+def side_colour(*names):
+    if all(n.startswith("left_") for n in names):
+        return [0, 255, 0]
+    if all(n.startswith("right_") for n in names):
+        return [255, 128, 0]
+    return [51, 153, 255]
+
+
+def flip_partner(i, name):
+    for a, b in (("left_", "right_"), ("right_", "left_")):
+        if name.startswith(a):
+            return MPII.index(b + name[len(a):])
+    return i
+
+
+write("keypoints", "mpii-16.json", {
+    "name": "mpii-16",
+    "source": {"repo": "daniegr/EfficientPose", "commit": "", "path": "utils/helpers.py (body_parts)",
+               "license": "Apache-2.0 (EfficientPose); MPII Human Pose keypoint definitions"},
+    "keypoints": [{"name": n, "color_rgb": side_colour(n), "flip": flip_partner(i, n)}
+                  for i, n in enumerate(MPII)],
+    "skeleton": [{"link": [a, b], "color_rgb": side_colour(MPII[a], MPII[b])} for a, b in MPII_LINKS],
+})
 print("wrote configs/keypoints and configs/classes")

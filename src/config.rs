@@ -162,7 +162,7 @@ impl Default for InputSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoseSection {
-    /// Heatmap channel order: `goliath-308`, `coco-wholebody-133` or `coco-17`.
+    /// Heatmap channel order: `goliath-308`, `coco-wholebody-133`, `coco-17` or `mpii-16`.
     pub keypoint_set: KeypointSetId,
     /// Keypoints scoring below this are kept in the result but not drawn (official: 0.3).
     #[serde(default = "default_score_threshold")]

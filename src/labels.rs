@@ -56,10 +56,18 @@ pub enum KeypointSetId {
     /// COCO, 17 body keypoints.
     #[serde(rename = "coco-17")]
     Coco17,
+    /// MPII, 16 body keypoints in EfficientPose's order (head top first).
+    #[serde(rename = "mpii-16")]
+    Mpii16,
 }
 
 impl KeypointSetId {
-    pub const ALL: [KeypointSetId; 3] = [Self::Goliath308, Self::CocoWholebody133, Self::Coco17];
+    pub const ALL: [KeypointSetId; 4] = [
+        Self::Goliath308,
+        Self::CocoWholebody133,
+        Self::Coco17,
+        Self::Mpii16,
+    ];
 
     /// The set's name as used in configs and metadata (`goliath-308`, ...).
     pub fn as_str(self) -> &'static str {
@@ -67,13 +75,13 @@ impl KeypointSetId {
             Self::Goliath308 => "goliath-308",
             Self::CocoWholebody133 => "coco-wholebody-133",
             Self::Coco17 => "coco-17",
+            Self::Mpii16 => "mpii-16",
         }
     }
 
     /// The set's data (parsed once per process).
     pub fn set(self) -> &'static KeypointSet {
-        static SETS: [OnceLock<KeypointSet>; 3] =
-            [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        static SETS: [OnceLock<KeypointSet>; 4] = [const { OnceLock::new() }; 4];
         let (slot, json) = match self {
             Self::Goliath308 => (
                 &SETS[0],
@@ -84,6 +92,7 @@ impl KeypointSetId {
                 include_str!("../configs/keypoints/coco-wholebody-133.json"),
             ),
             Self::Coco17 => (&SETS[2], include_str!("../configs/keypoints/coco-17.json")),
+            Self::Mpii16 => (&SETS[3], include_str!("../configs/keypoints/mpii-16.json")),
         };
         slot.get_or_init(|| {
             serde_json::from_str(json).expect("compiled-in keypoint set JSON is valid (tested)")
@@ -101,7 +110,7 @@ impl FromStr for KeypointSetId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            format!("unknown keypoint set '{s}' (expected goliath-308, coco-wholebody-133 or coco-17)")
+            format!("unknown keypoint set '{s}' (expected goliath-308, coco-wholebody-133, coco-17 or mpii-16)")
         })
     }
 }
@@ -200,6 +209,8 @@ mod tests {
                 "left_hand_root",
             ),
             (KeypointSetId::Coco17, 17, 19, 16, "right_ankle"),
+            // EfficientPose's order (utils/helpers.py) and its 15 limbs.
+            (KeypointSetId::Mpii16, 16, 15, 12, "right_ankle"),
         ];
         for (id, n, links, idx, name) in cases {
             let s = id.set();
@@ -215,7 +226,8 @@ mod tests {
         // First Goliath links per SAPIENS.md: (13,11) (11,9) (14,12).
         let g = KeypointSetId::Goliath308.set();
         assert_eq!(g.skeleton[0].link, [13, 11]);
-        // Flip partners: an involution, left_wrist ↔ right_wrist, the nose its own.
+        // Flip partners: an involution, left_wrist ↔ right_wrist, the nose (MPII: the head top)
+        // its own.
         for id in KeypointSetId::ALL {
             let s = id.set();
             assert!(
@@ -229,6 +241,9 @@ mod tests {
             );
             assert_eq!(s.keypoints[0].flip, 0);
         }
+        let m = KeypointSetId::Mpii16.set();
+        assert_eq!(m.keypoints[0].name, "head_top");
+        assert_eq!(m.skeleton[1].link, [1, 5], "upper neck to thorax");
         // Goliath has 146 flip pairs (sapiens-data README), so 16 keypoints of its own.
         assert_eq!(
             (0..308).filter(|&k| g.keypoints[k].flip == k).count(),

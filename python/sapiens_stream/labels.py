@@ -10,6 +10,7 @@ _KEYPOINT_FILES = {
     "goliath-308": "goliath-308.json",
     "coco-wholebody-133": "coco-wholebody-133.json",
     "coco-17": "coco-17.json",
+    "mpii-16": "mpii-16.json",
 }
 _CLASS_FILES = {"goliath-seg-28": "goliath-seg-28.json", "dome-seg-29": "dome-seg-29.json"}
 

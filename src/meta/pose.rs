@@ -4,7 +4,7 @@
 //!
 //! | field | type | meaning |
 //! |---|---|---|
-//! | `keypoint-set` | string | `goliath-308`, `coco-wholebody-133` or `coco-17` (channel order) |
+//! | `keypoint-set` | string | `goliath-308`, `coco-wholebody-133`, `coco-17` or `mpii-16` (channel order) |
 //! | `num-persons` | uint | N |
 //! | `num-keypoints` | uint | K |
 //! | `score-threshold` | float | the config's drawing threshold |

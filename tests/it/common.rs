@@ -350,3 +350,50 @@ pub fn push_through(
     pipe.set_state(gst::State::Null).unwrap();
     (out, elements)
 }
+
+/// A ROI rect (x, y, w, h) and its tracking id.
+pub type Roi = ((u32, u32, u32, u32), Option<u32>);
+
+/// The person ROI metas of a buffer.
+pub fn rois(b: &gst::BufferRef) -> Vec<Roi> {
+    b.iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .filter(|m| m.roi_type() == "person")
+        .map(|m| {
+            (
+                m.rect(),
+                m.param("tracking").and_then(|p| p.get::<u32>("id").ok()),
+            )
+        })
+        .collect()
+}
+
+/// The first `frames` frames of vtest.avi through `chain` into an appsink; the buffers and the
+/// final stats of the inference elements `named`.
+pub fn run_vtest(
+    chain: &str,
+    frames: u32,
+    named: &[&str],
+) -> (
+    Vec<sapiens_stream::pipelining::ExecutorStats>,
+    Vec<gst::Buffer>,
+) {
+    init();
+    let line = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=BGRx ! \
+         identity eos-after={frames} ! {chain} ! appsink name=sink sync=false",
+        vtest().display()
+    );
+    let pipe = launch(&line);
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    let mut out = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        out.push(s.buffer_owned().unwrap());
+    }
+    let stats = named
+        .iter()
+        .map(|n| element_stats(&pipe.by_name(n).unwrap()))
+        .collect();
+    pipe.set_state(gst::State::Null).unwrap();
+    (stats, out)
+}

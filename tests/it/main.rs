@@ -15,4 +15,5 @@ mod results;
 mod rtsp;
 mod sapiens2;
 mod signals;
+mod trained;
 mod triton;
