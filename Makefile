@@ -1,4 +1,5 @@
-# make demo  – set up, build, detect + track + pose on real video → out/demo.mp4 (prints fps and latency)
+# make demo  – set up, build, trained NanoDet + tracker + trained EfficientPose on real video →
+#              out/demo.mp4 (prints fps and latency)
 # make test  – set up, lint (fmt, clippy -D warnings), then every test under G_DEBUG=fatal_warnings
 #              (.ci/run calls this), then the install tests (make install, the Debian package)
 # make install [PREFIX=/usr/local] [DESTDIR=] – plugin into GStreamer's plugin folder, `sapiens` into
@@ -7,6 +8,9 @@
 # make deb   – target/debian/sapiens-stream_<version>_<arch>.deb (cargo-deb) of the same files
 CARGO ?= cargo
 FRAMES ?= 200
+# The demo's pose head: EfficientPose (trained, MPII-16); DEMO_CONFIG=configs/pose-tiny-goliath308.toml
+# runs the Sapiens architecture instead (untrained: its skeletons are noise, and say so).
+DEMO_CONFIG ?= configs/pose-efficientpose-mpii16.toml
 
 .PHONY: setup build demo lint test models bench bench-triton clean-cache install-build install uninstall deb test-install test-export real-size-models
 
@@ -19,7 +23,7 @@ build: setup
 demo: build
 	./target/release/sapiens run --input data/vtest.avi \
 	  --detector nanodet --detect-interval 3 --track --smoothing \
-	  --config configs/pose-tiny-goliath308.toml \
+	  --config $(DEMO_CONFIG) \
 	  --output out/demo.mp4 --max-frames $(FRAMES) --stats-json out/demo-stats.json
 	@echo "Plugin for gst-launch-1.0: export GST_PLUGIN_PATH=$(CURDIR)/target/release"
 
@@ -53,8 +57,10 @@ PLUGINDIR ?= $(shell pkg-config --variable=pluginsdir gstreamer-1.0)
 ORT_VERSION := 1.32.0
 ORT_LIB = $(shell cat .sapiens/ort-dylib-path 2>/dev/null)
 INSTALL_TARGET := target/install
-# The generated models the shipped configs name (../tests/models/X becomes ../models/X).
+# The generated models the shipped configs name (../tests/models/X becomes ../models/X), and the
+# converted trained ones (../models/trained/X, scripts/setup-trained.sh), installed as they are.
 SHIPPED_MODELS := $(sort $(shell sed -n 's|^path = "\.\./tests/models/\(.*\)"|\1|p' configs/*.toml))
+TRAINED_MODELS := $(sort $(shell sed -n 's|^path = "\.\./models/trained/\(.*\)"|\1|p' configs/*.toml))
 SHIPPED_CONFIGS := $(notdir $(wildcard configs/*.toml)) README.md
 BUILD_KEY := $(DATADIR) $(ORTDIR)
 
@@ -84,6 +90,9 @@ install:
 	install -m 644 configs/keypoints/*.json $(DESTDIR)$(DATADIR)/configs/keypoints/
 	install -m 644 configs/classes/*.json $(DESTDIR)$(DATADIR)/configs/classes/
 	install -m 644 $(addprefix tests/models/,$(SHIPPED_MODELS)) $(DESTDIR)$(DATADIR)/models/
+	install -d $(DESTDIR)$(DATADIR)/models/trained
+	install -m 644 $(addprefix models/trained/,$(TRAINED_MODELS) manifest.json LICENSE.human-models) \
+	  $(DESTDIR)$(DATADIR)/models/trained/
 	@echo "installed: $(BINDIR)/sapiens, $(PLUGINDIR)/libgstsapiens.so, $(DATADIR), $(ORTDIR)"
 
 uninstall:
@@ -92,8 +101,9 @@ uninstall:
 	  $(DESTDIR)$(ORTDIR)/ThirdPartyNotices.onnxruntime.txt
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/configs/,$(SHIPPED_CONFIGS)) \
 	  $(DESTDIR)$(DATADIR)/configs/keypoints/*.json $(DESTDIR)$(DATADIR)/configs/classes/*.json \
-	  $(addprefix $(DESTDIR)$(DATADIR)/models/,$(SHIPPED_MODELS))
-	-rmdir $(DESTDIR)$(DATADIR)/configs/keypoints $(DESTDIR)$(DATADIR)/configs/classes \
+	  $(addprefix $(DESTDIR)$(DATADIR)/models/,$(SHIPPED_MODELS)) \
+	  $(addprefix $(DESTDIR)$(DATADIR)/models/trained/,$(TRAINED_MODELS) manifest.json LICENSE.human-models)
+	-rmdir $(DESTDIR)$(DATADIR)/models/trained $(DESTDIR)$(DATADIR)/configs/keypoints $(DESTDIR)$(DATADIR)/configs/classes \
 	  $(DESTDIR)$(DATADIR)/configs $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(DATADIR) $(DESTDIR)$(ORTDIR) 2>/dev/null
 
 # ---- Debian package ----------------------------------------------------------------------------

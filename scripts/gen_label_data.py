@@ -68,6 +68,15 @@ write("classes", "dome-seg-29.json", {
                "license": "Sapiens2 License (Meta): see its prohibited uses"},
     "classes": v1[:2] + [{"name": "Eyeglass", "color_rgb": [14, 204, 182]}] + v1[2:],
 })
+# A person mask (MediaPipe selfie segmentation): background in v1's background grey, the person
+# in v1's Torso colour.
+write("classes", "person-2.json", {
+    "name": "person-2",
+    "source": {"repo": "google/mediapipe", "commit": "", "path": "selfie segmentation (one person-probability plane)",
+               "license": "Apache-2.0"},
+    "classes": [{"name": "Background", "color_rgb": v1[0]["color_rgb"]},
+                {"name": "Person", "color_rgb": next(c["color_rgb"] for c in v1 if c["name"] == "Torso")}],
+})
 # MPII-16 in EfficientPose's channel order (daniegr/EfficientPose utils/helpers.py `body_parts`),
 # its limbs as EfficientPose draws them; colours: the left side green and the right orange, as
 # the COCO sets, the head and trunk blue.

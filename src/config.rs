@@ -183,7 +183,8 @@ pub struct PoseSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SegSection {
-    /// The logits' classes: `goliath-seg-28` (v1) or `dome-seg-29` (Sapiens2).
+    /// The logits' classes: `goliath-seg-28` (v1), `dome-seg-29` (Sapiens2), or `person-2` (a
+    /// person mask model's one probability plane).
     #[serde(default)]
     pub classes: SegClassSetId,
     /// `exact` (upsample logits, then argmax: the official demo) or `fast` (argmax at model
@@ -558,6 +559,7 @@ impl Config {
     pub fn output_item(&self) -> Result<[i64; 3]> {
         let (c, s) = match &self.head {
             HeadSection::Pose(p) => (p.keypoint_set.set().len(), p.heatmap_stride),
+            HeadSection::Seg(s) if s.classes.is_probability() => (1, s.output_stride),
             HeadSection::Seg(s) => (s.classes.count(), s.output_stride),
             HeadSection::Depth(s) => (1, s.output_stride),
             HeadSection::Normal(s) => (3, s.output_stride),

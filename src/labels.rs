@@ -136,22 +136,33 @@ pub enum SegClassSetId {
     GoliathSeg28,
     #[serde(rename = "dome-seg-29")]
     DomeSeg29,
+    /// Background and person: a person mask model (MediaPipe selfie) giving one foreground
+    /// probability plane instead of a logit per class.
+    #[serde(rename = "person-2")]
+    Person2,
 }
 
 impl SegClassSetId {
-    pub const ALL: [SegClassSetId; 2] = [Self::GoliathSeg28, Self::DomeSeg29];
+    pub const ALL: [SegClassSetId; 3] = [Self::GoliathSeg28, Self::DomeSeg29, Self::Person2];
 
     /// The set's name as used in configs and metadata.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::GoliathSeg28 => "goliath-seg-28",
             Self::DomeSeg29 => "dome-seg-29",
+            Self::Person2 => "person-2",
         }
+    }
+
+    /// Whether the model gives one foreground probability plane (class 1 where it is above 0.5)
+    /// rather than one logit plane per class.
+    pub fn is_probability(self) -> bool {
+        self == Self::Person2
     }
 
     /// Classes by id (0 = Background), official names and palette (parsed once per process).
     pub fn classes(self) -> &'static [SegClass] {
-        static SETS: [OnceLock<ClassSet>; 2] = [OnceLock::new(), OnceLock::new()];
+        static SETS: [OnceLock<ClassSet>; 3] = [const { OnceLock::new() }; 3];
         let (slot, json) = match self {
             Self::GoliathSeg28 => (
                 &SETS[0],
@@ -161,6 +172,7 @@ impl SegClassSetId {
                 &SETS[1],
                 include_str!("../configs/classes/dome-seg-29.json"),
             ),
+            Self::Person2 => (&SETS[2], include_str!("../configs/classes/person-2.json")),
         };
         &slot
             .get_or_init(|| {
@@ -171,7 +183,7 @@ impl SegClassSetId {
 
     /// The palette, indexed by class.
     pub fn palette(self) -> &'static [[u8; 3]] {
-        static PAL: [OnceLock<Vec<[u8; 3]>>; 2] = [OnceLock::new(), OnceLock::new()];
+        static PAL: [OnceLock<Vec<[u8; 3]>>; 3] = [const { OnceLock::new() }; 3];
         PAL[self as usize].get_or_init(|| self.classes().iter().map(|c| c.color_rgb).collect())
     }
 
@@ -187,7 +199,9 @@ impl FromStr for SegClassSetId {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown seg class set '{s}' (expected goliath-seg-28 or dome-seg-29)")
+                format!(
+                    "unknown seg class set '{s}' (expected goliath-seg-28, dome-seg-29 or person-2)"
+                )
             })
     }
 }
@@ -284,5 +298,13 @@ mod tests {
             ("Tongue", [82, 21, 114])
         );
         assert_eq!("dome-seg-29".parse(), Ok(SegClassSetId::DomeSeg29));
+        let p = SegClassSetId::Person2.classes();
+        assert_eq!(
+            (p.len(), p[0].name.as_str(), p[1].name.as_str()),
+            (2, "Background", "Person")
+        );
+        assert!(
+            SegClassSetId::Person2.is_probability() && !SegClassSetId::DomeSeg29.is_probability()
+        );
     }
 }

@@ -12,7 +12,11 @@ _KEYPOINT_FILES = {
     "coco-17": "coco-17.json",
     "mpii-16": "mpii-16.json",
 }
-_CLASS_FILES = {"goliath-seg-28": "goliath-seg-28.json", "dome-seg-29": "dome-seg-29.json"}
+_CLASS_FILES = {
+    "goliath-seg-28": "goliath-seg-28.json",
+    "dome-seg-29": "dome-seg-29.json",
+    "person-2": "person-2.json",
+}
 
 
 def _load(name):

@@ -51,7 +51,7 @@ impl Gfl {
     /// into a `classes`-wide score tensor and a `4·B` box tensor whose `A` is the grid of a
     /// power-of-two stride of the `input` (height, width); `None` when they do not.
     fn recognize(outputs: &[TensorInfo], classes: usize, (h, w): (u32, u32)) -> Option<Self> {
-        if outputs.len() < 2 || outputs.len() % 2 != 0 {
+        if outputs.len() < 2 || !outputs.len().is_multiple_of(2) {
             return None;
         }
         let dims = |t: &TensorInfo| match t.shape[..] {
@@ -65,16 +65,18 @@ impl Gfl {
             if d != classes {
                 continue;
             }
-            let boxes = outputs
-                .iter()
-                .find(|b| b.name != s.name && dims(b).is_some_and(|(ba, bd)| ba == a && bd % 4 == 0 && bd != classes))?;
+            let boxes = outputs.iter().find(|b| {
+                b.name != s.name
+                    && dims(b)
+                        .is_some_and(|(ba, bd)| ba == a && bd.is_multiple_of(4) && bd != classes)
+            })?;
             let b = dims(boxes)?.1 / 4;
             if *bins.get_or_insert(b) != b {
                 return None;
             }
-            let stride = (2..=7).map(|k| 1u32 << k).find(|st| {
-                (h.div_ceil(*st) * w.div_ceil(*st)) as usize == a
-            })?;
+            let stride = (2..=7)
+                .map(|k| 1u32 << k)
+                .find(|st| (h.div_ceil(*st) * w.div_ceil(*st)) as usize == a)?;
             levels.push(GflLevel {
                 scores: s.name.clone(),
                 boxes: boxes.name.clone(),
@@ -107,7 +109,7 @@ impl Gfl {
         found: &mut Vec<Detection>,
     ) -> Result<()> {
         let (c, b) = (self.classes, self.bins);
-        if scores.len() % c != 0 || boxes.len() != scores.len() / c * 4 * b {
+        if !scores.len().is_multiple_of(c) || boxes.len() != scores.len() / c * 4 * b {
             return Err(Error::Inference(format!(
                 "detector output {}: {} scores and {} box values do not fit (A, {c}) and (A, {})",
                 level.scores,
@@ -118,16 +120,18 @@ impl Gfl {
         }
         let stride = level.stride as f32;
         for (i, cell) in scores.chunks_exact(c).enumerate() {
-            let (best, score) = cell
-                .iter()
-                .enumerate()
-                .fold((0, f32::MIN), |m, (k, v)| if *v > m.1 { (k, *v) } else { m });
+            let (best, score) =
+                cell.iter().enumerate().fold(
+                    (0, f32::MIN),
+                    |m, (k, v)| if *v > m.1 { (k, *v) } else { m },
+                );
             if best != person || score < threshold {
                 continue;
             }
             let (row, col) = (i / level.columns, i % level.columns);
             let (cx, cy) = ((col as f32 + 0.5) * stride, (row as f32 + 0.5) * stride);
-            let side = |k: usize| expected_bin(&boxes[(i * 4 + k) * b..(i * 4 + k + 1) * b]) * stride;
+            let side =
+                |k: usize| expected_bin(&boxes[(i * 4 + k) * b..(i * 4 + k + 1) * b]) * stride;
             found.push(Detection {
                 bbox: BBox {
                     x1: cx - side(0),
@@ -486,7 +490,9 @@ mod tests {
         // A grid no stride of the input gives, or a class count that matches no tensor.
         let odd = [info("c", &[1, 30, 3]), info("b", &[1, 30, 16])];
         assert!(OutputLayout::recognize(&odd, (32, 64), 3).is_err());
-        let e = OutputLayout::recognize(&odd[..], (32, 64), 80).unwrap_err().to_string();
+        let e = OutputLayout::recognize(&odd[..], (32, 64), 80)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("(N, A, 80)") && e.contains("[1,30,16]"), "{e}");
     }
 
@@ -518,7 +524,10 @@ mod tests {
         let found = gfl()
             .decode(&[&cls8, &box8, &cls16, &box16], 0, 0.5)
             .unwrap();
-        let want = [([32.0, 4.0, 60.0, 44.0], 0.9), ([32.0, 0.0, 80.0, 48.0], 0.8)];
+        let want = [
+            ([32.0, 4.0, 60.0, 44.0], 0.9),
+            ([32.0, 0.0, 80.0, 48.0], 0.8),
+        ];
         assert_eq!(found.len(), want.len(), "{found:?}");
         for (d, (bbox, score)) in found.iter().zip(want) {
             let got = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
@@ -528,7 +537,11 @@ mod tests {
                 d.score
             );
         }
-        assert!(gfl().decode(&[&cls8, &box8[1..], &cls16, &box16], 0, 0.5).is_err());
+        assert!(
+            gfl()
+                .decode(&[&cls8, &box8[1..], &cls16, &box16], 0, 0.5)
+                .is_err()
+        );
     }
 
     #[test]

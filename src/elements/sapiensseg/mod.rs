@@ -53,7 +53,21 @@ impl DenseHead for SegHead {
         buffer: &mut gst::BufferRef,
     ) -> Result<()> {
         let (w, h) = (info.width as usize, info.height as usize);
-        let labels = if output.planes.c == 1 && self.classes.count() > 1 {
+        let labels = if self.classes.is_probability() {
+            // One foreground probability p: the logits (0.5, p) have the person as argmax
+            // where p > 0.5, in either mode (a 0/1 label map from a graph gives the same).
+            let p = output.planes;
+            let two: Vec<f32> = std::iter::repeat_n(0.5, p.data.len())
+                .chain(p.data.iter().copied())
+                .collect();
+            let planes = crate::heads::Planes {
+                data: &two,
+                c: 2,
+                h: p.h,
+                w: p.w,
+            };
+            seg::labels(planes, w, h, self.mode)
+        } else if output.planes.c == 1 && self.classes.count() > 1 {
             // Labels computed in the model's graph: the same as `fast` from logits.
             seg::labels_from_map(output.planes, w, h)?
         } else {
