@@ -1,6 +1,8 @@
 //! Skeletons as the official Sapiens demo draws them (SAPIENS.md 6.1 step 5): a keypoint is
 //! drawn when `score >= threshold`, a link when both ends score `> threshold`; radius 6,
-//! link thickness 3, the keypoint set's official colours.
+//! link thickness 3, the keypoint set's official colours. People under 240 px tall (a wide
+//! camera view) get smaller marks in proportion, at least radius 2 and thickness 1, so the dots
+//! do not hide the limbs.
 use opencv::core::{Point, Rect};
 
 use super::Canvas;
@@ -11,6 +13,17 @@ use crate::meta::pose::PoseResult;
 pub const RADIUS: i32 = 6;
 /// Official demo link thickness, px.
 pub const THICKNESS: i32 = 3;
+/// Box height (frame px) from which a person gets the official sizes.
+const FULL_SIZE_HEIGHT: f32 = 240.0;
+
+/// Keypoint radius and link thickness for a person box `height` px tall.
+fn mark_sizes(height: f32) -> (i32, i32) {
+    let f = (height / FULL_SIZE_HEIGHT).clamp(0.0, 1.0);
+    let radius = (RADIUS as f32 * f).round().max(2.0) as i32;
+    let thickness = (THICKNESS as f32 * f).round().max(1.0) as i32;
+    (radius, thickness)
+}
+
 /// Box and label colour (RGB).
 const BOX_RGB: [u8; 3] = [0, 255, 0];
 
@@ -78,6 +91,7 @@ pub fn draw(canvas: &mut Canvas<'_>, result: &PoseResult, style: &PoseStyle) -> 
             }
         }
         let kps = &person.keypoints;
+        let (radius, thickness) = mark_sizes(b.y2 - b.y1);
         if style.links {
             for link in &set.skeleton {
                 let [a, z] = link.link;
@@ -85,14 +99,14 @@ pub fn draw(canvas: &mut Canvas<'_>, result: &PoseResult, style: &PoseStyle) -> 
                     && p.score > thr
                     && q.score > thr
                 {
-                    canvas.line(point(p.x, p.y), point(q.x, q.y), link.color_rgb, THICKNESS)?;
+                    canvas.line(point(p.x, p.y), point(q.x, q.y), link.color_rgb, thickness)?;
                 }
             }
         }
         if style.keypoints {
             for (k, kp) in kps.iter().enumerate() {
                 if kp.score >= thr {
-                    canvas.circle(point(kp.x, kp.y), RADIUS, set.keypoints[k].color_rgb)?;
+                    canvas.circle(point(kp.x, kp.y), radius, set.keypoints[k].color_rgb)?;
                 }
             }
         }
@@ -110,4 +124,18 @@ pub fn draw(canvas: &mut Canvas<'_>, result: &PoseResult, style: &PoseStyle) -> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_people_get_smaller_marks_tall_ones_the_official_sizes() {
+        assert_eq!(mark_sizes(480.0), (6, 3));
+        assert_eq!(mark_sizes(240.0), (6, 3));
+        assert_eq!(mark_sizes(120.0), (3, 2));
+        assert_eq!(mark_sizes(40.0), (2, 1));
+        assert_eq!(mark_sizes(0.0), (2, 1));
+    }
 }
