@@ -105,6 +105,9 @@ pub struct ModelSection {
     /// Free text shown by `sapiens models`.
     #[serde(default)]
     pub description: String,
+    /// The command that makes `path` (run from the repository root), printed by `sapiens
+    /// models` when the file is missing.
+    pub export: Option<String>,
 }
 
 /// Whether a model's weights are real.

@@ -30,7 +30,8 @@ pub enum Command {
     BuildEngines(build_engines::BuildEnginesArgs),
     /// Writes a Triton model repository (ONNX files + config.pbtxt) from model configs.
     TritonRepo(triton_repo::TritonRepoArgs),
-    /// Lists the model configs in a folder and whether their models are present.
+    /// Lists the model configs in a folder, whether their models are present, and the command
+    /// that makes each missing one.
     Models {
         /// Folder of config TOMLs [default: ./configs, else the installed configs].
         #[arg(long)]

@@ -1,4 +1,5 @@
-//! `sapiens models`: the configs of a folder, their heads, and whether each model file is there.
+//! `sapiens models`: the configs of a folder, their heads, whether each model file is there, and
+//! for a missing one the command that makes it (the config's `[model] export`).
 use std::path::Path;
 
 use crate::config::{Config, Weights};
@@ -39,6 +40,9 @@ pub fn list(dir: &Path) -> Result<()> {
                     "{name:<30} {head:<9} {labels:<19} {weights:<9} {present:<8} {}",
                     c.model.description
                 );
+                if let (false, Some(cmd)) = (c.model.path.is_file(), &c.model.export) {
+                    println!("    to make {}: {cmd}", c.model.path.display());
+                }
             }
             Err(e) => println!("{}: {e}", p.display()),
         }

@@ -378,3 +378,91 @@ fn the_conversion_cache_is_reused_checked_and_a_corrupt_model_converted_again() 
     );
     std::fs::remove_dir_all(&t).unwrap();
 }
+
+#[test]
+fn the_detector_comparison_tool_counts_what_each_detector_finds() {
+    // python/examples/detector_quality.py, as the README's comparison runs it, on 8 frames.
+    let cfg = trained_config("detector-nanodet.toml", "nanodet.onnx");
+    let python = root().join(".venv-gi/bin/python");
+    assert!(python.is_file(), "run make setup (it creates .venv-gi)");
+    let png = scratch("quality").join("detectors.png");
+    let rows = json_lines_of(
+        std::process::Command::new(&python)
+            .arg(root().join("python/examples/detector_quality.py"))
+            .arg(vtest())
+            .arg("8")
+            .arg(&png)
+            .arg("hog=sapiensdetect backend=hog")
+            .arg(format!(
+                "nanodet=sapiensdetect backend=onnx config={}",
+                cfg.display()
+            ))
+            .env("GST_PLUGIN_PATH", root().join("target/debug")),
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        (rows[0]["detector"].as_str(), rows[1]["detector"].as_str()),
+        (Some("hog"), Some("nanodet"))
+    );
+    let nd = &rows[1];
+    assert_eq!(nd["frames"], 8);
+    assert_eq!(nd["frames_with_2_or_more"], 8, "{nd}");
+    assert!(nd["persons_per_frame"].as_f64().unwrap() >= 3.0, "{nd}");
+    assert!(
+        rows[0]["persons_per_frame"].as_f64().unwrap() > 0.0,
+        "{}",
+        rows[0]
+    );
+    assert!(
+        std::fs::metadata(&png).unwrap().len() > 10_000,
+        "the picture of frame 0"
+    );
+}
+
+#[test]
+fn sapiens_models_names_what_is_present_and_how_to_make_what_is_missing() {
+    // A folder with two configs: the trained NanoDet (present after set-up) and a Sapiens2 one
+    // whose exported file is not there.
+    trained_config("detector-nanodet.toml", "nanodet.onnx");
+    let dir = scratch("models-list");
+    for c in ["detector-nanodet.toml", "sapiens2-0.4b-seg.toml"] {
+        let text = std::fs::read_to_string(config(c)).unwrap();
+        // Paths stay relative to the repository's configs/.
+        let text = text.replace("\"../models/", &format!("\"{}/models/", root().display()));
+        std::fs::write(dir.join(c), text).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sapiens"))
+        .args(["models", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{text}"))
+    };
+    assert!(
+        line("detector-nanodet.toml").contains("trained   present"),
+        "{text}"
+    );
+    assert!(line("sapiens2-0.4b-seg.toml").contains("missing"), "{text}");
+    assert!(
+        text.contains("to make ")
+            && text.contains(
+                "scripts/export_sapiens2.py models/sapiens2_0.4b_seg.onnx --task seg --size 0.4b \
+                 --checkpoint sapiens2_0.4b_seg.safetensors"
+            ),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("to make ").count(),
+        1,
+        "only the missing file gets a command: {text}"
+    );
+}

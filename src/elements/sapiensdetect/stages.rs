@@ -250,6 +250,7 @@ pub fn bare_model_config(settings: &crate::elements::inference::Settings) -> Res
             output_name: None,
             weights: Default::default(),
             description: format!("bare detector model ({layout:?})"),
+            export: None,
         },
         input: InputSection {
             height: shape.0,
