@@ -450,36 +450,6 @@ fn onnx_start_error(cfg: &std::path::Path) -> String {
     e
 }
 
-/// Pushes `frames` (raw video of `caps`) through `appsrc ! {chain} ! appsink`; the buffers that
-/// come out, and the stats of the inference element named `d` if the chain has one.
-fn through(
-    chain: &str,
-    caps: &gst::Caps,
-    frames: &[gst::Buffer],
-) -> (
-    Vec<gst::Buffer>,
-    Option<sapiens_stream::pipelining::ExecutorStats>,
-) {
-    init();
-    let pipe = launch(&format!(
-        "appsrc name=src format=time caps=\"{caps}\" ! {chain} ! appsink name=sink"
-    ));
-    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
-    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
-    pipe.set_state(gst::State::Playing).unwrap();
-    for b in frames {
-        src.push_buffer(b.clone()).unwrap();
-    }
-    src.end_of_stream().unwrap();
-    let mut out = Vec::new();
-    while let Ok(s) = sink.pull_sample() {
-        out.push(s.buffer_owned().unwrap());
-    }
-    let stats = pipe.by_name("d").map(|d| element_stats(&d));
-    pipe.set_state(gst::State::Null).unwrap();
-    (out, stats)
-}
-
 #[test]
 fn a_model_that_is_not_a_detector_is_refused_naming_its_outputs() {
     let dir = scratch("not-a-detector");

