@@ -427,3 +427,22 @@ pub fn through(
     pipe.set_state(gst::State::Null).unwrap();
     (out, stats)
 }
+
+/// Every frame that entered the inference element of `s` left it, none failed or dropped, and
+/// at least `least` reached the sink (`out` of them; `identity eos-after` upstream decides how
+/// many enter, give or take).
+pub fn assert_every_frame_through(
+    s: &sapiens_stream::pipelining::ExecutorStats,
+    out: usize,
+    least: usize,
+) {
+    assert_eq!(
+        (s.frames_out, s.failed, s.dropped, out as u64),
+        (s.frames_in, 0, 0, s.frames_in),
+        "{s:?}"
+    );
+    assert!(
+        out >= least,
+        "{out} frames reached the sink, expected {least} or more"
+    );
+}

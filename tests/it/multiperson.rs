@@ -15,16 +15,7 @@ fn hog_finds_people_on_most_frames_of_vtest() {
     // Every frame that entered the detector left it (what the element owns); the decoder and
     // `identity eos-after` upstream decide how many entered.
     let s = &stats[0];
-    assert_eq!(
-        (s.frames_out, s.failed, s.dropped, out.len() as u64),
-        (s.frames_in, 0, 0, s.frames_in),
-        "{s:?}"
-    );
-    assert!(
-        out.len() >= 58,
-        "{} frames of 60 reached the detector",
-        out.len()
-    );
+    assert_every_frame_through(s, out.len(), 58);
     let n = out.len();
     let with_people = out.iter().filter(|b| !rois(b).is_empty()).count();
     let boxes: usize = out.iter().map(|b| rois(b).len()).sum();
