@@ -89,7 +89,9 @@ fn nanodet_finds_the_people_of_vtest_on_most_frames() {
 fn nanodet_gives_the_same_boxes_batched_and_one_by_one() {
     let cfg = trained_config("detector-nanodet.toml", "nanodet.onnx");
     // The same 12 decoded vtest frames through both (appsrc: a fixed set, whatever the load).
-    let (_, decoded) = run_vtest("identity", 12, &[]);
+    // (`identity eos-after` passes a frame or two fewer or more than asked: take 12 of ~16.)
+    let (_, decoded) = run_vtest("identity", 16, &[]);
+    assert!(decoded.len() >= 12, "{} frames decoded", decoded.len());
     let frames = &decoded[..12];
     let caps = gst_video::VideoInfo::builder(gst_video::VideoFormat::Bgrx, 768, 576)
         .fps(gst::Fraction::new(10, 1))
