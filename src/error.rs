@@ -7,8 +7,8 @@ pub enum Error {
     /// A config file that cannot be read, parsed or validated.
     #[error("config {path}: {msg}")]
     Config { path: PathBuf, msg: String },
-    /// The model file a config names does not exist.
-    #[error("model file {path} not found (named by config {config})")]
+    /// The model file a config names does not exist (or is a folder).
+    #[error("model file {path} {} (named by config {config})", if path.is_dir() { "is a directory, not an ONNX file" } else { "not found" })]
     ModelNotFound { path: PathBuf, config: PathBuf },
     /// ONNX Runtime could not load the model (corrupt file, unsupported operator, ...).
     #[error("model {path}: ONNX Runtime could not load it: {msg}")]

@@ -4,6 +4,7 @@ mod bench;
 mod build_engines;
 mod models;
 mod progress;
+mod recording;
 mod restream;
 mod run;
 mod triton_repo;

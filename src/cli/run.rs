@@ -121,9 +121,10 @@ pub struct RunArgs {
     /// Re-stream the annotated video over RTSP at ADDRESS:PORT/PATH (several clients at once).
     #[arg(long, value_name = "ADDRESS:PORT/PATH")]
     pub rtsp_serve: Option<super::restream::ServeTarget>,
-    /// MP4 recordings of live inputs are fragmented every this many seconds, so a run killed
-    /// outright (`kill -9`, power loss) leaves a playable file up to the last fragment (0 = one
-    /// moov written at the end, as for files).
+    /// A run killed outright (`kill -9`, power loss) leaves an MP4 playable up to at most this
+    /// many seconds before: live inputs write a fragment this often, files rewrite the index
+    /// (kept in space reserved at the start of the file) this often (0 = one index written at
+    /// the end: a killed run leaves no playable MP4).
     #[arg(long, default_value_t = 1.0, value_parser = seconds_between(0.0, 3600.0))]
     pub fragment: f64,
     /// After a stop signal (SIGINT, SIGTERM, SIGHUP): seconds to wait for the frames inside the
@@ -183,7 +184,7 @@ fn check_writable(flag: &str, path: &Path) -> Result<()> {
 }
 
 /// Quotes a value for `gst_parse_launch`.
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
@@ -194,7 +195,7 @@ pub(super) fn is_camera(input: &str) -> bool {
         .any(|p| input.to_ascii_lowercase().starts_with(p))
 }
 
-/// A live input (a camera): recordings are fragmented, see `--fragment`.
+/// A live input (a camera): no end is known, recordings are fragmented (see `--fragment`).
 fn is_live(input: &str) -> bool {
     is_camera(input) || input.starts_with("/dev/video")
 }
@@ -224,38 +225,6 @@ pub(super) fn source(input: &str) -> String {
     } else {
         format!("filesrc location={} ! decodebin", quote(input))
     }
-}
-
-/// The encoder, muxer and sink for `output`; MP4 fragmented every `fragment_ms` (0 = not).
-fn sink(output: Option<&Path>, fragment_ms: u32) -> Result<String> {
-    let Some(out) = output else {
-        return Ok("fakesink sync=false".into());
-    };
-    let mux = match out.extension().and_then(|e| e.to_str()) {
-        Some("mp4") | Some("mov") if fragment_ms > 0 => {
-            format!("mp4mux fragment-duration={fragment_ms}")
-        }
-        Some("mp4") | Some("mov") => "mp4mux".into(),
-        Some("mkv") => "matroskamux".into(),
-        _ => {
-            return Err(Error::Invalid(format!(
-                "output {}: use a .mp4 or .mkv file name",
-                out.display()
-            )));
-        }
-    };
-    // Live recordings: a key frame at least every 30 frames so that each fragment can close on
-    // time, and every write goes straight to the file (nothing waits in a user-space buffer
-    // when the process is killed).
-    let (encoder, sink) = if fragment_ms > 0 {
-        (" key-int-max=30", " buffer-mode=unbuffered")
-    } else {
-        ("", "")
-    };
-    Ok(format!(
-        "videoconvert ! x264enc name=encoder speed-preset=veryfast{encoder} ! h264parse ! {mux} ! filesink{sink} location={}",
-        quote(&out.to_string_lossy())
-    ))
 }
 
 /// The `[detector]` config `--detector NAME` names: a `.toml` path, or a bare name such as
@@ -398,12 +367,18 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
     if !args.no_overlay && (args.output.is_some() || args.rtsp_serve.is_some()) {
         parts.push(format!("sapiensoverlay layout={}", args.layout.as_str()));
     }
-    let fragment_ms = if is_live(&args.input) {
-        ms(args.fragment)
-    } else {
-        0
+    let sink = match &args.output {
+        Some(out) => {
+            let safety = super::recording::plan(
+                &args.input,
+                is_live(&args.input),
+                args.fragment,
+                args.max_frames,
+            );
+            super::recording::branch(out, safety)?
+        }
+        None => "fakesink sync=false".into(),
     };
-    let sink = sink(args.output.as_deref(), fragment_ms)?;
     if let Some(target) = &args.rtsp_serve {
         parts.push(format!(
             "tee name=split ! queue ! {sink} split. ! {}",
@@ -510,15 +485,63 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(path) = args.json.as_deref().filter(|p| *p != "-") {
         check_writable("--json", Path::new(path))?;
     }
+    check_input(&args.input)?;
     let line = launch_line(args, &configs)?;
     say!("pipeline: {line}");
     let pipeline = gst::parse::launch(&line)
         .map_err(|e| Error::Invalid(format!("cannot build the pipeline: {e}")))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| Error::Invalid("launch line is not a pipeline".into()))?;
+    // Frames that reached the encoder: with none, there is no recording to finalize or keep.
+    let recorded = Arc::new(AtomicU64::new(0));
+    let result = play(args, &pipeline, configs.len(), &recorded);
+    // From here on the file sinks have opened their files: what holds nothing goes.
+    if let Some(out) = &args.output {
+        if recorded.load(Ordering::Relaxed) == 0 {
+            let _ = std::fs::remove_file(out);
+            say!("no frame was recorded: {} not written", out.display());
+        } else if result.is_ok() {
+            say!("wrote {}", out.display());
+        }
+    }
+    if let Some(path) = args.json.as_deref().filter(|p| *p != "-")
+        && result.is_err()
+        && std::fs::metadata(path).is_ok_and(|m| m.len() == 0)
+    {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+/// A plain path as `--input` must be a file (URIs and devices are their sources' to check).
+fn check_input(input: &str) -> Result<()> {
+    if input.contains("://") || input.starts_with("/dev/") {
+        return Ok(());
+    }
+    let path = Path::new(input);
+    if path.is_dir() {
+        return Err(Error::Invalid(format!(
+            "--input {input}: is a directory, not a video file"
+        )));
+    }
+    if !path.exists() {
+        return Err(Error::Invalid(format!("--input {input}: no such file")));
+    }
+    Ok(())
+}
+
+/// Plays `pipeline` (built for `args`, with `n_heads` heads) to its end, a stop signal or an
+/// error; prints the summary and writes the stats. `recorded` counts the frames that reached
+/// the encoder.
+fn play(
+    args: &RunArgs,
+    pipeline: &gst::Pipeline,
+    n_heads: usize,
+    recorded: &Arc<AtomicU64>,
+) -> Result<()> {
     // The inference elements, in stream order: the detector (if any), then the heads.
     let heads: Vec<gst::Element> = std::iter::once("detector".to_string())
-        .chain((0..configs.len()).map(|i| format!("head{i}")))
+        .chain((0..n_heads).map(|i| format!("head{i}")))
         .filter_map(|name| pipeline.by_name(&name))
         .collect();
 
@@ -546,8 +569,6 @@ pub fn run(args: &RunArgs) -> Result<()> {
             }
         });
     }
-    // Frames that reached the encoder: with none, there is no recording to finalize.
-    let recorded = Arc::new(AtomicU64::new(0));
     if let Some(pad) = pipeline
         .by_name("encoder")
         .and_then(|e| e.static_pad("sink"))
@@ -614,7 +635,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let overdue = stop_asked.is_some_and(|t| t.elapsed() > stop_timeout);
         if fast_since.is_none() && (signalled > 1 || overdue || error.is_some()) {
             fast_since = Some(Instant::now());
-            if recorded.load(Ordering::Relaxed) == 0 || !finish_recording(&pipeline) {
+            if recorded.load(Ordering::Relaxed) == 0 || !finish_recording(pipeline) {
                 break error.take().map_or(Ok(()), Err);
             }
         }
@@ -627,7 +648,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
         if let (Some(bar), Some(last)) = (&bar, heads.last()) {
             if let Some(e) = &entry {
-                super::progress::set_length(bar, &pipeline, e, args.max_frames);
+                super::progress::set_length(bar, pipeline, e, args.max_frames);
             }
             if let Ok(s) = head_stats(last) {
                 bar.set_position(s.frames_out + s.dropped + s.failed + s.flushed);
@@ -701,17 +722,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         )
         .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
     }
-    if let Some(out) = &args.output {
-        if recorded.load(Ordering::Relaxed) == 0 {
-            // No frame reached the encoder: an empty file is no recording.
-            let _ = std::fs::remove_file(out);
-            say!("no frame was recorded: {} not written", out.display());
-        } else if result.is_ok() {
-            say!("wrote {}", out.display());
-        }
-    }
-    result?;
-    Ok(())
+    result
 }
 
 /// Longest wait for the recording to finalize once EOS went straight into the encoder.

@@ -118,9 +118,14 @@ impl ModelSession {
         }
         let env = environment()?;
         if !path.is_file() {
+            let msg = if path.is_dir() {
+                "is a directory, not an ONNX file"
+            } else {
+                "file not found"
+            };
             return Err(Error::ModelLoad {
                 path: path.to_owned(),
-                msg: "file not found".into(),
+                msg: msg.into(),
             });
         }
         let order: &[Provider] = match opts.provider {

@@ -4,7 +4,8 @@ use gst::prelude::*;
 
 use crate::common::*;
 
-/// Decodes an MP4 and returns (frame count, width, height, RGB of pixel (2, 2) of frame 0).
+/// A recording as GStreamer reads it: frames, width, height and the RGB of pixel (2, 2) of the
+/// first frame (0 frames for a file it cannot read).
 pub(crate) fn read_back(path: &std::path::Path) -> (u64, i32, i32, [u8; 3]) {
     init();
     let line = format!(
@@ -15,7 +16,17 @@ pub(crate) fn read_back(path: &std::path::Path) -> (u64, i32, i32, [u8; 3]) {
     let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
     pipe.set_state(gst::State::Playing).unwrap();
     let (mut n, mut dims, mut first) = (0, (0, 0), [0; 3]);
-    while let Ok(sample) = sink.pull_sample() {
+    let bus = pipe.bus().unwrap();
+    // An unreadable file is an error on the bus, not an end of stream: 0 frames, never a hang.
+    let next = || loop {
+        if let Some(s) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+            return Some(s);
+        }
+        if sink.is_eos() || bus.pop_filtered(&[gst::MessageType::Error]).is_some() {
+            return None;
+        }
+    };
+    while let Some(sample) = next() {
         if n == 0 {
             let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
             dims = (info.width() as i32, info.height() as i32);

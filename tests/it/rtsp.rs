@@ -634,6 +634,65 @@ fn cli_restreams_the_annotated_video_to_two_clients_at_once() {
     );
 }
 
+/// `--rtsp-serve` with a recording, stopped by SIGINT while a client watches: the server shuts
+/// down cleanly (exit 0, no panic, no GLib critical: issue 27 saw `Source ID 1 was not found`,
+/// then a panic in the server thread, hidden by exit 0), the recording plays; a port already
+/// taken is refused up front as "address in use", leaving no file.
+#[test]
+fn a_served_run_stops_cleanly_and_a_taken_port_is_named() {
+    init();
+    let port = free_port();
+    let dir = scratch("serve-stop");
+    let out = dir.join("rec.mp4");
+    let spawn = |out: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_sapiens"))
+            .args(["run", "-i"])
+            .arg(vtest())
+            .arg("-c")
+            .arg(config("pose-tiny-coco17.toml"))
+            .args(["--rtsp-serve", &format!("127.0.0.1:{port}/s")])
+            .args(["--stats-interval", "0", "-o"])
+            .arg(out)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(stderr_path(out)).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut run = Run(Some(spawn(&out)));
+    let stdout = run.0.as_mut().unwrap().stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let url = format!("rtsp://127.0.0.1:{port}/s");
+    wait_line(&rx, |l| l.starts_with("serving the annotated video"));
+    assert!(client_frames(&url, 5, Duration::from_secs(30)) >= 5);
+    run.signal("-INT");
+    let (status, _) = run.finish(Duration::from_secs(60));
+    let err = std::fs::read_to_string(stderr_path(&out)).unwrap();
+    assert!(status.success(), "exit {status:?}: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("CRITICAL"),
+        "{err}"
+    );
+    let (frames, _, _, _) = crate::pipeline::read_back(&out);
+    assert!(frames > 0);
+
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let second = dir.join("second.mp4");
+    let run = Run(Some(spawn(&second)));
+    let (status, _) = run.finish(Duration::from_secs(30));
+    let err = std::fs::read_to_string(stderr_path(&second)).unwrap();
+    assert!(!status.success());
+    assert!(
+        err.contains(&format!("cannot serve {url}: address in use")),
+        "{err}"
+    );
+    assert!(!second.exists(), "an empty recording was left");
+}
+
 /// Frames an `rtspsrc` client decodes from `url` within `limit` (it stops at `want`).
 fn client_frames(url: &str, want: u32, limit: Duration) -> u32 {
     let pipe = launch(&format!(
@@ -694,5 +753,8 @@ fn gst_launch_users_serve_rtsp_with_the_sink_element() {
     let text = String::from_utf8_lossy(&second.stdout).to_string()
         + &String::from_utf8_lossy(&second.stderr);
     assert!(!second.status.success());
-    assert!(text.contains(&format!("cannot serve {url}")), "{text}");
+    assert!(
+        text.contains(&format!("cannot serve {url}: address in use")),
+        "{text}"
+    );
 }

@@ -68,19 +68,35 @@ pub(crate) fn wait(mut child: Child, limit: Duration) -> (std::process::ExitStat
 
 /// Waits until the run has recorded something (its live line says frames went out).
 fn wait_running(child: &mut Child) {
+    wait_frames_out(child, 1);
+}
+
+/// Waits (at most two minutes) until the live line says at least `n` frames left the head;
+/// the count it says.
+fn wait_frames_out(child: &mut Child, n: u64) -> u64 {
     use std::io::{BufRead, BufReader};
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(60) {
+    let mut seen = 0;
+    while seen < n {
+        assert!(t.elapsed() < Duration::from_secs(120), "{seen} frames out");
         match lines.next() {
-            Some(Ok(l)) if l.starts_with("[head0] frames") && !l.contains("frames      0") => break,
-            Some(_) => {}
+            Some(Ok(l)) => {
+                if let Some(k) = l
+                    .strip_prefix("[head0] frames")
+                    .and_then(|r| r.split_whitespace().next()?.parse().ok())
+                {
+                    seen = k;
+                }
+            }
+            Some(Err(e)) => panic!("reading the run's output: {e}"),
             None => panic!("sapiens run ended before it was signalled"),
         }
     }
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
+    seen
 }
 
 #[test]
@@ -109,6 +125,33 @@ fn sigterm_finalizes_the_recording_and_writes_the_stats() {
         took < Duration::from_secs(30),
         "ended {took:?} after SIGTERM"
     );
+}
+
+/// A file job killed outright (`kill -9`, a power cut) leaves a playable recording of what it
+/// had encoded, by default: the MP4's index is written into space reserved at its start every
+/// `--fragment` second (issue 27: a file run lost the whole recording, "moov atom not found").
+#[test]
+fn a_file_run_killed_outright_leaves_a_playable_recording() {
+    let dir = scratch("file-kill9");
+    let (out, json) = (dir.join("rec.mp4"), dir.join("stats.json"));
+    let mut child = spawn_run(&out, &json);
+    // Well past the encoder's look-ahead and a few index updates.
+    let left = wait_frames_out(&mut child, 60);
+    signal(&child, "-KILL");
+    let (status, _) = wait(child, Duration::from_secs(20));
+    assert!(!status.success());
+    // Read as GStreamer and as FFmpeg (a player) read it.
+    let (frames, w, h, _) = read_back(&out);
+    assert_eq!((w, h), (768, 576));
+    let ffmpeg = run_python("read_video.py", &[out.display().to_string()]);
+    assert_eq!(ffmpeg["frames"].as_u64(), Some(frames));
+    // Lost: what was in the encoder (x264's look-ahead) and the last second (10 frames of
+    // vtest.avi) since the index was last written.
+    assert!(
+        frames > 0 && frames + 40 >= left,
+        "{frames} frames playable after kill -9, {left} had left the head"
+    );
+    eprintln!("{frames} frames playable after kill -9; {left} had left the head");
 }
 
 #[test]
@@ -238,5 +281,49 @@ fn bad_flags_and_paths_are_refused_before_the_run() {
             t.elapsed() < Duration::from_secs(10),
             "{flags:?} refused only after a run"
         );
+    }
+}
+
+/// Runs that fail before any frame is recorded leave no output behind (no 0-byte MP4 or JSON
+/// lines file) and say what is wrong: a missing input file, a model path that is a folder
+/// (issue 27: both left 0-byte files; the folder was reported as "not found").
+#[test]
+fn early_errors_name_the_cause_and_leave_no_output() {
+    let dir = scratch("early-errors");
+    let folder_model = dir.join("model-folder.onnx");
+    std::fs::create_dir_all(&folder_model).unwrap();
+    let cfg = dir.join("folder.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "schema_version = 1\n[model]\npath = \"{}\"\n[pose]\nkeypoint_set = \"coco-17\"\n",
+            folder_model.display()
+        ),
+    )
+    .unwrap();
+    let missing = dir.join("nope.mp4");
+    let cases = [
+        (missing.clone(), config("pose-tiny-coco17.toml"), "nope.mp4"),
+        (vtest(), cfg, "is a directory"),
+    ];
+    for (input, cfg, says) in cases {
+        let (out, json) = (dir.join("out.mp4"), dir.join("frames.jsonl"));
+        let run = Command::new(env!("CARGO_BIN_EXE_sapiens"))
+            .args(["run", "-i"])
+            .arg(&input)
+            .arg("-c")
+            .arg(&cfg)
+            .arg("-o")
+            .arg(&out)
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{says}: exit 0");
+        assert!(err.contains(says), "{says}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.exists(), "{says}: {} left behind", out.display());
+        assert!(!json.exists(), "{says}: {} left behind", json.display());
     }
 }

@@ -449,8 +449,8 @@ fn a_server_killed_and_restarted_mid_stream_the_stream_recovers_and_counts_add_u
         let next = std::cell::Cell::new(0usize);
         // One frame at a time: its output (or its failure) before the next, so the window
         // never fills and every carried frame is a failed one.
-        // Pushes the next frame and waits for its output (carried flag, depth values) or its
-        // failure (`None`).
+        // Pushes the next frame and waits for its output (carried flag, depth values) or, under
+        // drop, its failure (`None`).
         let step = || -> Option<(bool, Vec<f32>)> {
             let failed_before = element_stats(&depth).failed;
             let i = next.get();
@@ -464,7 +464,9 @@ fn a_server_killed_and_restarted_mid_stream_the_stream_recovers_and_counts_add_u
                         .expect("every frame out has a depth result");
                     return Some((d.info.carried, d.values().to_vec()));
                 }
-                if element_stats(&depth).failed > failed_before {
+                // Under skip a failed frame still leaves (carried), after its failure is
+                // counted: only under drop does a failure end the wait.
+                if policy == "drop" && element_stats(&depth).failed > failed_before {
                     return None;
                 }
             }

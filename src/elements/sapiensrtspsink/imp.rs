@@ -194,6 +194,15 @@ fn forward(sample: &gst::Sample, sources: &[gst_app::AppSrc]) {
     }
 }
 
+/// Why the server could not listen, as the user reads it ("address in use" for a port taken).
+fn bind_error(e: &glib::Error) -> String {
+    if e.matches(gst_rtsp_server::gio::IOErrorEnum::AddressInUse) {
+        format!("address in use (another server has this port): {e}")
+    } else {
+        e.to_string()
+    }
+}
+
 impl SapiensRtspSink {
     /// Binds and serves from a thread with its own main loop.
     fn start_server(&self) -> Result<(), gst::ErrorMessage> {
@@ -244,14 +253,18 @@ impl SapiensRtspSink {
                     return;
                 };
                 mounts.add_factory(&s.path, factory);
-                match server.attach(Some(&ctx)) {
-                    Ok(id) => {
+                // The listening source, made here (not `attach`, whose error loses why the bind
+                // failed) and destroyed on its own context: `SourceId::remove` looks the id up
+                // in the default context and panicked at shutdown (issue 27).
+                match server.create_source(None::<&gst_rtsp_server::gio::Cancellable>) {
+                    Ok(source) => {
+                        source.attach(Some(&ctx));
                         let _ = tx.send(Ok(()));
                         ml.run();
-                        id.remove();
+                        source.destroy();
                     }
                     Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
+                        let _ = tx.send(Err(bind_error(&e)));
                     }
                 }
             })
@@ -284,7 +297,10 @@ impl SapiensRtspSink {
     fn stop_server(&self) {
         if let Some(r) = lock(&self.running).take() {
             r.main_loop.quit();
-            let _ = r.thread.join();
+            if r.thread.join().is_err() {
+                // The panic hook of the application has already reported it.
+                gst::error!(CAT, imp = self, "the server thread panicked");
+            }
         }
         lock(&self.sources).clear();
     }
