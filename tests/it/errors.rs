@@ -23,7 +23,8 @@ fn element_start_error(element: &str, config: &Path, props: &[(&str, &str)]) -> 
     r.expect_err("the element must refuse to start")
 }
 
-fn write_config(dir: &Path, name: &str, model: &Path, set: &str) -> std::path::PathBuf {
+/// A pose config `name` in `dir` for `model` with keypoint set `set`.
+pub(crate) fn write_config(dir: &Path, name: &str, model: &Path, set: &str) -> std::path::PathBuf {
     let p = dir.join(name);
     let text = format!(
         "schema_version = 1\n[model]\npath = \"{}\"\n[pose]\nkeypoint_set = \"{set}\"\n",

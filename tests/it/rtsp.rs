@@ -203,6 +203,12 @@ fn spawn_run(
         .stderr(std::fs::File::create(stderr_path(out)).unwrap())
         .spawn()
         .expect("the sapiens binary");
+    let rx = stdout_lines(&mut child);
+    (Run(Some(child)), rx)
+}
+
+/// The lines `child` writes on its stdout (piped), as they come.
+fn stdout_lines(child: &mut Child) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -210,7 +216,7 @@ fn spawn_run(
             let _ = tx.send(line);
         }
     });
-    (Run(Some(child)), rx)
+    rx
 }
 
 /// Where `spawn_run` writes the run's stderr.
@@ -591,13 +597,7 @@ fn cli_restreams_the_annotated_video_to_two_clients_at_once() {
         .spawn()
         .unwrap();
     let mut run = Run(Some(child));
-    let stdout = run.0.as_mut().unwrap().stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = stdout_lines(run.0.as_mut().unwrap());
     let url = format!("rtsp://127.0.0.1:{port}/sapiens");
     wait_line(&rx, |l| {
         l == format!("serving the annotated video at {url}")
@@ -659,13 +659,7 @@ fn a_served_run_stops_cleanly_and_a_taken_port_is_named() {
             .unwrap()
     };
     let mut run = Run(Some(spawn(&out)));
-    let stdout = run.0.as_mut().unwrap().stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = stdout_lines(run.0.as_mut().unwrap());
     let url = format!("rtsp://127.0.0.1:{port}/s");
     wait_line(&rx, |l| l.starts_with("serving the annotated video"));
     assert!(client_frames(&url, 5, Duration::from_secs(30)) >= 5);

@@ -292,15 +292,7 @@ fn early_errors_name_the_cause_and_leave_no_output() {
     let dir = scratch("early-errors");
     let folder_model = dir.join("model-folder.onnx");
     std::fs::create_dir_all(&folder_model).unwrap();
-    let cfg = dir.join("folder.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "schema_version = 1\n[model]\npath = \"{}\"\n[pose]\nkeypoint_set = \"coco-17\"\n",
-            folder_model.display()
-        ),
-    )
-    .unwrap();
+    let cfg = crate::errors::write_config(&dir, "folder.toml", &folder_model, "coco-17");
     let missing = dir.join("nope.mp4");
     let cases = [
         (missing.clone(), config("pose-tiny-coco17.toml"), "nope.mp4"),
