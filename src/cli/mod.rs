@@ -2,6 +2,7 @@
 //! (what the shipped configs point at), `bench`, `triton-repo` (a Triton model repository).
 mod bench;
 mod build_engines;
+mod input;
 mod models;
 mod progress;
 mod recording;

@@ -37,20 +37,22 @@ const MAX_BYTES_PER_S: u32 = 10_000;
 /// Frame rate assumed for a variable-rate input (its caps say 0/1).
 const VARIABLE_RATE_FPS: f64 = 60.0;
 
-/// The way to record `input` (`live`: a camera) with `--fragment` = `fragment_s` and
-/// `--max-frames` = `max_frames`. A file is probed (length, frame rate) to size the reserved
-/// index; one that cannot be probed is recorded as fragments.
-pub fn plan(input: &str, live: bool, fragment_s: f64, max_frames: Option<u64>) -> Safety {
+/// The way to record an input (`live`: a camera; `probed`: what [`super::input::probe`] knows
+/// of a file) with `--fragment` = `fragment_s` and `--max-frames` = `max_frames`. An input of
+/// unknown length is recorded as fragments.
+pub fn plan(
+    live: bool,
+    probed: Option<&super::input::Probed>,
+    fragment_s: f64,
+    max_frames: Option<u64>,
+) -> Safety {
     if fragment_s <= 0.0 {
         return Safety::AtEnd;
     }
     let ms = (fragment_s * 1000.0).round() as u32;
-    if live {
-        return Safety::Fragments { ms };
-    }
-    match probe(input) {
-        Some((length, fps)) => reserved(length, fps, max_frames, fragment_s),
-        None => Safety::Fragments { ms },
+    match probed {
+        Some(p) if !live => reserved(p.length, p.fps, max_frames, fragment_s),
+        _ => Safety::Fragments { ms },
     }
 }
 
@@ -68,32 +70,6 @@ fn reserved(length: Duration, fps: f64, max_frames: Option<u64>, period_s: f64) 
         max: Duration::from_secs_f64(secs * 1.1 + 30.0),
         bytes_per_s: bytes_per_s.clamp(MIN_BYTES_PER_S, MAX_BYTES_PER_S),
     }
-}
-
-/// The length and frame rate (0 when variable) of the first video stream of `input`, when
-/// GStreamer's discoverer knows them.
-fn probe(input: &str) -> Option<(Duration, f64)> {
-    let uri = if input.contains("://") {
-        input.to_string()
-    } else {
-        gst::glib::filename_to_uri(std::path::absolute(input).ok()?, None)
-            .ok()?
-            .to_string()
-    };
-    let discoverer = gst_pbutils::Discoverer::new(gst::ClockTime::from_seconds(10)).ok()?;
-    let info = discoverer
-        .discover_uri(&uri)
-        .map_err(|e| tracing::debug!("probing {uri}: {e}"))
-        .ok()?;
-    let length = info.duration().filter(|d| !d.is_zero())?;
-    let video = info.video_streams().into_iter().next()?;
-    let rate = video.framerate();
-    let fps = if rate.denom() > 0 {
-        rate.numer() as f64 / rate.denom() as f64
-    } else {
-        0.0
-    };
-    Some((Duration::from_nanos(length.nseconds()), fps))
 }
 
 /// The encoder, muxer and file sink writing `out` (`.mp4`/`.mov` or `.mkv`), the encoder named
@@ -176,11 +152,9 @@ mod tests {
 
     #[test]
     fn live_inputs_fragment_and_zero_writes_the_index_at_the_end() {
-        assert_eq!(
-            plan("rtsp://h/c", true, 1.5, None),
-            Safety::Fragments { ms: 1500 }
-        );
-        assert_eq!(plan("any.mp4", false, 0.0, None), Safety::AtEnd);
+        assert_eq!(plan(true, None, 1.5, None), Safety::Fragments { ms: 1500 });
+        assert_eq!(plan(false, None, 1.5, None), Safety::Fragments { ms: 1500 });
+        assert_eq!(plan(false, None, 0.0, None), Safety::AtEnd);
         let line = branch(Path::new("o.mp4"), Safety::Fragments { ms: 1000 }).unwrap();
         assert!(line.contains("mp4mux fragment-duration=1000") && line.contains("unbuffered"));
         let e = branch(Path::new("o.avi"), Safety::AtEnd).unwrap_err();

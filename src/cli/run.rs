@@ -292,7 +292,12 @@ fn detection(args: &RunArgs) -> Result<Vec<String>> {
 
 /// The whole launch line; the detector is named `detector`, heads `head0`, `head1`, … The
 /// detector (and tracker) go first; with `--detector seg`, right after the seg head it reads.
-pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
+/// `probed`: what is known of a file input (sizes the recording's index).
+pub fn launch_line(
+    args: &RunArgs,
+    configs: &[Config],
+    probed: Option<&super::input::Probed>,
+) -> Result<String> {
     let input = if is_camera(&args.input) {
         camera_source(args)
     } else {
@@ -370,8 +375,8 @@ pub fn launch_line(args: &RunArgs, configs: &[Config]) -> Result<String> {
     let sink = match &args.output {
         Some(out) => {
             let safety = super::recording::plan(
-                &args.input,
                 is_live(&args.input),
+                probed,
                 args.fragment,
                 args.max_frames,
             );
@@ -486,7 +491,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         check_writable("--json", Path::new(path))?;
     }
     check_input(&args.input)?;
-    let line = launch_line(args, &configs)?;
+    let probed = if is_live(&args.input) {
+        None
+    } else {
+        super::input::probe(&args.input)
+    };
+    let line = launch_line(args, &configs, probed.as_ref())?;
     say!("pipeline: {line}");
     let pipeline = gst::parse::launch(&line)
         .map_err(|e| Error::Invalid(format!("cannot build the pipeline: {e}")))?
@@ -494,7 +504,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .map_err(|_| Error::Invalid("launch line is not a pipeline".into()))?;
     // Frames that reached the encoder: with none, there is no recording to finalize or keep.
     let recorded = Arc::new(AtomicU64::new(0));
-    let result = play(args, &pipeline, configs.len(), &recorded);
+    let result = play(args, &pipeline, configs.len(), probed.as_ref(), &recorded);
     // From here on the file sinks have opened their files: what holds nothing goes.
     if let Some(out) = &args.output {
         if recorded.load(Ordering::Relaxed) == 0 {
@@ -530,13 +540,15 @@ fn check_input(input: &str) -> Result<()> {
     Ok(())
 }
 
-/// Plays `pipeline` (built for `args`, with `n_heads` heads) to its end, a stop signal or an
-/// error; prints the summary and writes the stats. `recorded` counts the frames that reached
-/// the encoder.
+/// Plays `pipeline` (built for `args`, with `n_heads` heads, the input `probed`) to its end, a
+/// stop signal or an error; prints the summary and writes the stats. `recorded` counts the
+/// frames that reached the encoder. A file that ends short of its declared length fails the run
+/// (after the recording is finalized).
 fn play(
     args: &RunArgs,
     pipeline: &gst::Pipeline,
     n_heads: usize,
+    probed: Option<&super::input::Probed>,
     recorded: &Arc<AtomicU64>,
 ) -> Result<()> {
     // The inference elements, in stream order: the detector (if any), then the heads.
@@ -567,6 +579,29 @@ fn play(
             } else {
                 gst::PadProbeReturn::Ok
             }
+        });
+    }
+    // Where the last frame into the heads ends (stream time, ns): a file that ends short of its
+    // declared length is said to be truncated.
+    let read_until = Arc::new(AtomicU64::new(0));
+    if let (Some(p), Some(first)) = (probed, pipeline.by_name("entry")) {
+        let read_until = read_until.clone();
+        let frame = if p.fps > 0.0 {
+            gst::ClockTime::from_nseconds((1e9 / p.fps) as u64)
+        } else {
+            gst::ClockTime::ZERO
+        };
+        let pad = first
+            .static_pad("sink")
+            .expect("videoconvert has a sink pad");
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(b) = info.buffer()
+                && let Some(pts) = b.pts()
+            {
+                let end = pts + b.duration().unwrap_or(frame);
+                read_until.fetch_max(end.nseconds(), Ordering::Relaxed);
+            }
+            gst::PadProbeReturn::Ok
         });
     }
     if let Some(pad) = pipeline
@@ -665,6 +700,23 @@ fn play(
             continue;
         };
         match msg.view() {
+            gst::MessageView::Eos(_)
+                if stop_asked.is_none() && !limit_reached.load(Ordering::SeqCst) =>
+            {
+                // The input's own end: the whole file, or is it cut short?
+                let early = probed.and_then(|p| {
+                    super::input::ended_early(
+                        p.length,
+                        Duration::from_nanos(read_until.load(Ordering::Relaxed)),
+                        Duration::ZERO,
+                    )
+                });
+                break match (error.take(), early) {
+                    (Some(e), _) => Err(e),
+                    (None, Some(msg)) => Err(Error::Invalid(format!("{}: {msg}", args.input))),
+                    (None, None) => Ok(()),
+                };
+            }
             gst::MessageView::Eos(_) => break error.take().map_or(Ok(()), Err),
             gst::MessageView::Error(e) => {
                 let err = error_of(e);

@@ -319,3 +319,37 @@ fn early_errors_name_the_cause_and_leave_no_output() {
         assert!(!json.exists(), "{says}: {} left behind", json.display());
     }
 }
+
+/// A file cut short (the first 300 kB of vtest.avi: 15 of its 795 frames) fails the run with a
+/// message saying so, after recording what it read (issue 27: it ended with exit 0, no word).
+#[test]
+fn a_truncated_input_fails_the_run_and_keeps_what_was_read() {
+    let dir = scratch("truncated");
+    let cut = dir.join("cut.avi");
+    let bytes = std::fs::read(vtest()).unwrap();
+    std::fs::write(&cut, &bytes[..300_000]).unwrap();
+    let (out, json) = (dir.join("rec.mp4"), dir.join("stats.json"));
+    let run = Command::new(env!("CARGO_BIN_EXE_sapiens"))
+        .args(["run", "-i"])
+        .arg(&cut)
+        .arg("-c")
+        .arg(config("pose-tiny-coco17.toml"))
+        .args(["--stats-interval", "0", "-o"])
+        .arg(&out)
+        .arg("--stats-json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "exit 0: {err}");
+    assert!(
+        err.contains("of the 79.5 s its container declares: the file is truncated"),
+        "{err}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let frames_out = v["heads"][0]["stats"]["frames_out"].as_u64().unwrap();
+    assert!((10..=20).contains(&frames_out), "{v}");
+    let (frames, _, _, _) = read_back(&out);
+    assert_eq!(frames, frames_out, "the recording holds every frame read");
+}
