@@ -101,6 +101,10 @@ pub struct RunArgs {
     /// 0 = keep trying forever).
     #[arg(long, default_value_t = 0.0, value_parser = seconds_between(0.0, 2_592_000.0))]
     pub give_up: f64,
+    /// RTSP cameras: end with an error when the camera has sent no first frame after this long
+    /// (s; 0 = as --give-up says): a wrong URL fails in a minute, not never.
+    #[arg(long, default_value_t = 60.0, value_parser = seconds_between(0.0, 2_592_000.0))]
+    pub first_frame_timeout: f64,
     /// RTSP cameras: RTP transport: auto (UDP, then TCP), tcp or udp.
     #[arg(long, value_enum, default_value_t = Transport::Auto)]
     pub rtsp_transport: Transport,
@@ -204,13 +208,14 @@ fn is_live(input: &str) -> bool {
 fn camera_source(args: &RunArgs) -> String {
     format!(
         "sapienscamsrc name=camera uri={} protocols={} stall-timeout-ms={} retry-delay-ms={} \
-         connect-timeout-ms={} give-up-s={} latency-ms={} max-backlog={}",
+         connect-timeout-ms={} give-up-s={} first-frame-timeout-s={} latency-ms={} max-backlog={}",
         quote(&args.input),
         args.rtsp_transport.as_str(),
         ms(args.stall_timeout),
         ms(args.retry_delay),
         ms(args.connect_timeout),
         args.give_up.ceil() as u32,
+        args.first_frame_timeout.ceil() as u32,
         ms(args.rtsp_latency),
         args.camera_backlog,
     )
@@ -419,9 +424,14 @@ fn print_camera(camera: &gst::Element, prev: &mut Option<CameraStats>, interval:
         now.reconnects,
         now.dropped_behind
     );
+    let cause = now
+        .last_failure
+        .as_deref()
+        .map(|c| format!("; last failure: {c}"))
+        .unwrap_or_default();
     if now.camera_frames == 0 {
         say!(
-            "WARNING: waiting for the camera's first frame ({} connection attempts so far)",
+            "WARNING: waiting for the camera's first frame ({} connection attempts so far){cause}",
             now.reconnects + 1
         );
     } else if now.lost || now.since_frame_s > 2.0 * interval.as_secs_f64() {
@@ -429,9 +439,9 @@ fn print_camera(camera: &gst::Element, prev: &mut Option<CameraStats>, interval:
             "WARNING: no frame from the camera for {:.1} s{}",
             now.since_frame_s,
             if now.lost {
-                "; showing no-signal frames while reconnecting"
+                format!("; showing no-signal frames while reconnecting{cause}")
             } else {
-                ""
+                String::new()
             }
         );
     }
@@ -722,7 +732,7 @@ fn play(
                 let err = error_of(e);
                 // With a recording, finalize it before reporting (once): an error upstream
                 // leaves the encoder and muxer able to finish.
-                if args.output.is_some() && fast_since.is_none() && error.is_none() {
+                if recorded.load(Ordering::Relaxed) > 0 && fast_since.is_none() && error.is_none() {
                     eprintln!("error: {err}; finalizing the recording");
                     error = Some(err);
                     continue;

@@ -554,30 +554,65 @@ fn gst_launch_users_get_the_camera_source_too() {
     );
 }
 
-/// `--give-up`: a camera that never answers ends the run with an error naming it, and no empty
-/// recording is left behind.
+/// A camera that cannot be reached says why, on its first failed attempt and in the live line
+/// (a refused port, a path the server does not serve), and a run whose camera never sends a
+/// first frame ends after `--first-frame-timeout` (or `--give-up`, the sooner) with an error
+/// naming the camera and the cause; no empty recording is left behind (issue 27: a refused URL
+/// retried forever, saying only "waiting for the camera's first frame").
 #[test]
-fn an_unreachable_camera_is_given_up_with_a_clear_error() {
+fn an_unreachable_camera_says_why_and_is_given_up() {
+    let _camera = one_camera_at_a_time();
+    let camera = Camera::start(0);
     let port = free_port();
-    let out = scratch("rtsp-giveup").join("rec.mp4");
-    let t = Instant::now();
-    let run = Command::new(env!("CARGO_BIN_EXE_sapiens"))
-        .args(["run", "-i", &format!("rtsp://127.0.0.1:{port}/cam"), "-c"])
-        .arg(config("pose-tiny-coco17.toml"))
-        .args(["--give-up", "2", "--retry-delay", "0.5", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&run.stderr);
-    assert!(!run.status.success());
-    assert!(
-        err.contains(&format!(
-            "rtsp://127.0.0.1:{port}/cam never delivered a frame"
-        )),
-        "{err}"
-    );
-    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
-    assert!(!out.exists(), "an empty recording was left");
+    let wrong_path = camera.url.replace("/cam", "/nothere");
+    let cases = [
+        (
+            format!("rtsp://127.0.0.1:{port}/cam"),
+            ["--first-frame-timeout", "3"],
+            format!("connection refused by 127.0.0.1:{port}"),
+            "(first-frame-timeout-s=3)",
+        ),
+        (
+            wrong_path.clone(),
+            ["--give-up", "2"],
+            "no stream at path /nothere".to_string(),
+            "(give-up-s=2; 0 keeps retrying)",
+        ),
+    ];
+    for (url, limit, cause, setting) in cases {
+        let out = scratch("rtsp-giveup").join("rec.mp4");
+        let t = Instant::now();
+        let run = Command::new(env!("CARGO_BIN_EXE_sapiens"))
+            .args(["run", "-i", &url, "-c"])
+            .arg(config("pose-tiny-coco17.toml"))
+            .args(limit)
+            .args(["--retry-delay", "0.5", "--stats-interval", "0.5", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let (stdout, err) = (
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr),
+        );
+        assert!(!run.status.success());
+        assert!(
+            err.contains(&format!("camera {url}: {cause}")) && err.contains("(attempt 1;"),
+            "the first failure says why: {err}"
+        );
+        assert!(
+            err.contains(&format!("{url} never delivered a frame"))
+                && err.contains(setting)
+                && err.contains(&format!("last failure: {cause}")),
+            "{err}"
+        );
+        assert!(
+            stdout.contains("waiting for the camera's first frame")
+                && stdout.contains(&format!("last failure: {cause}")),
+            "the live line says why: {stdout}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+        assert!(!out.exists(), "an empty recording was left");
+    }
 }
 
 /// `--rtsp-serve`: the annotated video reaches two RTSP clients at once, each decoding it.

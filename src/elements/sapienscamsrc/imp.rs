@@ -6,7 +6,7 @@
 //! sink says, in stream order, whether the frames after it are the camera's or stand-ins.
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use gst::glib;
 use gst::prelude::*;
@@ -40,6 +40,7 @@ struct Settings {
     stall_timeout_ms: u32,
     retry_delay_ms: u32,
     give_up_s: u32,
+    first_frame_timeout_s: u32,
     latency_ms: u32,
     max_backlog: u32,
 }
@@ -53,6 +54,7 @@ impl Default for Settings {
             stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
             retry_delay_ms: DEFAULT_RETRY_DELAY_MS,
             give_up_s: 0,
+            first_frame_timeout_s: 0,
             latency_ms: DEFAULT_LATENCY_MS,
             max_backlog: DEFAULT_MAX_BACKLOG,
         }
@@ -75,6 +77,12 @@ struct Feed {
     eos_requested: AtomicBool,
     eos_sent: AtomicBool,
     times: Mutex<Times>,
+    /// The cause of the last failed connection attempt and when it was last posted.
+    failure: Mutex<Option<(String, Instant)>>,
+    /// A diagnosis is running (one at a time).
+    diagnosing: AtomicBool,
+    /// fallbacksrc's `num-retry` already looked into.
+    retries_seen: AtomicU64,
 }
 
 #[derive(Default)]
@@ -102,6 +110,7 @@ impl Feed {
             reconnects,
             lost: self.lost.load(Ordering::Relaxed),
             since_frame_s: times.last_frame.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+            last_failure: lock(&self.failure).as_ref().map(|(f, _)| f.clone()),
         }
     }
 }
@@ -222,6 +231,14 @@ impl ObjectImpl for SapiensCamSrc {
                     0,
                 ),
                 ms(
+                    "first-frame-timeout-s",
+                    "Post an error when the camera sent no first frame after this long, s (0 = \
+                     give-up-s rules)",
+                    0,
+                    30 * 86_400,
+                    0,
+                ),
+                ms(
                     "latency-ms",
                     "RTSP jitter buffer, ms (rtspsrc latency)",
                     0,
@@ -238,7 +255,8 @@ impl ObjectImpl for SapiensCamSrc {
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .blurb(
                         "camera-frames, no-signal-frames, outages, reconnects (u64), lost (bool), \
-                         since-frame-s (seconds since the last camera frame)",
+                         since-frame-s (seconds since the last camera frame), last-failure \
+                         (string, why the last connection attempt failed)",
                     )
                     .read_only()
                     .build(),
@@ -258,6 +276,9 @@ impl ObjectImpl for SapiensCamSrc {
             "stall-timeout-ms" => s.stall_timeout_ms = value.get().expect("type checked upstream"),
             "retry-delay-ms" => s.retry_delay_ms = value.get().expect("type checked upstream"),
             "give-up-s" => s.give_up_s = value.get().expect("type checked upstream"),
+            "first-frame-timeout-s" => {
+                s.first_frame_timeout_s = value.get().expect("type checked upstream")
+            }
             "latency-ms" => s.latency_ms = value.get().expect("type checked upstream"),
             "max-backlog" => s.max_backlog = value.get().expect("type checked upstream"),
             other => unreachable!("no property {other}"),
@@ -273,6 +294,7 @@ impl ObjectImpl for SapiensCamSrc {
             "stall-timeout-ms" => s.stall_timeout_ms.to_value(),
             "retry-delay-ms" => s.retry_delay_ms.to_value(),
             "give-up-s" => s.give_up_s.to_value(),
+            "first-frame-timeout-s" => s.first_frame_timeout_s.to_value(),
             "latency-ms" => s.latency_ms.to_value(),
             "max-backlog" => s.max_backlog.to_value(),
             "stats" => {
@@ -292,6 +314,7 @@ impl ObjectImpl for SapiensCamSrc {
                     .field("dropped-behind", st.dropped_behind)
                     .field("lost", st.lost)
                     .field("since-frame-s", st.since_frame_s)
+                    .field("last-failure", st.last_failure)
                     .build()
                     .to_value()
             }
@@ -377,6 +400,14 @@ impl ObjectImpl for SapiensCamSrc {
         obj.connect_deep_element_added(|bin, _, element| {
             bin.imp().configure_child(element);
         });
+        // fallbacksrc notifies `statistics` after each failed attempt (error, timeout, EOS).
+        let weak = obj.downgrade();
+        self.fallback
+            .connect_notify(Some("statistics"), move |fallback, _| {
+                if let Some(bin) = weak.upgrade() {
+                    bin.imp().attempt_failed(fallback);
+                }
+            });
     }
 }
 
@@ -527,11 +558,67 @@ impl SapiensCamSrc {
         );
     }
 
-    /// With `give-up-s`, checks once a second that the camera delivered a frame within it (or,
-    /// before its first frame, since the start); posts an error naming the camera otherwise.
+    /// After a failed attempt (a new `num-retry`), finds out why on a thread of its own (one at
+    /// a time) and posts the cause as a warning when it differs from the last one, or a minute
+    /// after it was last posted.
+    fn attempt_failed(&self, fallback: &gst::Element) {
+        let retries = fallback
+            .property::<gst::Structure>("statistics")
+            .get::<u64>("num-retry")
+            .unwrap_or(0);
+        let feed = &self.feed;
+        if retries <= feed.retries_seen.swap(retries, Ordering::SeqCst)
+            || feed.diagnosing.swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
+        let s = lock(&self.settings).clone();
+        let uri = s.uri.unwrap_or_default();
+        let timeout = Duration::from_millis(s.connect_timeout_ms as u64);
+        let retry_s = s.retry_delay_ms as f64 / 1000.0;
+        let element = self.obj().downgrade();
+        let spawned = std::thread::Builder::new()
+            .name("sapiens-camera-check".into())
+            .spawn(move || {
+                let cause = super::diagnose::diagnose(&uri, timeout);
+                let Some(el) = element.upgrade() else { return };
+                let imp = el.imp();
+                let post = {
+                    let mut last = lock(&imp.feed.failure);
+                    let post = last.as_ref().is_none_or(|(c, at)| {
+                        *c != cause || at.elapsed() >= Duration::from_secs(60)
+                    });
+                    let at = match last.as_ref() {
+                        Some((c, at)) if !post && *c == cause => *at,
+                        _ => Instant::now(),
+                    };
+                    *last = Some((cause.clone(), at));
+                    post
+                };
+                imp.feed.diagnosing.store(false, Ordering::SeqCst);
+                if post {
+                    gst::warning!(CAT, imp = imp, "camera {uri}: {cause}");
+                    gst::element_imp_warning!(
+                        imp,
+                        gst::ResourceError::OpenRead,
+                        ("camera {uri}: {cause} (attempt {retries}; retrying every {retry_s:.1} s)")
+                    );
+                }
+            });
+        if spawned.is_err() {
+            self.feed.diagnosing.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// With `give-up-s` (or, before the first frame, `first-frame-timeout-s`), checks once a
+    /// second that the camera delivered a frame within it (or, before its first frame, since the
+    /// start); posts an error naming the camera and the last failure otherwise.
     fn start_watchdog(&self) {
-        let give_up = lock(&self.settings).give_up_s;
-        if give_up == 0 {
+        let (give_up, first) = {
+            let s = lock(&self.settings);
+            (s.give_up_s, s.first_frame_timeout_s)
+        };
+        if give_up == 0 && first == 0 {
             return;
         }
         let clock = gst::SystemClock::obtain();
@@ -548,16 +635,27 @@ impl SapiensCamSrc {
                     .or(t.started)
                     .map_or(0.0, |i| i.elapsed().as_secs_f64())
             };
-            if quiet >= give_up as f64 && !posted.swap(true, Ordering::SeqCst) {
+            let never = imp.feed.camera_frames.load(Ordering::Relaxed) == 0;
+            // Before the first frame the sooner of the two limits set rules.
+            let (limit, setting) = if never && first > 0 && (give_up == 0 || first < give_up) {
+                (first, format!("first-frame-timeout-s={first}"))
+            } else {
+                (give_up, format!("give-up-s={give_up}; 0 keeps retrying"))
+            };
+            if limit > 0 && quiet >= limit as f64 && !posted.swap(true, Ordering::SeqCst) {
                 let uri = lock(&imp.settings).uri.clone().unwrap_or_default();
-                let what = if imp.feed.camera_frames.load(Ordering::Relaxed) == 0 {
+                let what = if never {
                     "never delivered a frame"
                 } else {
                     "delivered no frame"
                 };
+                let cause = lock(&imp.feed.failure)
+                    .as_ref()
+                    .map(|(c, _)| format!("; last failure: {c}"))
+                    .unwrap_or_default();
                 imp.post_error_message(gst::error_msg!(
                     gst::ResourceError::Read,
-                    ("camera {uri} {what} in {quiet:.0} s (give-up-s={give_up}; 0 keeps retrying)")
+                    ("camera {uri} {what} in {quiet:.0} s ({setting}){cause}")
                 ));
             }
         });

@@ -8,6 +8,7 @@
 //! camera's first decoded caps (format, size, frame rate), so encoders and muxers never see a
 //! caps change. Outages post `sapiens-camera-lost` / `sapiens-camera-back` element messages and
 //! are counted in the read-only `stats` property.
+mod diagnose;
 mod imp;
 
 use gst::glib;
@@ -68,6 +69,9 @@ pub struct CameraStats {
     pub lost: bool,
     /// Seconds since the last camera frame (0 before the first).
     pub since_frame_s: f64,
+    /// Why the last connection attempt failed, in words (refused, not found, authentication
+    /// failed, no answer, ...); `None` before any failure.
+    pub last_failure: Option<String>,
 }
 
 impl CameraStats {
@@ -81,6 +85,7 @@ impl CameraStats {
             reconnects: s.get("reconnects").ok()?,
             lost: s.get("lost").ok()?,
             since_frame_s: s.get("since-frame-s").ok()?,
+            last_failure: s.get::<Option<String>>("last-failure").ok().flatten(),
         })
     }
 }
