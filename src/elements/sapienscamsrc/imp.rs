@@ -89,7 +89,9 @@ struct Feed {
 struct Times {
     /// When the element started playing (the baseline before the first camera frame).
     started: Option<Instant>,
+    /// When the last camera frame arrived from the camera (before videorate).
     last_frame: Option<Instant>,
+    /// When the current outage began: the last camera frame's arrival.
     lost_since: Option<Instant>,
     /// `no_signal_frames` when the current outage began.
     lost_frames_before: u64,
@@ -136,6 +138,71 @@ pub struct SapiensCamSrc {
 struct Opening {
     camera_caps: Option<gst::Caps>,
     held_segment: Option<gst::Event>,
+    /// One camera frame (from its caps' frame rate; 0 when unknown).
+    frame: gst::ClockTime,
+    /// The frames now are stand-ins (after open).
+    stand_in: bool,
+    /// Where the last camera frame ends (its PTS + duration).
+    camera_end: Option<gst::ClockTime>,
+    /// The outage's stand-ins are moved back to start where the camera's last frame ended, then
+    /// catch up at twice their pace: (that end, the first stand-in's own PTS). See
+    /// [`Opening::track`].
+    catch_up: Option<(gst::ClockTime, Option<gst::ClockTime>)>,
+}
+
+impl Opening {
+    /// After the camera's first caps: follows caps (camera or stand-ins), notes each camera
+    /// frame's arrival and end, and retimes an outage's stand-ins so that the recording has no
+    /// hole where the stall was being noticed (`stall-timeout-ms` without a frame before the
+    /// first stand-in comes): the first starts where the camera's last frame ended, the next
+    /// ones advance two frames' time per frame (videorate, after this, doubles each) until they
+    /// are back on their own times. Twice the frame rate for as long as the stall lasted, never
+    /// a burst the backlog would drop.
+    fn track(&mut self, info: &mut gst::PadProbeInfo<'_>, feed: &Feed) {
+        match &mut info.data {
+            Some(gst::PadProbeData::Event(e)) => {
+                if let gst::EventView::Caps(c) = e.view() {
+                    let stand_in = is_no_signal(c.caps());
+                    if stand_in && !self.stand_in {
+                        self.catch_up = self.camera_end.map(|end| (end, None));
+                    }
+                    self.stand_in = stand_in;
+                }
+            }
+            Some(gst::PadProbeData::Buffer(b)) if self.stand_in => {
+                let (Some((end, first)), Some(pts)) = (self.catch_up, b.pts()) else {
+                    return;
+                };
+                let first = first.unwrap_or(pts);
+                let retimed = end + (pts.saturating_sub(first)) * 2;
+                if retimed >= pts {
+                    self.catch_up = None;
+                } else {
+                    self.catch_up = Some((end, Some(first)));
+                    b.make_mut().set_pts(retimed);
+                }
+            }
+            Some(gst::PadProbeData::Buffer(b)) => {
+                lock(&feed.times).last_frame = Some(Instant::now());
+                if let Some(pts) = b.pts() {
+                    self.camera_end = Some(pts + b.duration().unwrap_or(self.frame));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One frame at the frame rate of `caps` (0 when it has none).
+fn frame_of(caps: &gst::CapsRef) -> gst::ClockTime {
+    caps.structure(0)
+        .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
+        .filter(|f| f.numer() > 0 && f.denom() > 0)
+        .map_or(gst::ClockTime::ZERO, |f| {
+            gst::ClockTime::SECOND
+                .mul_div_floor(f.denom() as u64, f.numer() as u64)
+                .unwrap_or(gst::ClockTime::ZERO)
+        })
 }
 
 /// A named child element (fallbacksrc is registered by [`ensure_fallbacksrc`] first).
@@ -498,7 +565,9 @@ impl SapiensCamSrc {
                     } else if let Some(segment) = o.held_segment.take() {
                         drop(o);
                         rate_pad.send_event(segment);
+                        o = lock(&opening);
                     }
+                    o.track(info, &feed);
                     return gst::PadProbeReturn::Ok;
                 }
                 let Some(event) = info.event() else {
@@ -509,6 +578,7 @@ impl SapiensCamSrc {
                         let fixed = output_caps(c.caps());
                         gst::info!(CAT, "camera caps {}; output {fixed}", c.caps());
                         filter.set_property("caps", &fixed);
+                        o.frame = frame_of(&fixed);
                         o.camera_caps = Some(fixed);
                         gst::PadProbeReturn::Ok
                     }
@@ -546,11 +616,12 @@ impl SapiensCamSrc {
                     {
                         el.imp().report(lost);
                     }
+                    // (A camera frame's arrival is noted before videorate, which holds each
+                    // frame until the next comes: see `Opening::track`.)
                     if lost {
                         feed.no_signal_frames.fetch_add(1, Ordering::Relaxed);
                     } else {
                         feed.camera_frames.fetch_add(1, Ordering::Relaxed);
-                        lock(&feed.times).last_frame = Some(Instant::now());
                     }
                 }
                 gst::PadProbeReturn::Ok
@@ -672,7 +743,8 @@ impl SapiensCamSrc {
             let mut times = lock(&feed.times);
             if lost {
                 let outages = feed.outages.fetch_add(1, Ordering::Relaxed) + 1;
-                times.lost_since = Some(Instant::now());
+                // The outage began with the last camera frame, not when it was noticed.
+                times.lost_since = times.last_frame.or(Some(Instant::now()));
                 times.lost_frames_before = no_signal;
                 let since = times.last_frame.map_or(0.0, |t| t.elapsed().as_secs_f64());
                 gst::warning!(
