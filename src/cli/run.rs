@@ -105,8 +105,9 @@ pub struct RunArgs {
     /// (s; 0 = as --give-up says): a wrong URL fails in a minute, not never.
     #[arg(long, default_value_t = 60.0, value_parser = seconds_between(0.0, 2_592_000.0))]
     pub first_frame_timeout: f64,
-    /// RTSP cameras: RTP transport: auto (UDP, then TCP), tcp or udp.
-    #[arg(long, value_enum, default_value_t = Transport::Auto)]
+    /// RTSP cameras: RTP transport: tcp (inside the RTSP connection, no port opened here), auto
+    /// (UDP, then TCP) or udp (both open RTP/RTCP ports on every interface).
+    #[arg(long, value_enum, default_value_t = Transport::Tcp)]
     pub rtsp_transport: Transport,
     /// RTSP cameras: frames waiting for a pipeline slower than the camera, at most; older ones
     /// are dropped (counted) rather than holding the camera back.

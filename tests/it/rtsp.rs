@@ -583,6 +583,76 @@ fn gst_launch_users_get_the_camera_source_too() {
     );
 }
 
+/// UDP sockets `pid` holds bound to every interface (0.0.0.0 or ::), from /proc.
+fn udp_on_every_interface(pid: u32) -> Vec<String> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter_map(|l| {
+                    let l = l.to_string_lossy().into_owned();
+                    Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut open = Vec::new();
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        for line in std::fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+        {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let any = f[1]
+                .split(':')
+                .next()
+                .is_some_and(|a| a.chars().all(|c| c == '0'));
+            if any && inodes.iter().any(|i| i == f[9]) {
+                open.push(format!("{table} {}", f[1]));
+            }
+        }
+    }
+    open
+}
+
+/// By default a camera's video comes over the RTSP TCP connection: the run opens no UDP port
+/// on every interface (issue 27: rtspsrc's UDP first bound its RTP/RTCP ports on 0.0.0.0).
+/// Serving beyond loopback warns that anyone who reaches the machine can watch.
+#[test]
+fn a_camera_run_opens_no_port_to_the_network_by_default() {
+    let _camera = one_camera_at_a_time();
+    let camera = Camera::start(0);
+    let out = scratch("rtsp-exposure").join("rec.mp4");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sapiens"))
+        .args(["run", "-i", &camera.url, "-c"])
+        .arg(config("pose-tiny-coco17.toml"))
+        .args(["--stats-interval", "0.5", "--no-overlay", "-o"])
+        .arg(&out)
+        .args(["--rtsp-serve", &format!("0.0.0.0:{port}/s")])
+        .env_remove("G_DEBUG")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(stderr_path(&out)).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let rx = stdout_lines(&mut child);
+    let run = Run(Some(child));
+    wait_line(&rx, |l| camera_frames(l).is_some_and(|n| n >= CAMERA_FPS));
+    let udp = udp_on_every_interface(pid);
+    run.signal("-TERM");
+    let (status, _) = run.finish(Duration::from_secs(30));
+    assert!(status.success());
+    assert!(udp.is_empty(), "UDP ports open on every interface: {udp:?}");
+    let err = std::fs::read_to_string(stderr_path(&out)).unwrap();
+    assert!(
+        err.contains(&format!(
+            "serving rtsp://0.0.0.0:{port}/s on every interface without authentication"
+        )),
+        "{err}"
+    );
+}
+
 /// A camera that cannot be reached says why, on its first failed attempt and in the live line
 /// (a refused port, a path the server does not serve), and a run whose camera never sends a
 /// first frame ends after `--first-frame-timeout` (or `--give-up`, the sooner) with an error

@@ -86,7 +86,7 @@ pub fn diagnose(uri: &str, timeout: Duration) -> String {
         ),
         200..=299 => format!(
             "the camera answers (RTSP {} {}) but its video did not arrive in time: it sends \
-             none, or a firewall drops its UDP packets (try protocols=tcp)",
+             none, or this transport does not get through (another --rtsp-transport may)",
             answer.code, answer.reason
         ),
         code => format!("the camera answered RTSP {code} {}", answer.reason),

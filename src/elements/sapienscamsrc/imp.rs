@@ -49,7 +49,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             uri: None,
-            transport: Transport::Auto,
+            transport: Transport::Tcp,
             connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
             stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
             retry_delay_ms: DEFAULT_RETRY_DELAY_MS,
@@ -265,8 +265,11 @@ impl ObjectImpl for SapiensCamSrc {
                     .blurb("Camera URI (rtsp://, rtsps://; any URI uridecodebin3 reads)")
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("protocols", Transport::Auto)
-                    .blurb("RTP transport for RTSP cameras")
+                glib::ParamSpecEnum::builder_with_default("protocols", Transport::Tcp)
+                    .blurb(
+                        "RTP transport for RTSP cameras (auto and udp open UDP ports on every \
+                         interface)",
+                    )
                     .mutable_ready()
                     .build(),
                 ms(

@@ -18,14 +18,17 @@ use gst::glib;
 #[repr(u32)]
 #[enum_type(name = "GstSapiensCamTransport")]
 pub enum Transport {
-    /// rtspsrc's default: UDP first, TCP if UDP brings nothing.
-    #[default]
+    /// rtspsrc's default: UDP first, TCP if UDP brings nothing. Opens RTP/RTCP ports on every
+    /// interface (rtspsrc binds them to 0.0.0.0).
     #[enum_value(name = "UDP first, then TCP (rtspsrc's default)", nick = "auto")]
     Auto,
-    /// RTP interleaved in the RTSP TCP connection (through NAT and firewalls).
+    /// The default: RTP interleaved in the RTSP TCP connection (through NAT and firewalls, no
+    /// port opened on this machine).
+    #[default]
     #[enum_value(name = "RTP over the RTSP TCP connection", nick = "tcp")]
     Tcp,
-    /// RTP over UDP only (lowest latency; lost packets are lost frames).
+    /// RTP over UDP only (lowest latency; lost packets are lost frames; ports on every
+    /// interface).
     #[enum_value(name = "RTP over UDP only", nick = "udp")]
     Udp,
 }

@@ -194,6 +194,14 @@ fn forward(sample: &gst::Sample, sources: &[gst_app::AppSrc]) {
     }
 }
 
+/// Whether `address` only reaches this machine (127.0.0.0/8, ::1, `localhost`).
+fn is_loopback(address: &str) -> bool {
+    address == "localhost"
+        || address
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Why the server could not listen, as the user reads it ("address in use" for a port taken).
 fn bind_error(e: &glib::Error) -> String {
     if e.matches(gst_rtsp_server::gio::IOErrorEnum::AddressInUse) {
@@ -208,6 +216,7 @@ impl SapiensRtspSink {
     fn start_server(&self) -> Result<(), gst::ErrorMessage> {
         let s = lock(&self.settings).clone();
         let url = format!("rtsp://{}:{}{}", s.address, s.port, s.path);
+        let local = is_loopback(&s.address);
         let ctx = glib::MainContext::new();
         let main_loop = glib::MainLoop::new(Some(&ctx), false);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -277,6 +286,14 @@ impl SapiensRtspSink {
         match rx.recv() {
             Ok(Ok(())) => {
                 gst::info!(CAT, imp = self, "serving at {url}");
+                if !local {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::ResourceError::Settings,
+                        ("serving {url} on every interface without authentication: anyone who \
+                          reaches this machine can watch (address=127.0.0.1 keeps it local)")
+                    );
+                }
                 *lock(&self.running) = Some(Running { main_loop, thread });
                 Ok(())
             }
