@@ -5,6 +5,7 @@
 # make install [PREFIX=/usr/local] [DESTDIR=] – plugin into GStreamer's plugin folder, `sapiens` into
 #              bin/, configs + models into share/sapiens-stream, ONNX Runtime into lib/sapiens-stream
 # make uninstall – removes exactly what make install put there (same variables)
+# make soak  – opt-in: an hour of a loopback camera through sapiens run, RSS each minute (out/soak.csv)
 # make deb   – target/debian/sapiens-stream_<version>_<arch>.deb (cargo-deb) of the same files
 CARGO ?= cargo
 FRAMES ?= 200
@@ -12,7 +13,7 @@ FRAMES ?= 200
 # runs the Sapiens architecture instead (untrained: its skeletons are noise, and say so).
 DEMO_CONFIG ?= configs/pose-efficientpose-mpii16.toml
 
-.PHONY: setup build demo lint test models bench bench-triton clean-cache install-build install uninstall deb test-install test-export real-size-models
+.PHONY: setup build demo lint test models bench bench-triton soak clean-cache install-build install uninstall deb test-install test-export real-size-models
 
 setup:
 	@scripts/setup.sh
@@ -41,6 +42,11 @@ test: lint
 
 models: setup
 	.venv/bin/python scripts/gen_test_models.py
+
+# Soak (opt-in, an hour by default): a loopback RTSP camera through `sapiens run`, RSS every
+# INTERVAL s in out/soak.csv (DURATION=, INTERVAL=, CONFIG=)
+soak: build
+	scripts/soak.sh
 
 # Local session vs Triton on loopback (CONFIG=, FRAMES=, INSTANCES=, THREADS=): out/bench-triton.json
 bench-triton: build

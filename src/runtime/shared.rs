@@ -1,8 +1,13 @@
 //! Sessions shared by name (`model-instance`): several elements of one process (e.g. one per
 //! camera branch) naming the same instance use one loaded model instead of one copy each, and
-//! their requests are batched together: a worker thread runs the model, and each run takes every
-//! request waiting at that moment (up to [`MAX_ITEMS`] items), waiting for more no longer than
-//! the first request's `batch-timeout-ms` (0: never holds a stream back).
+//! their requests are batched together: a worker thread runs the model, and each run takes the
+//! requests waiting at that moment up to the first request's `batch-size` items (at most
+//! [`MAX_ITEMS`]), waiting for more no longer than its `batch-timeout-ms` (0: never holds a
+//! stream back). With the default `batch-size` 1 each run serves one request: four camera
+//! branches then hold one model and one run's memory (issue 27: merging every waiting request
+//! into one run made ONNX Runtime's arena grow to the largest merged batch, 1.54 GB for four
+//! Goliath-308 branches where four processes took 1.23 GB); a larger `batch-size` merges
+//! streams for throughput, paying that memory.
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,18 +27,19 @@ use crate::gather::{Take, gather};
 pub const MAX_ITEMS: usize = 64;
 
 /// How an element runs its model: its own session, or a shared instance (with how long its
-/// requests may wait for other elements' to join the run: its `batch-timeout-ms`).
+/// requests may wait for other elements' to join the run, its `batch-timeout-ms`, and the most
+/// items a run started by its request takes, its `batch-size`).
 #[derive(Clone)]
 pub enum Runner {
     Own(Arc<ModelSession>),
-    Shared(Arc<SharedSession>, Duration),
+    Shared(Arc<SharedSession>, Duration, usize),
 }
 
 impl Runner {
     pub fn session(&self) -> &Arc<ModelSession> {
         match self {
             Runner::Own(s) => s,
-            Runner::Shared(s, _) => &s.session,
+            Runner::Shared(s, _, _) => &s.session,
         }
     }
 
@@ -52,10 +58,11 @@ impl Runner {
                 let slices: Vec<&[f32]> = frames.iter().map(|f| &f[..]).collect();
                 s.run_frames(input, outputs, &slices, counts, item_shape)
             }
-            Runner::Shared(s, wait) => {
+            Runner::Shared(s, wait, max_items) => {
                 let (reply, answer) = bounded(1);
                 let request = Request {
                     deadline: Instant::now() + *wait,
+                    max_items: (*max_items).clamp(1, MAX_ITEMS),
                     key: (input.to_owned(), outputs.to_vec(), item_shape.to_vec()),
                     data: frames.into_iter().map(Cow::into_owned).collect(),
                     counts: counts.to_vec(),
@@ -78,6 +85,8 @@ type Key = (String, Vec<String>, Vec<usize>);
 struct Request {
     /// Until when the run may wait for more requests.
     deadline: Instant,
+    /// The most items of a run this request starts (its element's `batch-size`).
+    max_items: usize,
     key: Key,
     data: Vec<Vec<f32>>,
     counts: Vec<usize>,
@@ -126,7 +135,8 @@ impl Drop for SharedSession {
     }
 }
 
-/// The worker: each run takes every waiting request with the same tensors (up to `MAX_ITEMS`).
+/// The worker: each run takes the waiting requests with the same tensors, up to the first one's
+/// `max_items`.
 fn work(session: &ModelSession, rx: &Receiver<Request>, runs: &AtomicU64) {
     let mut next: Option<Request> = None;
     loop {
@@ -137,11 +147,11 @@ fn work(session: &ModelSession, rx: &Receiver<Request>, runs: &AtomicU64) {
                 Err(_) => return,
             },
         };
-        let (key, deadline) = (first.key.clone(), first.deadline);
+        let (key, deadline, limit) = (first.key.clone(), first.deadline, first.max_items);
         let (batch, closing) = gather(
             rx,
             first,
-            MAX_ITEMS,
+            limit,
             deadline,
             |r| r.counts.iter().sum(),
             |r| {

@@ -108,14 +108,15 @@ fn seg_batches_frames_and_each_gets_its_own_labels() {
     let _ = el.set_state(gst::State::Null);
 }
 
-#[test]
-fn branches_naming_one_model_instance_share_one_session_and_both_get_results() {
+/// Two branches sharing `instance` at `batch-size` `batch` (and a third with its own session),
+/// 12 frames each: every result right; the shared instance's model runs.
+fn shared_branches(instance: &str, batch: u32) -> u64 {
     init();
     let cfg = config("pose-analytic-coco17.toml");
     let line = format!(
         "appsrc name=src format=time ! tee name=t \
-         t. ! queue ! sapienspose name=a config=\"{c}\" model-instance=shared-test batch-timeout-ms=100 ! appsink name=sa sync=false \
-         t. ! queue ! sapienspose name=b config=\"{c}\" model-instance=shared-test batch-timeout-ms=100 ! appsink name=sb sync=false \
+         t. ! queue ! sapienspose name=a config=\"{c}\" model-instance={instance} batch-size={batch} batch-timeout-ms=100 ! appsink name=sa sync=false \
+         t. ! queue ! sapienspose name=b config=\"{c}\" model-instance={instance} batch-size={batch} batch-timeout-ms=100 ! appsink name=sb sync=false \
          t. ! queue ! sapienspose name=c config=\"{c}\" ! fakesink sync=false",
         c = cfg.display()
     );
@@ -152,10 +153,7 @@ fn branches_naming_one_model_instance_share_one_session_and_both_get_results() {
             );
         }
     }
-    // The two streams' requests were merged into shared runs (waiting up to 100 ms for each
-    // other); without merging there would be 2n.
-    let runs = sapiens_stream::runtime::shared::runs("shared-test").expect("the instance is alive");
-    assert!(runs <= n as u64 + 2, "{runs} runs for {} requests", 2 * n);
+    let runs = sapiens_stream::runtime::shared::runs(instance).expect("the instance is alive");
     let id = |n: &str| pipe.by_name(n).unwrap().property::<u64>("session-id");
     assert!(
         id("a") != 0 && id("a") == id("b"),
@@ -167,6 +165,21 @@ fn branches_naming_one_model_instance_share_one_session_and_both_get_results() {
         "an element without model-instance loads its own"
     );
     pipe.set_state(gst::State::Null).unwrap();
+    runs
+}
+
+/// Branches naming one `model-instance` share one loaded session. With `batch-size` 2 the two
+/// streams' requests are merged into shared runs (waiting up to 100 ms for each other; without
+/// merging there would be 2n); with the default 1 each run serves one request, so that sharing
+/// never holds more than one request's memory (issue 27: merged runs of every waiting request
+/// made four shared branches take more memory than four processes).
+#[test]
+fn branches_naming_one_model_instance_share_one_session_and_both_get_results() {
+    let n = 12;
+    let merged = shared_branches("shared-merged", 2);
+    assert!(merged <= n + 2, "{merged} runs for {} requests", 2 * n);
+    let single = shared_branches("shared-single", 1);
+    assert_eq!(single, 2 * n, "batch-size 1: one request per run");
 }
 
 #[test]

@@ -235,6 +235,7 @@ impl Settings {
             Some(name) => Runner::Shared(
                 crate::runtime::shared::session(name, &config.model.path, &opts)?,
                 std::time::Duration::from_millis(self.batch_timeout_ms as u64),
+                opts.batch_size,
             ),
             None => Runner::Own(Arc::new(ModelSession::load(&config.model.path, &opts)?)),
         };
