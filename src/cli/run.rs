@@ -508,7 +508,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
         super::input::probe(&args.input)
     };
     let line = launch_line(args, &configs, probed.as_ref())?;
-    say!("pipeline: {line}");
+    say!(
+        "pipeline: {}",
+        line.replace(
+            &args.input,
+            &crate::elements::sapienscamsrc::redacted(&args.input)
+        )
+    );
     let pipeline = gst::parse::launch(&line)
         .map_err(|e| Error::Invalid(format!("cannot build the pipeline: {e}")))?
         .downcast::<gst::Pipeline>()

@@ -28,6 +28,11 @@ struct Camera {
 impl Camera {
     /// Serves at `port` (0: any free one) from a thread of this process.
     fn start(port: u16) -> Camera {
+        Self::start_with_auth(port, None)
+    }
+
+    /// [`Camera::start`], asking clients for `user` and `password` (RTSP Basic) when given.
+    fn start_with_auth(port: u16, auth: Option<(&'static str, &'static str)>) -> Camera {
         init();
         let frozen = Arc::new(AtomicBool::new(false));
         let gates = Arc::new(Mutex::new(Vec::<gst::Element>::new()));
@@ -53,6 +58,23 @@ impl Camera {
                 gate.set_property("drop", f.load(Ordering::SeqCst));
                 g.lock().unwrap().push(gate);
             });
+            if let Some((user, password)) = auth {
+                let auth = gst_rtsp_server::RTSPAuth::new();
+                let token = gst_rtsp_server::RTSPToken::builder()
+                    .field(gst_rtsp_server::RTSP_TOKEN_MEDIA_FACTORY_ROLE, "viewer")
+                    .build();
+                auth.add_basic(
+                    &gst_rtsp_server::RTSPAuth::make_basic(user, password),
+                    &token,
+                );
+                server.set_auth(Some(&auth));
+                factory.add_role_from_structure(
+                    &gst::Structure::builder("viewer")
+                        .field(gst_rtsp_server::RTSP_PERM_MEDIA_FACTORY_ACCESS, true)
+                        .field(gst_rtsp_server::RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, true)
+                        .build(),
+                );
+            }
             server.mount_points().unwrap().add_factory("/cam", factory);
             let _source = server.attach(Some(&ctx)).unwrap();
             tx.send(server.bound_port()).unwrap();
@@ -654,7 +676,7 @@ fn a_camera_run_opens_no_port_to_the_network_by_default() {
 }
 
 /// A camera that cannot be reached says why, on its first failed attempt and in the live line
-/// (a refused port, a path the server does not serve), and a run whose camera never sends a
+/// (a refused port, a path the server does not serve, credentials missing or refused), and a run whose camera never sends a
 /// first frame ends after `--first-frame-timeout` (or `--give-up`, the sooner) with an error
 /// naming the camera and the cause; no empty recording is left behind (issue 27: a refused URL
 /// retried forever, saying only "waiting for the camera's first frame").
@@ -664,6 +686,8 @@ fn an_unreachable_camera_says_why_and_is_given_up() {
     let camera = Camera::start(0);
     let port = free_port();
     let wrong_path = camera.url.replace("/cam", "/nothere");
+    let locked = Camera::start_with_auth(0, Some(("viewer", "s3cret")));
+    let wrong_password = locked.url.replace("rtsp://", "rtsp://viewer:guess@");
     let cases = [
         (
             format!("rtsp://127.0.0.1:{port}/cam"),
@@ -677,8 +701,22 @@ fn an_unreachable_camera_says_why_and_is_given_up() {
             "no stream at path /nothere".to_string(),
             "(give-up-s=2; 0 keeps retrying)",
         ),
+        (
+            locked.url.clone(),
+            ["--first-frame-timeout", "3"],
+            "the camera needs a user and password".to_string(),
+            "(first-frame-timeout-s=3)",
+        ),
+        (
+            wrong_password,
+            ["--first-frame-timeout", "3"],
+            "authentication failed: the camera refused user 'viewer'".to_string(),
+            "(first-frame-timeout-s=3)",
+        ),
     ];
     for (url, limit, cause, setting) in cases {
+        // Messages show the URL without its password.
+        let shown = url.replace(":guess@", ":***@");
         let out = scratch("rtsp-giveup").join("rec.mp4");
         let t = Instant::now();
         let run = Command::new(env!("CARGO_BIN_EXE_sapiens"))
@@ -695,11 +733,12 @@ fn an_unreachable_camera_says_why_and_is_given_up() {
         );
         assert!(!run.status.success());
         assert!(
-            err.contains(&format!("camera {url}: {cause}")) && err.contains("(attempt 1;"),
+            err.contains(&format!("camera {shown}: {cause}")) && err.contains("(attempt 1;"),
             "the first failure says why: {err}"
         );
         assert!(
-            err.contains(&format!("{url} never delivered a frame"))
+            err.contains(&format!("{shown} never delivered a frame"))
+                && !err.contains("guess")
                 && err.contains(setting)
                 && err.contains(&format!("last failure: {cause}")),
             "{err}"
@@ -709,6 +748,7 @@ fn an_unreachable_camera_says_why_and_is_given_up() {
                 && stdout.contains(&format!("last failure: {cause}")),
             "the live line says why: {stdout}"
         );
+        assert!(!stdout.contains("guess"), "a password printed: {stdout}");
         assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
         assert!(!out.exists(), "an empty recording was left");
     }

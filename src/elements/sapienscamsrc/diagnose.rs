@@ -93,6 +93,17 @@ pub fn diagnose(uri: &str, timeout: Duration) -> String {
     }
 }
 
+/// `uri` as messages may show it: a password replaced by `***`.
+pub fn redacted(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => uri.to_string(),
+    }
+}
+
 /// A failed TCP connection in words.
 fn connect_failure(e: &std::io::Error, host: &str, port: u16, timeout: Duration) -> String {
     use std::io::ErrorKind::*;
@@ -300,6 +311,15 @@ mod tests {
             "{m}"
         );
         assert!(diagnose("rtsp://", Duration::from_secs(1)).contains("no host"));
+    }
+
+    #[test]
+    fn passwords_never_reach_a_message() {
+        assert_eq!(
+            redacted("rtsp://viewer:s3cret@cam:554/live"),
+            "rtsp://viewer:***@cam:554/live"
+        );
+        assert_eq!(redacted("rtsp://cam/live"), "rtsp://cam/live");
     }
 
     #[test]

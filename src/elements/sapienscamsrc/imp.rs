@@ -648,6 +648,7 @@ impl SapiensCamSrc {
         }
         let s = lock(&self.settings).clone();
         let uri = s.uri.unwrap_or_default();
+        let shown = super::diagnose::redacted(&uri);
         let timeout = Duration::from_millis(s.connect_timeout_ms as u64);
         let retry_s = s.retry_delay_ms as f64 / 1000.0;
         let element = self.obj().downgrade();
@@ -671,11 +672,11 @@ impl SapiensCamSrc {
                 };
                 imp.feed.diagnosing.store(false, Ordering::SeqCst);
                 if post {
-                    gst::warning!(CAT, imp = imp, "camera {uri}: {cause}");
+                    gst::warning!(CAT, imp = imp, "camera {shown}: {cause}");
                     gst::element_imp_warning!(
                         imp,
                         gst::ResourceError::OpenRead,
-                        ("camera {uri}: {cause} (attempt {retries}; retrying every {retry_s:.1} s)")
+                        ("camera {shown}: {cause} (attempt {retries}; retrying every {retry_s:.1} s)")
                     );
                 }
             });
@@ -717,7 +718,8 @@ impl SapiensCamSrc {
                 (give_up, format!("give-up-s={give_up}; 0 keeps retrying"))
             };
             if limit > 0 && quiet >= limit as f64 && !posted.swap(true, Ordering::SeqCst) {
-                let uri = lock(&imp.settings).uri.clone().unwrap_or_default();
+                let uri =
+                    super::diagnose::redacted(&lock(&imp.settings).uri.clone().unwrap_or_default());
                 let what = if never {
                     "never delivered a frame"
                 } else {

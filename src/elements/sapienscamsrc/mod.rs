@@ -13,6 +13,8 @@ mod imp;
 
 use gst::glib;
 
+pub use diagnose::redacted;
+
 /// `protocols`: how RTP reaches us from an RTSP camera.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, glib::Enum, clap::ValueEnum)]
 #[repr(u32)]
