@@ -91,7 +91,9 @@ pub struct RunArgs {
     /// recording going while it is reconnected.
     #[arg(long, default_value_t = 5.0, value_parser = seconds_between(0.1, 600.0))]
     pub stall_timeout: f64,
-    /// RTSP cameras: seconds between reconnection attempts.
+    /// RTSP cameras: least time a reconnection attempt gets before the next (s; at least
+    /// --stall-timeout, as a camera's first key frame can be seconds away; after an error the
+    /// next attempt is 1 s later).
     #[arg(long, default_value_t = 1.0, value_parser = seconds_between(0.0, 600.0))]
     pub retry_delay: f64,
     /// RTSP cameras: longest wait for the server to answer (s).

@@ -288,7 +288,9 @@ impl ObjectImpl for SapiensCamSrc {
                 ),
                 ms(
                     "retry-delay-ms",
-                    "Wait between reconnection attempts, ms",
+                    "Least time a reconnection attempt gets before the next, ms (at least \
+                     stall-timeout-ms: a camera's first key frame can be seconds away; after an \
+                     error the next attempt is 1 s later)",
                     0,
                     600_000,
                     DEFAULT_RETRY_DELAY_MS,
@@ -501,7 +503,13 @@ impl SapiensCamSrc {
         let fb = &self.fallback;
         fb.set_property("uri", &uri);
         fb.set_property("timeout", ns(s.stall_timeout_ms as u64));
-        fb.set_property("restart-timeout", ns(s.retry_delay_ms.max(1) as u64));
+        // fallbacksrc's restart timeout is also how long a (re)started source has to bring its
+        // first frame while the stand-ins show: at least the stall timeout, or a camera whose key
+        // frames are seconds apart is cut off before the first one (issue 27's soak: never
+        // connected with a 1 s retry delay and a 2 s GOP). After an error fallbacksrc itself
+        // waits 1 s before the next attempt.
+        let attempt = s.retry_delay_ms.max(s.stall_timeout_ms).max(1);
+        fb.set_property("restart-timeout", ns(attempt as u64));
         let give_up = if s.give_up_s == 0 {
             u64::MAX - 1
         } else {
