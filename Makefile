@@ -5,7 +5,7 @@
 # make install [PREFIX=/usr/local] [DESTDIR=] – plugin into GStreamer's plugin folder, `sapiens` into
 #              bin/, configs + models into share/sapiens-stream, ONNX Runtime into lib/sapiens-stream
 # make uninstall – removes exactly what make install put there (same variables)
-# make soak  – opt-in: an hour of a loopback camera through sapiens run, RSS each minute (out/soak.csv)
+# make soak  – opt-in: an hour of a loopback camera through sapiens run (a viewer joins each minute), RSS each minute (out/soak.csv)
 # make deb   – target/debian/sapiens-stream_<version>_<arch>.deb (cargo-deb) of the same files
 CARGO ?= cargo
 FRAMES ?= 200
@@ -44,7 +44,7 @@ models: setup
 	.venv/bin/python scripts/gen_test_models.py
 
 # Soak (opt-in, an hour by default): a loopback RTSP camera through `sapiens run`, RSS every
-# INTERVAL s in out/soak.csv (DURATION=, INTERVAL=, CONFIG=)
+# INTERVAL s in out/soak.csv (DURATION=, INTERVAL=, CONFIG=, CLIENTS=0 for no viewer)
 soak: build
 	scripts/soak.sh
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Soak benchmark (opt-in: make soak): a live RTSP camera on loopback through `sapiens run` for
-# DURATION seconds, recording and re-serving the annotated video, the resident memory (RSS) of
-# the run written every INTERVAL seconds to out/soak.csv. Ends with SIGINT (the recording is
+# DURATION seconds, recording and re-serving the annotated video, with an RTSP client joining the
+# served stream for CLIENT_S seconds every INTERVAL (CLIENTS=0: none); the resident memory (RSS)
+# of the run written every INTERVAL seconds to out/soak.csv. Ends with SIGINT (the recording is
 # finalized) and prints the first, largest and last RSS and the growth after the first minute.
 #
 #   DURATION=3600 INTERVAL=60 CONFIG=configs/pose-tiny-goliath308.toml scripts/soak.sh
@@ -12,6 +13,8 @@ INTERVAL=${INTERVAL:-60}
 CONFIG=${CONFIG:-configs/pose-tiny-goliath308.toml}
 SAPIENS=${SAPIENS:-target/release/sapiens}
 OUT=${OUT:-out}
+CLIENTS=${CLIENTS:-1}
+CLIENT_S=${CLIENT_S:-10}
 mkdir -p "$OUT"
 [ -x "$SAPIENS" ] || { echo "soak: $SAPIENS missing (cargo build --release --workspace)" >&2; exit 1; }
 export GST_PLUGIN_PATH="$PWD/$(dirname "$SAPIENS")"
@@ -38,7 +41,14 @@ while :; do
   rss=$(awk '/^VmRSS/ {print $2}' "/proc/$RUN/status" 2>/dev/null) || { echo "soak: the run ended early" >&2; tail "$OUT/soak-run.log" >&2; exit 1; }
   echo "$now,$((rss / 1024))" >>"$OUT/soak.csv"
   [ "$now" -ge "$DURATION" ] && break
-  sleep "$INTERVAL"
+  if [ "$CLIENTS" != 0 ]; then
+    # A viewer joins and leaves (the shared media is made and torn down each time).
+    timeout "$CLIENT_S" gst-launch-1.0 -q rtspsrc location="rtsp://127.0.0.1:$SERVE_PORT/soak" \
+      protocols=tcp ! rtph264depay ! avdec_h264 ! fakesink >/dev/null 2>&1 || true
+    sleep $((INTERVAL > CLIENT_S ? INTERVAL - CLIENT_S : 0))
+  else
+    sleep "$INTERVAL"
+  fi
 done
 kill -INT "$RUN"
 wait "$RUN"
