@@ -5,7 +5,8 @@
 Sapiens v1: a TorchScript checkpoint of the real 0.3B architecture for each task
 (tests/export/v1_torchscript.py, as Meta's `*_torchscript.pt2`) → scripts/export_sapiens.py (fp32
 and fp16 ONNX, ONNX Runtime vs TorchScript) → `sapienspose`, `sapiensseg`, `sapiensdepth`,
-`sapiensnormal`.
+`sapiensnormal`; the pose network also as an original `.pth` and a `*_bfloat16.pt2`
+ExportedProgram (the same weights), each exported and checked, and two bad files refused.
 Sapiens2: each task at 0.4B built from its config by Transformers (random weights) →
 scripts/export_sapiens2.py (ONNX Runtime vs PyTorch, fp32 vs bf16 RoPE) → `sapienspose`,
 `sapiensseg`, `sapiensnormal`, `sapienspointmap`.
@@ -76,6 +77,58 @@ def through(rgb, elements):
     from push_one import push_one
 
     return push_one(rgb, elements, timeout_s=900)  # real-size models on a CPU: minutes
+
+
+def other_forms(args, r, x, ts_onnx, check, py):
+    """The v1 pose network (same seed, same weights) in the two other forms Meta ships, the
+    original `.pth` and the `*_bfloat16.pt2` ExportedProgram, through export_sapiens.py: the first
+    must give the TorchScript export's heatmaps, the second those of the network with its weights
+    rounded to bf16 (computed here in float32 PyTorch); a wrong task and a missing tensor must stop
+    the export naming them."""
+    import torch
+
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from sapiens_v1_arch import SapiensV1
+
+    want_ts = ort_run(ts_onnx, x, ["heatmaps"])[0]
+    torch.manual_seed(0)
+    net = SapiensV1("pose", args.v1_size).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(p.to(torch.bfloat16).float())
+        want_bf16 = net(torch.from_numpy(x)).numpy()
+    for form, name, want, bound in [("pth", "pth", want_ts, 1e-5), ("bf16", "bfloat16.pt2", want_bf16, 1e-3)]:
+        ck = os.path.join(args.out, f"v1_{args.v1_size}_pose.{name}")
+        out = os.path.join(args.out, f"sapiens_{args.v1_size}_pose_from_{form}.onnx")
+        rep = os.path.join(args.out, f"v1_pose_{form}.json")
+        if not (args.reuse and os.path.exists(rep)):
+            run([py, "tests/export/v1_torchscript.py", "--task", "pose", "--size", args.v1_size, "--form", form, ck])
+            run([py, "scripts/export_sapiens.py", ck, out, "--task", "pose", "--report", rep]
+                + (["--bf16-check"] if form == "bf16" else []))
+        with open(rep) as f:
+            fr = json.load(f)
+        got = ort_run(out, x, ["heatmaps"])[0]
+        rel = float(np.abs(got - want).max() / np.abs(want).max())
+        r[f"from_{form}"] = dict(fr, frame_relative=rel)
+        check(rel <= bound, f"v1 pose from the {form} form ({fr['form']}): heatmaps on the frame within {rel:.2e} "
+                            f"of {'the TorchScript export' if form == 'pth' else 'the bf16-rounded network'}")
+        if "vs_bf16_program" in fr:
+            v = fr["vs_bf16_program"]["relative"]
+            check(v <= 5e-2, f"v1 pose from bf16: float32 ONNX vs the bf16 program run on the CPU {v:.2e} relative")
+    pth = os.path.join(args.out, f"v1_{args.v1_size}_pose.pth")
+    bad = subprocess.run([py, "scripts/export_sapiens.py", pth, os.path.join(args.out, "wrong.onnx"), "--task", "seg"],
+                         cwd=ROOT, capture_output=True, text=True)
+    check(bad.returncode != 0 and "holds a Sapiens pose network, not --task seg" in bad.stderr,
+          f"v1 .pth exported as the wrong task is refused: {bad.stderr.strip().splitlines()[-1:]}")
+    ck = torch.load(pth, map_location="cpu", weights_only=True)
+    del ck["state_dict"]["backbone.layers.3.attn.proj.weight"]
+    cut = os.path.join(args.out, "v1_cut.pth")
+    torch.save(ck, cut)
+    bad = subprocess.run([py, "scripts/export_sapiens.py", cut, os.path.join(args.out, "cut.onnx"), "--task", "pose"],
+                         cwd=ROOT, capture_output=True, text=True)
+    os.remove(cut)
+    check(bad.returncode != 0 and "missing 1: backbone.layers.3.attn.proj.weight" in bad.stderr,
+          f"v1 .pth with a tensor missing is refused naming it: {bad.stderr.strip().splitlines()[-1:]}")
 
 
 def main():
@@ -149,6 +202,7 @@ def main():
                 dist = float(np.abs(pd.keypoints[..., :2] - p.keypoints[..., :2]).max())
                 r["decoded"]["element_max_px"] = dist
                 check(dist <= 0.01, f"v1 pose decoded in the graph through sapienspose: keypoints within {dist:.2e} px")
+            other_forms(args, r, x, onnx_path, check, py)
         elif task == "depth":
             cfg = config(os.path.join(args.out, "v1_depth.toml"), onnx_path, "[depth]\n")
             d = ss.depth(through(rgb, f'sapiensdepth config="{cfg}"')).depth
