@@ -58,7 +58,7 @@ def main():
     ap.add_argument("--width", type=int, default=768)
     ap.add_argument("--fp16", action="store_true", help="also write OUTPUT-fp16.onnx")
     ap.add_argument("--tolerance", type=float, default=1e-3,
-                    help="largest max-abs difference ONNX Runtime vs TorchScript, relative to the output's max abs")
+                    help="largest max-abs difference ONNX Runtime vs PyTorch (the loaded TorchScript or the rebuilt network), relative to the output's max abs")
     ap.add_argument("--report", help="write the figures as JSON here")
     ap.add_argument("--bf16-check", action="store_true",
                     help="bf16 file: also run the bf16 program on the CPU and report its difference (slow)")
