@@ -8,6 +8,7 @@ mod progress;
 mod recording;
 mod restream;
 mod run;
+mod serve;
 mod triton_repo;
 
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Runs heads on a video source and records the annotated result.
     Run(Box<run::RunArgs>),
+    /// Runs many cameras from one cameras file, with a REST API, metrics and health checks.
+    Serve(serve::ServeArgs),
     /// Throughput of the bare session, the sequential element and the pipelined element.
     Bench(bench::BenchArgs),
     /// Builds the TensorRT engines of configs ahead of time (keyed cache; needs a GPU).
@@ -46,6 +49,7 @@ impl Cli {
     pub fn execute(self) -> crate::Result<()> {
         match self.command {
             Command::Run(args) => run::run(&args),
+            Command::Serve(args) => serve::serve(&args),
             Command::Bench(args) => bench::bench(&args),
             Command::TritonRepo(args) => triton_repo::triton_repo(&args),
             Command::BuildEngines(args) => build_engines::build_engines(&args),

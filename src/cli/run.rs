@@ -16,7 +16,7 @@ use crate::pipelining::{
 };
 use crate::runtime::ProviderChoice;
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Video file, URI (rtsp://, file://, http://) or camera device (/dev/video0).
     #[arg(long, short)]
@@ -138,6 +138,14 @@ pub struct RunArgs {
     /// heads to drain before stopping fast (EOS straight into the encoder, those frames dropped).
     #[arg(long, default_value_t = 10.0, value_parser = seconds_between(0.1, 3600.0))]
     pub stop_timeout: f64,
+    /// Play a file at its own frame rate, as a camera would deliver it (default: as fast as the
+    /// heads go).
+    #[arg(long)]
+    pub realtime: bool,
+    /// Heads share one session per model config and runtime options with every other pipeline
+    /// of the process naming the same (`model-instance`): `sapiens serve`'s cameras.
+    #[arg(skip)]
+    pub share_models: bool,
 }
 
 /// With `--json -` the records own stdout: the run's messages go to stderr.
@@ -175,7 +183,7 @@ fn ms(s: f64) -> u32 {
 }
 
 /// A file the run will write: its folder must exist (checked before the run, not after it).
-fn check_writable(flag: &str, path: &Path) -> Result<()> {
+pub(super) fn check_writable(flag: &str, path: &Path) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -203,7 +211,7 @@ pub(super) fn is_camera(input: &str) -> bool {
 }
 
 /// A live input (a camera): no end is known, recordings are fragmented (see `--fragment`).
-fn is_live(input: &str) -> bool {
+pub(super) fn is_live(input: &str) -> bool {
     is_camera(input) || input.starts_with("/dev/video")
 }
 
@@ -311,7 +319,11 @@ pub fn launch_line(
     } else {
         source(&args.input)
     };
-    let mut parts = vec![input, "videoconvert name=entry".into()];
+    let mut parts = vec![input];
+    if args.realtime && !is_live(&args.input) {
+        parts.push("identity name=pace sync=true".into());
+    }
+    parts.push("videoconvert name=entry".into());
     let mut detection = Some(detection(args)?);
     let after_seg = args.detector.as_deref() == Some("seg");
     let seg_head = configs
@@ -359,6 +371,9 @@ pub fn launch_line(
         if args.smoothing && cfg.head() == crate::config::Head::Pose {
             head += " smoothing=true";
         }
+        if args.share_models {
+            head += &format!(" model-instance={}", quote(&instance_key(args, cfg)));
+        }
         parts.push(head);
         if cfg.head() == crate::config::Head::Seg && after_seg {
             parts.extend(detection.take().unwrap_or_default());
@@ -403,11 +418,26 @@ pub fn launch_line(
     Ok(parts.join(" ! "))
 }
 
-fn head_stats(head: &gst::Element) -> Result<ExecutorStats> {
+/// The shared-session name of `cfg` under `args`: pipelines whose heads load the same config
+/// file with the same provider, batch size and threads share one session.
+fn instance_key(args: &RunArgs, cfg: &Config) -> String {
+    let path = std::fs::canonicalize(&cfg.source).unwrap_or_else(|_| cfg.source.clone());
+    format!(
+        "{}|{}|batch {}|threads {}|{}",
+        path.display(),
+        args.execution_provider.map_or("auto", |p| p.as_str()),
+        args.batch_size,
+        args.intra_op_threads
+            .map_or("default".into(), |t| t.to_string()),
+        args.triton.as_deref().unwrap_or("local")
+    )
+}
+
+pub(super) fn head_stats(head: &gst::Element) -> Result<ExecutorStats> {
     stats::from_structure(&head.property::<gst::Structure>("stats"))
 }
 
-fn camera_stats(camera: &gst::Element) -> Option<CameraStats> {
+pub(super) fn camera_stats(camera: &gst::Element) -> Option<CameraStats> {
     CameraStats::from_structure(&camera.property::<gst::Structure>("stats"))
 }
 
@@ -543,7 +573,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
 }
 
 /// A plain path as `--input` must be a file (URIs and devices are their sources' to check).
-fn check_input(input: &str) -> Result<()> {
+pub(super) fn check_input(input: &str) -> Result<()> {
     if input.contains("://") || input.starts_with("/dev/") {
         return Ok(());
     }
@@ -797,11 +827,11 @@ fn play(
 }
 
 /// Longest wait for the recording to finalize once EOS went straight into the encoder.
-const FINALIZE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const FINALIZE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends EOS straight into the recording's encoder, so the muxer finalizes the file even with
 /// frames stuck upstream; `false` when there is no recording.
-fn finish_recording(pipeline: &gst::Pipeline) -> bool {
+pub(super) fn finish_recording(pipeline: &gst::Pipeline) -> bool {
     let Some(pad) = pipeline
         .by_name("encoder")
         .and_then(|e| e.static_pad("sink"))
@@ -837,7 +867,7 @@ fn src_name(src: Option<&gst::Object>) -> String {
 
 /// A bus error as the user reads it: the element and the message (the debug string, with its
 /// source locations, goes to the debug log only).
-fn error_of(e: &gst::message::Error) -> Error {
+pub(super) fn error_of(e: &gst::message::Error) -> Error {
     if let Some(d) = e.debug() {
         tracing::debug!("error details: {d}");
     }

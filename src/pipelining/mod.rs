@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-pub use stats::{ExecutorStats, LatencySummary, Stage};
+pub use stats::{BUCKETS_MS, ExecutorStats, Histogram, LatencySummary, Stage};
 
 use crate::error::{Error, Result};
 pub use log::Log;

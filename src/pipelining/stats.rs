@@ -53,6 +53,51 @@ pub struct ExecutorStats {
     pub infer: LatencySummary,
     pub post: LatencySummary,
     pub total: LatencySummary,
+    /// Every model run's time since the start (not a window): for monitoring systems that
+    /// aggregate over time and streams (Prometheus histograms).
+    pub infer_hist: Histogram,
+    /// Every frame's time in the element since the start.
+    pub total_hist: Histogram,
+}
+
+/// Upper bounds (ms) of the [`Histogram`] buckets; a last bucket takes what is above.
+pub const BUCKETS_MS: [f64; 14] = [
+    1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10_000.0,
+    30_000.0,
+];
+
+/// Counts of durations per bucket of [`BUCKETS_MS`] (not cumulative; one more bucket than
+/// bounds, for what is above the last), and their sum.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Histogram {
+    pub counts: Vec<u64>,
+    pub sum_ms: f64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self {
+            counts: vec![0; BUCKETS_MS.len() + 1],
+            sum_ms: 0.0,
+        }
+    }
+}
+
+impl Histogram {
+    /// Counts `ms` in the first bucket whose upper bound it does not exceed.
+    pub fn add(&mut self, ms: f64) {
+        let i = BUCKETS_MS
+            .iter()
+            .position(|&b| ms <= b)
+            .unwrap_or(BUCKETS_MS.len());
+        self.counts[i] += 1;
+        self.sum_ms += ms;
+    }
+
+    /// Durations counted.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
 }
 
 /// Samples kept per stage.
@@ -109,6 +154,8 @@ pub(super) struct Recorder {
     first_in: Option<Instant>,
     last_out: Option<Instant>,
     rings: [Ring; 4],
+    infer_hist: Histogram,
+    total_hist: Histogram,
 }
 
 impl Recorder {
@@ -123,7 +170,13 @@ impl Recorder {
     }
 
     pub(super) fn record(&mut self, stage: Stage, d: Duration) {
-        self.rings[stage as usize].push(d.as_secs_f64() * 1e3);
+        let ms = d.as_secs_f64() * 1e3;
+        self.rings[stage as usize].push(ms);
+        match stage {
+            Stage::Infer => self.infer_hist.add(ms),
+            Stage::Total => self.total_hist.add(ms),
+            Stage::Pre | Stage::Post => {}
+        }
     }
 
     pub(super) fn snapshot(&self) -> ExecutorStats {
@@ -144,6 +197,8 @@ impl Recorder {
             infer: self.rings[1].summary(),
             post: self.rings[2].summary(),
             total: self.rings[3].summary(),
+            infer_hist: self.infer_hist.clone(),
+            total_hist: self.total_hist.clone(),
         }
     }
 }
@@ -172,5 +227,23 @@ mod tests {
             r.push(1.0);
         }
         assert_eq!(r.summary().p99_ms, 1.0);
+    }
+
+    #[test]
+    fn histogram_buckets_take_values_up_to_their_bound() {
+        let mut h = Histogram::default();
+        // 1.0 is in the first bucket (≤ 1 ms), 1.01 in the second, 40_000 above the last bound.
+        for ms in [0.2, 1.0, 1.01, 99.0, 100.0, 100.5, 40_000.0] {
+            h.add(ms);
+        }
+        let mut want = vec![0u64; BUCKETS_MS.len() + 1];
+        want[0] = 2;
+        want[1] = 1;
+        want[6] = 2; // 99 and 100: ≤ 100 ms
+        want[7] = 1; // 100.5: ≤ 250 ms
+        want[BUCKETS_MS.len()] = 1;
+        assert_eq!(h.counts, want);
+        assert_eq!(h.count(), 7);
+        assert!((h.sum_ms - 40_301.71).abs() < 1e-9);
     }
 }

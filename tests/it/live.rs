@@ -142,9 +142,12 @@ fn skip_policy_carries_results_and_keeps_the_delay_bounded() {
             .all(|w| w[0] < w[1] && (w[1] - w[0]) % 10_000_000 == 0),
         "in order, timestamps intact"
     );
-    // The time a frame spends in the element is bounded by the backlog: ≤ 6 frames behind
-    // a model of ≈ 115 ms (here measured p95, generous bound for a loaded machine).
-    assert!(s.total.p95_ms < 3_000.0, "{s:?}");
+    // The time a frame spends in the element is bounded by the backlog: ≤ 6 frames inside, so
+    // at most about 6 frames' work (pre + infer + post, measured in the same run, so that a
+    // loaded machine's slower model raises the bound with it; CI saw 1.9 s model runs where
+    // this machine takes 115 ms). A backlog that grew with the 120 frames would pass 6× by far.
+    let per_frame = s.pre.p95_ms + s.infer.p95_ms + s.post.p95_ms;
+    assert!(s.total.p95_ms <= 6.0 * per_frame, "{s:?}");
 }
 
 #[test]

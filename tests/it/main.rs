@@ -14,6 +14,7 @@ mod pipeline;
 mod results;
 mod rtsp;
 mod sapiens2;
+mod serve;
 mod signals;
 mod trained;
 mod triton;

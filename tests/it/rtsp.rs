@@ -19,15 +19,15 @@ const CAMERA_FPS: u64 = 15;
 /// A local RTSP camera: H.264 SMPTE bars at 320×240, 15 fps, a key frame every second. The
 /// picture is still, so a frame decoded from missing references (grey smears) is visible as a
 /// difference to it.
-struct Camera {
-    url: String,
+pub(crate) struct Camera {
+    pub(crate) url: String,
     frozen: Arc<AtomicBool>,
     gates: Arc<Mutex<Vec<gst::Element>>>,
 }
 
 impl Camera {
     /// Serves at `port` (0: any free one) from a thread of this process.
-    fn start(port: u16) -> Camera {
+    pub(crate) fn start(port: u16) -> Camera {
         Self::start_with(port, None, CAMERA_FPS)
     }
 
@@ -163,7 +163,7 @@ fn spawn_camera(port: u16) -> CameraProcess {
 /// second to a `sapiens run` keeping up with it; two such pairs beside the other tests on two
 /// cores starved a camera past its stall timeout into an outage the test did not make (CI saw
 /// two outages where one camera freeze was made).
-fn one_camera_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn one_camera_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -297,7 +297,7 @@ fn camera_frames(line: &str) -> Option<u64> {
 }
 
 /// The recording as FFmpeg reads it (tests/python/read_video.py).
-fn read_video(path: &std::path::Path) -> serde_json::Value {
+pub(crate) fn read_video(path: &std::path::Path) -> serde_json::Value {
     run_python("read_video.py", &[path.display().to_string()])
 }
 

@@ -1,8 +1,11 @@
 //! The `stats` property: [`ExecutorStats`] as a `GstStructure` named `sapiens-stats`, with
 //! fields `frames-in`, `frames-out`, `flushed`, `failed`, `dropped`, `carried`, `runs` (model runs) (u64), `fps` and
-//! `<stage>-<mean|p50|p95|p99>-ms` (f64) for stages `pre`, `infer`, `post`, `total`.
+//! `<stage>-<mean|p50|p95|p99>-ms` (f64) for stages `pre`, `infer`, `post`, `total`, and for
+//! `infer` (per model run) and `total` (per frame) since the start `<stage>-hist` (an array of
+//! u64 counts per bucket of [`BUCKETS_MS`], the last one above its last bound) and
+//! `<stage>-hist-sum-ms` (f64).
 use crate::error::{Error, Result};
-use crate::pipelining::{ExecutorStats, LatencySummary};
+use crate::pipelining::{BUCKETS_MS, ExecutorStats, Histogram, LatencySummary};
 
 /// Structure name.
 pub const NAME: &str = "sapiens-stats";
@@ -41,6 +44,18 @@ pub fn to_structure(stats: &ExecutorStats) -> gst::Structure {
             b = b.field(format!("{stage}-{what}-ms"), *v);
         }
     }
+    for (stage, h) in [("infer", &s.infer_hist), ("total", &s.total_hist)] {
+        b = b
+            .field(
+                format!("{stage}-hist"),
+                gst::Array::new(
+                    h.counts
+                        .iter()
+                        .map(gst::prelude::ToSendValue::to_send_value),
+                ),
+            )
+            .field(format!("{stage}-hist-sum-ms"), h.sum_ms);
+    }
     b.build()
 }
 
@@ -65,6 +80,34 @@ pub fn from_structure(st: &gst::StructureRef) -> Result<ExecutorStats> {
             *v = st.get(format!("{stage}-{what}-ms").as_str()).map_err(err)?;
         }
     }
+    for (stage, h) in [("infer", &mut s.infer_hist), ("total", &mut s.total_hist)] {
+        let counts = st
+            .get::<gst::Array>(format!("{stage}-hist").as_str())
+            .map_err(err)?
+            .iter()
+            .map(|v| v.get::<u64>())
+            .collect::<std::result::Result<Vec<u64>, _>>()
+            .map_err(|e| Error::Meta {
+                name: NAME.into(),
+                msg: format!("{stage}-hist: {e}"),
+            })?;
+        if counts.len() != BUCKETS_MS.len() + 1 {
+            return Err(Error::Meta {
+                name: NAME.into(),
+                msg: format!(
+                    "{stage}-hist has {} buckets, not {}",
+                    counts.len(),
+                    BUCKETS_MS.len() + 1
+                ),
+            });
+        }
+        *h = Histogram {
+            counts,
+            sum_ms: st
+                .get(format!("{stage}-hist-sum-ms").as_str())
+                .map_err(err)?,
+        };
+    }
     Ok(s)
 }
 
@@ -81,7 +124,7 @@ mod tests {
             p95_ms: b + 2.0,
             p99_ms: b + 3.0,
         };
-        let s = ExecutorStats {
+        let mut s = ExecutorStats {
             frames_in: 10,
             frames_out: 8,
             flushed: 1,
@@ -94,7 +137,12 @@ mod tests {
             infer: l(10.0),
             post: l(20.0),
             total: l(30.0),
+            infer_hist: Histogram::default(),
+            total_hist: Histogram::default(),
         };
+        s.infer_hist.add(7.0);
+        s.total_hist.add(70.0);
+        s.total_hist.add(20_000.0);
         let st = to_structure(&s);
         assert_eq!(st.get::<f64>("infer-p95-ms").unwrap(), 12.0);
         assert_eq!(from_structure(&st).unwrap(), s);

@@ -1,0 +1,214 @@
+//! The HTTP side of `sapiens serve` (axum): the REST API under `/api`, `/metrics`, `/healthz`
+//! and `/readyz`. Everything but the two health checks (and `/metrics` with `--metrics-open`)
+//! needs the bearer token. No CORS header is ever sent: browsers keep other sites' pages out.
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use super::Fleet;
+use super::camera::State as CamState;
+
+/// What the handlers share.
+pub struct App {
+    pub fleet: Arc<Fleet>,
+    pub token: String,
+    pub metrics_open: bool,
+}
+
+/// A JSON error: `{"error": ..., "field": ...}` with its status.
+struct ApiError(StatusCode, String, Option<String>);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            axum::Json(json!({"error": self.1, "field": self.2})),
+        )
+            .into_response()
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, format!("no camera {id}"), None)
+}
+
+/// The service's routes.
+pub fn router(app: Arc<App>) -> Router {
+    let mut guarded = Router::new()
+        .route("/api/cameras", get(list).post(add))
+        .route("/api/cameras/{id}", get(one).delete(remove))
+        .route("/api/config/save", post(save));
+    let mut open = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready));
+    if app.metrics_open {
+        open = open.route("/metrics", get(metrics));
+    } else {
+        guarded = guarded.route("/metrics", get(metrics));
+    }
+    guarded = guarded.layer(middleware::from_fn_with_state(app.clone(), auth));
+    open.merge(guarded).with_state(app)
+}
+
+async fn auth(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if super::token::authorizes(header, &app.token) {
+        return next.run(req).await;
+    }
+    let mut r = ApiError(
+        StatusCode::UNAUTHORIZED,
+        "a valid token is needed: Authorization: Bearer TOKEN (the token file is beside the cameras file)".into(),
+        None,
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+async fn list(State(app): State<Arc<App>>) -> Response {
+    let fleet = app.fleet.clone();
+    blocking(move || {
+        let infos: Vec<_> = fleet.cameras().iter().map(|c| c.info()).collect();
+        Ok(axum::Json(infos).into_response())
+    })
+    .await
+}
+
+async fn one(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let fleet = app.fleet.clone();
+    blocking(move || {
+        let cam = fleet.find(&id).ok_or_else(|| not_found(&id))?;
+        Ok(axum::Json(cam.info()).into_response())
+    })
+    .await
+}
+
+async fn add(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let fleet = app.fleet.clone();
+    blocking(move || {
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not JSON: {e}"),
+                None,
+            )
+        })?;
+        let table = match toml::Value::try_from(&value) {
+            Ok(toml::Value::Table(t)) => t,
+            Ok(_) => {
+                return Err(ApiError(
+                    StatusCode::BAD_REQUEST,
+                    "the body is a JSON object: a camera's keys as in the cameras file".into(),
+                    None,
+                ));
+            }
+            Err(e) => {
+                return Err(ApiError(
+                    StatusCode::BAD_REQUEST,
+                    format!("a value cannot be a camera setting (no nulls): {e}"),
+                    None,
+                ));
+            }
+        };
+        match fleet.add(table) {
+            Ok(cam) => Ok((StatusCode::CREATED, axum::Json(cam.info())).into_response()),
+            Err(super::AddError::Duplicate(e)) => {
+                Err(ApiError(StatusCode::CONFLICT, e.to_string(), e.field))
+            }
+            Err(super::AddError::Invalid(e)) => {
+                Err(ApiError(StatusCode::BAD_REQUEST, e.to_string(), e.field))
+            }
+            Err(super::AddError::Start(e)) => Err(ApiError(StatusCode::BAD_REQUEST, e, None)),
+        }
+    })
+    .await
+}
+
+async fn remove(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let fleet = app.fleet.clone();
+    blocking(move || {
+        let cam = fleet.find(&id).ok_or_else(|| not_found(&id))?;
+        if cam.state() == CamState::Stopping {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                format!("camera {id} is being removed already"),
+                None,
+            ));
+        }
+        let report = fleet.remove(&cam);
+        Ok(axum::Json(report).into_response())
+    })
+    .await
+}
+
+async fn save(State(app): State<Arc<App>>) -> Response {
+    let fleet = app.fleet.clone();
+    blocking(move || {
+        let path = fleet
+            .save()
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e, None))?;
+        Ok(axum::Json(json!({"saved": path})).into_response())
+    })
+    .await
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    let fleet = app.fleet.clone();
+    blocking(move || {
+        let failed: Vec<String> = fleet
+            .cameras()
+            .iter()
+            .filter(|c| c.state() == CamState::Failed)
+            .map(|c| c.spec.id.clone())
+            .collect();
+        Ok(if failed.is_empty() {
+            (StatusCode::OK, "ready\n".to_string()).into_response()
+        } else {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("failed cameras: {}\n", failed.join(", ")),
+            )
+                .into_response()
+        })
+    })
+    .await
+}
+
+/// OpenMetrics for clients that accept it (Prometheus), else the classic text format.
+async fn metrics(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) -> Response {
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let fleet = app.fleet.clone();
+    blocking(move || {
+        let (kind, text) = super::metrics::render(&fleet, openmetrics);
+        Ok(([(header::CONTENT_TYPE, kind)], text).into_response())
+    })
+    .await
+}
+
+/// Runs `f` (which reads GStreamer elements or waits for a drain) off the async workers.
+async fn blocking(f: impl FnOnce() -> Result<Response, ApiError> + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the request's task failed: {e}"),
+            None,
+        )
+        .into_response(),
+    }
+}

@@ -1,0 +1,221 @@
+//! `sapiens serve`: many cameras in one process, from one cameras file, with a REST API,
+//! Prometheus metrics and health checks on 127.0.0.1 (a token guards all but the health
+//! checks). Each camera is the pipeline `sapiens run` would build for it, with its heads
+//! sharing one session per model config across cameras (`model-instance`).
+mod api;
+mod camera;
+mod fleet;
+mod metrics;
+mod token;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use camera::{Camera, StopReport};
+use fleet::{FieldError, FleetFile};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The cameras file (see configs/cameras.toml): [defaults] and one [[camera]] per camera,
+    /// each key a `sapiens run` flag without its dashes.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Address the API, the metrics and the health checks listen on. Anything but a loopback
+    /// address is reachable from the network, guarded by the token only (plain HTTP).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The token file [default: the cameras file with the extension .token]; made (mode 0600)
+    /// with a new token when missing.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Serve /metrics without the token (for a scraper that cannot send one).
+    #[arg(long)]
+    pub metrics_open: bool,
+}
+
+/// The cameras of the service, in the order they were added.
+pub struct Fleet {
+    cameras: Mutex<Vec<Arc<Camera>>>,
+    file: Mutex<FleetFile>,
+    started: Instant,
+}
+
+/// Why a camera was not added.
+pub enum AddError {
+    /// Its id (or recording) is another camera's.
+    Duplicate(FieldError),
+    /// A setting is wrong.
+    Invalid(FieldError),
+    /// It could not start (a config, the input or the pipeline is wrong).
+    Start(String),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Fleet {
+    /// The cameras now.
+    pub fn cameras(&self) -> Vec<Arc<Camera>> {
+        lock(&self.cameras).clone()
+    }
+
+    pub fn find(&self, id: &str) -> Option<Arc<Camera>> {
+        lock(&self.cameras)
+            .iter()
+            .find(|c| c.spec.id == id)
+            .cloned()
+    }
+
+    /// Adds and starts a camera from its keys (as in the file), the others untouched.
+    pub fn add(&self, table: toml::Table) -> std::result::Result<Arc<Camera>, AddError> {
+        let (defaults, base) = {
+            let f = lock(&self.file);
+            (f.defaults.clone(), f.base())
+        };
+        let spec = fleet::camera(table, &defaults, &base).map_err(AddError::Invalid)?;
+        let mut cameras = lock(&self.cameras);
+        let specs: Vec<_> = cameras.iter().map(|c| c.spec.clone()).collect();
+        fleet::check_unique(&specs, &spec).map_err(AddError::Duplicate)?;
+        let cam = Camera::start(spec).map_err(AddError::Start)?;
+        cameras.push(cam.clone());
+        Ok(cam)
+    }
+
+    /// Drains `cam` (its recording finalized) and removes it; sessions it shared stay loaded
+    /// for the other cameras.
+    pub fn remove(&self, cam: &Arc<Camera>) -> StopReport {
+        let report = cam.stop();
+        lock(&self.cameras).retain(|c| !Arc::ptr_eq(c, cam));
+        report
+    }
+
+    /// Writes the cameras as they are now back to the cameras file (the one before kept as
+    /// FILE.bak); returns the file's path.
+    pub fn save(&self) -> std::result::Result<PathBuf, String> {
+        let specs: Vec<_> = self.cameras().iter().map(|c| c.spec.clone()).collect();
+        let f = lock(&self.file);
+        let text = f.to_toml(&specs);
+        let tmp = f.path.with_extension("toml.tmp");
+        let backup = f.path.with_extension("toml.bak");
+        let io = |e: std::io::Error| format!("saving {}: {e}", f.path.display());
+        std::fs::write(&tmp, text).map_err(io)?;
+        if f.path.exists() {
+            std::fs::copy(&f.path, &backup).map_err(io)?;
+        }
+        std::fs::rename(&tmp, &f.path).map_err(io)?;
+        Ok(f.path.clone())
+    }
+}
+
+/// The `serve` command.
+pub fn serve(args: &ServeArgs) -> Result<()> {
+    gst::init().map_err(|e| Error::Invalid(format!("GStreamer: {e}")))?;
+    crate::elements::register_static().map_err(|e| Error::Invalid(e.to_string()))?;
+    crate::logging::quiet_known_harmless_criticals();
+    let file = FleetFile::load(&args.config).map_err(Error::Invalid)?;
+    // Every camera is checked before any starts: the service never runs half-configured.
+    for spec in &file.cameras {
+        Camera::check(spec).map_err(Error::Invalid)?;
+    }
+    let token_path = args
+        .token_file
+        .clone()
+        .unwrap_or_else(|| args.config.with_extension("token"));
+    let (token, made) = token::load_or_create(&token_path).map_err(Error::Invalid)?;
+    let listener = std::net::TcpListener::bind(args.listen)
+        .map_err(|e| Error::Invalid(format!("--listen {}: {e}", args.listen)))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::Invalid(format!("--listen {}: {e}", args.listen)))?;
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "WARNING: --listen {}: the API is reachable from the network over plain HTTP, \
+             guarded by the token only",
+            args.listen
+        );
+    }
+    let fleet = Arc::new(Fleet {
+        cameras: Mutex::new(Vec::new()),
+        file: Mutex::new(file.clone()),
+        started: Instant::now(),
+    });
+    for spec in file.cameras {
+        let cam = Camera::start(spec).map_err(Error::Invalid)?;
+        lock(&fleet.cameras).push(cam);
+    }
+    if made {
+        println!(
+            "API token (saved in {}, mode 0600; shown this once): {token}",
+            token_path.display()
+        );
+    } else {
+        println!("API token: in {}", token_path.display());
+    }
+    println!(
+        "serving {} cameras: API at http://{}/api/cameras, metrics at /metrics",
+        fleet.cameras().len(),
+        args.listen
+    );
+
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let s = stop.clone();
+    if let Err(e) = ctrlc::set_handler(move || s.notify_one()) {
+        tracing::debug!("no signal handler: {e}");
+    }
+    let app = Arc::new(api::App {
+        fleet: fleet.clone(),
+        token,
+        metrics_open: args.metrics_open,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Invalid(format!("cannot start the HTTP runtime: {e}")))?;
+    let served = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        axum::serve(listener, api::router(app))
+            .with_graceful_shutdown(async move { stop.notified().await })
+            .await
+    });
+    println!("stopping: draining every camera so that its recording is finalized");
+    let reports: Vec<StopReport> = std::thread::scope(|s| {
+        let handles: Vec<_> = fleet
+            .cameras()
+            .into_iter()
+            .map(|c| s.spawn(move || c.stop()))
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut failures = Vec::new();
+    for r in &reports {
+        let files: Vec<String> = r
+            .recordings
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        println!(
+            "camera {}: {} frames recorded{}",
+            r.id,
+            r.frames_recorded,
+            if files.is_empty() {
+                String::new()
+            } else {
+                format!(" in {}", files.join(", "))
+            }
+        );
+        if let Some(e) = &r.error {
+            failures.push(format!("camera {}: {e}", r.id));
+        }
+    }
+    served.map_err(|e| Error::Invalid(format!("the HTTP server failed: {e}")))?;
+    if !failures.is_empty() {
+        return Err(Error::Invalid(failures.join("; ")));
+    }
+    Ok(())
+}

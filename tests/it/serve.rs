@@ -1,0 +1,454 @@
+//! `sapiens serve`: cameras from one file in one process, the REST API (with its token), the
+//! metrics as Prometheus scrapes them, and a drain that finalizes every recording.
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::rtsp::{Camera, one_camera_at_a_time, read_video};
+use crate::signals::{signal, wait};
+
+/// A `sapiens serve` process; killed when dropped unfinished.
+struct Service {
+    child: Option<Child>,
+    url: String,
+    token: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// An HTTP client that returns 4xx/5xx answers instead of failing on them.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+impl Service {
+    /// Starts `sapiens serve -c cameras` on a free port; returns once it serves.
+    fn start(cameras: &Path) -> Service {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sapiens"))
+            .args(["serve", "-c"])
+            .arg(cameras)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("G_DEBUG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the sapiens binary");
+        let (tx, lines) = mpsc::channel();
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let _ = tx.send(l);
+                }
+            });
+        }
+        let mut seen = Vec::new();
+        let token = loop {
+            let l = lines
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("no token line: {seen:?}"));
+            if let Some(t) = l.split("shown this once): ").nth(1) {
+                break t.trim().to_string();
+            }
+            seen.push(l);
+        };
+        let token_file = cameras.with_extension("token");
+        assert_eq!(
+            std::fs::read_to_string(&token_file).unwrap().trim(),
+            token,
+            "the printed token is the saved one"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        Service {
+            child: Some(child),
+            url: format!("http://127.0.0.1:{port}"),
+            token,
+            lines,
+        }
+    }
+
+    /// `method path` with the token (`auth`: the Authorization header to send instead, or none);
+    /// status and body.
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        auth: Option<&str>,
+    ) -> (u16, String) {
+        let url = format!("{}{path}", self.url);
+        let bearer = format!("Bearer {}", self.token);
+        let auth = auth.unwrap_or(&bearer);
+        let a = agent();
+        let r = match (method, body) {
+            ("GET", _) => a.get(&url).header("Authorization", auth).call(),
+            ("DELETE", _) => a.delete(&url).header("Authorization", auth).call(),
+            ("POST", b) => a
+                .post(&url)
+                .header("Authorization", auth)
+                .header("Content-Type", "application/json")
+                .send(b.unwrap_or("")),
+            _ => unreachable!(),
+        };
+        let mut r = r.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_to_string().unwrap())
+    }
+
+    fn json(&self, path: &str) -> Value {
+        let (status, body) = self.call("GET", path, None, None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Waits (at most two minutes) until camera `id` runs with frames out of its heads.
+    fn wait_running(&self, id: &str) -> Value {
+        let t = Instant::now();
+        loop {
+            let c = self.json(&format!("/api/cameras/{id}"));
+            if c["state"] == "running" && c["frames_out"].as_u64().unwrap() >= 5 {
+                return c;
+            }
+            assert!(t.elapsed() < Duration::from_secs(120), "not running: {c}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// The value of the sample `name{labels}` in an exposition, labels as written.
+fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
+}
+
+/// The cameras file of the tests: the test camera `cam` (recorded into rec/) and vtest.avi as
+/// `file`, both running pose on the whole frame.
+fn cameras_file(dir: &Path, camera_url: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("rec")).unwrap();
+    let path = dir.join("cameras.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "schema_version = 1\n\
+             [defaults]\n\
+             config = [{cfg:?}]\n\
+             execution_provider = \"cpu\"\n\
+             policy = \"skip\"\n\
+             no_overlay = true\n\
+             [[camera]]\n\
+             id = \"cam\"\n\
+             input = {camera_url:?}\n\
+             output = \"rec/cam.mp4\"\n\
+             stall_timeout = 20\n\
+             [[camera]]\n\
+             id = \"file\"\n\
+             input = {vtest:?}\n",
+            cfg = config("pose-tiny-coco17.toml").display().to_string(),
+            vtest = vtest().display().to_string(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn serve_runs_the_file_s_cameras_behind_a_token_adds_removes_and_drains_them() {
+    let _camera = one_camera_at_a_time();
+    let camera = Camera::start(0);
+    let dir = scratch("serve");
+    let file = cameras_file(&dir, &camera.url);
+    let svc = Service::start(&file);
+
+    // Open: the health checks. Everything else needs the token.
+    assert_eq!(svc.call("GET", "/healthz", None, Some("")).0, 200);
+    for auth in ["", "Bearer wrong", &svc.token.clone()] {
+        let (status, body) = svc.call("GET", "/api/cameras", None, Some(auth));
+        assert_eq!(status, 401, "{auth:?}: {body}");
+    }
+    assert_eq!(svc.call("GET", "/metrics", None, Some("")).0, 401);
+
+    let cam = svc.wait_running("cam");
+    let f = svc.wait_running("file");
+    assert_eq!(svc.call("GET", "/readyz", None, Some("")).0, 200);
+    let list = svc.json("/api/cameras");
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["cam", "file"]);
+    // Whole-frame pose: one person per frame; the camera's recording grows.
+    assert_eq!(cam["persons"], 1, "{cam}");
+    assert!(
+        cam["recording"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("rec/cam.mp4")
+    );
+    assert_eq!(cam["heads"][0]["element"], "sapienspose");
+    assert!(cam["camera"]["outages"].is_u64(), "RTSP figures: {cam}");
+    // vtest.avi plays at its own 10 fps (as a camera would), not as fast as it decodes.
+    let t = Instant::now();
+    let first = svc.json("/api/cameras/file")["frames_in"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let later = svc.json("/api/cameras/file")["frames_in"].as_u64().unwrap();
+    let fps = (later - first) as f64 / t.elapsed().as_secs_f64();
+    assert!(fps > 5.0 && fps < 13.0, "vtest.avi read at {fps:.1} fps");
+    // The same config with the same options: one session for both cameras.
+    let session = |c: &Value| c["heads"][0]["session_id"].as_u64().unwrap();
+    assert!(session(&cam) > 0);
+    assert_eq!(session(&cam), session(&f), "one session shared");
+
+    // Errors name what is wrong.
+    let (status, body) = svc.call("GET", "/api/cameras/nope", None, None);
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = svc.call("POST", "/api/cameras", Some("{not json"), None);
+    assert_eq!(status, 400, "{body}");
+    let bad = format!(
+        r#"{{"id": "x", "input": "{}", "policy": "sometimes"}}"#,
+        camera.url
+    );
+    let (status, body) = svc.call("POST", "/api/cameras", Some(&bad), None);
+    assert_eq!(status, 400, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["field"], "policy", "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("sometimes"),
+        "{body}"
+    );
+    let dup = format!(r#"{{"id": "cam", "input": "{}"}}"#, camera.url);
+    let (status, body) = svc.call("POST", "/api/cameras", Some(&dup), None);
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains(r#""field":"id""#), "{body}");
+
+    // Added at run time: it runs beside the others, on the same session.
+    let add = format!(r#"{{"id": "cam2", "input": "{}"}}"#, camera.url);
+    let (status, body) = svc.call("POST", "/api/cameras", Some(&add), None);
+    assert_eq!(status, 201, "{body}");
+    let cam2 = svc.wait_running("cam2");
+    assert_eq!(session(&cam2), session(&cam));
+    // Saved back: a restart keeps it.
+    let (status, body) = svc.call("POST", "/api/config/save", None, None);
+    assert_eq!(status, 200, "{body}");
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.contains("id = \"cam2\""), "{saved}");
+
+    // The metrics, checked by Prometheus' own tool.
+    let (status, text) = svc.call("GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (apt prometheus; scripts/setup.sh installs it)");
+    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert_eq!(
+        sample(&text, r#"sapiens_cameras{state="running"}"#),
+        Some(3.0),
+        "{text}"
+    );
+    let out = sample(
+        &text,
+        r#"sapiens_head_frames_out_total{camera="cam",head="head0",element="sapienspose"}"#,
+    )
+    .unwrap();
+    assert!(out >= 5.0, "{text}");
+    let runs = sample(
+        &text,
+        r#"sapiens_head_inference_seconds_count{camera="cam",head="head0",element="sapienspose"}"#,
+    )
+    .unwrap();
+    let api_runs = svc.json("/api/cameras/cam")["heads"][0]["stats"]["runs"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        runs >= 1.0 && runs <= api_runs as f64,
+        "{runs} runs, {api_runs} now"
+    );
+
+    // A real Prometheus server scrapes it (OpenMetrics, with the token from the token file).
+    let scraped = prometheus_scrape(&svc, &file.with_extension("token"), &dir);
+    assert!(
+        scraped >= 5.0,
+        "Prometheus read {scraped} frames out of cam"
+    );
+
+    // Removed: drained and gone; the others go on.
+    let (status, body) = svc.call("DELETE", "/api/cameras/cam2", None, None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(svc.call("GET", "/api/cameras/cam2", None, None).0, 404);
+    let before = svc.json("/api/cameras/cam")["frames_out"].as_u64().unwrap();
+    let t = Instant::now();
+    while svc.json("/api/cameras/cam")["frames_out"].as_u64().unwrap() < before + 5 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "cam stopped with cam2"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // SIGTERM: every camera drained, the recording finalized, a clean exit.
+    let mut svc = svc;
+    let child = svc.child.take().unwrap();
+    signal(&child, "-TERM");
+    let (status, _) = wait(child, Duration::from_secs(90));
+    let lines: Vec<String> = svc.lines.try_iter().collect();
+    assert!(status.success(), "{status:?}: {lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("camera cam: ") && l.contains("rec/cam.mp4")),
+        "{lines:?}"
+    );
+    let video = read_video(&dir.join("rec/cam.mp4"));
+    assert!(video["frames"].as_u64().unwrap() >= 5, "{video}");
+    assert!(
+        !lines.iter().any(|l| l.contains(&svc.token)),
+        "the token is printed once only, at its making"
+    );
+}
+
+/// A Prometheus server, stopped when dropped.
+struct Prometheus(Child);
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts Debian's Prometheus scraping `svc` every second with the token in `token_file` and
+/// waits (at most two minutes) for its first sample of camera `cam`'s pose frames; that value.
+fn prometheus_scrape(svc: &Service, token_file: &Path, dir: &Path) -> f64 {
+    let port = free_port();
+    let conf = dir.join("prometheus.yml");
+    std::fs::write(
+        &conf,
+        format!(
+            "global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n\
+             scrape_configs:\n\
+             - job_name: sapiens\n  \
+               authorization: {{credentials_file: {:?}}}\n  \
+               static_configs: [{{targets: [{:?}]}}]\n",
+            token_file.display().to_string(),
+            svc.url.trim_start_matches("http://"),
+        ),
+    )
+    .unwrap();
+    let _server = Prometheus(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", conf.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus (apt prometheus; scripts/setup.sh installs it)"),
+    );
+    let t = Instant::now();
+    let query = r#"sapiens_head_frames_out_total{camera="cam",head="head0"}"#;
+    loop {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "Prometheus never scraped the service"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let Ok(mut r) = agent()
+            .get(format!("http://127.0.0.1:{port}/api/v1/query"))
+            .query("query", query)
+            .call()
+        else {
+            continue;
+        };
+        let Ok(answer) = r.body_mut().read_json::<Value>() else {
+            continue;
+        };
+        if let Some(v) = answer["data"]["result"][0]["value"][1].as_str() {
+            return v.parse().unwrap();
+        }
+    }
+}
+
+#[test]
+fn serve_refuses_a_bad_cameras_file_naming_the_camera_and_the_key() {
+    let dir = scratch("serve-bad");
+    for (camera, says) in [
+        (
+            "id = \"door\"\ninput = \"x.mp4\"\npolicy = \"sometimes\"",
+            "camera door: key policy",
+        ),
+        (
+            "id = \"door\"\ninput = \"x.mp4\"\nframerate = 5",
+            "camera door: key framerate: unknown key",
+        ),
+        ("input = \"x.mp4\"", "key id: every camera needs an id"),
+        (
+            "id = \"door\"\ninput = \"missing.mp4\"",
+            "camera door: --input",
+        ),
+    ] {
+        std::fs::write(dir.join("x.mp4"), b"").unwrap();
+        let file = dir.join("cameras.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[defaults]\nconfig = [{:?}]\n[[camera]]\n{camera}\n",
+                config("pose-tiny-coco17.toml").display().to_string()
+            ),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_sapiens"))
+            .args(["serve", "-c"])
+            .arg(&file)
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{camera}: accepted");
+        assert!(err.contains(says), "{camera}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(
+            !file.with_extension("token").exists(),
+            "no token made for a service that did not start"
+        );
+    }
+}
