@@ -357,6 +357,12 @@ impl Executor {
     }
 
     /// Counters and latency percentiles so far.
+    /// Changes the policy and the interval while frames flow; the frames inside keep the
+    /// decisions already made for them.
+    pub fn set_policy(&self, policy: Policy, interval: u32) {
+        self.window.set_policy(policy, interval);
+    }
+
     pub fn stats(&self) -> ExecutorStats {
         self.window.stats().snapshot()
     }

@@ -575,7 +575,7 @@ pub(super) fn postprocess<S: Stages>(
                     window.release_working();
                 }
                 match frame {
-                    Some((buffer, info)) if window.admission.policy == super::Policy::Skip => (
+                    Some((buffer, info)) if window.policy() == super::Policy::Skip => (
                         epoch,
                         carry_failed(stages, window, buffer, &info, &last.borrow(), error),
                     ),

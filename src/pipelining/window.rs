@@ -48,6 +48,10 @@ struct Counts {
     /// Frames submitted so far (for `interval`).
     seen: u64,
     flushing: bool,
+    /// The admission's policy and interval now: they change while frames flow
+    /// ([`Window::set_policy`]), the rest of the admission does not.
+    policy: Policy,
+    interval: u32,
 }
 
 /// The window and what every stage thread shares: admission settings, the flush epoch, stats.
@@ -73,6 +77,8 @@ impl Window {
                 waiting: VecDeque::new(),
                 seen: 0,
                 flushing: false,
+                policy: admission.policy,
+                interval: admission.interval.max(1),
             }),
             changed: Condvar::new(),
             admission,
@@ -88,6 +94,28 @@ impl Window {
 
     pub(super) fn stats(&self) -> MutexGuard<'_, Recorder> {
         locked(&self.stats)
+    }
+
+    /// The policy now.
+    pub(super) fn policy(&self) -> Policy {
+        locked(&self.counts).policy
+    }
+
+    /// Changes the policy and the interval for the frames from now on (a frame waiting under
+    /// `Block` is decided again under the new policy).
+    pub(super) fn set_policy(&self, policy: Policy, interval: u32) {
+        let mut c = locked(&self.counts);
+        if (c.policy, c.interval) != (policy, interval.max(1)) {
+            self.log.debug(format_args!(
+                "admission now: policy {}, interval {}",
+                policy.as_str(),
+                interval.max(1)
+            ));
+        }
+        c.policy = policy;
+        c.interval = interval.max(1);
+        drop(c);
+        self.changed.notify_all();
     }
 
     /// The current flush epoch: items of an older one are stale.
@@ -108,7 +136,7 @@ impl Window {
     pub(super) fn admit(&self) -> Decision {
         let a = self.admission;
         let mut c = locked(&self.counts);
-        let mut infer = c.seen.is_multiple_of(a.interval as u64);
+        let mut infer = c.seen.is_multiple_of(c.interval as u64);
         c.seen += 1;
         loop {
             if c.flushing {
@@ -116,7 +144,7 @@ impl Window {
             }
             let full = c.working >= a.max_inflight;
             let backlog = c.in_flight >= 2 * a.max_inflight + 2;
-            if backlog && a.policy != Policy::Block {
+            if backlog && c.policy != Policy::Block {
                 // Live policies never wait: with the output backlog full, the new frame is
                 // dropped (counted), so the delay through the element stays bounded.
                 drop(c);
@@ -130,12 +158,12 @@ impl Window {
                 ));
                 return Decision::Dropped;
             }
-            if backlog || (infer && full && a.policy == Policy::Block) {
+            if backlog || (infer && full && c.policy == Policy::Block) {
                 c = self.changed.wait(c).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
             if infer && full {
-                match a.policy {
+                match c.policy {
                     Policy::Skip => {
                         self.log.debug(format_args!(
                             "skip: {} frames being inferred, the new frame carries the last results",

@@ -46,6 +46,54 @@ fn interval_infers_every_other_frame_and_marks_the_rest_carried() {
     assert_eq!((s.frames_in, s.frames_out, s.carried), (4, 4, 2));
 }
 
+#[test]
+fn interval_and_policy_change_while_frames_flow() {
+    let (_, info) = dots_frame(VideoFormat::Rgb, 320, 240, &[], 0);
+    let mut h = pose_harness("pose-analytic-coco17.toml", &info, &[]);
+    let dot = Dot {
+        k: 0,
+        x: 100,
+        y: 120,
+        r: 4,
+    };
+    let push = |h: &mut gst_check::Harness, i: u64| {
+        h.push(dots_frame(VideoFormat::Rgb, 320, 240, &[dot], 40 * i).0)
+            .unwrap()
+    };
+    for i in 0..4 {
+        push(&mut h, i);
+    }
+    // While playing (a service's PATCH does this): every other frame from now on.
+    let el = h.element().unwrap();
+    el.set_property("interval", 2u32);
+    assert_eq!(el.property::<u32>("interval"), 2);
+    for i in 4..8 {
+        push(&mut h, i);
+    }
+    // The policy too changes while playing (it goes through the same path as the interval;
+    // under fatal_warnings a property not writable while playing would abort here).
+    el.set_property_from_str("policy", "skip");
+    assert_eq!(
+        el.property::<sapiens_stream::pipelining::Policy>("policy"),
+        sapiens_stream::pipelining::Policy::Skip
+    );
+    h.push_event(gst::event::Eos::new());
+    assert_eq!(buffers_before_eos(&mut h), 8);
+    let carried: Vec<bool> = (0..8)
+        .map(|_| {
+            PoseResult::from_buffer(&h.pull().unwrap())
+                .unwrap()
+                .unwrap()
+                .carried
+        })
+        .collect();
+    // Frames 0–3 under interval 1; from frame 4 (the 5th seen) every other is inferred.
+    assert_eq!(
+        carried,
+        [false, false, false, false, false, true, false, true]
+    );
+}
+
 /// Runs 120 frames of a live 100 fps source through `sapienspose` on the deliberately slow model
 /// (≈ 115 ms a frame here: the source is faster on any machine) with `props`; returns the
 /// element's final stats and the timestamps that reached the sink.

@@ -108,6 +108,11 @@ impl Service {
         let r = match (method, body) {
             ("GET", _) => a.get(&url).header("Authorization", auth).call(),
             ("DELETE", _) => a.delete(&url).header("Authorization", auth).call(),
+            ("PATCH", b) => a
+                .patch(&url)
+                .header("Authorization", auth)
+                .header("Content-Type", "application/json")
+                .send(b.unwrap_or("")),
             ("POST", b) => a
                 .post(&url)
                 .header("Authorization", auth)
@@ -308,6 +313,101 @@ fn serve_runs_the_file_s_cameras_behind_a_token_adds_removes_and_drains_them() {
         "Prometheus read {scraped} frames out of cam"
     );
 
+    // A camera that fails (nothing listens at its address: it gives up after 1 s) fails alone:
+    // it is restarted with backoff, the readiness check names it, the others go on.
+    let dead = r#"{"id": "dead", "input": "rtsp://127.0.0.1:1/none", "first_frame_timeout": 1}"#;
+    let (status, body) = svc.call("POST", "/api/cameras", Some(dead), None);
+    assert_eq!(status, 201, "{body}");
+    let t = Instant::now();
+    let failed = loop {
+        let d = svc.json("/api/cameras/dead");
+        if d["restarts"].as_u64().unwrap() >= 1 && d["state"] == "failed" {
+            break d;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "never failed: {d}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        failed["error"].as_str().unwrap().contains("refused"),
+        "{failed}"
+    );
+    let (status, body) = svc.call("GET", "/readyz", None, Some(""));
+    assert!(status == 503 && body.contains("dead"), "{status} {body}");
+    let before = svc.json("/api/cameras/cam")["frames_out"].as_u64().unwrap();
+    let t = Instant::now();
+    while svc.json("/api/cameras/cam")["frames_out"].as_u64().unwrap() < before + 5 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "cam stopped with dead"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, body) = svc.call("DELETE", "/api/cameras/dead", None, None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(svc.call("GET", "/readyz", None, Some("")).0, 200);
+
+    // Changed while it runs: the rate and the policy on the playing elements, nothing rebuilt.
+    let frames_before = svc.json("/api/cameras/cam")["frames_in"].as_u64().unwrap();
+    let (status, body) = svc.call(
+        "PATCH",
+        "/api/cameras/cam",
+        Some(r#"{"interval": 3, "policy": "drop"}"#),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let c: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&c["heads"][0]["interval"], &c["heads"][0]["policy"]),
+        (&Value::from(3), &Value::from("drop")),
+        "{c}"
+    );
+    assert_eq!(c["settings"]["interval"], 3);
+    assert!(
+        c["frames_in"].as_u64().unwrap() >= frames_before,
+        "not rebuilt"
+    );
+    assert_eq!(c["restarts"], 0);
+    for (patch, status_wanted, field) in [
+        (r#"{"policy": "sometimes"}"#, 400, "policy"),
+        (r#"{"id": "other"}"#, 400, "id"),
+        (r#"{"stall_timeout": 30}"#, 409, "stall_timeout"),
+    ] {
+        let (status, body) = svc.call("PATCH", "/api/cameras/cam", Some(patch), None);
+        assert_eq!(status, status_wanted, "{patch}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["field"], field, "{body}");
+    }
+    // With ?restart=true: drained (its recording finalized) and built again with the key; it
+    // records on into rec/cam-1.mp4.
+    let (status, body) = svc.call(
+        "PATCH",
+        "/api/cameras/cam?restart=true",
+        Some(r#"{"stall_timeout": 30}"#),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let t = Instant::now();
+    let restarted = loop {
+        let c = svc.json("/api/cameras/cam");
+        if c["earlier_recordings"].as_array().unwrap().len() == 1 && c["state"] == "running" {
+            break c;
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "not restarted: {c}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        restarted["recording"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("rec/cam-1.mp4"),
+        "{restarted}"
+    );
+    assert_eq!(
+        restarted["heads"][0]["interval"], 3,
+        "the live change is kept"
+    );
+    assert_eq!(restarted["settings"]["stall_timeout"], 30);
+
     // Removed: drained and gone; the others go on.
     let (status, body) = svc.call("DELETE", "/api/cameras/cam2", None, None);
     assert_eq!(status, 200, "{body}");
@@ -335,8 +435,16 @@ fn serve_runs_the_file_s_cameras_behind_a_token_adds_removes_and_drains_them() {
             .any(|l| l.starts_with("camera cam: ") && l.contains("rec/cam.mp4")),
         "{lines:?}"
     );
-    let video = read_video(&dir.join("rec/cam.mp4"));
-    assert!(video["frames"].as_u64().unwrap() >= 5, "{video}");
+    for rec in ["rec/cam.mp4", "rec/cam-1.mp4"] {
+        let video = read_video(&dir.join(rec));
+        assert!(video["frames"].as_u64().unwrap() >= 5, "{rec}: {video}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("camera cam: ") && l.contains(rec)),
+            "{lines:?}"
+        );
+    }
     assert!(
         !lines.iter().any(|l| l.contains(&svc.token)),
         "the token is printed once only, at its making"

@@ -43,7 +43,7 @@ fn not_found(id: &str) -> ApiError {
 pub fn router(app: Arc<App>) -> Router {
     let mut guarded = Router::new()
         .route("/api/cameras", get(list).post(add))
-        .route("/api/cameras/{id}", get(one).delete(remove))
+        .route("/api/cameras/{id}", get(one).delete(remove).patch(change))
         .route("/api/config/save", post(save));
     let mut open = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -135,6 +135,74 @@ async fn add(State(app): State<Arc<App>>, body: Bytes) -> Response {
     .await
 }
 
+/// `PATCH /api/cameras/{id}[?restart=true]`: a JSON object of the keys to change (`null`: back
+/// to the default).
+async fn change(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let fleet = app.fleet.clone();
+    blocking(move || {
+        let restart = match query.get("restart").map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(v) => {
+                return Err(ApiError(
+                    StatusCode::BAD_REQUEST,
+                    format!("restart={v}: true or false"),
+                    Some("restart".into()),
+                ));
+            }
+        };
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not JSON: {e}"),
+                None,
+            )
+        })?;
+        let Some(object) = value.as_object() else {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "the body is a JSON object of the keys to change".into(),
+                None,
+            ));
+        };
+        let mut changes = Vec::new();
+        for (k, v) in object {
+            let v = if v.is_null() {
+                None
+            } else {
+                Some(toml::Value::try_from(v).map_err(|e| {
+                    ApiError(StatusCode::BAD_REQUEST, e.to_string(), Some(k.clone()))
+                })?)
+            };
+            changes.push((k.clone(), v));
+        }
+        match fleet.patch(&id, changes, restart) {
+            Ok(cam) => Ok(axum::Json(cam.info()).into_response()),
+            Err(super::PatchError::NotFound) => Err(not_found(&id)),
+            Err(super::PatchError::Invalid(e)) => {
+                Err(ApiError(StatusCode::BAD_REQUEST, e.to_string(), e.field))
+            }
+            Err(super::PatchError::NeedsRestart(keys)) => Err(ApiError(
+                StatusCode::CONFLICT,
+                format!(
+                    "{} cannot change while the camera runs (only {} can): PATCH with \
+                     ?restart=true to restart the camera with them (its recording goes on in \
+                     a new numbered file)",
+                    keys.join(", "),
+                    super::camera::LIVE_KEYS.join(", ")
+                ),
+                keys.first().cloned(),
+            )),
+        }
+    })
+    .await
+}
+
 async fn remove(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let fleet = app.fleet.clone();
     blocking(move || {
@@ -170,7 +238,7 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
             .cameras()
             .iter()
             .filter(|c| c.state() == CamState::Failed)
-            .map(|c| c.spec.id.clone())
+            .map(|c| c.id.clone())
             .collect();
         Ok(if failed.is_empty() {
             (StatusCode::OK, "ready\n".to_string()).into_response()

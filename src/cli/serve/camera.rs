@@ -111,6 +111,9 @@ pub struct HeadInfo {
     pub provider: String,
     /// Its session's process-unique id: equal ids are one session shared (0: none).
     pub session_id: u64,
+    /// It infers every `interval`-th frame, under `policy` (both change while it plays).
+    pub interval: u32,
+    pub policy: String,
     pub stats: ExecutorStats,
 }
 
@@ -156,11 +159,17 @@ pub struct StopReport {
     pub error: Option<String>,
 }
 
+/// Keys a running camera takes without a restart (set on its elements while they play).
+pub const LIVE_KEYS: [&str; 3] = ["interval", "policy", "detect_interval"];
+
 pub struct Camera {
-    pub spec: CameraSpec,
-    configs: Vec<Config>,
+    pub id: String,
+    /// Its settings now, and the model configs they load.
+    spec: Mutex<(CameraSpec, Vec<Config>)>,
     inner: Arc<Mutex<Inner>>,
     stop: Arc<AtomicBool>,
+    /// Drain the pipeline and build it again from the (new) settings.
+    restart: AtomicBool,
     thread: Mutex<Option<JoinHandle<StopReport>>>,
     started: Instant,
 }
@@ -192,8 +201,9 @@ impl Camera {
     pub fn start(spec: CameraSpec) -> Result<Arc<Camera>, String> {
         let configs = Self::check(&spec)?;
         let camera = Arc::new(Camera {
-            spec,
-            configs,
+            id: spec.id.clone(),
+            spec: Mutex::new((spec, configs)),
+            restart: AtomicBool::new(false),
             inner: Arc::new(Mutex::new(Inner {
                 state: State::Starting,
                 pipeline: None,
@@ -211,11 +221,49 @@ impl Camera {
         });
         let c = camera.clone();
         let thread = std::thread::Builder::new()
-            .name(format!("camera-{}", camera.spec.id))
+            .name(format!("camera-{}", camera.id))
             .spawn(move || c.supervise())
-            .map_err(|e| format!("camera {}: cannot start its thread: {e}", camera.spec.id))?;
+            .map_err(|e| format!("camera {}: cannot start its thread: {e}", camera.id))?;
         *camera.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread);
         Ok(camera)
+    }
+
+    /// The camera's settings now.
+    pub fn spec(&self) -> CameraSpec {
+        self.spec
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
+    }
+
+    /// Takes `new` settings that differ from the current ones in [`LIVE_KEYS`] only: set on
+    /// the playing elements (the heads' and the detector's `policy`, the heads' `interval`, the
+    /// detector's `interval` from `detect_interval`).
+    pub fn update_live(&self, new: CameraSpec) {
+        if let Some(p) = &lock(&self.inner).pipeline {
+            let a = &new.args;
+            for i in 0..16 {
+                if let Some(h) = p.by_name(&format!("head{i}")) {
+                    h.set_property("interval", a.interval);
+                    h.set_property("policy", a.policy);
+                }
+            }
+            if let Some(d) = p.by_name("detector") {
+                d.set_property("interval", a.detect_interval);
+                d.set_property("policy", a.policy);
+            }
+        }
+        self.spec.lock().unwrap_or_else(|e| e.into_inner()).0 = new;
+    }
+
+    /// Drains the current pipeline (its recording finalized) and builds one from `new`
+    /// settings (checked first; recording into the next numbered file).
+    pub fn restart_with(&self, new: CameraSpec) -> Result<(), String> {
+        let configs = Self::check(&new)?;
+        *self.spec.lock().unwrap_or_else(|e| e.into_inner()) = (new, configs);
+        self.restart.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Drains the camera (EOS through its pipeline, the recording finalized; past its
@@ -226,13 +274,13 @@ impl Camera {
         match handle.map(JoinHandle::join) {
             Some(Ok(report)) => report,
             Some(Err(_)) => StopReport {
-                id: self.spec.id.clone(),
+                id: self.id.clone(),
                 recordings: Vec::new(),
                 frames_recorded: 0,
                 error: Some("its thread panicked".into()),
             },
             None => StopReport {
-                id: self.spec.id.clone(),
+                id: self.id.clone(),
                 recordings: Vec::new(),
                 frames_recorded: 0,
                 error: Some("already stopped".into()),
@@ -264,16 +312,17 @@ impl Camera {
         };
         let c = &inner.counters;
         let (fps_in, fps_out) = rates(&inner.rates);
-        let mut settings = serde_json::to_value(&self.spec.table).unwrap_or_default();
+        let spec = self.spec();
+        let mut settings = serde_json::to_value(&spec.table).unwrap_or_default();
         if let Some(input) = settings.get_mut("input")
             && let Some(s) = input.as_str()
         {
             *input = crate::elements::sapienscamsrc::redacted(s).into();
         }
         CameraInfo {
-            id: self.spec.id.clone(),
+            id: self.id.clone(),
             state: live_state(&inner, camera.as_ref()),
-            input: crate::elements::sapienscamsrc::redacted(&self.spec.args.input),
+            input: crate::elements::sapienscamsrc::redacted(&spec.args.input),
             error: inner.error.clone(),
             restarts: inner.restarts,
             uptime_s: self.started.elapsed().as_secs_f64(),
@@ -295,7 +344,7 @@ impl Camera {
 
     /// The thread's body: pipelines, one after the other, until stopped or ended.
     fn supervise(&self) -> StopReport {
-        let id = &self.spec.id;
+        let id = &self.id;
         let mut backoff = Duration::from_secs(1);
         let mut recordings = Vec::new();
         let mut frames_recorded = 0;
@@ -304,12 +353,8 @@ impl Camera {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
-            let output = self
-                .spec
-                .args
-                .output
-                .as_deref()
-                .map(|o| numbered(o, attempt));
+            let output = self.spec().args.output.map(|o| numbered(&o, attempt));
+            self.restart.store(false, Ordering::SeqCst);
             let outcome = self.play_once(output.as_deref());
             let counters = lock(&self.inner).counters.clone();
             let recorded = counters.recorded.load(Ordering::Relaxed);
@@ -342,6 +387,11 @@ impl Camera {
                     error = e;
                     break;
                 }
+                Outcome::Restart => {
+                    tracing::info!("camera {id}: restarting with new settings");
+                    inner.state = State::Starting;
+                    continue;
+                }
                 Outcome::Failed(e) => {
                     eprintln!(
                         "camera {id}: {e}; restarting in {:.0} s",
@@ -354,7 +404,10 @@ impl Camera {
             }
             drop(inner);
             let until = Instant::now() + backoff;
-            while Instant::now() < until && !self.stop.load(Ordering::SeqCst) {
+            while Instant::now() < until
+                && !self.stop.load(Ordering::SeqCst)
+                && !self.restart.load(Ordering::SeqCst)
+            {
                 std::thread::sleep(Duration::from_millis(50));
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -370,12 +423,13 @@ impl Camera {
 
     /// Builds, plays and tears down one pipeline writing `output`.
     fn play_once(&self, output: Option<&Path>) -> Outcome {
-        let mut args = self.spec.args.clone();
+        let (spec, configs) = self.spec.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut args = spec.args;
         args.output = output.map(Path::to_path_buf);
         let probed = (!run::is_live(&args.input))
             .then(|| super::super::input::probe(&args.input))
             .flatten();
-        let line = match run::launch_line(&args, &self.configs, probed.as_ref()) {
+        let line = match run::launch_line(&args, &configs, probed.as_ref()) {
             Ok(l) => l,
             Err(e) => return Outcome::Failed(e.to_string()),
         };
@@ -388,7 +442,7 @@ impl Camera {
             Ok(p) => p,
             Err(e) => return Outcome::Failed(format!("cannot build the pipeline: {e}")),
         };
-        pipeline.set_property("name", format!("camera-{}", self.spec.id));
+        pipeline.set_property("name", format!("camera-{}", self.id));
         let counters = Arc::new(Counters::default());
         count_frames(&pipeline, &counters);
         {
@@ -427,8 +481,12 @@ impl Camera {
         let mut error: Option<String> = None;
         let mut next_rate = Instant::now();
         loop {
-            if self.stop.load(Ordering::SeqCst) && eos_sent.is_none() {
-                lock(&self.inner).state = State::Stopping;
+            let restart = self.restart.load(Ordering::SeqCst);
+            let stopping = self.stop.load(Ordering::SeqCst);
+            if (restart || stopping) && eos_sent.is_none() {
+                if stopping {
+                    lock(&self.inner).state = State::Stopping;
+                }
                 pipeline.send_event(gst::event::Eos::new());
                 eos_sent = Some(Instant::now());
             }
@@ -478,7 +536,7 @@ impl Camera {
                     return Outcome::Failed(error.unwrap_or(err));
                 }
                 gst::MessageView::Warning(w) => {
-                    tracing::warn!("camera {}: {}", self.spec.id, w.error());
+                    tracing::warn!("camera {}: {}", self.id, w.error());
                 }
                 _ => {}
             }
@@ -486,8 +544,12 @@ impl Camera {
     }
 
     fn ended_by(&self, error: Option<String>, stopping: bool) -> Outcome {
+        let restart = stopping
+            && !self.stop.load(Ordering::SeqCst)
+            && self.restart.swap(false, Ordering::SeqCst);
         match (error, stopping) {
             (Some(e), _) => Outcome::Failed(e),
+            (None, true) if restart => Outcome::Restart,
             (None, true) => Outcome::Stopped(None),
             (None, false) => Outcome::Ended,
         }
@@ -500,6 +562,8 @@ enum Outcome {
     Ended,
     /// Stopped on request (with what went wrong while draining, if anything).
     Stopped(Option<String>),
+    /// Drained to be built again from new settings.
+    Restart,
     /// An error: the camera is restarted.
     Failed(String),
 }
@@ -510,7 +574,9 @@ fn live_state(inner: &Inner, camera: Option<&CameraStats>) -> State {
         State::Starting | State::Running => {
             if camera.is_some_and(|c| c.lost) {
                 State::Reconnecting
-            } else if inner.counters.frames_out.load(Ordering::Relaxed) > 0 {
+            } else if inner.pipeline.is_some()
+                && inner.counters.frames_out.load(Ordering::Relaxed) > 0
+            {
                 State::Running
             } else {
                 State::Starting
@@ -560,6 +626,11 @@ fn heads_of(pipeline: &gst::Pipeline) -> Vec<HeadInfo> {
                 session_id: e
                     .find_property("session-id")
                     .map_or(0, |_| e.property::<u64>("session-id")),
+                interval: e.property::<u32>("interval"),
+                policy: e
+                    .property::<crate::pipelining::Policy>("policy")
+                    .as_str()
+                    .into(),
                 stats: run::head_stats(&e).ok()?,
                 name,
             })

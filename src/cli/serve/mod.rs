@@ -44,6 +44,15 @@ pub struct Fleet {
     started: Instant,
 }
 
+/// Why a camera's settings were not changed.
+pub enum PatchError {
+    NotFound,
+    /// A setting is wrong (or the id was to change).
+    Invalid(FieldError),
+    /// These keys take a new pipeline: ask again with `restart`.
+    NeedsRestart(Vec<String>),
+}
+
 /// Why a camera was not added.
 pub enum AddError {
     /// Its id (or recording) is another camera's.
@@ -65,10 +74,7 @@ impl Fleet {
     }
 
     pub fn find(&self, id: &str) -> Option<Arc<Camera>> {
-        lock(&self.cameras)
-            .iter()
-            .find(|c| c.spec.id == id)
-            .cloned()
+        lock(&self.cameras).iter().find(|c| c.id == id).cloned()
     }
 
     /// Adds and starts a camera from its keys (as in the file), the others untouched.
@@ -79,10 +85,74 @@ impl Fleet {
         };
         let spec = fleet::camera(table, &defaults, &base).map_err(AddError::Invalid)?;
         let mut cameras = lock(&self.cameras);
-        let specs: Vec<_> = cameras.iter().map(|c| c.spec.clone()).collect();
+        let specs: Vec<_> = cameras.iter().map(|c| c.spec()).collect();
         fleet::check_unique(&specs, &spec).map_err(AddError::Duplicate)?;
         let cam = Camera::start(spec).map_err(AddError::Start)?;
         cameras.push(cam.clone());
+        Ok(cam)
+    }
+
+    /// Changes camera `id`'s own keys by `changes` (a key set to `None` is removed, so the
+    /// default applies): on the playing pipeline when only [`camera::LIVE_KEYS`] change, else
+    /// (with `restart`) by draining it and building a new one.
+    pub fn patch(
+        &self,
+        id: &str,
+        changes: Vec<(String, Option<toml::Value>)>,
+        restart: bool,
+    ) -> std::result::Result<Arc<Camera>, PatchError> {
+        let cam = self.find(id).ok_or(PatchError::NotFound)?;
+        let old = cam.spec();
+        let mut table = old.table.clone();
+        let mut changed = Vec::new();
+        for (key, value) in changes {
+            if key == "id" {
+                return Err(PatchError::Invalid(FieldError {
+                    camera: Some(id.into()),
+                    field: Some("id".into()),
+                    message: "a camera's id does not change (remove it and add it anew)".into(),
+                }));
+            }
+            let before = table.get(&key).cloned();
+            match value {
+                Some(v) => table.insert(key.clone(), v),
+                None => table.remove(&key),
+            };
+            if table.get(&key) != before.as_ref() {
+                changed.push(key);
+            }
+        }
+        table.insert("id".into(), id.into());
+        let (defaults, base) = {
+            let f = lock(&self.file);
+            (f.defaults.clone(), f.base())
+        };
+        let new = fleet::camera(table, &defaults, &base).map_err(PatchError::Invalid)?;
+        let others: Vec<_> = self
+            .cameras()
+            .iter()
+            .filter(|c| c.id != id)
+            .map(|c| c.spec())
+            .collect();
+        fleet::check_unique(&others, &new).map_err(PatchError::Invalid)?;
+        let needs_restart: Vec<String> = changed
+            .iter()
+            .filter(|k| !camera::LIVE_KEYS.contains(&k.replace('-', "_").as_str()))
+            .cloned()
+            .collect();
+        if needs_restart.is_empty() {
+            cam.update_live(new);
+        } else if restart {
+            cam.restart_with(new).map_err(|e| {
+                PatchError::Invalid(FieldError {
+                    camera: Some(id.into()),
+                    field: None,
+                    message: e,
+                })
+            })?;
+        } else {
+            return Err(PatchError::NeedsRestart(needs_restart));
+        }
         Ok(cam)
     }
 
@@ -97,7 +167,7 @@ impl Fleet {
     /// Writes the cameras as they are now back to the cameras file (the one before kept as
     /// FILE.bak); returns the file's path.
     pub fn save(&self) -> std::result::Result<PathBuf, String> {
-        let specs: Vec<_> = self.cameras().iter().map(|c| c.spec.clone()).collect();
+        let specs: Vec<_> = self.cameras().iter().map(|c| c.spec()).collect();
         let f = lock(&self.file);
         let text = f.to_toml(&specs);
         let tmp = f.path.with_extension("toml.tmp");

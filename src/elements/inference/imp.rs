@@ -114,6 +114,20 @@ impl ObjectImpl for SapiensInference {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         self.set_shared_property(value, pspec);
+        if matches!(pspec.name(), "policy" | "interval") {
+            // Changed while frames flow: the running executor takes it for the next frames.
+            let (policy, interval) = {
+                let s = lock(&self.settings);
+                (s.policy, s.interval)
+            };
+            let executor = lock(&self.state)
+                .running
+                .as_ref()
+                .map(|r| r.executor.clone());
+            if let Some(e) = executor {
+                e.set_policy(policy, interval);
+            }
+        }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {

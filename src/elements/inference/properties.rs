@@ -217,16 +217,16 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .build(),
         glib::ParamSpecEnum::builder::<Policy>("policy")
             .nick("Overload policy")
-            .blurb("When max-inflight frames are being inferred: block (wait), drop (oldest waiting frame), skip (carry last results)")
-            .mutable_ready()
+            .blurb("When max-inflight frames are being inferred: block (wait), drop (oldest waiting frame), skip (carry last results); changes while playing")
+            .mutable_playing()
             .build(),
         glib::ParamSpecUInt::builder("interval")
             .nick("Inference interval")
-            .blurb("Infer every Nth frame; the others carry the last results (marked carried = true)")
+            .blurb("Infer every Nth frame; the others carry the last results (marked carried = true); changes while playing")
             .minimum(1)
             .maximum(1000)
             .default_value(DEFAULT_INTERVAL)
-            .mutable_ready()
+            .mutable_playing()
             .build(),
         glib::ParamSpecInt::builder("latency-ms")
             .nick("Reported latency")
