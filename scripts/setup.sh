@@ -41,6 +41,13 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Debian starts the Prometheus it installs as a service on every interface (:9090): the tests
+  # only need the program (they start their own on 127.0.0.1), so that service is stopped.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null \
+      && systemctl is-active --quiet prometheus 2>/dev/null; then
+    echo "setup: stopping and disabling the prometheus service apt started (the tests run their own)"
+    $SUDO systemctl disable --now prometheus || true
+  fi
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust 1.95 (rustup.rs)" >&2; exit 1; }

@@ -408,6 +408,30 @@ fn serve_runs_the_file_s_cameras_behind_a_token_adds_removes_and_drains_them() {
     );
     assert_eq!(restarted["settings"]["stall_timeout"], 30);
 
+    // Every operation the OpenAPI file documents is served (a bad request gets the API's own
+    // answer, not the router's 404 or 405).
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/serve-openapi.json")).unwrap(),
+    )
+    .unwrap();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            operations += 1;
+            let path = path.replace("{id}", "none");
+            let body = (path != "/api/config/save").then_some("not json");
+            let (status, answer) = svc.call(&method.to_uppercase(), &path, body, None);
+            assert!(
+                status != 405 && (status != 404 || answer.contains("no camera none")),
+                "{method} {path}: {status} {answer}"
+            );
+        }
+    }
+    assert_eq!(operations, 9);
+
     // Removed: drained and gone; the others go on.
     let (status, body) = svc.call("DELETE", "/api/cameras/cam2", None, None);
     assert_eq!(status, 200, "{body}");
@@ -514,6 +538,25 @@ fn prometheus_scrape(svc: &Service, token_file: &Path, dir: &Path) -> f64 {
             return v.parse().unwrap();
         }
     }
+}
+
+#[test]
+fn the_shipped_cameras_file_is_valid() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sapiens"))
+        .args(["serve", "--check", "-c"])
+        .arg(root().join("configs/serve/cameras.toml"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("3 cameras, all valid"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !root().join("configs/serve/recordings").exists(),
+        "--check makes no folder"
+    );
 }
 
 #[test]

@@ -179,8 +179,10 @@ fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
 }
 
 impl Camera {
-    /// Checks what can be checked before anything runs (configs, input, the launch line).
-    pub fn check(spec: &CameraSpec) -> Result<Vec<Config>, String> {
+    /// Checks what can be checked before anything runs (configs, input, the launch line) and
+    /// makes the folders of its recording and JSON lines.
+    /// `make_dirs` false (`--check`): the folders are left to the start.
+    pub fn check(spec: &CameraSpec, make_dirs: bool) -> Result<Vec<Config>, String> {
         let at = |e: crate::Error| format!("camera {}: {e}", spec.id);
         let configs = spec
             .args
@@ -190,8 +192,22 @@ impl Camera {
             .collect::<crate::Result<Vec<_>>>()
             .map_err(at)?;
         run::check_input(&spec.args.input).map_err(at)?;
-        if let Some(out) = &spec.args.output {
-            run::check_writable("output", out).map_err(at)?;
+        // A service makes the folders its cameras write into.
+        let json = spec.args.json.as_deref().map(Path::new);
+        for (key, file) in [("output", spec.args.output.as_deref()), ("json", json)] {
+            let Some(dir) = file
+                .and_then(Path::parent)
+                .filter(|d| make_dirs && !d.as_os_str().is_empty())
+            else {
+                continue;
+            };
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!(
+                    "camera {}: key {key}: cannot make folder {}: {e}",
+                    spec.id,
+                    dir.display()
+                )
+            })?;
         }
         run::launch_line(&spec.args, &configs, None).map_err(at)?;
         Ok(configs)
@@ -199,7 +215,7 @@ impl Camera {
 
     /// Starts the camera (its pipeline on a thread of its own).
     pub fn start(spec: CameraSpec) -> Result<Arc<Camera>, String> {
-        let configs = Self::check(&spec)?;
+        let configs = Self::check(&spec, true)?;
         let camera = Arc::new(Camera {
             id: spec.id.clone(),
             spec: Mutex::new((spec, configs)),
@@ -260,7 +276,7 @@ impl Camera {
     /// Drains the current pipeline (its recording finalized) and builds one from `new`
     /// settings (checked first; recording into the next numbered file).
     pub fn restart_with(&self, new: CameraSpec) -> Result<(), String> {
-        let configs = Self::check(&new)?;
+        let configs = Self::check(&new, true)?;
         *self.spec.lock().unwrap_or_else(|e| e.into_inner()) = (new, configs);
         self.restart.store(true, Ordering::SeqCst);
         Ok(())

@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// Serve /metrics without the token (for a scraper that cannot send one).
     #[arg(long)]
     pub metrics_open: bool,
+    /// Check the cameras file (every camera's keys, configs and input; recording folders are
+    /// made) and exit, starting nothing.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// The cameras of the service, in the order they were added.
@@ -190,7 +194,20 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     let file = FleetFile::load(&args.config).map_err(Error::Invalid)?;
     // Every camera is checked before any starts: the service never runs half-configured.
     for spec in &file.cameras {
-        Camera::check(spec).map_err(Error::Invalid)?;
+        Camera::check(spec, !args.check).map_err(Error::Invalid)?;
+    }
+    if args.check {
+        println!(
+            "{}: {} cameras, all valid ({})",
+            args.config.display(),
+            file.cameras.len(),
+            file.cameras
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(());
     }
     let token_path = args
         .token_file
