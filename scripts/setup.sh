@@ -2,7 +2,8 @@
 # One-time set-up on Debian 12 (idempotent, fast when everything is there):
 #  - apt: GStreamer 1.22 dev + plugins, OpenCV, clang, PyGObject and python3-opencv (test references), opencv-doc (test video),
 #    mosquitto + mosquitto-clients (the MQTT broker and subscriber the tests use on 127.0.0.1),
-#    prometheus (the server scrapes `sapiens serve` in a test; promtool checks its metrics);
+#    prometheus (the server scrapes `sapiens serve` in a test; promtool checks its metrics),
+#    chromium + chromium-driver (headless, the browser the dashboard test drives over WebDriver);
 #  - .venv: onnxruntime (its libonnxruntime.so is the ONNX Runtime the build loads), onnx, numpy;
 #  - .sapiens/ort-dylib-path: where that library is (read at build time);
 #  - .venv-gi: the python/ package `sapiens_stream` over the system's PyGObject and numpy;
@@ -29,7 +30,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x
   gstreamer1.0-rtsp libgstrtspserver-1.0-dev libopencv-dev opencv-doc
   python3-venv python3-gi python3-numpy python3-opencv gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
-  mosquitto mosquitto-clients prometheus
+  mosquitto mosquitto-clients prometheus chromium chromium-driver
 )
 
 missing=()

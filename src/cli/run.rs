@@ -142,6 +142,11 @@ pub struct RunArgs {
     /// heads go).
     #[arg(long)]
     pub realtime: bool,
+    /// A live view branch: the annotated video as JPEG into an appsink named `live` (at most
+    /// 5 fps, 640 px wide), behind a valve named `liveview` that drops every frame until opened
+    /// (`sapiens serve`'s dashboard opens it while someone watches).
+    #[arg(skip)]
+    pub live_view: bool,
     /// Heads share one session per model config and runtime options with every other pipeline
     /// of the process naming the same (`model-instance`): `sapiens serve`'s cameras.
     #[arg(skip)]
@@ -392,7 +397,7 @@ pub fn launch_line(
         }
         parts.push(json);
     }
-    if !args.no_overlay && (args.output.is_some() || args.rtsp_serve.is_some()) {
+    if !args.no_overlay && (args.output.is_some() || args.rtsp_serve.is_some() || args.live_view) {
         parts.push(format!("sapiensoverlay layout={}", args.layout.as_str()));
     }
     let sink = match &args.output {
@@ -407,16 +412,32 @@ pub fn launch_line(
         }
         None => "fakesink sync=false".into(),
     };
-    if let Some(target) = &args.rtsp_serve {
-        parts.push(format!(
-            "tee name=split ! queue ! {sink} split. ! {}",
-            super::restream::branch(target)
-        ));
-    } else {
+    let mut others: Vec<String> = args
+        .rtsp_serve
+        .iter()
+        .map(super::restream::branch)
+        .collect();
+    if args.live_view {
+        others.push(LIVE_VIEW_BRANCH.into());
+    }
+    if others.is_empty() {
         parts.push(sink);
+    } else {
+        let branches: String = others.iter().map(|b| format!(" split. ! {b}")).collect();
+        parts.push(format!("tee name=split ! queue ! {sink}{branches}"));
     }
     Ok(parts.join(" ! "))
 }
+
+/// The live view branch (after a `tee`): a leaky one-frame queue (never holds the others back),
+/// the `liveview` valve (closed: frames dropped before any work, but caps, segments and EOS go
+/// through: the pipeline's EOS waits for every sink's), 5 fps at most, 640 px wide,
+/// JPEG, and the `live` appsink keeping only the newest picture (not waiting for a first
+/// picture to preroll: the closed valve never gives it one).
+const LIVE_VIEW_BRANCH: &str = "queue leaky=downstream max-size-buffers=1 ! valve name=liveview drop=true drop-mode=forward-sticky-events ! \
+     videorate drop-only=true max-rate=5 ! videoconvert ! videoscale ! \
+     video/x-raw,width=640,pixel-aspect-ratio=1/1 ! jpegenc quality=75 ! \
+     appsink name=live max-buffers=1 drop=true sync=false async=false";
 
 /// The shared-session name of `cfg` under `args`: pipelines whose heads load the same config
 /// file with the same provider, batch size and threads share one session.

@@ -4,6 +4,7 @@ mod accuracy;
 mod batching;
 mod common;
 mod configs;
+mod dashboard;
 mod decoded;
 mod dense;
 mod errors;

@@ -13,10 +13,10 @@ use crate::rtsp::{Camera, one_camera_at_a_time, read_video};
 use crate::signals::{signal, wait};
 
 /// A `sapiens serve` process; killed when dropped unfinished.
-struct Service {
+pub(crate) struct Service {
     child: Option<Child>,
-    url: String,
-    token: String,
+    pub(crate) url: String,
+    pub(crate) token: String,
     lines: mpsc::Receiver<String>,
 }
 
@@ -40,7 +40,7 @@ fn agent() -> ureq::Agent {
 
 impl Service {
     /// Starts `sapiens serve -c cameras` on a free port; returns once it serves.
-    fn start(cameras: &Path) -> Service {
+    pub(crate) fn start(cameras: &Path) -> Service {
         let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_sapiens"))
             .args(["serve", "-c"])
@@ -94,7 +94,7 @@ impl Service {
 
     /// `method path` with the token (`auth`: the Authorization header to send instead, or none);
     /// status and body.
-    fn call(
+    pub(crate) fn call(
         &self,
         method: &str,
         path: &str,
@@ -125,14 +125,14 @@ impl Service {
         (status, r.body_mut().read_to_string().unwrap())
     }
 
-    fn json(&self, path: &str) -> Value {
+    pub(crate) fn json(&self, path: &str) -> Value {
         let (status, body) = self.call("GET", path, None, None);
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap()
     }
 
     /// Waits (at most two minutes) until camera `id` runs with frames out of its heads.
-    fn wait_running(&self, id: &str) -> Value {
+    pub(crate) fn wait_running(&self, id: &str) -> Value {
         let t = Instant::now();
         loop {
             let c = self.json(&format!("/api/cameras/{id}"));
@@ -225,6 +225,18 @@ fn serve_runs_the_file_s_cameras_behind_a_token_adds_removes_and_drains_them() {
     let later = svc.json("/api/cameras/file")["frames_in"].as_u64().unwrap();
     let fps = (later - first) as f64 / t.elapsed().as_secs_f64();
     assert!(fps > 5.0 && fps < 13.0, "vtest.avi read at {fps:.1} fps");
+    // The live view: an annotated JPEG picture, 640 px wide (only while someone asks).
+    let (status, jpeg) = {
+        let mut r = agent()
+            .get(format!("{}/api/cameras/file/live.jpg", svc.url))
+            .header("Authorization", format!("Bearer {}", svc.token))
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_to_vec().unwrap())
+    };
+    assert_eq!(status, 200);
+    assert_eq!(&jpeg[..3], &[0xff, 0xd8, 0xff], "a JPEG");
     // The same config with the same options: one session for both cameras.
     let session = |c: &Value| c["heads"][0]["session_id"].as_u64().unwrap();
     assert!(session(&cam) > 0);
@@ -430,11 +442,16 @@ fn serve_runs_the_file_s_cameras_behind_a_token_adds_removes_and_drains_them() {
             );
         }
     }
-    assert_eq!(operations, 9);
+    assert_eq!(operations, 13);
 
     // Removed: drained and gone; the others go on.
     let (status, body) = svc.call("DELETE", "/api/cameras/cam2", None, None);
     assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        report["error"].is_null(),
+        "drained by its EOS, not by the timeouts: {report}"
+    );
     assert_eq!(svc.call("GET", "/api/cameras/cam2", None, None).0, 404);
     let before = svc.json("/api/cameras/cam")["frames_out"].as_u64().unwrap();
     let t = Instant::now();

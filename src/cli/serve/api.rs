@@ -1,6 +1,9 @@
-//! The HTTP side of `sapiens serve` (axum): the REST API under `/api`, `/metrics`, `/healthz`
-//! and `/readyz`. Everything but the two health checks (and `/metrics` with `--metrics-open`)
-//! needs the bearer token. No CORS header is ever sent: browsers keep other sites' pages out.
+//! The HTTP side of `sapiens serve` (axum): the dashboard at `/`, the REST API under `/api`
+//! (with each camera's live view as JPEG or MJPEG), `/metrics`, `/healthz` and `/readyz`.
+//! Everything but the page itself, the login and the two health checks (and `/metrics` with
+//! `--metrics-open`) needs the token: as `Authorization: Bearer TOKEN`, or as the HttpOnly,
+//! SameSite=Strict cookie `POST /api/login` sets for the page. No CORS header is ever sent:
+//! browsers keep other sites' pages out.
 use std::sync::Arc;
 
 use axum::Router;
@@ -44,8 +47,13 @@ pub fn router(app: Arc<App>) -> Router {
     let mut guarded = Router::new()
         .route("/api/cameras", get(list).post(add))
         .route("/api/cameras/{id}", get(one).delete(remove).patch(change))
+        .route("/api/cameras/{id}/live.jpg", get(picture))
+        .route("/api/cameras/{id}/live.mjpeg", get(motion))
         .route("/api/config/save", post(save));
     let mut open = Router::new()
+        .route("/", get(dashboard))
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready));
     if app.metrics_open {
@@ -57,12 +65,29 @@ pub fn router(app: Arc<App>) -> Router {
     open.merge(guarded).with_state(app)
 }
 
+/// The cookie the page's login sets.
+const COOKIE: &str = "sapiens_token";
+
+/// The token of the `sapiens_token` cookie in `headers`, as an Authorization value.
+fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .map(|t| format!("Bearer {t}"))
+}
+
 async fn auth(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if super::token::authorizes(header, &app.token) {
+    let cookie = cookie_token(req.headers());
+    if super::token::authorizes(header, &app.token)
+        || super::token::authorizes(cookie.as_deref(), &app.token)
+    {
         return next.run(req).await;
     }
     let mut r = ApiError(
@@ -74,6 +99,108 @@ async fn auth(State(app): State<Arc<App>>, req: Request, next: Next) -> Response
     r.headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     r
+}
+
+/// The dashboard (no data in it: it asks the API, logging in first).
+async fn dashboard() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        include_str!("dashboard.html"),
+    )
+        .into_response()
+}
+
+/// `POST /api/login` `{"token": TOKEN}`: the right token sets the page's cookie.
+async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let given = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["token"].as_str().map(str::to_string));
+    let ok = given
+        .as_deref()
+        .is_some_and(|t| super::token::authorizes(Some(&format!("Bearer {t}")), &app.token));
+    if !ok {
+        return ApiError(
+            StatusCode::UNAUTHORIZED,
+            "wrong token (it is in the token file beside the cameras file)".into(),
+            Some("token".into()),
+        )
+        .into_response();
+    }
+    let cookie = format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", app.token);
+    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
+}
+
+async fn logout() -> Response {
+    let cookie = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
+}
+
+/// Longest wait for a camera's next live picture.
+const PICTURE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `GET /api/cameras/{id}/live.jpg`: the camera's next annotated picture.
+async fn picture(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let Some(cam) = app.fleet.find(&id) else {
+        return not_found(&id).into_response();
+    };
+    let mut viewer = cam.watch_live();
+    let next = tokio::time::timeout(PICTURE_WAIT, viewer.pictures.changed()).await;
+    let picture = viewer.pictures.borrow_and_update().clone();
+    match (next, picture) {
+        (Ok(Ok(())), Some((_, jpeg))) => (
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            jpeg,
+        )
+            .into_response(),
+        _ => ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "camera {id} gave no picture in {} s (state {})",
+                PICTURE_WAIT.as_secs(),
+                cam.state().as_str()
+            ),
+            None,
+        )
+        .into_response(),
+    }
+}
+
+/// `GET /api/cameras/{id}/live.mjpeg`: the live view as MJPEG over HTTP (multipart), for an
+/// `<img>`; it costs nothing once the client goes.
+async fn motion(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let Some(cam) = app.fleet.find(&id) else {
+        return not_found(&id).into_response();
+    };
+    let viewer = cam.watch_live();
+    let parts = futures_util::stream::unfold(viewer, |mut viewer| async move {
+        viewer.pictures.changed().await.ok()?;
+        let (_, jpeg) = viewer.pictures.borrow_and_update().clone()?;
+        let mut part = format!(
+            "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+            jpeg.len()
+        )
+        .into_bytes();
+        part.extend_from_slice(&jpeg);
+        part.extend_from_slice(b"\r\n");
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(part)), viewer))
+    });
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "multipart/x-mixed-replace; boundary=frame",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        axum::body::Body::from_stream(parts),
+    )
+        .into_response()
 }
 
 async fn list(State(app): State<Arc<App>>) -> Response {

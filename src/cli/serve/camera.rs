@@ -133,6 +133,8 @@ pub struct CameraInfo {
     pub fps_in: f64,
     pub fps_out: f64,
     pub persons: u64,
+    /// People watching its live view now.
+    pub viewers: usize,
     pub recording: Option<Recording>,
     pub earlier_recordings: Vec<PathBuf>,
     /// The RTSP camera's own figures (outages, reconnections); `None` for other inputs.
@@ -170,6 +172,7 @@ pub struct Camera {
     stop: Arc<AtomicBool>,
     /// Drain the pipeline and build it again from the (new) settings.
     restart: AtomicBool,
+    live: Arc<super::live::Live>,
     thread: Mutex<Option<JoinHandle<StopReport>>>,
     started: Instant,
 }
@@ -220,6 +223,7 @@ impl Camera {
             id: spec.id.clone(),
             spec: Mutex::new((spec, configs)),
             restart: AtomicBool::new(false),
+            live: Arc::default(),
             inner: Arc::new(Mutex::new(Inner {
                 state: State::Starting,
                 pipeline: None,
@@ -242,6 +246,13 @@ impl Camera {
             .map_err(|e| format!("camera {}: cannot start its thread: {e}", camera.id))?;
         *camera.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread);
         Ok(camera)
+    }
+
+    /// A viewer of the camera's live view (pictures while it lives).
+    pub fn watch_live(&self) -> super::live::Viewer {
+        let inner = self.inner.clone();
+        self.live
+            .watch(Arc::new(move || lock(&inner).pipeline.clone()))
     }
 
     /// The camera's settings now.
@@ -347,6 +358,7 @@ impl Camera {
             fps_in,
             fps_out,
             persons: c.persons.load(Ordering::Relaxed),
+            viewers: self.live.viewers(),
             recording: inner.recording.as_ref().map(|p| Recording {
                 path: p.clone(),
                 bytes: std::fs::metadata(p).map_or(0, |m| m.len()),
@@ -517,8 +529,17 @@ impl Camera {
             }
             if fast_since.is_some_and(|t| t.elapsed() > FINALIZE_TIMEOUT) {
                 let late = "the recording did not finalize in time".to_string();
+                let restarting =
+                    !self.stop.load(Ordering::SeqCst) && self.restart.swap(false, Ordering::SeqCst);
                 return match error {
                     Some(e) => Outcome::Failed(format!("{e} ({late})")),
+                    None if restarting => {
+                        eprintln!(
+                            "camera {}: {late}; restarting with the new settings",
+                            self.id
+                        );
+                        Outcome::Restart
+                    }
                     None => Outcome::Stopped(Some(late)),
                 };
             }

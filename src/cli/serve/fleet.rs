@@ -250,6 +250,7 @@ pub fn camera(
         ));
     }
     args.share_models = true;
+    args.live_view = true;
     Ok(CameraSpec { id, table, args })
 }
 

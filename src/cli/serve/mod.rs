@@ -5,6 +5,7 @@
 mod api;
 mod camera;
 mod fleet;
+mod live;
 mod metrics;
 mod token;
 
