@@ -305,6 +305,9 @@ fn detection(args: &RunArgs) -> Result<Vec<String>> {
     if let Some(p) = args.execution_provider {
         parts[0] += &format!(" execution-provider={}", p.as_str());
     }
+    if args.share_models && backend.starts_with("onnx") {
+        parts[0] += &format!(" model-instance={}", quote(&format!("detector {backend}")));
+    }
     if args.track {
         parts.push("sapienstrack name=tracker".into());
     }

@@ -62,6 +62,7 @@ fn the_dashboard_shows_live_cameras_and_adds_and_removes_one_in_a_browser() {
         &file,
         format!(
             "[defaults]\nconfig = [{cfg:?}]\nexecution_provider = \"cpu\"\npolicy = \"skip\"\n\
+             detector = \"nanodet\"\ndetect_interval = 3\n\
              [[camera]]\nid = \"walkers\"\ninput = {vtest:?}\n",
             cfg = config("pose-tiny-coco17.toml").display().to_string(),
             vtest = vtest().display().to_string(),
@@ -181,7 +182,18 @@ fn the_dashboard_shows_live_cameras_and_adds_and_removes_one_in_a_browser() {
             w.as_u64().filter(|w| *w > 0)
         })
         .await;
-        assert_eq!(svc.json("/api/cameras/added")["id"], "added");
+        // Both cameras' detectors and pose heads: one session each, shared.
+        let sessions = |id: &str| -> Vec<u64> {
+            svc.json(&format!("/api/cameras/{id}"))["heads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["session_id"].as_u64().unwrap())
+                .collect()
+        };
+        let (a, b) = (sessions("walkers"), sessions("added"));
+        assert!(a.len() == 2 && a.iter().all(|s| *s > 0), "{a:?}");
+        assert_eq!(a, b, "detector and pose sessions shared");
         std::fs::write(
             artifact.join("dashboard.png"),
             browser.screenshot().await.unwrap(),

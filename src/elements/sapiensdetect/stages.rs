@@ -103,6 +103,9 @@ impl DetectorBackend for SegComponents {
 /// the model.
 pub struct OnnxDetector {
     session: std::sync::Arc<crate::runtime::ModelSession>,
+    /// Holds a `model-instance` registered while this detector runs, so that an element
+    /// started later naming it shares this session (it runs the session directly).
+    _runner: crate::runtime::shared::Runner,
     input: String,
     layout: OutputLayout,
     section: DetectorSection,
@@ -163,6 +166,7 @@ impl OnnxDetector {
         }
         Ok(Self {
             session: loaded.session.clone(),
+            _runner: loaded.runner.clone(),
             input,
             layout,
             section,
