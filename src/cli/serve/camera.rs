@@ -384,6 +384,7 @@ impl Camera {
             let output = self.spec().args.output.map(|o| numbered(&o, attempt));
             self.restart.store(false, Ordering::SeqCst);
             let outcome = self.play_once(output.as_deref());
+            release_freed_memory();
             let counters = lock(&self.inner).counters.clone();
             let recorded = counters.recorded.load(Ordering::Relaxed);
             frames_recorded += recorded;
@@ -589,6 +590,32 @@ impl Camera {
             (None, true) if restart => Outcome::Restart,
             (None, true) => Outcome::Stopped(None),
             (None, false) => Outcome::Ended,
+        }
+    }
+}
+
+/// Gives the memory a torn-down pipeline freed back to the system (see [`limit_arenas`]).
+fn release_freed_memory() {
+    // SAFETY: malloc_trim only walks glibc's own heap structures, under their locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Arenas glibc's allocator may use at most in the service (its default: 8 per core).
+pub const ARENAS: i32 = 4;
+
+/// Limits glibc's allocator to [`ARENAS`] arenas unless `MALLOC_ARENA_MAX` says otherwise; call
+/// before threads start. glibc keeps freed memory in per-thread arenas, and the many threads of
+/// the pipelines a service builds and tears down spread it over up to 8 per core: adding and
+/// removing a camera grew the service by ~15 MiB a cycle with the default (measured, 2 cores),
+/// with 4 arenas and [`release_freed_memory`] after each pipeline it stays flat (the same with 1
+/// arena: memory kept, not leaked).
+pub fn limit_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt sets an allocator parameter; called before the service's threads.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, ARENAS);
         }
     }
 }

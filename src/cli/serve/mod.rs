@@ -189,6 +189,7 @@ impl Fleet {
 
 /// The `serve` command.
 pub fn serve(args: &ServeArgs) -> Result<()> {
+    camera::limit_arenas();
     gst::init().map_err(|e| Error::Invalid(format!("GStreamer: {e}")))?;
     crate::elements::register_static().map_err(|e| Error::Invalid(e.to_string()))?;
     crate::logging::quiet_known_harmless_criticals();
