@@ -117,11 +117,11 @@ fn rtsp_camera_process() {
 }
 
 /// The camera process; killed when dropped (also when a test fails).
-struct CameraProcess(Child);
+pub(crate) struct CameraProcess(Child);
 
 impl CameraProcess {
     /// `kill -9`, as a crash or a power cut would.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -135,7 +135,7 @@ impl Drop for CameraProcess {
 
 /// A camera in a separate process (this test binary, running `rtsp_camera_process`), so that it
 /// can be killed for real; returns once it serves.
-fn spawn_camera(port: u16) -> CameraProcess {
+pub(crate) fn spawn_camera(port: u16) -> CameraProcess {
     let child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common::*;
-use crate::rtsp::{Camera, one_camera_at_a_time, read_video};
+use crate::rtsp::{Camera, one_camera_at_a_time, read_video, spawn_camera};
 use crate::signals::{signal, wait};
 
 /// A `sapiens serve` process; killed when dropped unfinished.
@@ -641,6 +641,84 @@ fn cameras_added_and_removed_again_and_again_leave_nothing_behind() {
         after.1
     );
     assert_eq!(svc.json("/api/cameras").as_array().unwrap().len(), 1);
+}
+
+/// A camera whose server dies is reconnected by itself while the other goes on; `kill -9` of
+/// the service leaves both recordings playable.
+#[test]
+fn a_dead_camera_comes_back_alone_and_a_killed_service_leaves_playable_recordings() {
+    let _camera = one_camera_at_a_time();
+    let stays = Camera::start(0);
+    let port = free_port();
+    let mut server = spawn_camera(port);
+    let dir = scratch("serve-outage");
+    let file = dir.join("cameras.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[defaults]\nconfig = [{cfg:?}]\nexecution_provider = \"cpu\"\npolicy = \"skip\"\n\
+             no_overlay = true\nstall_timeout = 3\nretry_delay = 0.5\n\
+             [[camera]]\nid = \"stays\"\ninput = {stays:?}\noutput = \"rec/stays.mp4\"\n\
+             [[camera]]\nid = \"dies\"\ninput = \"rtsp://127.0.0.1:{port}/cam\"\noutput = \"rec/dies.mp4\"\n",
+            cfg = config("pose-tiny-coco17.toml").display().to_string(),
+            stays = stays.url,
+        ),
+    )
+    .unwrap();
+    let mut svc = Service::start(&file);
+    svc.wait_running("stays");
+    svc.wait_running("dies");
+    let frames = |id: &str| {
+        svc.json(&format!("/api/cameras/{id}"))["frames_out"]
+            .as_u64()
+            .unwrap()
+    };
+    let wait_state = |id: &str, want: &str| {
+        let t = Instant::now();
+        loop {
+            let c = svc.json(&format!("/api/cameras/{id}"));
+            if c["state"] == want {
+                return c;
+            }
+            assert!(t.elapsed() < Duration::from_secs(60), "never {want}: {c}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    server.kill();
+    wait_state("dies", "reconnecting");
+    // The other camera goes on through the outage.
+    let before = frames("stays");
+    let t = Instant::now();
+    while frames("stays") < before + 10 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "stays stopped with dies"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(svc.json("/api/cameras/dies")["state"], "reconnecting");
+    // Its server back: the camera comes back by itself, one outage counted.
+    let _server = spawn_camera(port);
+    let back = wait_state("dies", "running");
+    assert_eq!(back["camera"]["outages"], 1, "{back}");
+    assert_eq!(back["restarts"], 0, "reconnected, not restarted: {back}");
+    let before = frames("dies");
+    let t = Instant::now();
+    while frames("dies") < before + 10 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "dies did not come back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // kill -9: both fragmented recordings play up to their last fragment.
+    let mut child = svc.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for rec in ["rec/stays.mp4", "rec/dies.mp4"] {
+        let video = read_video(&dir.join(rec));
+        assert!(video["frames"].as_u64().unwrap() >= 10, "{rec}: {video}");
+    }
 }
 
 #[test]
