@@ -6,6 +6,7 @@
 #              bin/, configs + models into share/sapiens-stream, ONNX Runtime into lib/sapiens-stream
 # make uninstall – removes exactly what make install put there (same variables)
 # make soak  – opt-in: an hour of a loopback camera through sapiens run (a viewer joins each minute), RSS each minute (out/soak.csv)
+# make bench-serve – N cameras (1, 2, 4) in one `sapiens serve` vs N `sapiens run` processes, side by side (out/bench-serve.json)
 # make deb   – target/debian/sapiens-stream_<version>_<arch>.deb (cargo-deb) of the same files
 CARGO ?= cargo
 FRAMES ?= 200
@@ -13,7 +14,7 @@ FRAMES ?= 200
 # runs the Sapiens architecture instead (untrained: its skeletons are noise, and say so).
 DEMO_CONFIG ?= configs/pose-efficientpose-mpii16.toml
 
-.PHONY: setup build demo lint test models bench bench-triton soak clean-cache install-build install uninstall deb test-install test-export real-size-models
+.PHONY: setup build demo lint test models bench bench-triton bench-serve soak clean-cache install-build install uninstall deb test-install test-export real-size-models
 
 setup:
 	@scripts/setup.sh
@@ -47,6 +48,13 @@ models: setup
 # INTERVAL s in out/soak.csv (DURATION=, INTERVAL=, CONFIG=, CLIENTS=0 for no viewer)
 soak: build
 	scripts/soak.sh
+
+# N cameras of vtest.avi in one service vs N processes (CAMERAS=1,2,4 WINDOW=30; FLAGS= the
+# run flags of every camera, default the demo's NanoDet + tracker + EfficientPose)
+CAMERAS ?= 1,2,4
+WINDOW ?= 30
+bench-serve: build
+	python3 scripts/bench_serve.py --cameras $(CAMERAS) --window $(WINDOW) $(if $(FLAGS),-- $(FLAGS),)
 
 # Local session vs Triton on loopback (CONFIG=, FRAMES=, INSTANCES=, THREADS=): out/bench-triton.json
 bench-triton: build
