@@ -93,34 +93,79 @@ struct Request {
     reply: Sender<std::result::Result<Vec<FrameOutputs>, String>>,
 }
 
+/// Upper bounds of the items-per-run buckets of [`InstanceStats::items_hist`] (a last bucket
+/// takes what is above).
+pub const BATCH_BUCKETS: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
+
+/// What the worker of a shared session counts.
+#[derive(Default)]
+struct Counters {
+    runs: AtomicU64,
+    /// Items (crops or frames) and requests (element runs) served.
+    items: AtomicU64,
+    requests: AtomicU64,
+    /// Runs per number of items, by [`BATCH_BUCKETS`].
+    items_hist: [AtomicU64; BATCH_BUCKETS.len() + 1],
+}
+
+/// A live shared session's figures (for monitoring: `sapiens serve`'s `/metrics`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceStats {
+    /// Its `model-instance` name.
+    pub name: String,
+    pub runs: u64,
+    pub items: u64,
+    pub requests: u64,
+    /// Runs per number of items (not cumulative), by [`BATCH_BUCKETS`] and one above.
+    pub items_hist: Vec<u64>,
+    /// Requests waiting for the worker now.
+    pub queued: usize,
+}
+
 /// One loaded session and the worker that batches the requests of every element using it.
 pub struct SharedSession {
     pub session: Arc<ModelSession>,
     requests: Sender<Request>,
-    runs: Arc<AtomicU64>,
+    counters: Arc<Counters>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl SharedSession {
     fn start(session: Arc<ModelSession>) -> Result<Self> {
         let (requests, rx) = unbounded();
-        let runs = Arc::new(AtomicU64::new(0));
-        let (s, r) = (session.clone(), runs.clone());
+        let counters = Arc::new(Counters::default());
+        let (s, c) = (session.clone(), counters.clone());
         let worker = std::thread::Builder::new()
             .name("sapiens:shared".into())
-            .spawn(move || work(&s, &rx, &r))
+            .spawn(move || work(&s, &rx, &c))
             .map_err(|e| Error::Invalid(format!("cannot start the shared-session thread: {e}")))?;
         Ok(Self {
             session,
             requests,
-            runs,
+            counters,
             worker: Mutex::new(Some(worker)),
         })
     }
 
     /// Model runs so far (each may serve several elements' requests).
     pub fn runs(&self) -> u64 {
-        self.runs.load(Ordering::Relaxed)
+        self.counters.runs.load(Ordering::Relaxed)
+    }
+
+    fn stats(&self, name: &str) -> InstanceStats {
+        let c = &self.counters;
+        InstanceStats {
+            name: name.to_owned(),
+            runs: c.runs.load(Ordering::Relaxed),
+            items: c.items.load(Ordering::Relaxed),
+            requests: c.requests.load(Ordering::Relaxed),
+            items_hist: c
+                .items_hist
+                .iter()
+                .map(|n| n.load(Ordering::Relaxed))
+                .collect(),
+            queued: self.requests.len(),
+        }
     }
 }
 
@@ -137,7 +182,7 @@ impl Drop for SharedSession {
 
 /// The worker: each run takes the waiting requests with the same tensors, up to the first one's
 /// `max_items`.
-fn work(session: &ModelSession, rx: &Receiver<Request>, runs: &AtomicU64) {
+fn work(session: &ModelSession, rx: &Receiver<Request>, counters: &Counters) {
     let mut next: Option<Request> = None;
     loop {
         let first = match next.take() {
@@ -173,7 +218,17 @@ fn work(session: &ModelSession, rx: &Receiver<Request>, runs: &AtomicU64) {
             .flat_map(|r| r.counts.iter().copied())
             .collect();
         let result = session.run_frames(input, outputs, &frames, &counts, shape);
-        runs.fetch_add(1, Ordering::Relaxed);
+        let items: usize = counts.iter().sum();
+        let bucket = BATCH_BUCKETS
+            .iter()
+            .position(|&b| items <= b)
+            .unwrap_or(BATCH_BUCKETS.len());
+        counters.items_hist[bucket].fetch_add(1, Ordering::Relaxed);
+        counters.items.fetch_add(items as u64, Ordering::Relaxed);
+        counters
+            .requests
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        counters.runs.fetch_add(1, Ordering::Relaxed);
         match result {
             Ok(slices) => {
                 let mut slices = slices.into_iter();
@@ -230,6 +285,17 @@ pub fn session(instance: &str, path: &Path, opts: &RuntimeOptions) -> Result<Arc
         (path.to_owned(), opts.clone(), Arc::downgrade(&shared)),
     );
     Ok(shared)
+}
+
+/// The figures of every live shared session, by name.
+pub fn instances() -> Vec<InstanceStats> {
+    let reg = INSTANCES.lock().unwrap_or_else(|p| p.into_inner());
+    let mut all: Vec<InstanceStats> = reg
+        .iter()
+        .filter_map(|(name, (_, _, w))| Some(w.upgrade()?.stats(name)))
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
 }
 
 /// Model runs of the live shared session `instance`, if any.

@@ -9,17 +9,23 @@ use fantoccini::{ClientBuilder, Locator};
 use crate::common::*;
 use crate::serve::Service;
 
-/// chromedriver on 127.0.0.1, stopped when dropped.
-struct Driver(Child, u16);
+/// chromedriver on 127.0.0.1 and the profile folder of the browser it starts; both stopped
+/// when dropped (also when the test fails before closing its session: killing chromedriver
+/// leaves the browser running).
+struct Driver(Child, u16, std::path::PathBuf);
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let _ = Command::new("pkill")
+            .args(["-f", "--"])
+            .arg(format!("--user-data-dir={}", self.2.display()))
+            .status();
     }
 }
 
-fn chromedriver() -> Driver {
+fn chromedriver(profile: std::path::PathBuf) -> Driver {
     let port = free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -35,7 +41,7 @@ fn chromedriver() -> Driver {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    Driver(child, port)
+    Driver(child, port, profile)
 }
 
 /// Waits (at most `limit`) for `ready` to give a value.
@@ -71,7 +77,7 @@ fn the_dashboard_shows_live_cameras_and_adds_and_removes_one_in_a_browser() {
     .unwrap();
     let svc = Service::start(&file);
     svc.wait_running("walkers");
-    let driver = chromedriver();
+    let driver = chromedriver(dir.join("chromium-profile"));
     let artifact = root().join("target/test-artifacts");
     std::fs::create_dir_all(&artifact).unwrap();
 
@@ -82,7 +88,10 @@ fn the_dashboard_shows_live_cameras_and_adds_and_removes_one_in_a_browser() {
             "goog:chromeOptions".into(),
             serde_json::json!({
                 "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1000"],
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--window-size=1280,1000", format!("--user-data-dir={}", driver.2.display()),
+                ],
             }),
         );
         let browser = ClientBuilder::new(

@@ -327,6 +327,28 @@ fn serve_runs_the_file_s_cameras_behind_a_token_adds_removes_and_drains_them() {
         r#"sapiens_head_inference_seconds_count{camera="cam",head="head0",element="sapienspose"}"#,
     )
     .unwrap();
+    // The session the three cameras share: its runs, and the batches it formed (one item
+    // each at the default batch-size 1).
+    let shared_runs = text
+        .lines()
+        .find(|l| {
+            l.starts_with("sapiens_session_runs_total{session=")
+                && l.contains("pose-tiny-coco17.toml")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no shared session metric: {text}"));
+    let batched = text
+        .lines()
+        .find(|l| {
+            l.starts_with("sapiens_session_batch_items_bucket{le=\"1\",session=")
+                || l.starts_with("sapiens_session_batch_items_bucket{le=\"1.0\",session=")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no batch histogram: {text}"));
+    assert!(
+        shared_runs >= 3.0 && batched == shared_runs,
+        "{shared_runs} runs, {batched} of one item"
+    );
     let api_runs = svc.json("/api/cameras/cam")["heads"][0]["stats"]["runs"]
         .as_u64()
         .unwrap();

@@ -14,8 +14,10 @@ use gst::prelude::*;
 /// slower together on a loaded machine: the source outruns the chain many times over) under
 /// `policy`: the delay of each frame at the sink, from the pipeline clock (running time now −
 /// the frame's timestamp), in seconds, with the second of the run it arrived in; and how long
-/// EOS (what Ctrl-C sends) took to reach the sink.
-fn delay_under_load(policy: &str) -> (Vec<(f64, f64)>, std::time::Duration) {
+/// EOS (what Ctrl-C sends) took to reach the sink; and the time a frame's work takes in the
+/// three heads together, measured in the run (the sum of each head's p95 pre-process, inference
+/// and post-process times, s).
+fn delay_under_load(policy: &str) -> (Vec<(f64, f64)>, std::time::Duration, f64) {
     init();
     let cfg = slow_pose_config();
     let head = |i: usize| {
@@ -54,18 +56,22 @@ fn delay_under_load(policy: &str) -> (Vec<(f64, f64)>, std::time::Duration) {
     pipe.send_event(gst::event::Eos::new());
     while sink.pull_sample().is_ok() {}
     let eos_after = stop.elapsed();
+    let work: f64 = (0..3)
+        .map(|i| {
+            let s = element_stats(&by_name::<gst::Element>(&pipe, &format!("h{i}")));
+            (s.pre.p95_ms + s.infer.p95_ms + s.post.p95_ms) / 1e3
+        })
+        .sum();
     pipe.set_state(gst::State::Null).unwrap();
-    (delays, eos_after)
+    (delays, eos_after, work)
 }
 
 /// The reproduction (live 30 fps into a slow chain, delay growing 8.7 s → 29.5 s in
 /// 30 s under skip) as a bound: under drop and skip the delay at the sink stays under
-/// `DELAY_BOUND_S` for the whole minute and does not grow, and EOS gets through in seconds.
+/// three rounds of each head's work (measured in the run) for the whole minute and does not grow,
+/// and EOS gets through in seconds.
 #[test]
 fn live_delay_stays_bounded_under_drop_and_skip_for_a_minute() {
-    /// Each of the three heads holds at most 2·2+2 frames; at the ≈ 0.3–0.6 s a frame each
-    /// takes on two loaded cores that is under 4 s per head in the worst case.
-    const DELAY_BOUND_S: f64 = 8.0;
     let runs: Vec<_> = ["drop", "skip"]
         .into_iter()
         .map(|p| (p, std::thread::spawn(move || delay_under_load(p))))
@@ -74,7 +80,12 @@ fn live_delay_stays_bounded_under_drop_and_skip_for_a_minute() {
         .into_iter()
         .map(|(p, r)| (p, r.join().unwrap()))
         .collect();
-    for (policy, (delays, eos_after)) in results {
+    for (policy, (delays, eos_after, work)) in results {
+        // Each of the three heads holds at most 2·2+2 frames and infers 2 at once, so a frame
+        // waits at most 3 rounds of work in each: the bound follows the machine's speed,
+        // measured in the same run (CI saw 8.6 s where a fixed 8 s bound had held before; here
+        // 6.7 s under a bound of 17.8 s). The backlog grew past 29 s in 30 s.
+        let delay_bound_s = 3.0 * work + 1.0;
         // Frames kept coming (enough to average each 20 s window), not a speed target: under
         // drop only frames inferred by all three heads arrive, about one a second here (58 and
         // 64 in a minute on the same machine on one day, the code of two releases alike).
@@ -100,12 +111,12 @@ fn live_delay_stays_bounded_under_drop_and_skip_for_a_minute() {
         };
         let (early, late) = (mean(10.0, 30.0), mean(40.0, 60.0));
         println!(
-            "{policy}: {} frames, delay worst {first:.2} s (after 10 s: {worst:.2} s), mean 10–30 s {early:.2} s, 40–60 s {late:.2} s, EOS after {eos_after:?}",
+            "{policy}: {} frames, delay worst {first:.2} s (after 10 s: {worst:.2} s, bound {delay_bound_s:.2} s), mean 10–30 s {early:.2} s, 40–60 s {late:.2} s, EOS after {eos_after:?}",
             delays.len()
         );
         assert!(
-            worst < DELAY_BOUND_S,
-            "{policy}: delay reached {worst:.2} s"
+            worst < delay_bound_s,
+            "{policy}: delay reached {worst:.2} s (bound {delay_bound_s:.2} s from {work:.2} s of work a frame)"
         );
         assert!(
             late < early + 1.0,

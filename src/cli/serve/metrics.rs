@@ -292,6 +292,66 @@ impl prometheus_client::collector::Collector for FleetCollector {
         ] {
             counters(&mut enc, name, help, per_head(f))?;
         }
+        // The sessions the cameras share (`model-instance`).
+        let sessions = crate::runtime::shared::instances();
+        let per_session = |f: fn(&crate::runtime::shared::InstanceStats) -> u64| {
+            sessions
+                .iter()
+                .map(|s| (vec![("session", s.name.clone())], f(s)))
+                .collect::<Vec<_>>()
+        };
+        counters(
+            &mut enc,
+            "sapiens_session_runs",
+            "Model runs of a shared session (each may serve several cameras' requests)",
+            per_session(|s| s.runs),
+        )?;
+        counters(
+            &mut enc,
+            "sapiens_session_requests",
+            "Requests (element model runs) a shared session served",
+            per_session(|s| s.requests),
+        )?;
+        counters(
+            &mut enc,
+            "sapiens_session_items",
+            "Items (person crops or frames) a shared session inferred",
+            per_session(|s| s.items),
+        )?;
+        gauges(
+            &mut enc,
+            "sapiens_session_queue_depth",
+            "Requests waiting for a shared session now",
+            sessions
+                .iter()
+                .map(|s| (vec![("session", s.name.clone())], s.queued as f64))
+                .collect(),
+        )?;
+        if !sessions.is_empty() {
+            let mut metric = enc.encode_descriptor(
+                "sapiens_session_batch_items",
+                "Items per model run of a shared session (the batches formed)",
+                None,
+                MetricType::Histogram,
+            )?;
+            for s in &sessions {
+                let buckets: Vec<(f64, u64)> = crate::runtime::shared::BATCH_BUCKETS
+                    .iter()
+                    .map(|b| *b as f64)
+                    .chain(std::iter::once(f64::MAX))
+                    .zip(s.items_hist.iter().copied())
+                    .collect();
+                let labels = vec![("session", s.name.clone())];
+                metric
+                    .encode_family(&labels)?
+                    .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                        s.items as f64,
+                        s.runs,
+                        &buckets,
+                        None,
+                    )?;
+            }
+        }
         histograms(
             &mut enc,
             "sapiens_head_inference_seconds",
