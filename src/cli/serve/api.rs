@@ -224,13 +224,7 @@ async fn one(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
 async fn add(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let fleet = app.fleet.clone();
     blocking(move || {
-        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-            ApiError(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not JSON: {e}"),
-                None,
-            )
-        })?;
+        let value = json_body(&body)?;
         let table = match toml::Value::try_from(&value) {
             Ok(toml::Value::Table(t)) => t,
             Ok(_) => {
@@ -283,13 +277,7 @@ async fn change(
                 ));
             }
         };
-        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-            ApiError(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not JSON: {e}"),
-                None,
-            )
-        })?;
+        let value = json_body(&body)?;
         let Some(object) = value.as_object() else {
             return Err(ApiError(
                 StatusCode::BAD_REQUEST,
@@ -392,6 +380,17 @@ async fn metrics(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) ->
         Ok(([(header::CONTENT_TYPE, kind)], text).into_response())
     })
     .await
+}
+
+/// A request body as JSON, or the 400 saying it is not.
+fn json_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not JSON: {e}"),
+            None,
+        )
+    })
 }
 
 /// Runs `f` (which reads GStreamer elements or waits for a drain) off the async workers.

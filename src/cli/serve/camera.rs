@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use gst::prelude::*;
 
 use super::super::run::{self, FINALIZE_TIMEOUT};
 use super::fleet::CameraSpec;
+use super::lock;
 use crate::config::Config;
 use crate::elements::sapienscamsrc::CameraStats;
 use crate::meta::pose::PoseResult;
@@ -177,10 +178,6 @@ pub struct Camera {
     started: Instant,
 }
 
-fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Camera {
     /// Checks what can be checked before anything runs (configs, input, the launch line) and
     /// makes the folders of its recording and JSON lines.
@@ -244,7 +241,7 @@ impl Camera {
             .name(format!("camera-{}", camera.id))
             .spawn(move || c.supervise())
             .map_err(|e| format!("camera {}: cannot start its thread: {e}", camera.id))?;
-        *camera.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread);
+        *lock(&camera.thread) = Some(thread);
         Ok(camera)
     }
 
@@ -257,11 +254,7 @@ impl Camera {
 
     /// The camera's settings now.
     pub fn spec(&self) -> CameraSpec {
-        self.spec
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .clone()
+        lock(&self.spec).0.clone()
     }
 
     /// Takes `new` settings that differ from the current ones in [`LIVE_KEYS`] only: set on
@@ -281,14 +274,14 @@ impl Camera {
                 d.set_property("policy", a.policy);
             }
         }
-        self.spec.lock().unwrap_or_else(|e| e.into_inner()).0 = new;
+        lock(&self.spec).0 = new;
     }
 
     /// Drains the current pipeline (its recording finalized) and builds one from `new`
     /// settings (checked first; recording into the next numbered file).
     pub fn restart_with(&self, new: CameraSpec) -> Result<(), String> {
         let configs = Self::check(&new, true)?;
-        *self.spec.lock().unwrap_or_else(|e| e.into_inner()) = (new, configs);
+        *lock(&self.spec) = (new, configs);
         self.restart.store(true, Ordering::SeqCst);
         Ok(())
     }
@@ -297,7 +290,7 @@ impl Camera {
     /// `stop_timeout`, EOS straight into the encoder) and waits for its thread.
     pub fn stop(&self) -> StopReport {
         self.stop.store(true, Ordering::SeqCst);
-        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let handle = lock(&self.thread).take();
         match handle.map(JoinHandle::join) {
             Some(Ok(report)) => report,
             Some(Err(_)) => StopReport {
@@ -452,7 +445,7 @@ impl Camera {
 
     /// Builds, plays and tears down one pipeline writing `output`.
     fn play_once(&self, output: Option<&Path>) -> Outcome {
-        let (spec, configs) = self.spec.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (spec, configs) = lock(&self.spec).clone();
         let mut args = spec.args;
         args.output = output.map(Path::to_path_buf);
         let probed = (!run::is_live(&args.input))

@@ -60,7 +60,7 @@ impl Live {
         self.viewers.fetch_add(1, Ordering::SeqCst);
         let mut pictures = self.pictures.subscribe();
         pictures.mark_unchanged();
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = super::lock(&self.running);
         if !*running {
             let live = self.clone();
             *running = std::thread::Builder::new()
@@ -81,7 +81,7 @@ impl Live {
         let mut opened: Option<gst::Pipeline> = None;
         loop {
             if self.viewers() == 0 {
-                let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+                let mut running = super::lock(&self.running);
                 if self.viewers() == 0 {
                     *running = false;
                     break;

@@ -77,56 +77,46 @@ impl std::fmt::Debug for Fleet {
 
 type Labels = Vec<(&'static str, String)>;
 
-/// One metric family: name (without `_total`), help, type, and its labelled values.
-struct Family<V> {
-    name: &'static str,
-    help: &'static str,
-    values: Vec<(Labels, V)>,
-}
-
 fn counters(
     enc: &mut DescriptorEncoder<'_>,
-    name: &'static str,
-    help: &'static str,
+    name: &str,
+    help: &str,
     values: Vec<(Labels, u64)>,
 ) -> std::fmt::Result {
-    write(
-        enc,
-        Family { name, help, values },
-        MetricType::Counter,
-        |v, e| ConstCounter::new(v).encode(e),
-    )
+    write(enc, name, help, values, MetricType::Counter, |v, e| {
+        ConstCounter::new(v).encode(e)
+    })
 }
 
 fn gauges(
     enc: &mut DescriptorEncoder<'_>,
-    name: &'static str,
-    help: &'static str,
+    name: &str,
+    help: &str,
     values: Vec<(Labels, f64)>,
 ) -> std::fmt::Result {
-    write(
-        enc,
-        Family { name, help, values },
-        MetricType::Gauge,
-        |v, e| ConstGauge::new(v).encode(e),
-    )
+    write(enc, name, help, values, MetricType::Gauge, |v, e| {
+        ConstGauge::new(v).encode(e)
+    })
 }
 
+/// One metric family `name` (without `_total`) of `kind`: its labelled values.
 fn write<V>(
     enc: &mut DescriptorEncoder<'_>,
-    family: Family<V>,
+    name: &str,
+    help: &str,
+    values: Vec<(Labels, V)>,
     kind: MetricType,
     encode: impl Fn(V, prometheus_client::encoding::MetricEncoder<'_>) -> std::fmt::Result,
 ) -> std::fmt::Result {
-    if family.values.is_empty() {
+    if values.is_empty() {
         return Ok(());
     }
-    let mut metric = enc.encode_descriptor(family.name, family.help, None, kind)?;
-    if family.values.len() == 1 && family.values[0].0.is_empty() {
-        let (_, v) = family.values.into_iter().next().expect("one value");
+    let mut metric = enc.encode_descriptor(name, help, None, kind)?;
+    if values.len() == 1 && values[0].0.is_empty() {
+        let (_, v) = values.into_iter().next().expect("one value");
         return encode(v, metric);
     }
-    for (labels, v) in family.values {
+    for (labels, v) in values {
         encode(v, metric.encode_family(&labels)?)?;
     }
     Ok(())
