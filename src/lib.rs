@@ -4,6 +4,7 @@
 //! [`meta`] → [`render`]. The GStreamer elements in [`elements`] wire these together through the
 //! staged executor in [`pipelining`].
 pub mod address;
+pub mod analytics;
 pub mod config;
 pub mod cvmat;
 pub mod datadir;

@@ -84,6 +84,11 @@ pub struct RunArgs {
     /// Smooth each tracked person's keypoints over time (One-Euro filter); needs --track.
     #[arg(long)]
     pub smoothing: bool,
+    /// Zones and counting lines (a TOML file, e.g. configs/analytics/vtest.toml) tested on each
+    /// tracked person's keypoints: occupancy, crossings, dwell, events in the JSON records, on
+    /// the bus and drawn; needs --track.
+    #[arg(long)]
+    pub analytics: Option<PathBuf>,
     /// Also write the final stats as JSON here.
     #[arg(long)]
     pub stats_json: Option<PathBuf>,
@@ -386,6 +391,18 @@ pub fn launch_line(
         if cfg.head() == crate::config::Head::Seg && after_seg {
             parts.extend(detection.take().unwrap_or_default());
         }
+    }
+    if let Some(file) = &args.analytics {
+        if !args.track {
+            return Err(Error::Invalid(
+                "--analytics counts crossings and stays of tracked persons: add --track (and a --detector)".into(),
+            ));
+        }
+        crate::analytics::Rules::load(file)?;
+        parts.push(format!(
+            "sapiensanalytics name=analytics config={}",
+            quote(&file.to_string_lossy())
+        ));
     }
     if args.json.is_some() || args.mqtt.is_some() {
         let mut json = "sapiensjson name=json".to_string();

@@ -2,6 +2,7 @@
 pub mod dense;
 pub mod frame;
 pub mod inference;
+pub mod sapiensanalytics;
 pub mod sapienscamsrc;
 pub mod sapiensdepth;
 pub mod sapiensdetect;
@@ -46,6 +47,10 @@ fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError
             sapienspointmap::SapiensPointmap::static_type(),
         ),
         ("sapienstrack", sapienstrack::SapiensTrack::static_type()),
+        (
+            "sapiensanalytics",
+            sapiensanalytics::SapiensAnalytics::static_type(),
+        ),
         ("sapienscamsrc", sapienscamsrc::SapiensCamSrc::static_type()),
         ("sapiensjson", sapiensjson::SapiensJson::static_type()),
         (

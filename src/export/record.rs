@@ -3,6 +3,7 @@
 //! seconds of stream time.
 use serde::Serialize;
 
+use crate::analytics::AnalyticsResult;
 use crate::error::Result;
 use crate::meta::dense::{DepthResult, NormalResult, PointmapResult, SegResult};
 use crate::meta::pose::PoseResult;
@@ -33,6 +34,9 @@ pub struct FrameRecord {
     pub normal: Option<NormalRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pointmap: Option<PointmapRecord>,
+    /// `SapiensAnalyticsMeta` (`sapiensanalytics`): zones, lines, persons' stays, events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analytics: Option<AnalyticsResult>,
 }
 
 /// `SapiensPoseMeta`: every person of the frame.
@@ -155,6 +159,7 @@ pub fn record(buffer: &gst::BufferRef, frame: u64, width: u32, height: u32) -> R
             focal_px: p.focal_px,
             z: p.z_range.map(|(min, max)| Range { min, max }),
         }),
+        analytics: crate::meta::analytics::from_buffer(buffer)?,
     })
 }
 

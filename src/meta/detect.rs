@@ -94,6 +94,39 @@ impl Detections {
     }
 }
 
+/// A person ROI meta as read back: its box (frame px), tracker id and detector confidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PersonRoi {
+    pub bbox: BBox,
+    /// The `tracking` param's `id` (`sapienstrack`), if any.
+    pub id: Option<u32>,
+    /// The `detection` param's `confidence`, if any.
+    pub confidence: Option<f64>,
+}
+
+/// The ROI metas of `roi_type` on `buffer`, in order.
+pub fn person_rois(buffer: &gst::BufferRef, roi_type: &str) -> Vec<PersonRoi> {
+    buffer
+        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .filter(|m| m.roi_type() == roi_type)
+        .map(|m| {
+            let (x, y, w, h) = m.rect();
+            PersonRoi {
+                bbox: BBox {
+                    x1: x as f32,
+                    y1: y as f32,
+                    x2: (x + w) as f32,
+                    y2: (y + h) as f32,
+                },
+                id: m.param("tracking").and_then(|p| p.get::<u32>("id").ok()),
+                confidence: m
+                    .param("detection")
+                    .and_then(|p| p.get::<f64>("confidence").ok()),
+            }
+        })
+        .collect()
+}
+
 /// Removes every ROI meta of `roi_type` from `buffer`.
 pub fn remove_rois(buffer: &mut gst::BufferRef, roi_type: &str) {
     buffer.foreach_meta_mut(|mut meta| {

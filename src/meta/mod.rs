@@ -4,6 +4,7 @@
 //! a `GstStructure`. Small fields are plain structure fields; arrays travel as `GBytes` of
 //! little-endian f32 with their counts beside them, so Python wraps them with `numpy.frombuffer`
 //! without a copy. See the README's "Reading results" section.
+pub mod analytics;
 pub mod dense;
 pub mod detect;
 pub mod pose;
@@ -23,6 +24,7 @@ pub fn register() {
         dense::NORMAL_META,
         dense::POINTMAP_META,
         tensor::TENSOR_META,
+        analytics::ANALYTICS_META,
     ] {
         if !gst::meta::CustomMeta::is_registered(name) {
             gst::meta::CustomMeta::register(name, &[]);

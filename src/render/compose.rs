@@ -2,7 +2,8 @@
 //! (`grid`: frame with pose | seg blend, depth (or a Sapiens2 pointmap's depth) | normals; a
 //! tile stays black when its head is absent).
 use super::dense::{Packed, depth_map, normal_map, pointmap_depth, seg_blend};
-use super::{Canvas, pose};
+use super::{Canvas, analytics, pose};
+use crate::analytics::AnalyticsResult;
 use crate::error::Result;
 use crate::meta::dense::{DepthResult, NormalResult, PointmapResult, SegResult};
 use crate::meta::pose::PoseResult;
@@ -15,6 +16,9 @@ pub struct Results {
     pub depth: Option<DepthResult>,
     pub normal: Option<NormalResult>,
     pub pointmap: Option<PointmapResult>,
+    pub analytics: Option<AnalyticsResult>,
+    /// Texts of recent events to show (kept by the overlay element across frames).
+    pub banner: Vec<String>,
 }
 
 impl Results {
@@ -29,6 +33,8 @@ impl Results {
                 .filter(|r| fits(r.info.width, r.info.height)),
             pointmap: PointmapResult::from_buffer(buffer)?
                 .filter(|r| fits(r.info.width, r.info.height)),
+            analytics: crate::meta::analytics::from_buffer(buffer)?,
+            banner: Vec::new(),
         })
     }
 
@@ -68,9 +74,15 @@ impl Default for Style {
 }
 
 fn draw_pose(img: &mut Packed<'_>, results: &Results, style: &Style) -> Result<()> {
+    let mut canvas = Canvas::over(img)?;
+    if let Some(a) = &results.analytics {
+        analytics::draw(&mut canvas, a)?;
+    }
     if let Some(p) = &results.pose {
-        let mut canvas = Canvas::over(img)?;
         pose::draw(&mut canvas, p, &style.pose)?;
+    }
+    if !results.banner.is_empty() {
+        analytics::banner(&mut canvas, &results.banner)?;
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
 //! Drawing results onto video frames with OpenCV (in place, on the frame's own memory).
+pub mod analytics;
 pub mod compose;
 pub mod dense;
 pub mod pose;

@@ -45,6 +45,18 @@ fn check(loaded: &LoadedModel) -> sapiens_stream::Result<()> {
 }
 
 #[test]
+fn every_shipped_analytics_file_loads() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("configs/analytics")).unwrap() {
+        let path = entry.unwrap().path();
+        let rules = sapiens_stream::analytics::Rules::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!rules.zones.is_empty() || !rules.lines.is_empty());
+        n += 1;
+    }
+    assert!(n >= 1);
+}
+
+#[test]
 fn every_shipped_config_loads_and_present_models_match_it() {
     let mut present = Vec::new();
     for entry in std::fs::read_dir(root().join("configs")).unwrap() {

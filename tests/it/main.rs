@@ -1,6 +1,7 @@
 //! Integration tests: elements through `gst_check::Harness` and whole pipelines on real video.
 #![allow(clippy::unwrap_used)] // test and measuring code: a failed unwrap is the report
 mod accuracy;
+mod analytics;
 mod batching;
 mod common;
 mod configs;

@@ -20,10 +20,17 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
+/// How long an analytics event stays on screen, ns of stream time.
+const EVENT_SHOWN_NS: u64 = 3_000_000_000;
+/// Most event lines on screen at once.
+const EVENT_LINES: usize = 4;
+
 #[derive(Default)]
 pub struct SapiensOverlay {
     style: Mutex<Style>,
     layout: Mutex<Layout>,
+    /// Recent analytics events: text and the PTS (ns) it was shown first.
+    recent: Mutex<std::collections::VecDeque<(String, u64)>>,
 }
 
 #[glib::object_subclass]
@@ -221,7 +228,8 @@ impl VideoFilterImpl for SapiensOverlay {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let style = *lock(&self.style);
         let drawn = (|| -> crate::Result<()> {
-            let results = Results::from_buffer(frame.buffer(), frame.width(), frame.height())?;
+            let mut results = Results::from_buffer(frame.buffer(), frame.width(), frame.height())?;
+            self.show_events(frame.buffer().pts(), &mut results);
             let (layout, w, h, stride) = (
                 frame::layout(frame.format())?,
                 frame.width(),
@@ -247,8 +255,9 @@ impl VideoFilterImpl for SapiensOverlay {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let style = *lock(&self.style);
         let drawn = (|| -> crate::Result<()> {
-            let results =
+            let mut results =
                 Results::from_buffer(inframe.buffer(), inframe.width(), inframe.height())?;
+            self.show_events(inframe.buffer().pts(), &mut results);
             let map_err = |e: glib::BoolError| {
                 crate::Error::UnsupportedVideo(format!("cannot map a frame: {e}"))
             };
@@ -274,6 +283,26 @@ impl VideoFilterImpl for SapiensOverlay {
 }
 
 impl SapiensOverlay {
+    /// Adds this frame's analytics events to the recent ones and puts those still shown at
+    /// `pts` into `results.banner` (a jump back in time, a seek, clears them).
+    fn show_events(&self, pts: Option<gst::ClockTime>, results: &mut Results) {
+        let now = pts.map_or(0, |t| t.nseconds());
+        let mut recent = lock(&self.recent);
+        if recent.back().is_some_and(|&(_, t)| t > now) {
+            recent.clear();
+        }
+        if let Some(a) = &results.analytics {
+            for e in &a.events {
+                recent.push_back((crate::render::analytics::event_text(e), now));
+            }
+        }
+        recent.retain(|&(_, t)| now - t < EVENT_SHOWN_NS);
+        while recent.len() > EVENT_LINES {
+            recent.pop_front();
+        }
+        results.banner = recent.iter().map(|(text, _)| text.clone()).collect();
+    }
+
     /// A drawing error becomes an element error naming the cause.
     fn flow(&self, drawn: crate::Result<()>) -> Result<gst::FlowSuccess, gst::FlowError> {
         drawn.map(|_| gst::FlowSuccess::Ok).map_err(|e| {

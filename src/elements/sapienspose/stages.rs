@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::geometry::{BBox, Crop};
 use crate::heads::pose::{DECODED_LEN, PoseDecoder};
 use crate::labels::KeypointSetId;
-use crate::meta::detect::Detections;
+use crate::meta::detect::{Detections, person_rois};
 use crate::meta::pose::{PersonPose, PoseResult};
 use crate::pipelining::Stages;
 use crate::preprocess::{Sampling, packed_pixels, sample_normalize};
@@ -210,20 +210,9 @@ impl PoseStages {
         info: &gst_video::VideoInfo,
     ) -> Vec<(BBox, Option<u32>)> {
         let (fw, fh) = (info.width() as f32, info.height() as f32);
-        let rois: Vec<(BBox, Option<u32>)> = buffer
-            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-            .filter(|m| m.roi_type() == self.roi_type)
-            .map(|m| {
-                let (x, y, w, h) = m.rect();
-                let id = m.param("tracking").and_then(|p| p.get::<u32>("id").ok());
-                let b = BBox {
-                    x1: x as f32,
-                    y1: y as f32,
-                    x2: (x + w) as f32,
-                    y2: (y + h) as f32,
-                };
-                (b, id)
-            })
+        let rois: Vec<(BBox, Option<u32>)> = person_rois(buffer, &self.roi_type)
+            .into_iter()
+            .map(|r| (r.bbox, r.id))
             .collect();
         if rois.is_empty() {
             let detector_ran = matches!(Detections::from_buffer(buffer), Ok(Some(_)));

@@ -8,8 +8,7 @@ use gst_base::subclass::prelude::*;
 
 use crate::detect::Detection;
 use crate::elements::lock;
-use crate::geometry::BBox;
-use crate::meta::detect::{Detections, add_roi, remove_rois};
+use crate::meta::detect::{Detections, add_roi, person_rois, remove_rois};
 use crate::track::{TrackedBox, Tracker, TrackerParams};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -144,23 +143,11 @@ impl ElementImpl for SapiensTrack {
 /// The person boxes of `roi_type` on `buffer`, as detections (score = `detection` confidence,
 /// else 1).
 fn detections_from_rois(buffer: &gst::BufferRef, roi_type: &str) -> Vec<Detection> {
-    buffer
-        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
-        .filter(|m| m.roi_type() == roi_type)
-        .map(|m| {
-            let (x, y, w, h) = m.rect();
-            Detection {
-                bbox: BBox {
-                    x1: x as f32,
-                    y1: y as f32,
-                    x2: (x + w) as f32,
-                    y2: (y + h) as f32,
-                },
-                score: m
-                    .param("detection")
-                    .and_then(|p| p.get::<f64>("confidence").ok())
-                    .unwrap_or(1.0) as f32,
-            }
+    person_rois(buffer, roi_type)
+        .into_iter()
+        .map(|r| Detection {
+            bbox: r.bbox,
+            score: r.confidence.unwrap_or(1.0) as f32,
         })
         .collect()
 }

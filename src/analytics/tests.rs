@@ -1,0 +1,301 @@
+//! Scripted tracks through the rules; expected values worked out by hand from the scripts.
+use std::path::Path;
+
+use super::*;
+use crate::geometry::BBox;
+use crate::heads::pose::Keypoint;
+use crate::labels::KeypointSetId;
+
+const FRAME_NS: u64 = 40_000_000;
+
+fn rules(text: &str) -> Rules {
+    Rules::parse(&format!("schema_version = 1\n{text}"), Path::new("t.toml")).unwrap()
+}
+
+/// A 20×60 box whose bottom centre is (x, y).
+fn standing(id: Option<u32>, x: f32, y: f32) -> PersonIn<'static> {
+    PersonIn {
+        id,
+        bbox: BBox {
+            x1: x - 10.0,
+            y1: y - 60.0,
+            x2: x + 10.0,
+            y2: y,
+        },
+        keypoints: None,
+    }
+}
+
+fn frame(i: u64, persons: Vec<PersonIn<'_>>) -> FrameIn<'_> {
+    FrameIn {
+        pts_ns: i * FRAME_NS,
+        keypoint_set: None,
+        persons,
+    }
+}
+
+/// Runs `xs` (one anchor x per frame, y = 100) of track 1; every event with its frame index.
+fn walk(a: &mut Analytics, xs: &[f32]) -> Vec<(u64, Event)> {
+    let mut out = Vec::new();
+    for (i, &x) in xs.iter().enumerate() {
+        let r = a
+            .update(&frame(i as u64, vec![standing(Some(1), x, 100.0)]))
+            .unwrap();
+        out.extend(r.events.into_iter().map(|e| (i as u64, e)));
+    }
+    out
+}
+
+const DOOR: &str = r#"
+    [defaults]
+    anchor = "box-bottom"
+    margin = 10
+    [[line]]
+    name = "door"
+    points = [[100, 0], [100, 200]]
+    in = [150, 100]
+"#;
+
+#[test]
+fn a_line_counts_each_way_once_at_the_margin() {
+    let mut a = Analytics::new(rules(DOOR));
+    // 50 → 150 → 50 in 5 px steps: x = 50 + 5i up to i = 20, then back.
+    let xs: Vec<f32> = (0..=20)
+        .chain((0..20).rev())
+        .map(|i| 50.0 + 5.0 * i as f32)
+        .collect();
+    let ev = walk(&mut a, &xs);
+    // In at the first x ≥ 110 (i = 12); out at the first x ≤ 90 on the way back (x = 90 at
+    // frame 21 + (19 − 8) = 32).
+    let got: Vec<_> = ev
+        .iter()
+        .map(|(i, e)| (*i, e.kind, e.direction.clone().unwrap(), e.id))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (12, EventKind::LineCrossed, "in".to_string(), Some(1)),
+            (32, EventKind::LineCrossed, "out".to_string(), Some(1)),
+        ]
+    );
+    assert!((ev[0].1.pts_s - 0.48).abs() < 1e-9);
+    assert_eq!(ev[0].1.anchor.as_deref(), Some("box-bottom"));
+    let r = a.update(&frame(41, vec![])).unwrap();
+    assert_eq!((r.lines[0].count_in, r.lines[0].count_out), (1, 1));
+}
+
+#[test]
+fn jitter_at_the_line_and_walking_round_its_end_do_not_count() {
+    let mut a = Analytics::new(rules(DOOR));
+    // Up to the line, 20 frames of ±8 px jitter across it, then on to 150: one crossing.
+    let mut xs: Vec<f32> = (0..10).map(|i| 50.0 + 5.0 * i as f32).collect();
+    xs.extend((0..20).map(|i| if i % 2 == 0 { 92.0 } else { 108.0 }));
+    xs.extend((0..10).map(|i| 110.0 + 4.0 * i as f32));
+    // Then jitter again just past the margin on the in side, and back to 106 and 112.
+    xs.extend([106.0, 112.0, 104.0, 111.0]);
+    let ev = walk(&mut a, &xs);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].0, 30);
+    // Round the end of the line (it ends at y = 200): across x = 100 below it, no count.
+    let mut b = Analytics::new(rules(DOOR));
+    let mut events = 0;
+    for i in 0..=20u64 {
+        let x = 50.0 + 5.0 * i as f32;
+        let r = b
+            .update(&frame(i, vec![standing(Some(1), x, 260.0)]))
+            .unwrap();
+        events += r.events.len();
+    }
+    assert_eq!(events, 0);
+}
+
+const COUNTER: &str = r#"
+    [defaults]
+    anchor = "box-bottom"
+    margin = 10
+    forget_after = 1.0
+    [[zone]]
+    name = "counter"
+    polygon = [[100, 0], [200, 0], [200, 200], [100, 200]]
+    dwell = 1.0
+    crowded = 2
+"#;
+
+#[test]
+fn a_zone_gives_enter_dwell_and_leave_with_stays_to_the_frame() {
+    let mut a = Analytics::new(rules(COUNTER));
+    // Outside at x = 50 for 10 frames, inside (x = 150) for frames 10..60, then x = 95 (inside
+    // the margin: still in) for 5 frames, x = 80 from frame 65 (20 px out: left); back in at 85.
+    let mut xs = vec![50.0; 10];
+    xs.extend(vec![150.0; 50]);
+    xs.extend(vec![95.0; 5]);
+    xs.extend(vec![80.0; 20]);
+    xs.extend(vec![150.0; 30]);
+    let ev = walk(&mut a, &xs);
+    let got: Vec<_> = ev.iter().map(|(i, e)| (*i, e.kind, e.dwell_s)).collect();
+    let s = |frames: u64| Some(frames as f64 * 0.04);
+    let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+        (a, b) => a == b,
+    };
+    let want = [
+        (10, EventKind::ZoneEntered, None),
+        // 1 s = 25 frames after entering.
+        (35, EventKind::DwellExceeded, s(25)),
+        (65, EventKind::ZoneLeft, s(55)),
+        // A new stay: entered and its own dwell event.
+        (85, EventKind::ZoneEntered, None),
+        (110, EventKind::DwellExceeded, s(25)),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            g.0 == w.0 && g.1 == w.1 && close(g.2, w.2),
+            "{g:?} vs {w:?}"
+        );
+    }
+    // The person's stay on the last frame: frames 85..114 → 29 frames.
+    let r = a
+        .update(&frame(114, vec![standing(Some(1), 150.0, 100.0)]))
+        .unwrap();
+    assert_eq!(r.persons[0].zones[0].zone, "counter");
+    assert!((r.persons[0].zones[0].dwell_s - 29.0 * 0.04).abs() < 1e-9);
+    assert_eq!((r.zones[0].occupancy, &r.zones[0].ids), (1, &vec![1]));
+}
+
+#[test]
+fn a_lost_track_leaves_after_forget_after_and_crowding_fires_once() {
+    let mut a = Analytics::new(rules(COUNTER));
+    // Tracks 1 and 2 inside from frame 0; 3 joins at frame 5; untracked person inside too.
+    let mut crowded = Vec::new();
+    let mut left = Vec::new();
+    for i in 0..60u64 {
+        let mut persons = vec![standing(None, 120.0, 50.0)];
+        if i < 10 {
+            persons.push(standing(Some(1), 150.0, 100.0));
+        }
+        persons.push(standing(Some(2), 160.0, 100.0));
+        if i >= 5 {
+            persons.push(standing(Some(3), 170.0, 100.0));
+        }
+        let r = a.update(&frame(i, persons)).unwrap();
+        for e in r.events {
+            match e.kind {
+                EventKind::Crowded => crowded.push((i, e.occupancy)),
+                EventKind::ZoneLeft => left.push((i, e.id, e.reason, e.dwell_s)),
+                _ => {}
+            }
+        }
+        if i == 0 {
+            // Two tracked and one untracked inside.
+            assert_eq!(r.zones[0].occupancy, 3);
+            assert!(r.zones[0].crowded);
+        }
+    }
+    // Crowded from the first frame (occupancy 3 ≥ 2) and never again while it stays ≥ 2.
+    assert_eq!(crowded, vec![(0, Some(3))]);
+    // Track 1 last seen at frame 9; forgotten once more than 1 s (25 frames) passed: frame 35.
+    assert_eq!(left.len(), 1);
+    let (i, id, reason, dwell) = &left[0];
+    assert_eq!((*i, *id, reason.as_deref()), (35, Some(1), Some("lost")));
+    assert!((dwell.unwrap() - 9.0 * 0.04).abs() < 1e-9);
+}
+
+/// COCO-17 keypoints all at (x, y) with `score`, the ankles (15, 16) at `ankles`.
+fn coco(x: f32, y: f32, ankles: (f32, f32), score: f32) -> Vec<Keypoint> {
+    (0..17)
+        .map(|k| {
+            let (x, y) = if k >= 15 { ankles } else { (x, y) };
+            Keypoint { x, y, score }
+        })
+        .collect()
+}
+
+#[test]
+fn the_rule_follows_the_anchor_it_asks_for() {
+    let r = rules(
+        r#"
+        [[zone]]
+        name = "by-ankles"
+        polygon = [[0, 150], [300, 150], [300, 300], [0, 300]]
+        anchor = ["left_ankle", "right_ankle"]
+        [[zone]]
+        name = "by-box"
+        polygon = [[0, 150], [300, 150], [300, 300], [0, 300]]
+        anchor = "box-bottom"
+        "#,
+    );
+    let mut a = Analytics::new(r.clone());
+    // The box reaches y = 140 (its bottom outside both zones), the ankles are at y = 160
+    // (inside): a box cut short above the feet.
+    let kps = coco(100.0, 100.0, (100.0, 160.0), 0.9);
+    let p = PersonIn {
+        id: Some(4),
+        bbox: BBox {
+            x1: 80.0,
+            y1: 20.0,
+            x2: 120.0,
+            y2: 140.0,
+        },
+        keypoints: Some(&kps),
+    };
+    let f = FrameIn {
+        pts_ns: 0,
+        keypoint_set: Some(KeypointSetId::Coco17),
+        persons: vec![p],
+    };
+    let out = a.update(&f).unwrap();
+    let entered: Vec<_> = out
+        .events
+        .iter()
+        .map(|e| (e.rule.as_str(), e.anchor.as_deref(), e.at))
+        .collect();
+    assert_eq!(
+        entered,
+        vec![(
+            "by-ankles",
+            Some("keypoints"),
+            Some(shapes::Pt::new(100.0, 160.0))
+        )]
+    );
+    // The reverse: the box bottom inside (y = 200), the ankles above it at 100 (a box too tall).
+    let mut b = Analytics::new(r.clone());
+    let kps = coco(100.0, 50.0, (100.0, 100.0), 0.9);
+    let mut p2 = p;
+    p2.bbox.y2 = 200.0;
+    p2.keypoints = Some(&kps);
+    let out = b
+        .update(&FrameIn {
+            persons: vec![p2],
+            ..f.clone()
+        })
+        .unwrap();
+    assert_eq!(out.events.len(), 1);
+    assert_eq!(out.events[0].rule, "by-box");
+    // Ankles below the score threshold: the keypoint rule falls back to the box, and says so.
+    let mut c = Analytics::new(r.clone());
+    let kps = coco(100.0, 50.0, (100.0, 100.0), 0.1);
+    p2.keypoints = Some(&kps);
+    let out = c
+        .update(&FrameIn {
+            persons: vec![p2],
+            ..f.clone()
+        })
+        .unwrap();
+    let anchors: Vec<_> = out.events.iter().map(|e| e.anchor.as_deref()).collect();
+    assert_eq!(anchors, vec![Some("box-bottom"), Some("box-bottom")]);
+    // A name the set lacks is an error naming the rule, the name and the set.
+    let mut d = Analytics::new(rules(
+        r#"
+        [[zone]]
+        name = "hands"
+        polygon = [[0, 0], [10, 0], [10, 10]]
+        anchor = ["left_pinky_tip"]
+        "#,
+    ));
+    let e = d.update(&f).unwrap_err().to_string();
+    assert!(
+        e.contains("zone \"hands\"") && e.contains("left_pinky_tip") && e.contains("coco-17"),
+        "{e}"
+    );
+}

@@ -1,0 +1,427 @@
+//! `sapiensanalytics`: zones and lines over scripted tracks, keypoint anchors through the
+//! analytic pose model, and the whole CLI on vtest.avi. Expected frames are worked out by hand
+//! from each script (comments give the arithmetic).
+use std::path::{Path, PathBuf};
+
+use gst::prelude::*;
+use gst_video::VideoFormat;
+
+use crate::common::*;
+
+/// Frame period of the scripts, ms (25 fps).
+const FRAME_MS: u64 = 40;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A box-bottom door line at x = 160 (in = right) and a 1 s dwell, crowded-at-2 zone.
+const RULES: &str = r#"
+schema_version = 1
+[defaults]
+margin = 8
+forget_after = 1.0
+[[line]]
+name = "door"
+points = [[160, 0], [160, 240]]
+in = [300, 120]
+[[zone]]
+name = "counter"
+polygon = [[200, 40], [300, 40], [300, 200], [200, 200]]
+dwell = 1.0
+crowded = 2
+"#;
+
+/// A black 320×240 RGB frame at `i` × 40 ms.
+fn black(i: u64) -> (gst::Buffer, gst_video::VideoInfo) {
+    painted_frame(VideoFormat::Rgb, 320, 240, i * FRAME_MS, |_, _| [0, 0, 0])
+}
+
+/// Adds a tracked person ROI (as `sapienstrack` writes it) whose box bottom centre is (x, y).
+fn tracked(buf: &mut gst::Buffer, id: u32, x: u32, y: u32) {
+    let mut roi = gst_video::VideoRegionOfInterestMeta::add(
+        buf.get_mut().unwrap(),
+        "person",
+        (x - 10, y - 60, 20, 60),
+    );
+    roi.set_id(id as i32);
+    roi.add_param(gst::Structure::builder("tracking").field("id", id).build());
+}
+
+/// Runs `frames` through `appsrc ! {chain} ! appsink`; the buffers out and the element
+/// messages named `sapiens-analytics-event`, in order.
+fn run(
+    chain: &str,
+    info: &gst_video::VideoInfo,
+    frames: Vec<gst::Buffer>,
+) -> (Vec<gst::Buffer>, Vec<gst::Structure>) {
+    init();
+    let pipe = launch(&format!(
+        "appsrc name=src format=time ! {chain} ! appsink name=sink sync=false"
+    ));
+    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
+    src.set_caps(Some(&info.to_caps().unwrap()));
+    let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+    pipe.set_state(gst::State::Playing).unwrap();
+    for b in frames {
+        src.push_buffer(b).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let mut out = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        out.push(s.buffer_owned().unwrap());
+    }
+    let bus = pipe.bus().unwrap();
+    let mut messages = Vec::new();
+    while let Some(m) = bus.pop() {
+        match m.view() {
+            gst::MessageView::Element(e) => {
+                let s = e.structure().unwrap();
+                if s.name() == "sapiens-analytics-event" {
+                    messages.push(s.to_owned());
+                }
+            }
+            gst::MessageView::Error(e) => panic!("{}: {:?}", e.error(), e.debug()),
+            _ => {}
+        }
+    }
+    pipe.set_state(gst::State::Null).unwrap();
+    (out, messages)
+}
+
+/// Every event of `buffers`' metas: (frame index, type, rule, id).
+fn events(buffers: &[gst::Buffer]) -> Vec<(u64, String, String, Option<u32>)> {
+    buffers
+        .iter()
+        .flat_map(|b| {
+            let i = b.pts().unwrap().mseconds() / FRAME_MS;
+            let a = sapiens_stream::meta::analytics::from_buffer(b)
+                .unwrap()
+                .expect("every frame leaves with an analytics meta");
+            a.events
+                .into_iter()
+                .map(move |e| (i, e.kind.as_str().to_string(), e.rule, e.id))
+        })
+        .collect()
+}
+
+#[test]
+fn scripted_tracks_give_crossings_stays_crowding_and_loss_at_the_right_frames() {
+    let dir = scratch("analytics-script");
+    let rules = write(&dir, "rules.toml", RULES);
+    let json = dir.join("records.jsonl");
+    // Track 7: box bottom at y = 180, x = 102 + 5i to frame 30 (252), there until frame 70, then
+    // x = 252 − 5(i − 70) back to 102 at frame 100. Track 9 stands at (260, 150) in frames
+    // 40..=60, then disappears.
+    let x7 = |i: u64| match i {
+        0..=30 => 102 + 5 * i,
+        31..=70 => 252,
+        _ => 252 - 5 * (i - 70),
+    };
+    let mut frames = Vec::new();
+    let mut info = None;
+    for i in 0..=100u64 {
+        let (mut b, inf) = black(i);
+        tracked(&mut b, 7, x7(i) as u32, 180);
+        if (40..=60).contains(&i) {
+            tracked(&mut b, 9, 260, 150);
+        }
+        frames.push(b);
+        info = Some(inf);
+    }
+    let (out, messages) = run(
+        &format!(
+            "sapiensanalytics config=\"{}\" ! sapiensjson location=\"{}\"",
+            rules.display(),
+            json.display()
+        ),
+        &info.unwrap(),
+        frames,
+    );
+    assert_eq!(out.len(), 101, "every frame leaves");
+    let s = |v: &str| v.to_string();
+    let want = vec![
+        // In once x ≥ 160 + 8: 102 + 5i ≥ 168 → i = 14.
+        (14, s("line_crossed"), s("door"), Some(7)),
+        // Inside once x > 200: i = 20 (x = 202).
+        (20, s("zone_entered"), s("counter"), Some(7)),
+        // Track 9 appears inside: occupancy 2 = crowded.
+        (40, s("zone_entered"), s("counter"), Some(9)),
+        (40, s("crowded"), s("counter"), None),
+        // 1 s = 25 frames after entering.
+        (45, s("dwell_exceeded"), s("counter"), Some(7)),
+        // Out of the zone once 8 px past x = 200: 252 − 5j ≤ 192 → j = 12, frame 82.
+        (82, s("zone_left"), s("counter"), Some(7)),
+        // Track 9 last seen at frame 60; more than 1 s later is frame 86 (26 frames).
+        (86, s("zone_left"), s("counter"), Some(9)),
+        // Out once x ≤ 152: j = 20, frame 90.
+        (90, s("line_crossed"), s("door"), Some(7)),
+    ];
+    assert_eq!(events(&out), want);
+    // The bus got the same events, with their details.
+    let got: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            (
+                (m.get::<f64>("pts-s").unwrap() * 1000.0 / FRAME_MS as f64).round() as u64,
+                m.get::<String>("type").unwrap(),
+                m.get::<String>("rule").unwrap(),
+                m.get::<u32>("id").ok(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    let dir_of = |m: &gst::Structure| m.get::<String>("direction").ok();
+    assert_eq!(dir_of(&messages[0]).as_deref(), Some("in"));
+    assert_eq!(dir_of(&messages[7]).as_deref(), Some("out"));
+    // No pose meta: the default ankle anchor fell back to the box's bottom centre, and says so.
+    assert_eq!(messages[0].get::<String>("anchor").unwrap(), "box-bottom");
+    assert_eq!(messages[0].get::<f32>("x").unwrap(), 172.0);
+    let dwell = |m: &gst::Structure| m.get::<f64>("dwell-s").unwrap();
+    assert!((dwell(&messages[5]) - 62.0 * 0.04).abs() < 1e-6);
+    assert!((dwell(&messages[6]) - 20.0 * 0.04).abs() < 1e-6);
+    assert_eq!(messages[6].get::<String>("reason").unwrap(), "lost");
+    assert_eq!(messages[3].get::<u32>("occupancy").unwrap(), 2);
+    // The JSON records carry the same: per frame zones, lines and events.
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&json)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 101);
+    let a = &records[50]["analytics"];
+    assert_eq!(a["zones"][0]["occupancy"], 2);
+    assert_eq!(a["zones"][0]["ids"], serde_json::json!([7, 9]));
+    assert_eq!(a["zones"][0]["crowded"], true);
+    // Track 7 inside since frame 20: 30 frames.
+    let stay = a["persons"][0]["zones"][0]["dwell_s"].as_f64().unwrap();
+    assert!((stay - 1.2).abs() < 1e-6, "{stay}");
+    assert_eq!(
+        a["lines"][0],
+        serde_json::json!({"name": "door", "in": 1, "out": 0})
+    );
+    let last = &records[100]["analytics"];
+    assert_eq!(
+        last["lines"][0],
+        serde_json::json!({"name": "door", "in": 1, "out": 1})
+    );
+    let e = &records[90]["analytics"]["events"][0];
+    assert_eq!(
+        (
+            e["type"].as_str(),
+            e["direction"].as_str(),
+            e["id"].as_u64()
+        ),
+        (Some("line_crossed"), Some("out"), Some(7))
+    );
+}
+
+#[test]
+fn detector_and_tracker_count_a_painted_person_once_each_way_despite_jitter() {
+    // A magenta rectangle (the analytic detector's person) walks right across the door line,
+    // jitters ±5 px around it (inside the 8 px margin) after crossing, stays in the counter zone,
+    // then walks back. Boxes go through the real detector and the Kalman tracker, so event
+    // frames may lag the painted positions by a frame or two; counts must be exact.
+    let dir = scratch("analytics-painted");
+    let rules = write(&dir, "rules.toml", RULES);
+    let x_of = |i: u64| -> i64 {
+        match i {
+            0..=14 => 100 + 5 * i as i64,                              // to 170
+            15..=34 => 170 + if i.is_multiple_of(2) { 5 } else { -5 }, // jitter 165 / 175
+            35..=50 => 170 + 5 * (i as i64 - 34),                      // to 250
+            51..=90 => 250,
+            _ => 250 - 5 * (i as i64 - 90), // back to 100 at frame 120
+        }
+    };
+    let mut frames = Vec::new();
+    let mut info = None;
+    for i in 0..=120u64 {
+        let cx = x_of(i) as i32;
+        let (b, inf) = painted_frame(VideoFormat::Rgb, 320, 240, i * FRAME_MS, |x, y| {
+            if (cx - 10..cx + 10).contains(&x) && (120..180).contains(&y) {
+                [255, 0, 255]
+            } else {
+                [30, 30, 30]
+            }
+        });
+        frames.push(b);
+        info = Some(inf);
+    }
+    let (out, _) = run(
+        &format!(
+            "sapiensdetect backend=onnx config=\"{}\" ! sapienstrack ! sapiensanalytics config=\"{}\"",
+            config("detector-analytic-yolox.toml").display(),
+            rules.display()
+        ),
+        &info.unwrap(),
+        frames,
+    );
+    assert_eq!(out.len(), 121);
+    let ev = events(&out);
+    let kinds: Vec<_> = ev.iter().map(|e| e.1.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "line_crossed",
+            "zone_entered",
+            "dwell_exceeded",
+            "zone_left",
+            "line_crossed"
+        ],
+        "{ev:?}"
+    );
+    // Painted: in at x ≥ 168 (frame 14: 170), inside x > 200 (frame 41: 205), dwell 25 frames
+    // later (66), out of the zone at x ≤ 192 (frame 102: 190), out at x ≤ 152 (frame 110: 150).
+    for ((got, ..), want) in ev.iter().zip([14u64, 41, 66, 102, 110]) {
+        assert!(
+            (want..=want + 2).contains(got),
+            "event at frame {got}, painted position says {want}: {ev:?}"
+        );
+    }
+    let a = sapiens_stream::meta::analytics::from_buffer(out.last().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.lines[0].count_in, a.lines[0].count_out), (1, 1));
+}
+
+/// Analytic pose (heatmap k peaks where colour k shows): dots for the two ankles only.
+fn ankles_frame(box_: (u32, u32, u32, u32), ankle_y: i32) -> gst::Buffer {
+    let (x, _, w, _) = box_;
+    let cx = (x + w / 2) as i32;
+    let dots = [
+        Dot {
+            k: 15,
+            x: cx - 8,
+            y: ankle_y,
+            r: 3,
+        },
+        Dot {
+            k: 16,
+            x: cx + 8,
+            y: ankle_y,
+            r: 3,
+        },
+    ];
+    let (mut b, _) = dots_frame(VideoFormat::Rgb, 320, 240, &dots, 0);
+    let mut roi = gst_video::VideoRegionOfInterestMeta::add(b.get_mut().unwrap(), "person", box_);
+    roi.add_param(
+        gst::Structure::builder("tracking")
+            .field("id", 3u32)
+            .build(),
+    );
+    b
+}
+
+#[test]
+fn a_rule_tests_the_ankles_when_asked_and_the_box_when_asked() {
+    let dir = scratch("analytics-anchor");
+    let rules = write(
+        &dir,
+        "rules.toml",
+        r#"
+schema_version = 1
+[[zone]]
+name = "by-ankles"
+polygon = [[0, 165], [320, 165], [320, 240], [0, 240]]
+anchor = ["left_ankle", "right_ankle"]
+[[zone]]
+name = "by-box"
+polygon = [[0, 165], [320, 165], [320, 240], [0, 240]]
+anchor = "box-bottom"
+"#,
+    );
+    let (_, info) = black(0);
+    let chain = format!(
+        "sapienspose config=\"{}\" ! sapiensanalytics config=\"{}\"",
+        config("pose-analytic-coco17.toml").display(),
+        rules.display()
+    );
+    // A box cut short above the feet: its bottom (y = 160) outside the zone, the ankles (170)
+    // inside it: only the ankle rule fires, at the ankles' mean (x = 130, y = 170).
+    let (out, messages) = run(&chain, &info, vec![ankles_frame((100, 20, 60, 140), 170)]);
+    let got: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            (
+                m.get::<String>("rule").unwrap(),
+                m.get::<String>("anchor").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![("by-ankles".to_string(), "keypoints".to_string())]
+    );
+    let (x, y) = (
+        messages[0].get::<f32>("x").unwrap(),
+        messages[0].get::<f32>("y").unwrap(),
+    );
+    assert!(
+        (x - 130.0).abs() <= 1.0 && (y - 170.0).abs() <= 1.0,
+        "{x}, {y}"
+    );
+    assert_eq!(out.len(), 1);
+    // A box reaching into the zone (bottom 200) with the ankles above it (150): the reverse.
+    let (_, messages) = run(&chain, &info, vec![ankles_frame((100, 40, 60, 160), 150)]);
+    let got: Vec<_> = messages
+        .iter()
+        .map(|m| m.get::<String>("rule").unwrap())
+        .collect();
+    assert_eq!(got, vec!["by-box".to_string()]);
+}
+
+#[test]
+fn bad_analytics_files_and_flags_are_refused_by_name() {
+    init();
+    let dir = scratch("analytics-bad");
+    let bad = write(
+        &dir,
+        "bad.toml",
+        "schema_version = 1\n[[zone]]\nname = \"z\"\npolygon = [[0, 0], [1, 1]]\n",
+    );
+    let el = gst::ElementFactory::make("sapiensanalytics")
+        .property("config", bad.to_str().unwrap())
+        .build()
+        .unwrap();
+    let e = start(&el).unwrap_err();
+    assert!(
+        e.contains("bad.toml") && e.contains("zone \"z\": polygon has 2 points"),
+        "{e}"
+    );
+    let _ = el.set_state(gst::State::Null);
+    let none = gst::ElementFactory::make("sapiensanalytics")
+        .build()
+        .unwrap();
+    assert!(start(&none).unwrap_err().contains("config=FILE"));
+    let _ = none.set_state(gst::State::Null);
+    // The CLI checks the file and the tracker before anything runs.
+    use clap::Parser;
+    let video = vtest();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "sapiens",
+            "run",
+            "-i",
+            video.to_str().unwrap(),
+            "-c",
+            "configs/pose-analytic-coco17.toml",
+        ];
+        args.extend(extra);
+        sapiens_stream::cli::Cli::parse_from(args)
+            .execute()
+            .unwrap_err()
+            .to_string()
+    };
+    let e = run(&[
+        "--analytics",
+        bad.to_str().unwrap(),
+        "--detector",
+        "hog",
+        "--track",
+    ]);
+    assert!(e.contains("polygon has 2 points"), "{e}");
+    let e = run(&["--analytics", "configs/analytics/vtest.toml"]);
+    assert!(e.contains("--analytics") && e.contains("--track"), "{e}");
+}
