@@ -2,6 +2,7 @@
 //! line crossings, dwell, occupancy, and the events they give.
 use std::collections::HashMap;
 
+use super::fall::{BodyIdx, Change, FallState, body};
 use super::result::{
     AnalyticsResult, Event, EventKind, LineStatus, PersonStatus, Stay, ZoneStatus,
 };
@@ -49,6 +50,37 @@ enum AnchorIdx {
     Keypoints(Vec<usize>),
 }
 
+/// The channel index of the keypoint `name` in `set`; the error names `rule`.
+fn index_of(rule: &str, name: &str, set: KeypointSetId) -> Result<usize> {
+    let kps = &set.set().keypoints;
+    kps.iter().position(|k| k.name == name).ok_or_else(|| {
+        Error::Invalid(format!(
+            "{rule}: keypoint \"{name}\" is not in the pose model's keypoint set {} (it has e.g. {})",
+            set.as_str(),
+            kps.iter()
+                .take(17)
+                .map(|k| k.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// The body keypoints the fall rule reads, in `set`.
+fn body_idx(set: KeypointSetId) -> Result<BodyIdx> {
+    let pair = |side: &str| -> Result<[usize; 2]> {
+        Ok([
+            index_of("[fall]", &format!("left_{side}"), set)?,
+            index_of("[fall]", &format!("right_{side}"), set)?,
+        ])
+    };
+    Ok(BodyIdx {
+        shoulders: pair("shoulder")?,
+        hips: pair("hip")?,
+        ankles: pair("ankle")?,
+    })
+}
+
 /// A rule's anchor resolved against `set` (`None`: no pose result, keypoints unused).
 fn resolve(rule: &str, anchor: &Anchor, set: Option<KeypointSetId>) -> Result<AnchorIdx> {
     Ok(match anchor {
@@ -58,18 +90,9 @@ fn resolve(rule: &str, anchor: &Anchor, set: Option<KeypointSetId>) -> Result<An
             let Some(set) = set else {
                 return Ok(AnchorIdx::Keypoints(Vec::new()));
             };
-            let kps = &set.set().keypoints;
             let idx = names
                 .iter()
-                .map(|n| {
-                    kps.iter().position(|k| &k.name == n).ok_or_else(|| {
-                        Error::Invalid(format!(
-                            "{rule}: anchor keypoint \"{n}\" is not in the pose model's keypoint set {} (it has e.g. {})",
-                            set.as_str(),
-                            kps.iter().take(17).map(|k| k.name.as_str()).collect::<Vec<_>>().join(", ")
-                        ))
-                    })
-                })
+                .map(|n| index_of(&format!("{rule}: anchor"), n, set))
                 .collect::<Result<_>>()?;
             AnchorIdx::Keypoints(idx)
         }
@@ -126,6 +149,7 @@ struct Track {
     /// Per zone: inside since (ns), and whether its dwell event fired this stay.
     zones: Vec<Option<(u64, bool)>>,
     lines: Vec<LineSide>,
+    fall: FallState,
 }
 
 /// The rules' state over a stream.
@@ -134,7 +158,8 @@ pub struct Analytics {
     tracks: HashMap<u32, Track>,
     line_counts: Vec<(u64, u64)>,
     crowded: Vec<bool>,
-    resolved: Option<(Option<KeypointSetId>, Vec<AnchorIdx>)>,
+    /// Anchors (zones then lines) and the fall rule's keypoints for the last keypoint set.
+    resolved: Option<(Option<KeypointSetId>, Vec<AnchorIdx>, Option<BodyIdx>)>,
 }
 
 fn secs(ns: u64) -> f64 {
@@ -162,12 +187,13 @@ impl Analytics {
         *self = Self::new(self.rules.clone());
     }
 
-    /// The anchors of zones then lines, resolved for `set` (cached while the set stays).
-    fn anchors(&mut self, set: Option<KeypointSetId>) -> Result<Vec<AnchorIdx>> {
-        if let Some((s, a)) = &self.resolved
+    /// The anchors of zones then lines and the fall rule's keypoints, resolved for `set`
+    /// (cached while the set stays).
+    fn anchors(&mut self, set: Option<KeypointSetId>) -> Result<(Vec<AnchorIdx>, Option<BodyIdx>)> {
+        if let Some((s, a, b)) = &self.resolved
             && *s == set
         {
-            return Ok(a.clone());
+            return Ok((a.clone(), *b));
         }
         let r = &self.rules;
         let zones = r
@@ -179,14 +205,18 @@ impl Analytics {
             .iter()
             .map(|l| resolve(&format!("line \"{}\"", l.name), &l.anchor, set));
         let a: Vec<AnchorIdx> = zones.chain(lines).collect::<Result<_>>()?;
-        self.resolved = Some((set, a.clone()));
-        Ok(a)
+        let b = match (set, r.fall) {
+            (Some(set), Some(_)) => Some(body_idx(set)?),
+            _ => None,
+        };
+        self.resolved = Some((set, a.clone(), b));
+        Ok((a, b))
     }
 
     /// Applies the rules to one frame; its status and the events it gave. Errors only when a
     /// keypoint anchor names a keypoint the frame's set lacks.
     pub fn update(&mut self, frame: &FrameIn<'_>) -> Result<AnalyticsResult> {
-        let anchors = self.anchors(frame.keypoint_set)?;
+        let (anchors, body_keypoints) = self.anchors(frame.keypoint_set)?;
         let (nz, nl) = (self.rules.zones.len(), self.rules.lines.len());
         let (zone_anchors, line_anchors) = anchors.split_at(nz);
         let now = frame.pts_ns;
@@ -206,6 +236,7 @@ impl Analytics {
             dwell_s: None,
             occupancy: None,
             reason: None,
+            drop: None,
         };
         for person in &frame.persons {
             let Some(id) = person.id else {
@@ -223,6 +254,7 @@ impl Analytics {
                 last_seen_ns: now,
                 zones: vec![None; nz],
                 lines: vec![LineSide::default(); nl],
+                fall: FallState::default(),
             });
             track.last_seen_ns = now;
             let mut stays = Vec::new();
@@ -294,15 +326,29 @@ impl Analytics {
                     last: Some(a.at),
                 };
             }
+            if let (Some(fp), Some(idx), Some(kps)) =
+                (self.rules.fall, &body_keypoints, person.keypoints)
+            {
+                let b = &person.bbox;
+                let change = body(kps, idx, b.y2, b.y2 - b.y1, p.min_score)
+                    .and_then(|body| track.fall.update(now, &body, &fp));
+                if let Some(Change::Lying { fell, drop }) = change {
+                    let kind = if fell {
+                        EventKind::Fall
+                    } else {
+                        EventKind::Lying
+                    };
+                    let mut e = event(kind, "fall", Some(id), None);
+                    e.drop = Some(drop);
+                    events.push(e);
+                }
+            }
+            let b = &person.bbox;
             persons.push(PersonStatus {
                 id,
-                bbox: [
-                    person.bbox.x1,
-                    person.bbox.y1,
-                    person.bbox.x2,
-                    person.bbox.y2,
-                ],
+                bbox: [b.x1, b.y1, b.x2, b.y2],
                 zones: stays,
+                lying: track.fall.lying,
             });
         }
         // Tracks unseen for too long leave their zones.

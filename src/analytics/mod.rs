@@ -5,6 +5,7 @@
 //! Rules come from a TOML file ([`rules`]); [`engine::Analytics`] keeps the state of every
 //! track against every rule; [`result`] is what one frame gives.
 pub mod engine;
+pub mod fall;
 pub mod result;
 pub mod rules;
 pub mod shapes;

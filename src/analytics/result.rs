@@ -19,15 +19,21 @@ pub enum EventKind {
     DwellExceeded,
     /// A zone's occupancy reached its `crowded` count (once until it drops below again).
     Crowded,
+    /// A tracked person fell: lying soon after being upright, hips dropped (`drop`).
+    Fall,
+    /// A tracked person lies without having fallen (lay down, or lying when first seen).
+    Lying,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::LineCrossed,
         Self::ZoneEntered,
         Self::ZoneLeft,
         Self::DwellExceeded,
         Self::Crowded,
+        Self::Fall,
+        Self::Lying,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +43,8 @@ impl EventKind {
             Self::ZoneLeft => "zone_left",
             Self::DwellExceeded => "dwell_exceeded",
             Self::Crowded => "crowded",
+            Self::Fall => "fall",
+            Self::Lying => "lying",
         }
     }
 
@@ -75,6 +83,9 @@ pub struct Event {
     /// `lost` when a zone_left comes from a track that disappeared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How far the hips dropped from upright to lying, in standing heights (fall, lying).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drop: Option<f32>,
 }
 
 /// A zone on this frame.
@@ -121,6 +132,8 @@ pub struct PersonStatus {
     pub bbox: [f32; 4],
     /// The zones they are in.
     pub zones: Vec<Stay>,
+    /// Lying (the `[fall]` rule; false without it).
+    pub lying: bool,
 }
 
 /// One frame's analytics.

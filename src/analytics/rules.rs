@@ -18,11 +18,15 @@
 //! name = "door"
 //! points = [[300, 100], [300, 500]]
 //! in = [400, 300]                # a point on the side a person is on after crossing in
+//! [fall]                         # falls and lying from the pose (see `fall`); every key optional
+//! min_lying = 1.0                # s lying must hold
+//! window = 1.5                   # s from upright to lying for a fall
 //! ```
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::fall::FallParams;
 use super::shapes::{Polygon, Pt, cross};
 use crate::error::{Error, Result};
 
@@ -137,6 +141,8 @@ pub struct Rules {
     pub params: Params,
     pub zones: Vec<Zone>,
     pub lines: Vec<Line>,
+    /// Fall and lying detection (`[fall]`), off without it.
+    pub fall: Option<FallParams>,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +193,68 @@ struct FileSpec {
     zones: Vec<ZoneSpec>,
     #[serde(default, rename = "line")]
     lines: Vec<LineSpec>,
+    fall: Option<FallSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FallSpec {
+    upright_angle: Option<f32>,
+    lying_angle: Option<f32>,
+    low_hips: Option<f32>,
+    short_box: Option<f32>,
+    min_lying: Option<f64>,
+    window: Option<f64>,
+    min_drop: Option<f32>,
+}
+
+impl FallSpec {
+    /// The parameters, defaults filled in, checked.
+    fn params(self) -> std::result::Result<FallParams, String> {
+        let d = FallParams::default();
+        let p = FallParams {
+            upright_angle: self.upright_angle.unwrap_or(d.upright_angle),
+            lying_angle: self.lying_angle.unwrap_or(d.lying_angle),
+            low_hips: self.low_hips.unwrap_or(d.low_hips),
+            short_box: self.short_box.unwrap_or(d.short_box),
+            min_lying: self.min_lying.unwrap_or(d.min_lying),
+            window: self.window.unwrap_or(d.window),
+            min_drop: self.min_drop.unwrap_or(d.min_drop),
+        };
+        let range = |key: &str, v: f64, lo: f64, hi: f64, unit: &str| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("fall.{key} = {v}: {unit} in {lo}..{hi}"))
+            }
+        };
+        range(
+            "upright_angle",
+            p.upright_angle as f64,
+            0.0,
+            90.0,
+            "degrees",
+        )?;
+        range("lying_angle", p.lying_angle as f64, 0.0, 90.0, "degrees")?;
+        range("low_hips", p.low_hips as f64, 0.0, 1.0, "standing heights")?;
+        range(
+            "short_box",
+            p.short_box as f64,
+            0.0,
+            1.0,
+            "standing heights",
+        )?;
+        range("min_lying", p.min_lying, 0.0, 600.0, "seconds")?;
+        range("window", p.window, 0.0, 60.0, "seconds")?;
+        range("min_drop", p.min_drop as f64, 0.0, 1.0, "standing heights")?;
+        if p.upright_angle >= p.lying_angle {
+            return Err(format!(
+                "fall.upright_angle = {} is not below fall.lying_angle = {}",
+                p.upright_angle, p.lying_angle
+            ));
+        }
+        Ok(p)
+    }
 }
 
 impl Rules {
@@ -337,8 +405,11 @@ impl Rules {
                 inside,
             });
         }
-        if zones.is_empty() && lines.is_empty() {
-            return Err(err("no [[zone]] and no [[line]]: nothing to analyse".into()));
+        let fall = spec.fall.map(FallSpec::params).transpose().map_err(err)?;
+        if zones.is_empty() && lines.is_empty() && fall.is_none() {
+            return Err(err(
+                "no [[zone]], no [[line]] and no [fall]: nothing to analyse".into(),
+            ));
         }
         Ok(Self {
             source: source.into(),
@@ -346,6 +417,7 @@ impl Rules {
             params,
             zones,
             lines,
+            fall,
         })
     }
 

@@ -299,3 +299,253 @@ fn the_rule_follows_the_anchor_it_asks_for() {
         "{e}"
     );
 }
+
+/// A scripted body: COCO-17 keypoints from points given in the body's own frame (`v` across,
+/// `u` up from the feet, px) placed by `place`, and the box around them (head top 15 px above
+/// the nose, 10 px margin).
+struct Script {
+    name: &'static str,
+    /// Frames at 25 fps.
+    frames: u64,
+    /// The body at frame i: (v, u) of nose, shoulders, hips, ankles → frame px.
+    pose: Box<dyn Fn(u64) -> [(f32, f32); 7]>,
+}
+
+/// Standing body points, (v, u): nose, left/right shoulder, hip, ankle.
+const STAND: [(f32, f32); 7] = [
+    (0.0, 150.0),
+    (-15.0, 130.0),
+    (15.0, 130.0),
+    (-10.0, 80.0),
+    (10.0, 80.0),
+    (-10.0, 0.0),
+    (10.0, 0.0),
+];
+/// Feet position in the frame.
+const FEET: (f32, f32) = (160.0, 220.0);
+
+/// Rotates the standing body about the feet by `phi` degrees (positive: falls to the right).
+fn rotated(phi: f32) -> [(f32, f32); 7] {
+    let (s, c) = phi.to_radians().sin_cos();
+    STAND.map(|(v, u)| (FEET.0 + v * c + u * s, FEET.1 + v * s - u * c))
+}
+
+/// Progress 0..1 of an event from frame `from` lasting `len` frames (eased in: a fall speeds up).
+fn ramp(i: u64, from: u64, len: u64) -> f32 {
+    ((i as f32 - from as f32) / len as f32).clamp(0.0, 1.0)
+}
+
+fn scripts() -> Vec<(Script, Option<EventKind>)> {
+    let upright = |(v, u): (f32, f32)| (FEET.0 + v, FEET.1 - u);
+    vec![
+        (
+            Script {
+                name: "falls to the right",
+                frames: 100,
+                // Standing 1 s, falls in 0.6 s, lies 2.4 s.
+                pose: Box::new(|i| rotated(90.0 * ramp(i, 25, 15).powi(2))),
+            },
+            Some(EventKind::Fall),
+        ),
+        (
+            Script {
+                name: "falls to the left",
+                frames: 100,
+                pose: Box::new(|i| rotated(-85.0 * ramp(i, 25, 20).powi(2))),
+            },
+            Some(EventKind::Fall),
+        ),
+        (
+            Script {
+                name: "falls towards the camera",
+                frames: 100,
+                // Foreshortened: the body's height shrinks to nothing, the head comes down
+                // past the feet (nearer the camera, lower in the picture).
+                pose: Box::new(|i| {
+                    let phi = (90.0 * ramp(i, 25, 15).powi(2)).to_radians();
+                    STAND.map(|(v, u)| (FEET.0 + v, FEET.1 - u * phi.cos() + 0.3 * u * phi.sin()))
+                }),
+            },
+            Some(EventKind::Fall),
+        ),
+        (
+            Script {
+                name: "sits down on a chair",
+                frames: 100,
+                // Hips from 80 to 45 px above the floor in 1 s, torso upright.
+                pose: Box::new(move |i| {
+                    let drop = 35.0 * ramp(i, 25, 25);
+                    let mut p = STAND;
+                    for q in &mut p[..5] {
+                        q.1 -= drop;
+                    }
+                    p.map(upright)
+                }),
+            },
+            None,
+        ),
+        (
+            Script {
+                name: "sits down on the floor",
+                frames: 100,
+                // Hips to 10 px above the floor, legs stretched forward, torso upright.
+                pose: Box::new(move |i| {
+                    let t = ramp(i, 25, 38);
+                    let mut p = STAND;
+                    for q in &mut p[..5] {
+                        q.1 -= 70.0 * t;
+                    }
+                    p[5].0 += 60.0 * t;
+                    p[6].0 += 60.0 * t;
+                    p.map(upright)
+                }),
+            },
+            None,
+        ),
+        (
+            Script {
+                name: "bends to pick something up",
+                frames: 125,
+                // Torso tips forward 80° about the hips in 1 s, holds 1.5 s, comes back up.
+                pose: Box::new(move |i| {
+                    let t = if i < 75 {
+                        ramp(i, 25, 25)
+                    } else {
+                        1.0 - ramp(i, 75, 25)
+                    };
+                    let (s, c) = (80.0f32 * t).to_radians().sin_cos();
+                    let mut p = STAND;
+                    for q in &mut p[..3] {
+                        let (v, u) = *q;
+                        let up = u - 80.0;
+                        *q = (v * c + up * s, 80.0 + up * c - v * s);
+                    }
+                    p.map(upright)
+                }),
+            },
+            None,
+        ),
+        (
+            Script {
+                name: "lies down slowly",
+                frames: 200,
+                // Sits on the floor in 1.5 s, stays 1 s, reclines in 2 s, lies 3 s.
+                pose: Box::new(move |i| {
+                    let sit = ramp(i, 25, 38);
+                    let recline = (90.0 * ramp(i, 88, 50)).to_radians();
+                    let (s, c) = recline.sin_cos();
+                    let mut p = STAND;
+                    for q in &mut p[..5] {
+                        q.1 -= 70.0 * sit;
+                    }
+                    p[5].0 += 60.0 * sit;
+                    p[6].0 += 60.0 * sit;
+                    let hip = p[3].1;
+                    for q in &mut p[..3] {
+                        let (v, u) = *q;
+                        let up = u - hip;
+                        *q = (v * c - up * s, hip + up * c + v * s);
+                    }
+                    p.map(upright)
+                }),
+            },
+            Some(EventKind::Lying),
+        ),
+        (
+            Script {
+                name: "walks",
+                frames: 100,
+                pose: Box::new(|i| {
+                    let sway = 4.0 * ((i as f32) * 0.5).sin();
+                    STAND.map(|(v, u)| (FEET.0 + v + 2.0 * i as f32 + sway, FEET.1 - u))
+                }),
+            },
+            None,
+        ),
+    ]
+}
+
+/// COCO-17 keypoints and box of a scripted body.
+fn coco_body(p: [(f32, f32); 7]) -> (BBox, Vec<Keypoint>) {
+    let mut kps = vec![
+        Keypoint {
+            x: 0.0,
+            y: 0.0,
+            score: 0.0
+        };
+        17
+    ];
+    for (k, &(x, y)) in [0, 5, 6, 11, 12, 15, 16].iter().zip(&p) {
+        kps[*k] = Keypoint { x, y, score: 0.9 };
+    }
+    let xs = p.iter().map(|q| q.0);
+    let ys = p.iter().map(|q| q.1);
+    let (x1, x2) = (
+        xs.clone().fold(f32::MAX, f32::min),
+        xs.fold(f32::MIN, f32::max),
+    );
+    let (y1, y2) = (
+        ys.clone().fold(f32::MAX, f32::min),
+        ys.fold(f32::MIN, f32::max),
+    );
+    // The head reaches 15 px beyond the nose, away from the hips.
+    let (nx, ny) = p[0];
+    let (hx, hy) = ((p[3].0 + p[4].0) / 2.0, (p[3].1 + p[4].1) / 2.0);
+    let len = ((nx - hx).powi(2) + (ny - hy).powi(2)).sqrt().max(1.0);
+    let (tx, ty) = (nx + 15.0 * (nx - hx) / len, ny + 15.0 * (ny - hy) / len);
+    let bbox = BBox {
+        x1: x1.min(tx) - 10.0,
+        y1: y1.min(ty) - 10.0,
+        x2: x2.max(tx) + 10.0,
+        y2: y2.max(ty) + 10.0,
+    };
+    (bbox, kps)
+}
+
+#[test]
+fn falls_are_told_from_sitting_bending_lying_down_and_walking() {
+    let rules = rules("[fall]\n");
+    let mut table = Vec::new();
+    for (script, want) in scripts() {
+        let mut a = Analytics::new(rules.clone());
+        let mut got = Vec::new();
+        for i in 0..script.frames {
+            let (bbox, kps) = coco_body((script.pose)(i));
+            let r = a
+                .update(&FrameIn {
+                    pts_ns: i * FRAME_NS,
+                    keypoint_set: Some(KeypointSetId::Coco17),
+                    persons: vec![PersonIn {
+                        id: Some(1),
+                        bbox,
+                        keypoints: Some(&kps),
+                    }],
+                })
+                .unwrap();
+            got.extend(r.events.iter().map(|e| (i, e.kind, e.drop)));
+        }
+        table.push((script.name, want, got));
+    }
+    // The confusion table of the scripted set (printed with --nocapture).
+    println!("{:<28} {:<10} got", "script", "expected");
+    for (name, want, got) in &table {
+        println!("{name:<28} {:<10} {got:?}", format!("{want:?}"));
+    }
+    for (name, want, got) in &table {
+        let kinds: Vec<EventKind> = got.iter().map(|g| g.1).collect();
+        assert_eq!(
+            kinds,
+            want.iter().copied().collect::<Vec<_>>(),
+            "{name}: {got:?}"
+        );
+    }
+    // The sideways fall: lying from the frame it reaches 60° with the hips low (ramp² ≥ 2/3 →
+    // frame 25 + ⌈15·√(2/3)⌉ = 38), confirmed min_lying = 1 s (25 frames) later: frame 63.
+    let (_, _, got) = &table[0];
+    assert_eq!(got[0].0, 63, "{got:?}");
+    // The drop is measured from the last upright frame: torso ≤ 30° up to frame 33 (25.6°,
+    // hips 80·cos 25.6° = 72.2 px above the feet) to lying (hips at the feet): 72.2 px over that
+    // frame's box height, between the lying-tilted 150 px and the standing 185 px.
+    let drop = got[0].2.unwrap();
+    assert!((72.2 / 185.0..=72.2 / 150.0).contains(&drop), "{got:?}");
+}

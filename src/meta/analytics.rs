@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `zones` | array of `zone` | `name`, `occupancy` (uint), `crowded` (boolean), `ids` (array of uint), `points` (array of float: x0, y0, x1, y1, … the outline) |
 //! | `lines` | array of `line` | `name`, `in`, `out` (uint64: crossings since the start), `points` (x0, y0, x1, y1) |
-//! | `persons` | array of `person` | `id` (uint), `x1`, `y1`, `x2`, `y2` (float), `zones` (array of `stay`: `zone`, `dwell-s`) |
+//! | `persons` | array of `person` | `id` (uint), `x1`, `y1`, `x2`, `y2` (float), `lying` (boolean), `zones` (array of `stay`: `zone`, `dwell-s`) |
 //! | `events` | array of `event` | see [`event_structure`] |
 use gst::prelude::*;
 
@@ -84,7 +84,9 @@ fn opt<'a, T: gst::glib::value::FromValue<'a> + 'static>(
 /// `sapiens-analytics-event`): `type` (`line_crossed`, `zone_entered`, `zone_left`,
 /// `dwell_exceeded`, `crowded`), `rule`, `pts-s` (double); when they apply `id` (uint, track),
 /// `anchor` (`keypoints`, `box-bottom`, `box-center`), `x`, `y` (float, the anchor point),
-/// `direction` (`in`, `out`), `dwell-s` (double), `occupancy` (uint), `reason` (`lost`).
+/// `direction` (`in`, `out`), `dwell-s` (double), `occupancy` (uint), `reason` (`lost`),
+/// `drop` (float: hip drop in standing heights, `fall`/`lying`). `type` may also be `fall` or
+/// `lying` (rule `fall`).
 pub fn event_structure(e: &Event) -> gst::Structure {
     let mut b = gst::Structure::builder("event")
         .field("type", e.kind.as_str())
@@ -95,14 +97,16 @@ pub fn event_structure(e: &Event) -> gst::Structure {
         .field_if_some("direction", e.direction.as_deref())
         .field_if_some("dwell-s", e.dwell_s)
         .field_if_some("occupancy", e.occupancy)
-        .field_if_some("reason", e.reason.as_deref());
+        .field_if_some("reason", e.reason.as_deref())
+        .field_if_some("drop", e.drop);
     if let Some(p) = e.at {
         b = b.field("x", p.x).field("y", p.y);
     }
     b.build()
 }
 
-fn event_from(s: &gst::StructureRef) -> Result<Event> {
+/// An event read back from its structure ([`event_structure`], also a bus message's).
+pub fn event_from_structure(s: &gst::StructureRef) -> Result<Event> {
     let kind: String = field(s, "type")?;
     Ok(Event {
         kind: EventKind::parse(&kind).ok_or_else(|| bad(format!("unknown event type '{kind}'")))?,
@@ -118,6 +122,7 @@ fn event_from(s: &gst::StructureRef) -> Result<Event> {
         dwell_s: opt(s, "dwell-s")?,
         occupancy: opt(s, "occupancy")?,
         reason: opt(s, "reason")?,
+        drop: opt(s, "drop")?,
     })
 }
 
@@ -159,6 +164,7 @@ pub fn attach_result(r: &AnalyticsResult, buffer: &mut gst::BufferRef) -> Result
                     .field("y1", p.bbox[1])
                     .field("x2", p.bbox[2])
                     .field("y2", p.bbox[3])
+                    .field("lying", p.lying)
                     .field(
                         "zones",
                         array(&p.zones, |st| {
@@ -211,6 +217,7 @@ pub fn from_buffer(buffer: &gst::BufferRef) -> Result<Option<AnalyticsResult>> {
             .map(|p| {
                 Ok(PersonStatus {
                     id: field(p, "id")?,
+                    lying: field(p, "lying")?,
                     bbox: [
                         field(p, "x1")?,
                         field(p, "y1")?,
@@ -231,7 +238,7 @@ pub fn from_buffer(buffer: &gst::BufferRef) -> Result<Option<AnalyticsResult>> {
             .collect::<Result<_>>()?;
         let events = structures(s, "events")?
             .iter()
-            .map(|e| event_from(e))
+            .map(|e| event_from_structure(e))
             .collect::<Result<_>>()?;
         Ok(AnalyticsResult {
             zones,
@@ -270,6 +277,7 @@ mod tests {
                     zone: "counter".into(),
                     dwell_s: 2.25,
                 }],
+                lying: true,
             }],
             events: vec![
                 Event {
@@ -283,6 +291,7 @@ mod tests {
                     dwell_s: None,
                     occupancy: None,
                     reason: None,
+                    drop: Some(0.4),
                 },
                 Event {
                     kind: EventKind::Crowded,
@@ -295,6 +304,7 @@ mod tests {
                     dwell_s: None,
                     occupancy: Some(2),
                     reason: None,
+                    drop: None,
                 },
             ],
         };

@@ -88,6 +88,8 @@ pub fn event_text(e: &Event) -> String {
         EventKind::DwellExceeded => {
             format!("{who}in {} for {:.1} s", e.rule, e.dwell_s.unwrap_or(0.0))
         }
+        EventKind::Fall => format!("{who}FELL"),
+        EventKind::Lying => format!("{who}lying"),
         EventKind::Crowded => format!("{} crowded: {} persons", e.rule, e.occupancy.unwrap_or(0)),
     }
 }

@@ -806,3 +806,62 @@ fn serve_refuses_a_bad_cameras_file_naming_the_camera_and_the_key() {
         );
     }
 }
+
+#[test]
+fn a_camera_with_analytics_counts_its_events_in_the_api_and_the_metrics() {
+    let dir = scratch("serve-analytics");
+    // The whole picture is one zone: every person the tracker follows enters it.
+    std::fs::write(
+        dir.join("all.toml"),
+        "schema_version = 1\nunits = \"normalized\"\n[defaults]\nanchor = \"box-bottom\"\n\
+         [[zone]]\nname = \"all\"\npolygon = [[0, 0], [1, 0], [1, 1], [0, 1]]\n",
+    )
+    .unwrap();
+    let file = dir.join("cameras.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "schema_version = 1\n[[camera]]\nid = \"file\"\ninput = {:?}\nconfig = [{:?}]\n\
+             detector = \"hog\"\ntrack = true\nanalytics = \"all.toml\"\nno_overlay = true\n",
+            vtest().display().to_string(),
+            config("pose-tiny-coco17.toml").display().to_string(),
+        ),
+    )
+    .unwrap();
+    let svc = Service::start(&file);
+    svc.wait_running("file");
+    let t = Instant::now();
+    let cam = loop {
+        let c = svc.json("/api/cameras/file");
+        if c["events"].as_array().is_some_and(|e| !e.is_empty()) {
+            break c;
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "no events: {c}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let count = &cam["events"][0];
+    assert_eq!(
+        (count["type"].as_str(), count["rule"].as_str()),
+        (Some("zone_entered"), Some("all"))
+    );
+    let n = count["count"].as_u64().unwrap();
+    // The recent events are those entries: each a tracked person (an id) entering "all".
+    let recent = cam["recent_events"].as_array().unwrap();
+    assert!(!recent.is_empty() && recent.len() as u64 <= n.max(50));
+    for e in recent {
+        assert_eq!(
+            (e["type"].as_str(), e["rule"].as_str()),
+            (Some("zone_entered"), Some("all")),
+            "{e}"
+        );
+        assert!(e["id"].is_u64() && e["anchor"] == "box-bottom", "{e}");
+    }
+    let (status, text) = svc.call("GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    let m = sample(
+        &text,
+        "sapiens_analytics_events_total{camera=\"file\",type=\"zone_entered\",rule=\"all\"}",
+    )
+    .unwrap_or_else(|| panic!("no analytics counter: {text}"));
+    assert!(m >= n as f64, "{m} < {n}");
+}

@@ -143,6 +143,10 @@ pub struct CameraInfo {
     pub heads: Vec<HeadInfo>,
     /// The camera's own keys, as given (the input's password masked).
     pub settings: serde_json::Value,
+    /// Analytics events (`analytics` key) since the camera started, by type and rule.
+    pub events: Vec<EventCount>,
+    /// The latest analytics events, oldest first (at most 50).
+    pub recent_events: Vec<crate::analytics::Event>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -176,6 +180,27 @@ pub struct Camera {
     live: Arc<super::live::Live>,
     thread: Mutex<Option<JoinHandle<StopReport>>>,
     started: Instant,
+    /// Analytics events of all its pipelines (`--analytics`).
+    events: Mutex<EventLog>,
+}
+
+/// Recent analytics events kept for the API.
+const RECENT_EVENTS: usize = 50;
+
+/// A camera's analytics events: counts by (type, rule) since it started, and the latest ones.
+#[derive(Debug, Default)]
+struct EventLog {
+    counts: std::collections::BTreeMap<(String, String), u64>,
+    recent: VecDeque<crate::analytics::Event>,
+}
+
+/// How many events of one type one rule gave.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventCount {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub rule: String,
+    pub count: u64,
 }
 
 impl Camera {
@@ -235,6 +260,7 @@ impl Camera {
             stop: Arc::new(AtomicBool::new(false)),
             thread: Mutex::new(None),
             started: Instant::now(),
+            events: Mutex::default(),
         });
         let c = camera.clone();
         let thread = std::thread::Builder::new()
@@ -333,6 +359,7 @@ impl Camera {
         let c = &inner.counters;
         let (fps_in, fps_out) = rates(&inner.rates);
         let spec = self.spec();
+        let log = lock(&self.events);
         let mut settings = serde_json::to_value(&spec.table).unwrap_or_default();
         if let Some(input) = settings.get_mut("input")
             && let Some(s) = input.as_str()
@@ -360,6 +387,16 @@ impl Camera {
             camera,
             heads,
             settings,
+            events: log
+                .counts
+                .iter()
+                .map(|((kind, rule), &count)| EventCount {
+                    kind: kind.clone(),
+                    rule: rule.clone(),
+                    count,
+                })
+                .collect(),
+            recent_events: log.recent.iter().cloned().collect(),
         }
     }
 
@@ -569,8 +606,32 @@ impl Camera {
                 gst::MessageView::Warning(w) => {
                     tracing::warn!("camera {}: {}", self.id, w.error());
                 }
+                gst::MessageView::Element(m) => {
+                    if let Some(s) = m.structure()
+                        && s.name() == crate::elements::sapiensanalytics::EVENT_MESSAGE
+                    {
+                        self.log_event(s);
+                    }
+                }
                 _ => {}
             }
+        }
+    }
+
+    /// Counts an analytics event message and keeps it among the recent ones.
+    fn log_event(&self, s: &gst::StructureRef) {
+        match crate::meta::analytics::event_from_structure(s) {
+            Ok(e) => {
+                let mut log = lock(&self.events);
+                *log.counts
+                    .entry((e.kind.as_str().to_string(), e.rule.clone()))
+                    .or_default() += 1;
+                if log.recent.len() == RECENT_EVENTS {
+                    log.recent.pop_front();
+                }
+                log.recent.push_back(e);
+            }
+            Err(e) => tracing::warn!("camera {}: unreadable analytics event: {e}", self.id),
         }
     }
 

@@ -233,6 +233,25 @@ impl prometheus_client::collector::Collector for FleetCollector {
             "RTSP camera frames dropped because the pipeline was behind",
             rtsp(|s| s.dropped_behind),
         )?;
+        counters(
+            &mut enc,
+            "sapiens_analytics_events",
+            "Analytics events (zones, lines, falls) by camera, type and rule",
+            cams.iter()
+                .flat_map(|c| {
+                    c.events.iter().map(|e| {
+                        (
+                            vec![
+                                ("camera", c.id.clone()),
+                                ("type", e.kind.clone()),
+                                ("rule", e.rule.clone()),
+                            ],
+                            e.count,
+                        )
+                    })
+                })
+                .collect(),
+        )?;
         gauges(
             &mut enc,
             "sapiens_persons",
