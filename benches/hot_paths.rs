@@ -1,7 +1,7 @@
 //! Criterion benches of the per-frame hot paths (single-threaded OpenCV):
 //! pre-processing (720p/1080p → 1024×768 NCHW: the pose crop's warp, and the dense stretch as
 //! `resize` beside the `warpAffine` it replaced), pose decoding (308 keypoints, 1 and 8 persons, 8 in parallel),
-//! skeleton drawing, and seg logits → 1080p labels in both modes. Run: `cargo bench --bench hot_paths`.
+//! skeleton drawing, seg logits → 1080p labels in both modes, and analytics on 10 persons. Run: `cargo bench --bench hot_paths`.
 #![allow(clippy::unwrap_used)] // test and measuring code: a failed unwrap is the report
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sapiens_stream::config::SegMode;
@@ -270,5 +270,101 @@ fn seg(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, preprocess, decode, draw, seg);
+/// Analytics on 10 tracked persons (Goliath-308 keypoints), 4 zones, 2 lines and the fall rule:
+/// the rules' update, and the update with the meta attached (what `sapiensanalytics` does per
+/// frame). Target: under 0.2 ms a frame.
+fn analytics(c: &mut Criterion) {
+    use sapiens_stream::analytics::{Analytics, FrameIn, PersonIn, Rules};
+    let rules = Rules::parse(
+        r#"
+        schema_version = 1
+        [[zone]]
+        name = "a"
+        polygon = [[0, 0], [960, 0], [960, 540], [0, 540]]
+        dwell = 5
+        crowded = 4
+        [[zone]]
+        name = "b"
+        polygon = [[960, 0], [1920, 0], [1920, 540], [960, 540]]
+        [[zone]]
+        name = "c"
+        polygon = [[0, 540], [960, 540], [960, 1080], [100, 1000], [0, 1080]]
+        [[zone]]
+        name = "d"
+        polygon = [[960, 540], [1920, 540], [1920, 1080], [960, 1080]]
+        [[line]]
+        name = "door"
+        points = [[900, 0], [900, 1080]]
+        in = [1000, 500]
+        [[line]]
+        name = "hall"
+        points = [[0, 600], [1920, 600]]
+        in = [500, 700]
+        [fall]
+        "#,
+        std::path::Path::new("bench.toml"),
+    )
+    .unwrap();
+    let set = KeypointSetId::Goliath308;
+    let k = set.set().len();
+    // Frame i: person p walks right 4 px a frame from its own start.
+    let people = |i: u64| -> Vec<(BBox, Vec<Keypoint>)> {
+        (0..10)
+            .map(|p| {
+                let x = (p as f32 * 180.0 + i as f32 * 4.0) % 1900.0;
+                let y = 200.0 + p as f32 * 70.0;
+                let kps = (0..k)
+                    .map(|j| Keypoint {
+                        x: x + (j % 7) as f32 * 5.0,
+                        y: y + (j % 40) as f32 * 8.0,
+                        score: 0.8,
+                    })
+                    .collect();
+                let b = BBox {
+                    x1: x - 40.0,
+                    y1: y - 10.0,
+                    x2: x + 80.0,
+                    y2: y + 330.0,
+                };
+                (b, kps)
+            })
+            .collect()
+    };
+    let frames: Vec<_> = (0..64).map(people).collect();
+    let input = |i: usize| FrameIn {
+        pts_ns: i as u64 * 40_000_000,
+        keypoint_set: Some(set),
+        persons: frames[i % 64]
+            .iter()
+            .enumerate()
+            .map(|(p, (b, kps))| PersonIn {
+                id: Some(p as u32 + 1),
+                bbox: *b,
+                keypoints: Some(kps),
+            })
+            .collect(),
+    };
+    let mut g = c.benchmark_group("analytics");
+    g.throughput(Throughput::Elements(1));
+    let mut a = Analytics::new(rules.clone());
+    let mut i = 0;
+    g.bench_function("update_10_persons", |b| {
+        b.iter(|| {
+            i += 1;
+            a.update(&input(i)).unwrap()
+        })
+    });
+    gst::init().unwrap();
+    let mut buf = gst::Buffer::with_size(16).unwrap();
+    g.bench_function("update_and_attach_10_persons", |b| {
+        b.iter(|| {
+            i += 1;
+            let r = a.update(&input(i)).unwrap();
+            sapiens_stream::meta::analytics::attach_result(&r, buf.get_mut().unwrap()).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, preprocess, decode, draw, seg, analytics);
 criterion_main!(benches);

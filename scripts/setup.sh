@@ -76,14 +76,15 @@ if [ "$(cat .sapiens/ort-dylib-path 2>/dev/null)" != "$lib" ]; then
 fi
 
 # The `sapiens_stream` Python package (python/): label data copied in from configs/, installed
-# into .venv-gi, a venv over the system's PyGObject and numpy (what the Python tests run).
+# into .venv-gi, a venv over the system's PyGObject and numpy (what the Python tests run), as an
+# editable install so the tests read the working tree's package.
 mkdir -p python/sapiens_stream/data
 cp configs/keypoints/*.json configs/classes/*.json python/sapiens_stream/data/
 if [ ! -x .venv-gi/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv-gi
 fi
-.venv-gi/bin/pip install -q --disable-pip-version-check ./python
-rm -rf python/build python/*.egg-info
+.venv-gi/bin/pip install -q --disable-pip-version-check -e ./python
+rm -rf python/build
 
 mkdir -p data out
 if [ ! -s data/vtest.avi ]; then

@@ -11,6 +11,7 @@ results"); these functions turn one into a named tuple, or ``None`` when the buf
     normal = ss.normal(buf)    # Normal(normals H×W×3 float32, ...)
     pm = ss.pointmap(buf)      # Pointmap(points H×W×3 float32 metric, scale, focal_px, z range, ...)
     dets = ss.detections(buf)  # Detections(boxes N×4, scores N, backend, carried)
+    a = ss.analytics(buf)      # Analytics(zones, lines, persons, events) of sapiensanalytics
 
 Arrays are views of the meta's bytes (no copy) and read-only. Coordinates are pixels of the
 frame the buffer holds. Every structure carries ``schema-version``; a version this package does
@@ -30,11 +31,13 @@ __all__ = [
     "Depth",
     "Normal",
     "Detections",
+    "Analytics",
     "pose",
     "seg",
     "depth",
     "normal",
     "detections",
+    "analytics",
     "results",
 ]
 
@@ -110,6 +113,44 @@ class Detections(NamedTuple):
     scores: np.ndarray
     backend: str
     carried: bool
+
+
+class Zone(NamedTuple):
+    name: str
+    #: Persons inside on this frame.
+    occupancy: int
+    crowded: bool
+    #: Track ids inside, ascending.
+    ids: List[int]
+    #: The outline, frame pixels: [(x, y), ...].
+    points: List[Tuple[float, float]]
+
+
+class Line(NamedTuple):
+    name: str
+    #: Crossings since the start (or the last seek), each way.
+    count_in: int
+    count_out: int
+    #: Its two ends, frame pixels.
+    points: List[Tuple[float, float]]
+
+
+class Person(NamedTuple):
+    id: int
+    #: x1, y1, x2, y2, frame pixels.
+    box: Tuple[float, float, float, float]
+    lying: bool
+    #: Zone name → seconds inside so far.
+    zones: dict
+
+
+class Analytics(NamedTuple):
+    zones: List[Zone]
+    lines: List[Line]
+    persons: List[Person]
+    #: One dict per event: type, rule, pts_s and, where they apply, id, anchor, x, y,
+    #: direction, dwell_s, occupancy, reason, drop (README, "Analytics and events").
+    events: List[dict]
 
 
 def _structure(buf, meta_name):
@@ -262,6 +303,73 @@ def detections(buf) -> Optional[Detections]:
     )
 
 
+def _values(s, meta_name, name):
+    """The items of the array field `name` (GstValueArray: structures, numbers)."""
+    import warnings
+
+    if not s.has_field(name):
+        raise SchemaError(f"{meta_name}: no field {name!r}")
+    ok, arr = s.get_array(name)
+    if not ok:
+        raise SchemaError(f"{meta_name}.{name} is not an array")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        items = [arr.get_nth(i) for i in range(arr.n_values)]
+    # A structure item points into `arr`, freed with it: keep copies.
+    return [v.copy() if hasattr(v, "nth_field_name") else v for v in items]
+
+
+def _points(s, meta_name):
+    v = _values(s, meta_name, "points")
+    return list(zip(v[0::2], v[1::2]))
+
+
+def _event(e):
+    """An event structure as a dict of its fields (dashes → underscores)."""
+    out = {}
+    for i in range(e.n_fields()):
+        name = e.nth_field_name(i)
+        out[name.replace("-", "_")] = e.get_value(name)
+    return out
+
+
+def analytics(buf) -> Optional[Analytics]:
+    """``SapiensAnalyticsMeta`` of ``buf`` (``sapiensanalytics``)."""
+    m = "SapiensAnalyticsMeta"
+    s = _structure(buf, m)
+    if s is None:
+        return None
+    zones = [
+        Zone(
+            name=z.get_value("name"),
+            occupancy=z.get_value("occupancy"),
+            crowded=bool(z.get_value("crowded")),
+            ids=_values(z, m, "ids"),
+            points=_points(z, m),
+        )
+        for z in _values(s, m, "zones")
+    ]
+    lines = [
+        Line(
+            name=l.get_value("name"),
+            count_in=l.get_value("in"),
+            count_out=l.get_value("out"),
+            points=_points(l, m),
+        )
+        for l in _values(s, m, "lines")
+    ]
+    persons = [
+        Person(
+            id=p.get_value("id"),
+            box=tuple(p.get_value(k) for k in ("x1", "y1", "x2", "y2")),
+            lying=bool(p.get_value("lying")),
+            zones={st.get_value("zone"): st.get_value("dwell-s") for st in _values(p, m, "zones")},
+        )
+        for p in _values(s, m, "persons")
+    ]
+    return Analytics(zones, lines, persons, [_event(e) for e in _values(s, m, "events")])
+
+
 def results(buf) -> dict:
     """Every result on ``buf``, by head name (heads without a meta are absent)."""
     found = {
@@ -271,5 +379,6 @@ def results(buf) -> dict:
         "normal": normal(buf),
         "pointmap": pointmap(buf),
         "detections": detections(buf),
+        "analytics": analytics(buf),
     }
     return {k: v for k, v in found.items() if v is not None}

@@ -425,3 +425,60 @@ fn bad_analytics_files_and_flags_are_refused_by_name() {
     let e = run(&["--analytics", "configs/analytics/vtest.toml"]);
     assert!(e.contains("--analytics") && e.contains("--track"), "{e}");
 }
+
+#[test]
+fn python_reads_the_analytics_meta() {
+    let dir = scratch("analytics-python");
+    let rules = write(
+        &dir,
+        "rules.toml",
+        r#"
+schema_version = 1
+[defaults]
+anchor = "box-bottom"
+[[zone]]
+name = "floor"
+polygon = [[0, 150], [320, 150], [320, 240], [0, 240]]
+[[line]]
+name = "door"
+points = [[200, 0], [200, 240]]
+in = [300, 100]
+"#,
+    );
+    let v = run_python(
+        "read_analytics_meta.py",
+        &[
+            config("detector-analytic-yolox.toml").display().to_string(),
+            rules.display().to_string(),
+        ],
+    );
+    // The painted person's box bottom centre (120, 180) is inside "floor".
+    assert_eq!(v["zones"][0]["name"], "floor");
+    assert_eq!(v["zones"][0]["occupancy"], 1);
+    assert_eq!(v["zones"][0]["ids"], serde_json::json!([1]));
+    assert_eq!(
+        v["zones"][0]["points"],
+        serde_json::json!([[0.0, 150.0], [320.0, 150.0], [320.0, 240.0], [0.0, 240.0]])
+    );
+    assert_eq!(
+        (&v["lines"][0]["name"], &v["lines"][0]["count_in"]),
+        (&serde_json::json!("door"), &serde_json::json!(0))
+    );
+    let e = &v["events"][0];
+    assert_eq!(
+        (&e["type"], &e["rule"], &e["id"]),
+        (
+            &serde_json::json!("zone_entered"),
+            &serde_json::json!("floor"),
+            &serde_json::json!(1)
+        )
+    );
+    assert_eq!(e["anchor"], "box-bottom");
+    assert!(
+        (e["x"].as_f64().unwrap() - 120.0).abs() <= 1.0
+            && (e["y"].as_f64().unwrap() - 180.0).abs() <= 1.0,
+        "{e}"
+    );
+    assert_eq!(v["persons"][0]["zones"]["floor"], 0.0);
+    assert_eq!(v["in_results"], true);
+}
