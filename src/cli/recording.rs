@@ -74,7 +74,24 @@ fn reserved(length: Duration, fps: f64, max_frames: Option<u64>, period_s: f64) 
 
 /// The encoder, muxer and file sink writing `out` (`.mp4`/`.mov` or `.mkv`), the encoder named
 /// `encoder`.
-pub fn branch(out: &Path, safety: Safety) -> Result<String> {
+/// Frames go to the encoder as 4:2:0: from RGB it would pick High 4:4:4, which browsers,
+/// phones and most hardware decoders do not play.
+pub const PLAYABLE: &str = "video/x-raw,format=I420";
+
+/// Key frames at least this often (frames) when clips are cut from the encoded video, so that
+/// a clip's pre-roll need not reach far back.
+const CLIP_KEY_INT: u32 = 30;
+
+/// The encoder and `clips` (a `sapiensclips` element) when there is no recording.
+pub fn clips_only(clips: &str) -> String {
+    format!(
+        "videoconvert ! {PLAYABLE} ! x264enc name=encoder speed-preset=veryfast key-int-max={CLIP_KEY_INT} ! h264parse ! {clips}"
+    )
+}
+
+/// The recording branch to `out`; with `clips` (a `sapiensclips` element), the encoded video
+/// also goes there.
+pub fn branch(out: &Path, safety: Safety, clips: Option<&str>) -> Result<String> {
     let mp4 = match out.extension().and_then(|e| e.to_str()) {
         Some("mp4") | Some("mov") => true,
         Some("mkv") => false,
@@ -111,10 +128,22 @@ pub fn branch(out: &Path, safety: Safety) -> Result<String> {
             "",
         ),
     };
-    Ok(format!(
-        "videoconvert ! x264enc name=encoder speed-preset=veryfast{encoder} ! h264parse ! {mux} ! filesink{sink} location={}",
+    let encoder = match clips {
+        Some(_) if encoder.is_empty() => format!(" key-int-max={CLIP_KEY_INT}"),
+        _ => encoder.to_string(),
+    };
+    let file = format!(
+        "{mux} ! filesink{sink} location={}",
         super::run::quote(&out.to_string_lossy())
-    ))
+    );
+    Ok(match clips {
+        None => format!(
+            "videoconvert ! {PLAYABLE} ! x264enc name=encoder speed-preset=veryfast{encoder} ! h264parse ! {file}"
+        ),
+        Some(c) => format!(
+            "videoconvert ! {PLAYABLE} ! x264enc name=encoder speed-preset=veryfast{encoder} ! h264parse ! tee name=encoded ! queue ! {file} encoded. ! queue ! {c}"
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -155,9 +184,9 @@ mod tests {
         assert_eq!(plan(true, None, 1.5, None), Safety::Fragments { ms: 1500 });
         assert_eq!(plan(false, None, 1.5, None), Safety::Fragments { ms: 1500 });
         assert_eq!(plan(false, None, 0.0, None), Safety::AtEnd);
-        let line = branch(Path::new("o.mp4"), Safety::Fragments { ms: 1000 }).unwrap();
+        let line = branch(Path::new("o.mp4"), Safety::Fragments { ms: 1000 }, None).unwrap();
         assert!(line.contains("mp4mux fragment-duration=1000") && line.contains("unbuffered"));
-        let e = branch(Path::new("o.avi"), Safety::AtEnd).unwrap_err();
+        let e = branch(Path::new("o.avi"), Safety::AtEnd, None).unwrap_err();
         assert!(e.to_string().contains("o.avi: use a .mp4 or .mkv"), "{e}");
     }
 }

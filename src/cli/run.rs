@@ -89,6 +89,24 @@ pub struct RunArgs {
     /// the bus and drawn; needs --track.
     #[arg(long)]
     pub analytics: Option<PathBuf>,
+    /// Write an MP4 clip around each analytics event into this folder (from --clip-pre s before
+    /// to --clip-post s after the last event, no re-encoding) with a JSON-lines sidecar of every
+    /// frame's results; needs --analytics.
+    #[arg(long)]
+    pub clips: Option<PathBuf>,
+    /// Seconds of video a clip keeps before its event (back to the key frame before).
+    #[arg(long, default_value_t = 5.0, value_parser = seconds_between(0.0, 600.0))]
+    pub clip_pre: f64,
+    /// Seconds of video a clip keeps after its last event.
+    #[arg(long, default_value_t = 5.0, value_parser = seconds_between(0.0, 600.0))]
+    pub clip_post: f64,
+    /// Event types that make clips, comma-separated (line_crossed, zone_entered, zone_left,
+    /// dwell_exceeded, crowded, fall, lying), or all.
+    #[arg(long, default_value = "all")]
+    pub clip_events: String,
+    /// Most clips kept in the --clips folder (the oldest go; 0 = no limit).
+    #[arg(long, default_value_t = 100)]
+    pub max_clips: u32,
     /// Also write the final stats as JSON here.
     #[arg(long)]
     pub stats_json: Option<PathBuf>,
@@ -417,9 +435,33 @@ pub fn launch_line(
         }
         parts.push(json);
     }
-    if !args.no_overlay && (args.output.is_some() || args.rtsp_serve.is_some() || args.live_view) {
+    if !args.no_overlay
+        && (args.output.is_some()
+            || args.rtsp_serve.is_some()
+            || args.live_view
+            || args.clips.is_some())
+    {
         parts.push(format!("sapiensoverlay layout={}", args.layout.as_str()));
     }
+    let clips = match &args.clips {
+        Some(dir) => {
+            if args.analytics.is_none() {
+                return Err(Error::Invalid(
+                    "--clips writes a clip around each analytics event: add --analytics FILE"
+                        .into(),
+                ));
+            }
+            Some(format!(
+                "sapiensclips name=clips location={} pre-roll={} post-roll={} events={} max-clips={}",
+                quote(&dir.to_string_lossy()),
+                args.clip_pre,
+                args.clip_post,
+                quote(&args.clip_events),
+                args.max_clips
+            ))
+        }
+        None => None,
+    };
     let sink = match &args.output {
         Some(out) => {
             let safety = super::recording::plan(
@@ -428,9 +470,12 @@ pub fn launch_line(
                 args.fragment,
                 args.max_frames,
             );
-            super::recording::branch(out, safety)?
+            super::recording::branch(out, safety, clips.as_deref())?
         }
-        None => "fakesink sync=false".into(),
+        None => match &clips {
+            Some(c) => super::recording::clips_only(c),
+            None => "fakesink sync=false".into(),
+        },
     };
     let mut others: Vec<String> = args
         .rtsp_serve

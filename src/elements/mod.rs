@@ -4,6 +4,7 @@ pub mod frame;
 pub mod inference;
 pub mod sapiensanalytics;
 pub mod sapienscamsrc;
+pub mod sapiensclips;
 pub mod sapiensdepth;
 pub mod sapiensdetect;
 pub mod sapiensjson;
@@ -51,6 +52,7 @@ fn register_elements(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError
             "sapiensanalytics",
             sapiensanalytics::SapiensAnalytics::static_type(),
         ),
+        ("sapiensclips", sapiensclips::SapiensClips::static_type()),
         ("sapienscamsrc", sapienscamsrc::SapiensCamSrc::static_type()),
         ("sapiensjson", sapiensjson::SapiensJson::static_type()),
         (

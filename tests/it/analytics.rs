@@ -218,6 +218,26 @@ fn scripted_tracks_give_crossings_stays_crowding_and_loss_at_the_right_frames() 
     );
 }
 
+/// `n` frames of a magenta 20×60 person (the analytic detector's) whose box is centred on
+/// x = `cx(i)` on frame i, from y = 120 to 180, on grey.
+fn walker(n: u64, cx: impl Fn(u64) -> i32) -> (Vec<gst::Buffer>, gst_video::VideoInfo) {
+    let mut frames = Vec::new();
+    let mut info = None;
+    for i in 0..n {
+        let cx = cx(i);
+        let (b, inf) = painted_frame(VideoFormat::Rgb, 320, 240, i * FRAME_MS, |x, y| {
+            if (cx - 10..cx + 10).contains(&x) && (120..180).contains(&y) {
+                [255, 0, 255]
+            } else {
+                [30, 30, 30]
+            }
+        });
+        frames.push(b);
+        info = Some(inf);
+    }
+    (frames, info.unwrap())
+}
+
 #[test]
 fn detector_and_tracker_count_a_painted_person_once_each_way_despite_jitter() {
     // A magenta rectangle (the analytic detector's person) walks right across the door line,
@@ -235,27 +255,14 @@ fn detector_and_tracker_count_a_painted_person_once_each_way_despite_jitter() {
             _ => 250 - 5 * (i as i64 - 90), // back to 100 at frame 120
         }
     };
-    let mut frames = Vec::new();
-    let mut info = None;
-    for i in 0..=120u64 {
-        let cx = x_of(i) as i32;
-        let (b, inf) = painted_frame(VideoFormat::Rgb, 320, 240, i * FRAME_MS, |x, y| {
-            if (cx - 10..cx + 10).contains(&x) && (120..180).contains(&y) {
-                [255, 0, 255]
-            } else {
-                [30, 30, 30]
-            }
-        });
-        frames.push(b);
-        info = Some(inf);
-    }
+    let (frames, info) = walker(121, |i| x_of(i) as i32);
     let (out, _) = run(
         &format!(
             "sapiensdetect backend=onnx config=\"{}\" ! sapienstrack ! sapiensanalytics config=\"{}\"",
             config("detector-analytic-yolox.toml").display(),
             rules.display()
         ),
-        &info.unwrap(),
+        &info,
         frames,
     );
     assert_eq!(out.len(), 121);
@@ -481,4 +488,199 @@ in = [300, 100]
     );
     assert_eq!(v["persons"][0]["zones"]["floor"], 0.0);
     assert_eq!(v["in_results"], true);
+}
+
+/// The video samples of an MP4 file as qtdemux gives them: (PTS s, key frame), and how many
+/// frames decode (`avdec_h264`) without an error.
+fn clip_samples(path: &Path) -> (Vec<(f64, bool)>, usize) {
+    init();
+    let read = |tail: &str| -> Vec<gst::Buffer> {
+        let pipe = launch(&format!(
+            "filesrc location=\"{}\" ! qtdemux ! {tail} ! appsink name=sink sync=false",
+            path.display()
+        ));
+        let sink = by_name::<gst_app::AppSink>(&pipe, "sink");
+        pipe.set_state(gst::State::Playing).unwrap();
+        let mut out = Vec::new();
+        while let Ok(s) = sink.pull_sample() {
+            out.push(s.buffer_owned().unwrap());
+        }
+        let err = pipe.bus().unwrap().pop_filtered(&[gst::MessageType::Error]);
+        pipe.set_state(gst::State::Null).unwrap();
+        assert!(err.is_none(), "{}: {err:?}", path.display());
+        out
+    };
+    let samples = read("h264parse")
+        .iter()
+        .map(|b| {
+            (
+                b.pts().unwrap().nseconds() as f64 / 1e9,
+                !b.flags().contains(gst::BufferFlags::DELTA_UNIT),
+            )
+        })
+        .collect();
+    (samples, read("h264parse ! avdec_h264").len())
+}
+
+#[test]
+fn an_event_clip_starts_on_a_key_frame_before_the_pre_roll_and_lasts_to_the_post_roll() {
+    let dir = scratch("analytics-clips");
+    let rules = write(&dir, "rules.toml", RULES);
+    let clips = dir.join("clips");
+    // A painted person stands at x = 60 for 40 frames, then walks right 5 px a frame: across
+    // the door's margin (x ≥ 168) at frame 40 + 22 = 62 (2.48 s), give or take the tracker's
+    // lag. 150 frames at 25 fps, a key frame every 10 frames (0.4 s).
+    let (frames, info) = walker(150, |i| (60 + 5 * i.clamp(40, 80) - 200) as i32);
+    init();
+    let pipe = launch(&format!(
+        "appsrc name=src format=time ! sapiensdetect backend=onnx config=\"{}\" ! sapienstrack ! \
+         sapiensanalytics config=\"{}\" ! videoconvert ! video/x-raw,format=I420 ! \
+         x264enc key-int-max=10 speed-preset=ultrafast ! h264parse ! \
+         sapiensclips location=\"{}\" pre-roll=1.0 post-roll=1.0 events=line_crossed",
+        config("detector-analytic-yolox.toml").display(),
+        rules.display(),
+        clips.display()
+    ));
+    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
+    src.set_caps(Some(&info.to_caps().unwrap()));
+    pipe.set_state(gst::State::Playing).unwrap();
+    for b in frames {
+        src.push_buffer(b).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let bus = pipe.bus().unwrap();
+    let (mut crossing, mut clip_msgs) = (None, Vec::new());
+    loop {
+        let m = bus
+            .timed_pop(gst::ClockTime::from_seconds(120))
+            .expect("the pipeline ends");
+        match m.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{}: {:?}", e.error(), e.debug()),
+            gst::MessageView::Element(e) => {
+                let s = e.structure().unwrap();
+                if s.name() == "sapiens-analytics-event"
+                    && s.get::<String>("type").unwrap() == "line_crossed"
+                {
+                    crossing = Some(s.get::<f64>("pts-s").unwrap());
+                }
+                if s.name() == "sapiens-clip" {
+                    clip_msgs.push(s.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    pipe.set_state(gst::State::Null).unwrap();
+    let t = crossing.expect("the person crossed");
+    assert!(
+        (2.47..2.6).contains(&t),
+        "crossing at {t} s (painted: 2.48 s + tracker lag)"
+    );
+    assert_eq!(clip_msgs.len(), 1, "{clip_msgs:?}");
+    let index: Vec<serde_json::Value> = std::fs::read_to_string(clips.join("clips.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(index.len(), 1);
+    let info = &index[0];
+    assert_eq!(info["clip"], "clip-0001.mp4");
+    assert_eq!(info["triggers"], serde_json::json!(["line_crossed"]));
+    // From the key frame at or before t − 1 s (key frames every 0.4 s: 1.2 s) to t + 1 s.
+    let start = info["start_pts_s"].as_f64().unwrap();
+    let end = info["end_pts_s"].as_f64().unwrap();
+    let key_before = ((t - 1.0).max(0.0) / 0.4).floor() * 0.4;
+    assert!(
+        (start - key_before).abs() < 1e-6,
+        "start {start}, want {key_before}"
+    );
+    assert!(
+        (end - (t + 1.0)).abs() <= 0.04 + 1e-6,
+        "end {end}, want {}",
+        t + 1.0
+    );
+    // The file: every frame decodes, the first is a key frame, and as many frames as the index
+    // and the sidecar say, at the sidecar's clip times.
+    let (samples, decoded) = clip_samples(&clips.join("clip-0001.mp4"));
+    let frames = info["frames"].as_u64().unwrap() as usize;
+    assert_eq!((samples.len(), decoded), (frames, frames));
+    assert!(samples[0].1, "the clip starts on a key frame");
+    assert_eq!(frames as f64, ((end - start) / 0.04).round() + 1.0);
+    let sidecar: Vec<serde_json::Value> = std::fs::read_to_string(clips.join("clip-0001.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(sidecar.len(), frames);
+    let mut demuxed: Vec<f64> = samples.iter().map(|s| s.0).collect();
+    demuxed.sort_by(f64::total_cmp);
+    for (rec, pts) in sidecar.iter().zip(&demuxed) {
+        assert!(
+            (rec["clip_pts_s"].as_f64().unwrap() - pts).abs() < 1e-6,
+            "{rec} vs {pts}"
+        );
+    }
+    // Stream times in the sidecar: the crossing's record is there, at its time.
+    let with_event = sidecar
+        .iter()
+        .find(|r| !r["analytics"]["events"].as_array().unwrap().is_empty())
+        .expect("the crossing's frame");
+    assert!((with_event["pts_s"].as_f64().unwrap() - t).abs() < 1e-6);
+}
+
+#[test]
+fn a_clip_killed_while_written_plays_to_its_last_fragment() {
+    let dir = scratch("analytics-clip-kill");
+    let rules = write(
+        &dir,
+        "all.toml",
+        "schema_version = 1\nunits = \"normalized\"\n[defaults]\nanchor = \"box-bottom\"\n\
+         [[zone]]\nname = \"all\"\npolygon = [[0, 0], [1, 0], [1, 1], [0, 1]]\n",
+    );
+    let clips = dir.join("clips");
+    // The first person found enters the picture's zone and opens a clip that stays open
+    // (post-roll 600 s) until the process is killed.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sapiens"))
+        .args(["run", "-i"])
+        .arg(vtest())
+        .args(["-c"])
+        .arg(config("pose-analytic-coco17.toml"))
+        .args(["--detector", "hog", "--track", "--stats-interval", "0"])
+        .arg("--analytics")
+        .arg(&rules)
+        .arg("--clips")
+        .arg(&clips)
+        .args(["--clip-events", "zone_entered", "--clip-post", "600"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let clip = clips.join("clip-0001.mp4");
+    let t = std::time::Instant::now();
+    // Two or more fragments (1 s each) on disk.
+    while std::fs::metadata(&clip).map_or(0, |m| m.len()) < 400_000 {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(180),
+            "no clip grew: {:?}",
+            std::fs::read_dir(&clips).map(|d| d.count())
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (samples, decoded) = clip_samples(&clip);
+    assert!(
+        decoded >= 10 && decoded == samples.len(),
+        "{decoded} of {}",
+        samples.len()
+    );
+    assert!(samples[0].1, "starts on a key frame");
+    // The sidecar is written frame by frame: it holds at least what the file does.
+    let lines = std::fs::read_to_string(clips.join("clip-0001.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(lines >= decoded, "{lines} sidecar lines, {decoded} frames");
 }

@@ -1,4 +1,4 @@
-//! The `sapiensrtspsink` bin: `queue` (leaky) → `videoconvert` → `x264enc` → `h264parse` →
+//! The `sapiensrtspsink` bin: `queue` (leaky) → `videoconvert` → I420 → `x264enc` → `h264parse` →
 //! `appsink`, whose samples go to the appsrc of the server's shared media, stamped with the
 //! media's own clock.
 use std::sync::{Arc, LazyLock, Mutex};
@@ -142,9 +142,18 @@ impl ObjectImpl for SapiensRtspSink {
         encoder.set_property("key-int-max", 30u32);
         let parse = make("h264parse");
         parse.set_property("config-interval", -1i32);
+        // 4:2:0, which every player decodes (from RGB, x264 would pick High 4:4:4).
+        let format = make("capsfilter");
+        format.set_property(
+            "caps",
+            gst::Caps::builder("video/x-raw")
+                .field("format", "I420")
+                .build(),
+        );
         let chain = [
             queue.clone(),
             make("videoconvert"),
+            format,
             encoder,
             parse,
             self.sink.clone().upcast(),
