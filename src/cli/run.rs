@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::pipelining::{
     DEFAULT_BATCH_SIZE, DEFAULT_INTERVAL, DEFAULT_MAX_INFLIGHT, ExecutorStats, Policy,
 };
+use crate::render::anonymize::Anonymize;
 use crate::runtime::ProviderChoice;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -107,6 +108,15 @@ pub struct RunArgs {
     /// Most clips kept in the --clips folder (the oldest go; 0 = no limit).
     #[arg(long, default_value_t = 100)]
     pub max_clips: u32,
+    /// Hide who people are in everything written and shown: blur, pixelate or fill each person
+    /// (by a seg head's mask when there is one, else by the person boxes), or blank / blur-all
+    /// the whole picture under the drawing.
+    #[arg(long, value_enum, default_value_t = Anonymize::None)]
+    pub anonymize: Anonymize,
+    /// With --anonymize: the recording (and its clips) keep the original pixels; only the live
+    /// view and the RTSP re-stream are anonymized.
+    #[arg(long)]
+    pub record_original: bool,
     /// Also write the final stats as JSON here.
     #[arg(long)]
     pub stats_json: Option<PathBuf>,
@@ -435,13 +445,23 @@ pub fn launch_line(
         }
         parts.push(json);
     }
-    if !args.no_overlay
-        && (args.output.is_some()
-            || args.rtsp_serve.is_some()
-            || args.live_view
-            || args.clips.is_some())
+    let drawn = args.output.is_some()
+        || args.rtsp_serve.is_some()
+        || args.live_view
+        || args.clips.is_some();
+    // --record-original: the recording (and its clips) get an overlay of their own that hides
+    // nothing, the live view and the re-stream one that does.
+    let split_overlay = args.record_original && args.anonymize != Anonymize::None;
+    if split_overlay && args.rtsp_serve.is_none() && !args.live_view {
+        return Err(Error::Invalid(
+            "--record-original keeps the recording's pixels and hides people in what is watched: add --rtsp-serve (or run it in `sapiens serve`)".into(),
+        ));
+    }
+    if drawn
+        && !split_overlay
+        && let Some(o) = overlay(args, args.anonymize)
     {
-        parts.push(format!("sapiensoverlay layout={}", args.layout.as_str()));
+        parts.push(o);
     }
     let clips = match &args.clips {
         Some(dir) => {
@@ -477,13 +497,29 @@ pub fn launch_line(
             None => "fakesink sync=false".into(),
         },
     };
+    let (sink, watched) = match split_overlay {
+        true => (
+            match overlay(args, Anonymize::None) {
+                Some(o) => format!("{o} ! {sink}"),
+                None => sink,
+            },
+            overlay(args, args.anonymize),
+        ),
+        false => (sink, None),
+    };
     let mut others: Vec<String> = args
         .rtsp_serve
         .iter()
-        .map(super::restream::branch)
+        .map(|t| match &watched {
+            Some(o) => format!(
+                "queue leaky=downstream max-size-buffers=2 ! {o} ! {}",
+                super::restream::branch(t)
+            ),
+            None => super::restream::branch(t),
+        })
         .collect();
     if args.live_view {
-        others.push(LIVE_VIEW_BRANCH.into());
+        others.push(live_view_branch(watched.as_deref()));
     }
     if others.is_empty() {
         parts.push(sink);
@@ -499,10 +535,34 @@ pub fn launch_line(
 /// through: the pipeline's EOS waits for every sink's), 5 fps at most, 640 px wide,
 /// JPEG, and the `live` appsink keeping only the newest picture (not waiting for a first
 /// picture to preroll: the closed valve never gives it one).
-const LIVE_VIEW_BRANCH: &str = "queue leaky=downstream max-size-buffers=1 ! valve name=liveview drop=true drop-mode=forward-sticky-events ! \
-     videorate drop-only=true max-rate=5 ! videoconvert ! videoscale ! \
-     video/x-raw,width=640,pixel-aspect-ratio=1/1 ! jpegenc quality=75 ! \
-     appsink name=live max-buffers=1 drop=true sync=false async=false";
+/// `overlay`: an overlay of the live view's own (after the valve and the rate limit: it only
+/// draws what someone watches).
+fn live_view_branch(overlay: Option<&str>) -> String {
+    let overlay = overlay.map(|o| format!("{o} ! ")).unwrap_or_default();
+    format!(
+        "queue leaky=downstream max-size-buffers=1 ! valve name=liveview drop=true drop-mode=forward-sticky-events ! \
+         videorate drop-only=true max-rate=5 ! {overlay}videoconvert ! videoscale ! \
+         video/x-raw,width=640,pixel-aspect-ratio=1/1 ! jpegenc quality=75 ! \
+         appsink name=live max-buffers=1 drop=true sync=false async=false"
+    )
+}
+
+/// The overlay drawing the results and hiding what `anonymize` says (`None` when there is
+/// nothing to do: --no-overlay and nothing hidden; with --no-overlay it hides without drawing
+/// the poses).
+fn overlay(args: &RunArgs, anonymize: Anonymize) -> Option<String> {
+    if args.no_overlay && anonymize == Anonymize::None {
+        return None;
+    }
+    let mut o = format!("sapiensoverlay layout={}", args.layout.as_str());
+    if args.no_overlay {
+        o += " draw-boxes=false draw-keypoints=false draw-links=false draw-seg=false";
+    }
+    if anonymize != Anonymize::None {
+        o += &format!(" anonymize={}", anonymize.as_str());
+    }
+    Some(o)
+}
 
 /// The shared-session name of `cfg` under `args`: pipelines whose heads load the same config
 /// file with the same provider, batch size and threads share one session.
@@ -1002,5 +1062,92 @@ fn print_summary(finals: &[(String, ExecutorStats)], providers: &[String], wall:
                 l.p99_ms
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// `sapiens run ARGS` parsed as the CLI does.
+    fn args(extra: &[&str]) -> RunArgs {
+        #[derive(clap::Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let mut all = vec!["run", "-i", "rtsp://127.0.0.1:8554/cam", "-c", "pose.toml"];
+        all.extend(extra);
+        Wrap::parse_from(all).run
+    }
+
+    fn line(a: &RunArgs) -> Result<String> {
+        launch_line(a, &[], None)
+    }
+
+    #[test]
+    fn anonymize_hides_in_every_branch_or_all_but_the_recording() {
+        // One overlay before the split hides people from the recording and the re-stream alike.
+        let l = line(&args(&[
+            "--anonymize",
+            "blur",
+            "-o",
+            "o.mp4",
+            "--rtsp-serve",
+            "127.0.0.1:8554/out",
+        ]))
+        .unwrap();
+        assert_eq!(l.matches("sapiensoverlay").count(), 1, "{l}");
+        let at = |s: &str| l.find(s).unwrap_or_else(|| panic!("{s} in {l}"));
+        assert!(at("anonymize=blur") < at("tee name=split"), "{l}");
+        // --record-original: the recording's overlay hides nothing, the re-stream's does.
+        let l = line(&args(&[
+            "--anonymize",
+            "pixelate",
+            "--record-original",
+            "-o",
+            "o.mp4",
+            "--rtsp-serve",
+            "127.0.0.1:8554/out",
+        ]))
+        .unwrap();
+        let split = l.find("split. !").unwrap();
+        let (recording, restream) = l.split_at(split);
+        assert!(
+            recording.contains("sapiensoverlay") && !recording.contains("anonymize"),
+            "{l}"
+        );
+        assert!(
+            restream.contains("sapiensoverlay") && restream.contains("anonymize=pixelate"),
+            "{l}"
+        );
+        // Nothing watched: keeping the original everywhere would hide nothing, refused.
+        let e = line(&args(&[
+            "--anonymize",
+            "fill",
+            "--record-original",
+            "-o",
+            "o.mp4",
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--record-original") && e.contains("--rtsp-serve"),
+            "{e}"
+        );
+        // --no-overlay still hides, drawing nothing of the poses.
+        let l = line(&args(&[
+            "--anonymize",
+            "fill",
+            "--no-overlay",
+            "-o",
+            "o.mp4",
+        ]))
+        .unwrap();
+        assert!(
+            l.contains("anonymize=fill") && l.contains("draw-keypoints=false"),
+            "{l}"
+        );
     }
 }

@@ -17,6 +17,8 @@ pub struct Results {
     pub normal: Option<NormalResult>,
     pub pointmap: Option<PointmapResult>,
     pub analytics: Option<AnalyticsResult>,
+    /// The person boxes: the pose result's, else the person ROI metas' (frame px).
+    pub person_boxes: Vec<crate::geometry::BBox>,
     /// Texts of recent events to show (kept by the overlay element across frames).
     pub banner: Vec<String>,
 }
@@ -25,8 +27,17 @@ impl Results {
     /// Reads them from `buffer`; dense results for another frame size are ignored.
     pub fn from_buffer(buffer: &gst::BufferRef, width: u32, height: u32) -> Result<Self> {
         let fits = |w: u32, h: u32| (w, h) == (width, height);
+        let pose = PoseResult::from_buffer(buffer)?;
+        let person_boxes = match &pose {
+            Some(p) => p.persons.iter().map(|q| q.bbox).collect(),
+            None => crate::meta::detect::person_rois(buffer, "person")
+                .into_iter()
+                .map(|r| r.bbox)
+                .collect(),
+        };
         Ok(Self {
-            pose: PoseResult::from_buffer(buffer)?,
+            pose,
+            person_boxes,
             seg: SegResult::from_buffer(buffer)?.filter(|r| fits(r.info.width, r.info.height)),
             depth: DepthResult::from_buffer(buffer)?.filter(|r| fits(r.info.width, r.info.height)),
             normal: NormalResult::from_buffer(buffer)?
@@ -61,6 +72,8 @@ pub struct Style {
     pub alpha: f32,
     /// Blend the seg result over the frame in the `overlay` layout.
     pub seg: bool,
+    /// What to hide before drawing.
+    pub anonymize: super::anonymize::Anonymize,
 }
 
 impl Default for Style {
@@ -69,6 +82,7 @@ impl Default for Style {
             pose: pose::PoseStyle::default(),
             alpha: 0.5,
             seg: true,
+            anonymize: super::anonymize::Anonymize::None,
         }
     }
 }
@@ -92,8 +106,9 @@ fn banner(img: &mut Packed<'_>) -> Result<()> {
     canvas.untrained_banner()
 }
 
-/// Draws over the frame in place: seg blend (if enabled), then skeletons.
+/// Draws over the frame in place: what is hidden first, seg blend (if enabled), then skeletons.
 pub fn overlay(img: &mut Packed<'_>, results: &Results, style: &Style) -> Result<()> {
+    super::anonymize::apply(img, results, style.anonymize)?;
     if let (Some(seg), true) = (&results.seg, style.seg) {
         seg_blend(img, seg, style.alpha);
     }
@@ -115,11 +130,13 @@ pub fn grid(
     let (w, h) = (out.width / 2, out.height / 2);
     let mut t = out.tile(0, 0, w, h)?;
     t.copy_from(src, src_stride);
+    super::anonymize::apply(&mut t, results, style.anonymize)?;
     draw_pose(&mut t, results, style)?;
     let mut t = out.tile(w, 0, w, h)?;
     match &results.seg {
         Some(seg) => {
             t.copy_from(src, src_stride);
+            super::anonymize::apply(&mut t, results, style.anonymize)?;
             seg_blend(&mut t, seg, style.alpha);
         }
         None => t.map(|_, _, _| [0, 0, 0]),

@@ -1,5 +1,6 @@
 //! Drawing results onto video frames with OpenCV (in place, on the frame's own memory).
 pub mod analytics;
+pub mod anonymize;
 pub mod compose;
 pub mod dense;
 pub mod pose;

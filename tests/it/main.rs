@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // test and measuring code: a failed unwrap is the report
 mod accuracy;
 mod analytics;
+mod anonymize;
 mod batching;
 mod common;
 mod configs;

@@ -1,5 +1,5 @@
 //! A camera's live view: the annotated video as JPEG pictures for the dashboard (at most 5 a
-//! second, 640 px wide; see `run::LIVE_VIEW_BRANCH`). While nobody watches, the branch's valve
+//! second, 640 px wide; see `run::live_view_branch`). While nobody watches, the branch's valve
 //! is closed and costs nothing; the first viewer opens it and starts one thread that takes the
 //! pictures from the appsink and hands the newest to every viewer (a `watch` channel), the last
 //! one leaving closes it again.

@@ -68,6 +68,10 @@ impl ObjectImpl for SapiensOverlay {
                     .default_value(-1.0)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecEnum::builder::<crate::render::anonymize::Anonymize>("anonymize")
+                    .blurb("Hide who people are before drawing: blur, pixelate or fill each person (seg mask, else box), or blank / blur-all the whole picture")
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecFloat::builder("alpha")
                     .blurb("Weight of the seg palette in the blend (official 0.5)")
                     .minimum(0.0)
@@ -94,6 +98,7 @@ impl ObjectImpl for SapiensOverlay {
             "draw-seg" => s.seg = value.get().unwrap_or(s.seg),
             "score-threshold" => s.pose.threshold = value.get::<f32>().ok().filter(|t| *t >= 0.0),
             "alpha" => s.alpha = value.get().unwrap_or(s.alpha),
+            "anonymize" => s.anonymize = value.get().unwrap_or_default(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -109,6 +114,7 @@ impl ObjectImpl for SapiensOverlay {
             "draw-seg" => s.seg.to_value(),
             "score-threshold" => s.pose.threshold.unwrap_or(-1.0).to_value(),
             "alpha" => s.alpha.to_value(),
+            "anonymize" => s.anonymize.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
