@@ -343,6 +343,7 @@ fn analytics(c: &mut Criterion) {
                 keypoints: Some(kps),
             })
             .collect(),
+        points: None,
     };
     let mut g = c.benchmark_group("analytics");
     g.throughput(Throughput::Elements(1));

@@ -2,7 +2,7 @@
 //! line crossings, dwell, occupancy, and the events they give.
 use std::collections::HashMap;
 
-use super::fall::{BodyIdx, Change, FallState, body};
+use super::fall::{BodyIdx, Change, FLOOR_M, FallState, Points, body};
 use super::result::{
     AnalyticsResult, Event, EventKind, LineStatus, PersonStatus, Stay, ZoneStatus,
 };
@@ -25,13 +25,15 @@ pub struct PersonIn<'a> {
 }
 
 /// One frame: its time and persons.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FrameIn<'a> {
     /// Presentation time, ns.
     pub pts_ns: u64,
     /// The keypoint set of `keypoints` (needed by keypoint anchors).
     pub keypoint_set: Option<KeypointSetId>,
     pub persons: Vec<PersonIn<'a>>,
+    /// Metric 3-D points of the frame (a pointmap), for the fall rule.
+    pub points: Option<Points<'a>>,
 }
 
 /// Which point of the person a rule tested, and how it was found.
@@ -237,6 +239,8 @@ impl Analytics {
             occupancy: None,
             reason: None,
             drop: None,
+            height_m: None,
+            surface: None,
         };
         for person in &frame.persons {
             let Some(id) = person.id else {
@@ -330,9 +334,14 @@ impl Analytics {
                 (self.rules.fall, &body_keypoints, person.keypoints)
             {
                 let b = &person.bbox;
-                let change = body(kps, idx, b.y2, b.y2 - b.y1, p.min_score)
+                let change = body(kps, idx, b.y2, b.y2 - b.y1, p.min_score, frame.points)
                     .and_then(|body| track.fall.update(now, &body, &fp));
-                if let Some(Change::Lying { fell, drop }) = change {
+                if let Some(Change::Lying {
+                    fell,
+                    drop,
+                    height_m,
+                }) = change
+                {
                     let kind = if fell {
                         EventKind::Fall
                     } else {
@@ -340,6 +349,9 @@ impl Analytics {
                     };
                     let mut e = event(kind, "fall", Some(id), None);
                     e.drop = Some(drop);
+                    e.height_m = height_m;
+                    e.surface =
+                        height_m.map(|h| if h < FLOOR_M { "floor" } else { "raised" }.to_string());
                     events.push(e);
                 }
             }

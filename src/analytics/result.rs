@@ -86,6 +86,12 @@ pub struct Event {
     /// How far the hips dropped from upright to lying, in standing heights (fall, lying).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drop: Option<f32>,
+    /// With a pointmap: the hips above the floor the person stood on, m (fall, lying).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height_m: Option<f32>,
+    /// With a pointmap: `floor` or `raised` (a bed, a sofa), from `height_m` (fall, lying).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub surface: Option<String>,
 }
 
 /// A zone on this frame.

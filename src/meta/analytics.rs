@@ -85,7 +85,8 @@ fn opt<'a, T: gst::glib::value::FromValue<'a> + 'static>(
 /// `dwell_exceeded`, `crowded`), `rule`, `pts-s` (double); when they apply `id` (uint, track),
 /// `anchor` (`keypoints`, `box-bottom`, `box-center`), `x`, `y` (float, the anchor point),
 /// `direction` (`in`, `out`), `dwell-s` (double), `occupancy` (uint), `reason` (`lost`),
-/// `drop` (float: hip drop in standing heights, `fall`/`lying`). `type` may also be `fall` or
+/// `drop` (float: hip drop in standing heights, `fall`/`lying`), `height-m` (float) and
+/// `surface` (`floor`, `raised`) with a pointmap. `type` may also be `fall` or
 /// `lying` (rule `fall`).
 pub fn event_structure(e: &Event) -> gst::Structure {
     let mut b = gst::Structure::builder("event")
@@ -98,7 +99,9 @@ pub fn event_structure(e: &Event) -> gst::Structure {
         .field_if_some("dwell-s", e.dwell_s)
         .field_if_some("occupancy", e.occupancy)
         .field_if_some("reason", e.reason.as_deref())
-        .field_if_some("drop", e.drop);
+        .field_if_some("drop", e.drop)
+        .field_if_some("height-m", e.height_m)
+        .field_if_some("surface", e.surface.as_deref());
     if let Some(p) = e.at {
         b = b.field("x", p.x).field("y", p.y);
     }
@@ -123,6 +126,8 @@ pub fn event_from_structure(s: &gst::StructureRef) -> Result<Event> {
         occupancy: opt(s, "occupancy")?,
         reason: opt(s, "reason")?,
         drop: opt(s, "drop")?,
+        height_m: opt(s, "height-m")?,
+        surface: opt(s, "surface")?,
     })
 }
 
@@ -292,6 +297,8 @@ mod tests {
                     occupancy: None,
                     reason: None,
                     drop: Some(0.4),
+                    height_m: Some(0.1),
+                    surface: Some("floor".into()),
                 },
                 Event {
                     kind: EventKind::Crowded,
@@ -305,6 +312,8 @@ mod tests {
                     occupancy: Some(2),
                     reason: None,
                     drop: None,
+                    height_m: None,
+                    surface: None,
                 },
             ],
         };

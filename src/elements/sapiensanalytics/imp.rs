@@ -7,9 +7,11 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
+use crate::analytics::fall::sample_points;
 use crate::analytics::{Analytics, FrameIn, PersonIn, Rules};
 use crate::elements::lock;
 use crate::meta::analytics::{attach_result, event_structure};
+use crate::meta::dense::PointmapResult;
 use crate::meta::detect::person_rois;
 use crate::meta::pose::PoseResult;
 
@@ -218,6 +220,30 @@ impl BaseTransformImpl for SapiensAnalytics {
                 return Err(gst::FlowError::Error);
             }
         };
+        let mut state = lock(&self.state);
+        let Some(analytics) = state.analytics.as_mut() else {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("received a buffer before caps")
+            );
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        // The fall rule measures in 3-D when a pointmap of the frame's size is there.
+        let pointmap = match analytics.rules().fall {
+            Some(_) => PointmapResult::from_buffer(buffer).ok().flatten(),
+            None => None,
+        };
+        let values = pointmap
+            .as_ref()
+            .map(|p| (p.values(), p.info.width, p.info.height));
+        let sampler = values.as_ref().map(|(v, w, h)| {
+            let (v, w, h) = (v.as_ref(), *w as usize, *h as usize);
+            move |x: f32, y: f32| sample_points(v, w, h, x, y)
+        });
+        let points = sampler
+            .as_ref()
+            .map(|f| f as &dyn Fn(f32, f32) -> Option<[f32; 3]>);
         let frame = match &pose {
             Some(p) => FrameIn {
                 pts_ns: pts.nseconds(),
@@ -231,6 +257,7 @@ impl BaseTransformImpl for SapiensAnalytics {
                         keypoints: Some(&q.keypoints),
                     })
                     .collect(),
+                points,
             },
             None => FrameIn {
                 pts_ns: pts.nseconds(),
@@ -244,26 +271,18 @@ impl BaseTransformImpl for SapiensAnalytics {
                         keypoints: None,
                     })
                     .collect(),
+                points,
             },
         };
-        let result = {
-            let mut state = lock(&self.state);
-            let Some(a) = state.analytics.as_mut() else {
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Negotiation,
-                    ("received a buffer before caps")
-                );
-                return Err(gst::FlowError::NotNegotiated);
-            };
-            match a.update(&frame) {
-                Ok(r) => r,
-                Err(e) => {
-                    gst::element_imp_error!(self, gst::StreamError::Format, ("{}", e));
-                    return Err(gst::FlowError::Error);
-                }
+        let result = match analytics.update(&frame) {
+            Ok(r) => r,
+            Err(e) => {
+                gst::element_imp_error!(self, gst::StreamError::Format, ("{}", e));
+                return Err(gst::FlowError::Error);
             }
         };
+        drop(frame);
+        drop(state);
         for e in &result.events {
             gst::debug!(CAT, imp = self, "{pts}: {e:?}");
             if post {
