@@ -504,6 +504,25 @@ fn coco_body(p: [(f32, f32); 7]) -> (BBox, Vec<Keypoint>) {
     (bbox, kps)
 }
 
+/// Frame `i` with track 1's COCO-17 body.
+fn body_frame<'a>(
+    i: u64,
+    bbox: BBox,
+    kps: &'a [Keypoint],
+    points: Option<super::fall::Points<'a>>,
+) -> FrameIn<'a> {
+    FrameIn {
+        pts_ns: i * FRAME_NS,
+        keypoint_set: Some(KeypointSetId::Coco17),
+        persons: vec![PersonIn {
+            id: Some(1),
+            bbox,
+            keypoints: Some(kps),
+        }],
+        points,
+    }
+}
+
 #[test]
 fn falls_are_told_from_sitting_bending_lying_down_and_walking() {
     let rules = rules("[fall]\n");
@@ -513,18 +532,7 @@ fn falls_are_told_from_sitting_bending_lying_down_and_walking() {
         let mut got = Vec::new();
         for i in 0..script.frames {
             let (bbox, kps) = coco_body((script.pose)(i));
-            let r = a
-                .update(&FrameIn {
-                    pts_ns: i * FRAME_NS,
-                    keypoint_set: Some(KeypointSetId::Coco17),
-                    persons: vec![PersonIn {
-                        id: Some(1),
-                        bbox,
-                        keypoints: Some(&kps),
-                    }],
-                    points: None,
-                })
-                .unwrap();
+            let r = a.update(&body_frame(i, bbox, &kps, None)).unwrap();
             got.extend(r.events.iter().map(|e| (i, e.kind, e.drop)));
         }
         table.push((script.name, want, got));
@@ -617,18 +625,7 @@ fn run3(
                 .map(|(_, m)| *m)
         };
         let points: Option<super::fall::Points<'_>> = metric.then_some(&sampler);
-        let r = a
-            .update(&FrameIn {
-                pts_ns: i * FRAME_NS,
-                keypoint_set: Some(KeypointSetId::Coco17),
-                persons: vec![PersonIn {
-                    id: Some(1),
-                    bbox,
-                    keypoints: Some(&kps),
-                }],
-                points,
-            })
-            .unwrap();
+        let r = a.update(&body_frame(i, bbox, &kps, points)).unwrap();
         out.extend(
             r.events
                 .into_iter()
