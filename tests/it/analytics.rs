@@ -684,3 +684,95 @@ fn a_clip_killed_while_written_plays_to_its_last_fragment() {
         .count();
     assert!(lines >= decoded, "{lines} sidecar lines, {decoded} frames");
 }
+
+/// Runs the walker that crosses the door line in, then back out 3 s later, into `clips` with
+/// `props` on `sapiensclips`; the clip messages' locations.
+fn clips_of_two_crossings(rules: &Path, clips: &Path, props: &str) -> Vec<String> {
+    // In at about frame 22 (x ≥ 168), out at about frame 122 (x ≤ 152): 4 s apart.
+    let (frames, info) = walker(160, |i| match i {
+        0..=40 => 60 + 5 * i as i32,
+        41..=100 => 260,
+        _ => 260 - 5 * (i as i32 - 100),
+    });
+    init();
+    let pipe = launch(&format!(
+        "appsrc name=src format=time ! sapiensdetect backend=onnx config=\"{}\" ! sapienstrack ! \
+         sapiensanalytics config=\"{}\" ! videoconvert ! video/x-raw,format=I420 ! \
+         x264enc key-int-max=10 speed-preset=ultrafast ! h264parse ! \
+         sapiensclips location=\"{}\" pre-roll=0.5 post-roll=0.5 events=line_crossed {props}",
+        config("detector-analytic-yolox.toml").display(),
+        rules.display(),
+        clips.display()
+    ));
+    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
+    src.set_caps(Some(&info.to_caps().unwrap()));
+    pipe.set_state(gst::State::Playing).unwrap();
+    for b in frames {
+        src.push_buffer(b).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let bus = pipe.bus().unwrap();
+    let mut saved = Vec::new();
+    loop {
+        let m = bus
+            .timed_pop(gst::ClockTime::from_seconds(120))
+            .expect("the pipeline ends");
+        match m.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{}: {:?}", e.error(), e.debug()),
+            gst::MessageView::Element(e) if e.structure().unwrap().name() == "sapiens-clip" => {
+                saved.push(e.structure().unwrap().get::<String>("location").unwrap());
+            }
+            _ => {}
+        }
+    }
+    pipe.set_state(gst::State::Null).unwrap();
+    saved
+}
+
+#[test]
+fn old_clips_go_past_the_limit_and_numbering_goes_on_after_a_restart() {
+    let dir = scratch("analytics-clip-retention");
+    let rules = write(&dir, "rules.toml", RULES);
+    let clips = dir.join("clips");
+    let names = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|p| {
+                Path::new(p)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    };
+    let on_disk = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&clips)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("clip-"))
+            .collect();
+        v.sort();
+        v
+    };
+    // Two crossings 4 s apart: two clips; with max-clips=1 the first goes (video and sidecar).
+    let saved = clips_of_two_crossings(&rules, &clips, "max-clips=1");
+    assert_eq!(names(&saved), ["clip-0001.mp4", "clip-0002.mp4"]);
+    assert_eq!(on_disk(), ["clip-0002.jsonl", "clip-0002.mp4"]);
+    // The same again into the same folder: numbers go on from the highest there.
+    let saved = clips_of_two_crossings(&rules, &clips, "max-clips=1");
+    assert_eq!(names(&saved), ["clip-0003.mp4", "clip-0004.mp4"]);
+    assert_eq!(on_disk(), ["clip-0004.jsonl", "clip-0004.mp4"]);
+    // A byte limit below one clip keeps the newest clip alone; the index lists all four.
+    let bytes = std::fs::metadata(clips.join("clip-0004.mp4"))
+        .unwrap()
+        .len();
+    clips_of_two_crossings(
+        &rules,
+        &clips,
+        &format!("max-clips=0 max-bytes={}", bytes / 2),
+    );
+    assert_eq!(on_disk(), ["clip-0006.jsonl", "clip-0006.mp4"]);
+    let index = std::fs::read_to_string(clips.join("clips.jsonl")).unwrap();
+    assert_eq!(index.lines().count(), 6);
+}
