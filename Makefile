@@ -76,6 +76,7 @@ INSTALL_TARGET := target/install
 SHIPPED_MODELS := $(sort $(shell sed -n 's|^path = "\.\./tests/models/\(.*\)"|\1|p' configs/*.toml))
 TRAINED_MODELS := $(sort $(shell sed -n 's|^path = "\.\./models/trained/\(.*\)"|\1|p' configs/*.toml))
 SHIPPED_CONFIGS := $(notdir $(wildcard configs/*.toml)) README.md
+ANALYTICS_FILES := $(notdir $(wildcard configs/analytics/*.toml))
 BUILD_KEY := $(DATADIR) $(ORTDIR)
 
 # Builds as the invoking user; `sudo make install` then only copies (root has no cargo, or the
@@ -92,7 +93,8 @@ install:
 	@[ -f "$(ORT_LIB)" ] || { echo "install: ONNX Runtime library not found: run make setup" >&2; exit 1; }
 	@[ -n "$(PLUGINDIR)" ] || { echo "install: pkg-config gstreamer-1.0 gives no pluginsdir: set PLUGINDIR" >&2; exit 1; }
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(ORTDIR) \
-	  $(DESTDIR)$(DATADIR)/configs/keypoints $(DESTDIR)$(DATADIR)/configs/classes $(DESTDIR)$(DATADIR)/models
+	  $(DESTDIR)$(DATADIR)/configs/keypoints $(DESTDIR)$(DATADIR)/configs/classes \
+	  $(DESTDIR)$(DATADIR)/configs/analytics $(DESTDIR)$(DATADIR)/models
 	install -m 755 $(INSTALL_TARGET)/release/sapiens $(DESTDIR)$(BINDIR)/sapiens
 	install -m 644 $(INSTALL_TARGET)/release/libgstsapiens.so $(DESTDIR)$(PLUGINDIR)/libgstsapiens.so
 	install -m 644 $(ORT_LIB) $(DESTDIR)$(ORTDIR)/libonnxruntime.so.$(ORT_VERSION)
@@ -103,6 +105,7 @@ install:
 	  chmod 644 $(DESTDIR)$(DATADIR)/configs/$$f; done
 	install -m 644 configs/keypoints/*.json $(DESTDIR)$(DATADIR)/configs/keypoints/
 	install -m 644 configs/classes/*.json $(DESTDIR)$(DATADIR)/configs/classes/
+	install -m 644 configs/analytics/*.toml $(DESTDIR)$(DATADIR)/configs/analytics/
 	install -m 644 $(addprefix tests/models/,$(SHIPPED_MODELS)) $(DESTDIR)$(DATADIR)/models/
 	install -d $(DESTDIR)$(DATADIR)/models/trained
 	install -m 644 $(addprefix models/trained/,$(TRAINED_MODELS) manifest.json LICENSE.human-models) \
@@ -115,9 +118,11 @@ uninstall:
 	  $(DESTDIR)$(ORTDIR)/ThirdPartyNotices.onnxruntime.txt
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/configs/,$(SHIPPED_CONFIGS)) \
 	  $(DESTDIR)$(DATADIR)/configs/keypoints/*.json $(DESTDIR)$(DATADIR)/configs/classes/*.json \
+	  $(addprefix $(DESTDIR)$(DATADIR)/configs/analytics/,$(ANALYTICS_FILES)) \
 	  $(addprefix $(DESTDIR)$(DATADIR)/models/,$(SHIPPED_MODELS)) \
 	  $(addprefix $(DESTDIR)$(DATADIR)/models/trained/,$(TRAINED_MODELS) manifest.json LICENSE.human-models)
 	-rmdir $(DESTDIR)$(DATADIR)/models/trained $(DESTDIR)$(DATADIR)/configs/keypoints $(DESTDIR)$(DATADIR)/configs/classes \
+	  $(DESTDIR)$(DATADIR)/configs/analytics \
 	  $(DESTDIR)$(DATADIR)/configs $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(DATADIR) $(DESTDIR)$(ORTDIR) 2>/dev/null
 
 # ---- Debian package ----------------------------------------------------------------------------

@@ -307,6 +307,29 @@ fn detector_config(name: &str) -> Result<String> {
     Ok(path.to_string_lossy().into_owned())
 }
 
+/// The rules file `--analytics` names: a path, or the name of a shipped one
+/// (`vtest`: configs/analytics/vtest.toml, also in the installed data folder).
+fn analytics_file(name: &Path) -> Result<PathBuf> {
+    if name.is_file() || name.components().count() > 1 {
+        return Ok(name.to_owned());
+    }
+    let mut shipped = Path::new("configs/analytics").join(name);
+    if shipped.extension().is_none() {
+        shipped.set_extension("toml");
+    }
+    crate::datadir::resolve_config(&shipped).map_err(|tried| {
+        Error::Invalid(format!(
+            "--analytics {}: no such rules file (looked at {})",
+            name.display(),
+            tried
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
 /// The detector and tracker part of the launch line (the detector is named `detector`).
 fn detection(args: &RunArgs) -> Result<Vec<String>> {
     if args.detect_interval == 0 {
@@ -426,7 +449,8 @@ pub fn launch_line(
                 "--analytics counts crossings and stays of tracked persons: add --track (and a --detector)".into(),
             ));
         }
-        crate::analytics::Rules::load(file)?;
+        let file = analytics_file(file)?;
+        crate::analytics::Rules::load(&file)?;
         parts.push(format!(
             "sapiensanalytics name=analytics config={}",
             quote(&file.to_string_lossy())
@@ -1134,6 +1158,29 @@ mod tests {
         .to_string();
         assert!(
             e.contains("--record-original") && e.contains("--rtsp-serve"),
+            "{e}"
+        );
+        // A shipped rules file by name; a missing one names where it looked.
+        let l = line(&args(&[
+            "--detector",
+            "hog",
+            "--track",
+            "--analytics",
+            "vtest",
+        ]))
+        .unwrap();
+        assert!(l.contains("configs/analytics/vtest.toml"), "{l}");
+        let e = line(&args(&[
+            "--detector",
+            "hog",
+            "--track",
+            "--analytics",
+            "nope",
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--analytics nope") && e.contains("configs/analytics/nope.toml"),
             "{e}"
         );
         // --no-overlay still hides, drawing nothing of the poses.
