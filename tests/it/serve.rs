@@ -41,11 +41,17 @@ fn agent() -> ureq::Agent {
 impl Service {
     /// Starts `sapiens serve -c cameras` on a free port; returns once it serves.
     pub(crate) fn start(cameras: &Path) -> Service {
+        Self::start_with(cameras, &[], "http")
+    }
+
+    /// `start` with `extra` arguments, served over `scheme` (`https` with --tls-cert).
+    pub(crate) fn start_with(cameras: &Path, extra: &[&str], scheme: &str) -> Service {
         let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_sapiens"))
             .args(["serve", "-c"])
             .arg(cameras)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .env_remove("G_DEBUG")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -86,7 +92,7 @@ impl Service {
         );
         Service {
             child: Some(child),
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             token,
             lines,
         }
@@ -864,4 +870,106 @@ fn a_camera_with_analytics_counts_its_events_in_the_api_and_the_metrics() {
     )
     .unwrap_or_else(|| panic!("no analytics counter: {text}"));
     assert!(m >= n as f64, "{m} < {n}");
+}
+
+#[test]
+fn tls_serves_the_api_over_https_only_with_a_secure_cookie() {
+    let dir = scratch("serve-tls");
+    // A self-signed certificate for 127.0.0.1, the client's only trusted root.
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key_pair.serialize_pem()).unwrap();
+    let file = dir.join("cameras.toml");
+    std::fs::write(&file, "schema_version = 1\n").unwrap();
+    let svc = Service::start_with(
+        &file,
+        &[
+            "--tls-cert",
+            cert_pem.to_str().unwrap(),
+            "--tls-key",
+            key_pem.to_str().unwrap(),
+        ],
+        "https",
+    );
+    let root = ureq::tls::Certificate::from_pem(cert.pem().as_bytes())
+        .unwrap()
+        .to_owned();
+    let https: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&[root]))
+                .build(),
+        )
+        .build()
+        .into();
+    let get = |path: &str, auth: &str| {
+        let mut r = https
+            .get(format!("{}{path}", svc.url))
+            .header("Authorization", auth)
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path} over TLS: {e}"));
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    assert_eq!(get("/healthz", "").0, 200);
+    assert_eq!(get("/api/cameras", "Bearer wrong").0, 401);
+    let (status, body) = get("/api/cameras", &format!("Bearer {}", svc.token));
+    assert_eq!((status, body.as_str()), (200, "[]"));
+    // The login cookie is never sent back over plain HTTP.
+    let r = https
+        .post(format!("{}/api/login", svc.url))
+        .header("Content-Type", "application/json")
+        .send(format!(r#"{{"token": "{}"}}"#, svc.token))
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Secure"),
+        "{cookie}"
+    );
+    // Plain HTTP on the same port gets no answer it could read as HTTP.
+    let plain = agent()
+        .get(svc.url.replace("https://", "http://") + "/healthz")
+        .call();
+    assert!(
+        plain.as_ref().map_or(true, |r| r.status().as_u16() != 200),
+        "plain HTTP answered: {:?}",
+        plain.map(|r| r.status())
+    );
+    drop(svc);
+    // A key that is not one: the service refuses to start and names both files.
+    std::fs::write(&key_pem, "not a key").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sapiens"))
+        .args(["serve", "-c"])
+        .arg(&file)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .arg("--tls-cert")
+        .arg(&cert_pem)
+        .arg("--tls-key")
+        .arg(&key_pem)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("key.pem") && err.contains("--tls-key"),
+        "{err}"
+    );
+    // --tls-cert alone is a usage error.
+    let out = Command::new(env!("CARGO_BIN_EXE_sapiens"))
+        .args(["serve", "-c"])
+        .arg(&file)
+        .arg("--tls-cert")
+        .arg(&cert_pem)
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
 }

@@ -23,6 +23,8 @@ pub struct App {
     pub fleet: Arc<Fleet>,
     pub token: String,
     pub metrics_open: bool,
+    /// Served over HTTPS: the login cookie is `Secure` (never sent over plain HTTP).
+    pub secure_cookie: bool,
 }
 
 /// A JSON error: `{"error": ..., "field": ...}` with its status.
@@ -129,7 +131,11 @@ async fn login(State(app): State<Arc<App>>, body: Bytes) -> Response {
         )
         .into_response();
     }
-    let cookie = format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", app.token);
+    let secure = if app.secure_cookie { "; Secure" } else { "" };
+    let cookie = format!(
+        "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/{secure}",
+        app.token
+    );
     (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
 }
 

@@ -7,6 +7,7 @@ mod camera;
 mod fleet;
 mod live;
 mod metrics;
+mod tls;
 mod token;
 
 use std::net::SocketAddr;
@@ -26,9 +27,16 @@ pub struct ServeArgs {
     #[arg(long, short)]
     pub config: PathBuf,
     /// Address the API, the metrics and the health checks listen on. Anything but a loopback
-    /// address is reachable from the network, guarded by the token only (plain HTTP).
+    /// address is reachable from the network, guarded by the token (give --tls-cert and
+    /// --tls-key so that it does not travel in clear).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// The token file [default: the cameras file with the extension .token]; made (mode 0600)
     /// with a new token when missing.
     #[arg(long)]
@@ -221,10 +229,23 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     listener
         .set_nonblocking(true)
         .map_err(|e| Error::Invalid(format!("--listen {}: {e}", args.listen)))?;
-    if !args.listen.ip().is_loopback() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Invalid(format!("cannot start the HTTP runtime: {e}")))?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            runtime
+                .block_on(tls::load(cert, key))
+                .map_err(Error::Invalid)?,
+        ),
+        _ => None,
+    };
+    if !args.listen.ip().is_loopback() && tls.is_none() {
         eprintln!(
             "WARNING: --listen {}: the API is reachable from the network over plain HTTP, \
-             guarded by the token only",
+             guarded by the token only, which travels in clear (give --tls-cert and --tls-key)",
             args.listen
         );
     }
@@ -246,8 +267,9 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         println!("API token: in {}", token_path.display());
     }
     println!(
-        "serving {} cameras: API at http://{}/api/cameras, metrics at /metrics",
+        "serving {} cameras: API at {}://{}/api/cameras, metrics at /metrics",
         fleet.cameras().len(),
+        if tls.is_some() { "https" } else { "http" },
         args.listen
     );
 
@@ -260,17 +282,30 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         fleet: fleet.clone(),
         token,
         metrics_open: args.metrics_open,
+        secure_cookie: tls.is_some(),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Invalid(format!("cannot start the HTTP runtime: {e}")))?;
     let served = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, api::router(app))
-            .with_graceful_shutdown(async move { stop.notified().await })
-            .await
+        match tls {
+            None => {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                axum::serve(listener, api::router(app))
+                    .with_graceful_shutdown(async move { stop.notified().await })
+                    .await
+            }
+            Some(config) => {
+                let handle = axum_server::Handle::new();
+                let h = handle.clone();
+                tokio::spawn(async move {
+                    stop.notified().await;
+                    // Requests in flight (a live MJPEG view never ends) get this long.
+                    h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+                });
+                axum_server::from_tcp_rustls(listener, config)
+                    .handle(handle)
+                    .serve(api::router(app).into_make_service())
+                    .await
+            }
+        }
     });
     println!("stopping: draining every camera so that its recording is finalized");
     let reports: Vec<StopReport> = std::thread::scope(|s| {
