@@ -31,9 +31,16 @@ impl ServeTarget {
 }
 
 /// The launch-line branch that serves the annotated video (after a `tee`).
-pub fn branch(target: &ServeTarget) -> String {
-    format!(
+pub fn branch(target: &ServeTarget, credentials: Option<&std::path::Path>) -> String {
+    let mut b = format!(
         "sapiensrtspsink name=restream address=\"{}\" port={} path=\"{}\"",
         target.address, target.port, target.path
-    )
+    );
+    if let Some(c) = credentials {
+        b += &format!(
+            " credentials-file={}",
+            super::run::quote(&c.to_string_lossy())
+        );
+    }
+    b
 }

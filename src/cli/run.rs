@@ -161,6 +161,10 @@ pub struct RunArgs {
     /// Re-stream the annotated video over RTSP at ADDRESS:PORT/PATH (several clients at once).
     #[arg(long, value_name = "ADDRESS:PORT/PATH")]
     pub rtsp_serve: Option<super::restream::ServeTarget>,
+    /// With --rtsp-serve: a file holding USER:PASSWORD (mode 600) that clients must give
+    /// (digest authentication).
+    #[arg(long, requires = "rtsp_serve")]
+    pub rtsp_serve_credentials: Option<PathBuf>,
     /// A run killed outright (`kill -9`, power loss) leaves an MP4 playable up to at most this
     /// many seconds before: live inputs write a fragment this often, files rewrite the index
     /// (kept in space reserved at the start of the file) this often (0 = one index written at
@@ -537,9 +541,9 @@ pub fn launch_line(
         .map(|t| match &watched {
             Some(o) => format!(
                 "queue leaky=downstream max-size-buffers=2 ! {o} ! {}",
-                super::restream::branch(t)
+                super::restream::branch(t, args.rtsp_serve_credentials.as_deref())
             ),
-            None => super::restream::branch(t),
+            None => super::restream::branch(t, args.rtsp_serve_credentials.as_deref()),
         })
         .collect();
     if args.live_view {
@@ -853,7 +857,15 @@ fn play(
         return Err(err);
     }
     if let Some(target) = &args.rtsp_serve {
-        say!("serving the annotated video at {}", target.url());
+        say!(
+            "serving the annotated video at {}{}",
+            target.url(),
+            if args.rtsp_serve_credentials.is_some() {
+                " (clients give the user and password of --rtsp-serve-credentials)"
+            } else {
+                ""
+            }
+        );
     }
     let camera = pipeline.by_name("camera");
     let mut camera_prev = None;
@@ -1160,6 +1172,15 @@ mod tests {
             e.contains("--record-original") && e.contains("--rtsp-serve"),
             "{e}"
         );
+        // The re-stream asks for the credentials of the file given.
+        let l = line(&args(&[
+            "--rtsp-serve",
+            "0.0.0.0:8554/out",
+            "--rtsp-serve-credentials",
+            "viewer.credentials",
+        ]))
+        .unwrap();
+        assert!(l.contains("credentials-file=\"viewer.credentials\""), "{l}");
         // A shipped rules file by name; a missing one names where it looked.
         let l = line(&args(&[
             "--detector",

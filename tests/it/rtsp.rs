@@ -973,3 +973,72 @@ fn gst_launch_users_serve_rtsp_with_the_sink_element() {
         "{text}"
     );
 }
+
+/// `sapiensrtspsink credentials-file=…`: a client with the user and password gets the video
+/// (digest), one without is refused; a credentials file others can read is refused at start.
+#[test]
+fn the_rtsp_restream_asks_for_the_credentials_of_its_file() {
+    use std::os::unix::fs::PermissionsExt;
+    init();
+    let dir = scratch("rtsp-credentials");
+    let creds = dir.join("viewer.credentials");
+    std::fs::write(&creds, "viewer:s3cret-pw\n").unwrap();
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let port = free_port();
+    let line = format!(
+        "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 ! \
+         sapiensrtspsink port={port} path=/guarded credentials-file=\"{}\"",
+        creds.display()
+    );
+    // Readable by others: refused, naming the file and the fix.
+    let pipe = launch(&line);
+    assert!(pipe.set_state(gst::State::Playing).is_err());
+    let msg = pipe.bus().unwrap().pop_filtered(&[gst::MessageType::Error]);
+    let text = match msg.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Error(e)) => e.error().to_string(),
+        other => panic!("no error: {other:?}"),
+    };
+    assert!(
+        text.contains("viewer.credentials") && text.contains("chmod 600"),
+        "{text}"
+    );
+    pipe.set_state(gst::State::Null).unwrap();
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let pipe = launch(&line);
+    pipe.set_state(gst::State::Playing).unwrap();
+    let url = format!("rtsp://127.0.0.1:{port}/guarded");
+    // With the credentials: frames.
+    let client = |auth: &str| {
+        let c = launch(&format!(
+            "rtspsrc location={url} protocols=tcp {auth} ! rtph264depay ! avdec_h264 ! \
+             appsink name=sink sync=false"
+        ));
+        c.set_state(gst::State::Playing).unwrap();
+        let sink = by_name::<gst_app::AppSink>(&c, "sink");
+        let (t, mut n, mut error) = (Instant::now(), 0, None);
+        while n < 5 && error.is_none() && t.elapsed() < Duration::from_secs(30) {
+            if sink
+                .try_pull_sample(gst::ClockTime::from_mseconds(100))
+                .is_some()
+            {
+                n += 1;
+            }
+            if let Some(m) = c.bus().unwrap().pop_filtered(&[gst::MessageType::Error])
+                && let gst::MessageView::Error(e) = m.view()
+            {
+                error = Some(e.error().to_string());
+            }
+        }
+        c.set_state(gst::State::Null).unwrap();
+        (n, error)
+    };
+    let (n, error) = client("user-id=viewer user-pw=s3cret-pw");
+    assert!(n >= 5, "{n} frames with the credentials ({error:?})");
+    // Without them, or with a wrong password: an error, no frame.
+    for auth in ["", "user-id=viewer user-pw=wrong"] {
+        let (n, error) = client(auth);
+        assert_eq!(n, 0, "{auth:?}: frames without the right credentials");
+        assert!(error.is_some(), "{auth:?}: no error");
+    }
+    pipe.set_state(gst::State::Null).unwrap();
+}

@@ -14,7 +14,7 @@
 //! output = "recordings/door.mp4"
 //! ```
 //! A file input plays at its own frame rate (`realtime = true`) unless the camera says
-//! `realtime = false`. Relative paths (`input` files, `output`, `json`, `clips`, `.onnx`/`.toml` detectors, `config` and `analytics` files that
+//! `realtime = false`. Relative paths (`input` files, `output`, `json`, `clips`, `rtsp_serve_credentials`, `.onnx`/`.toml` detectors, `config` and `analytics` files that
 //! exist there) are relative to the cameras file's folder; a `config` not found there is looked
 //! up as `sapiens run` does (a shipped config's name).
 use std::path::{Path, PathBuf};
@@ -297,7 +297,11 @@ fn relative(flag: &str, value: &str, base: &Path) -> String {
     let joined = || base.join(value).to_string_lossy().into_owned();
     let relative = Path::new(value).is_relative();
     match flag {
-        "input" | "output" | "json" | "clips" if relative && is_path(value) => joined(),
+        "input" | "output" | "json" | "clips" | "rtsp-serve-credentials"
+            if relative && is_path(value) =>
+        {
+            joined()
+        }
         "config" | "analytics" if relative && base.join(value).is_file() => joined(),
         "detector"
             if relative

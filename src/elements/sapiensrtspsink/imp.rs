@@ -23,6 +23,8 @@ struct Settings {
     address: String,
     port: u32,
     path: String,
+    /// A file holding `user:password`; clients must give them (basic or digest).
+    credentials_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -31,6 +33,7 @@ impl Default for Settings {
             address: "127.0.0.1".into(),
             port: 8554,
             path: "/sapiens".into(),
+            credentials_file: None,
         }
     }
 }
@@ -96,6 +99,10 @@ impl ObjectImpl for SapiensRtspSink {
                     .default_value(Some("/sapiens"))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("credentials-file")
+                    .blurb("File holding USER:PASSWORD (not readable by others): clients must authenticate (digest)")
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPS.as_ref()
@@ -114,6 +121,14 @@ impl ObjectImpl for SapiensRtspSink {
                     format!("/{p}")
                 };
             }
+            "credentials-file" => {
+                s.credentials_file = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .filter(|v| !v.is_empty())
+                    .map(Into::into)
+            }
             other => unreachable!("no property {other}"),
         }
     }
@@ -124,6 +139,11 @@ impl ObjectImpl for SapiensRtspSink {
             "address" => s.address.to_value(),
             "port" => s.port.to_value(),
             "path" => s.path.to_value(),
+            "credentials-file" => s
+                .credentials_file
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .to_value(),
             other => unreachable!("no property {other}"),
         }
     }
@@ -211,6 +231,52 @@ fn is_loopback(address: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The `user:password` of a credentials file, which others may not read.
+fn read_credentials(path: &std::path::Path) -> Result<(String, String), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let at = |e: String| format!("credentials-file {}: {e}", path.display());
+    let mode = std::fs::metadata(path)
+        .map_err(|e| at(e.to_string()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(at(format!(
+            "readable by others (mode {:o}): chmod 600 it",
+            mode & 0o777
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
+    let line = text.lines().next().unwrap_or("").trim();
+    match line.split_once(':') {
+        Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+            Ok((user.to_string(), password.to_string()))
+        }
+        _ => Err(at("expected one line USER:PASSWORD".into())),
+    }
+}
+
+/// Requires `user`/`password` of every client of `factory` on `server`, by digest
+/// authentication (the password never crosses the network; rtspsrc, FFmpeg and VLC speak it).
+fn require_credentials(
+    server: &gst_rtsp_server::RTSPServer,
+    factory: &gst_rtsp_server::RTSPMediaFactory,
+    (user, password): &(String, String),
+) {
+    let auth = gst_rtsp_server::RTSPAuth::new();
+    let token = gst_rtsp_server::RTSPToken::builder()
+        .field(gst_rtsp_server::RTSP_TOKEN_MEDIA_FACTORY_ROLE, "viewer")
+        .build();
+    auth.add_digest(user, password, &token);
+    auth.set_supported_methods(gst_rtsp_server::gst_rtsp::RTSPAuthMethod::Digest);
+    server.set_auth(Some(&auth));
+    factory.add_role_from_structure(
+        &gst::Structure::builder("viewer")
+            .field(gst_rtsp_server::RTSP_PERM_MEDIA_FACTORY_ACCESS, true)
+            .field(gst_rtsp_server::RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, true)
+            .build(),
+    );
+}
+
 /// Why the server could not listen, as the user reads it ("address in use" for a port taken).
 fn bind_error(e: &glib::Error) -> String {
     if e.matches(gst_rtsp_server::gio::IOErrorEnum::AddressInUse) {
@@ -226,6 +292,13 @@ impl SapiensRtspSink {
         let s = lock(&self.settings).clone();
         let url = format!("rtsp://{}:{}{}", s.address, s.port, s.path);
         let local = is_loopback(&s.address);
+        let credentials = match &s.credentials_file {
+            Some(path) => Some(read_credentials(path).map_err(|e| {
+                gst::error_msg!(gst::ResourceError::Settings, ("sapiensrtspsink: {e}"))
+            })?),
+            None => None,
+        };
+        let guarded = credentials.is_some();
         let ctx = glib::MainContext::new();
         let main_loop = glib::MainLoop::new(Some(&ctx), false);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -270,6 +343,9 @@ impl SapiensRtspSink {
                     let _ = tx.send(Err("no mount points".to_string()));
                     return;
                 };
+                if let Some(c) = &credentials {
+                    require_credentials(&server, &factory, c);
+                }
                 mounts.add_factory(&s.path, factory);
                 // The listening source, made here (not `attach`, whose error loses why the bind
                 // failed) and destroyed on its own context: `SourceId::remove` looks the id up
@@ -295,7 +371,7 @@ impl SapiensRtspSink {
         match rx.recv() {
             Ok(Ok(())) => {
                 gst::info!(CAT, imp = self, "serving at {url}");
-                if !local {
+                if !local && !guarded {
                     gst::element_imp_warning!(
                         self,
                         gst::ResourceError::Settings,
