@@ -522,21 +522,21 @@ fn clip_samples(path: &Path) -> (Vec<(f64, bool)>, usize) {
     (samples, read("h264parse ! avdec_h264").len())
 }
 
-#[test]
-fn an_event_clip_starts_on_a_key_frame_before_the_pre_roll_and_lasts_to_the_post_roll() {
-    let dir = scratch("analytics-clips");
-    let rules = write(&dir, "rules.toml", RULES);
-    let clips = dir.join("clips");
-    // A painted person stands at x = 60 for 40 frames, then walks right 5 px a frame: across
-    // the door's margin (x ≥ 168) at frame 40 + 22 = 62 (2.48 s), give or take the tracker's
-    // lag. 150 frames at 25 fps, a key frame every 10 frames (0.4 s).
-    let (frames, info) = walker(150, |i| (60 + 5 * i.clamp(40, 80) - 200) as i32);
+/// `frames` through the analytic detector, the tracker, `rules`, the encoder and
+/// `sapiensclips location=clips {props}` to EOS; every element message posted, in order.
+fn clip_run(
+    rules: &Path,
+    clips: &Path,
+    props: &str,
+    frames: Vec<gst::Buffer>,
+    info: &gst_video::VideoInfo,
+) -> Vec<gst::Structure> {
     init();
     let pipe = launch(&format!(
         "appsrc name=src format=time ! sapiensdetect backend=onnx config=\"{}\" ! sapienstrack ! \
          sapiensanalytics config=\"{}\" ! videoconvert ! video/x-raw,format=I420 ! \
          x264enc key-int-max=10 speed-preset=ultrafast ! h264parse ! \
-         sapiensclips location=\"{}\" pre-roll=1.0 post-roll=1.0 events=line_crossed",
+         sapiensclips location=\"{}\" {props}",
         config("detector-analytic-yolox.toml").display(),
         rules.display(),
         clips.display()
@@ -549,7 +549,7 @@ fn an_event_clip_starts_on_a_key_frame_before_the_pre_roll_and_lasts_to_the_post
     }
     src.end_of_stream().unwrap();
     let bus = pipe.bus().unwrap();
-    let (mut crossing, mut clip_msgs) = (None, Vec::new());
+    let mut messages = Vec::new();
     loop {
         let m = bus
             .timed_pop(gst::ClockTime::from_seconds(120))
@@ -557,21 +557,43 @@ fn an_event_clip_starts_on_a_key_frame_before_the_pre_roll_and_lasts_to_the_post
         match m.view() {
             gst::MessageView::Eos(_) => break,
             gst::MessageView::Error(e) => panic!("{}: {:?}", e.error(), e.debug()),
-            gst::MessageView::Element(e) => {
-                let s = e.structure().unwrap();
-                if s.name() == "sapiens-analytics-event"
-                    && s.get::<String>("type").unwrap() == "line_crossed"
-                {
-                    crossing = Some(s.get::<f64>("pts-s").unwrap());
-                }
-                if s.name() == "sapiens-clip" {
-                    clip_msgs.push(s.to_owned());
-                }
-            }
+            gst::MessageView::Element(e) => messages.push(e.structure().unwrap().to_owned()),
             _ => {}
         }
     }
     pipe.set_state(gst::State::Null).unwrap();
+    messages
+}
+
+#[test]
+fn an_event_clip_starts_on_a_key_frame_before_the_pre_roll_and_lasts_to_the_post_roll() {
+    let dir = scratch("analytics-clips");
+    let rules = write(&dir, "rules.toml", RULES);
+    let clips = dir.join("clips");
+    // A painted person stands at x = 60 for 40 frames, then walks right 5 px a frame: across
+    // the door's margin (x ≥ 168) at frame 40 + 22 = 62 (2.48 s), give or take the tracker's
+    // lag. 150 frames at 25 fps, a key frame every 10 frames (0.4 s).
+    let (frames, info) = walker(150, |i| (60 + 5 * i.clamp(40, 80) - 200) as i32);
+    let messages = clip_run(
+        &rules,
+        &clips,
+        "pre-roll=1.0 post-roll=1.0 events=line_crossed",
+        frames,
+        &info,
+    );
+    let crossing = messages
+        .iter()
+        .rev()
+        .filter(|s| {
+            s.name() == "sapiens-analytics-event"
+                && s.get::<String>("type").unwrap() == "line_crossed"
+        })
+        .map(|s| s.get::<f64>("pts-s").unwrap())
+        .next();
+    let clip_msgs: Vec<_> = messages
+        .iter()
+        .filter(|s| s.name() == "sapiens-clip")
+        .collect();
     let t = crossing.expect("the person crossed");
     assert!(
         (2.47..2.6).contains(&t),
@@ -694,40 +716,17 @@ fn clips_of_two_crossings(rules: &Path, clips: &Path, props: &str) -> Vec<String
         41..=100 => 260,
         _ => 260 - 5 * (i as i32 - 100),
     });
-    init();
-    let pipe = launch(&format!(
-        "appsrc name=src format=time ! sapiensdetect backend=onnx config=\"{}\" ! sapienstrack ! \
-         sapiensanalytics config=\"{}\" ! videoconvert ! video/x-raw,format=I420 ! \
-         x264enc key-int-max=10 speed-preset=ultrafast ! h264parse ! \
-         sapiensclips location=\"{}\" pre-roll=0.5 post-roll=0.5 events=line_crossed {props}",
-        config("detector-analytic-yolox.toml").display(),
-        rules.display(),
-        clips.display()
-    ));
-    let src = by_name::<gst_app::AppSrc>(&pipe, "src");
-    src.set_caps(Some(&info.to_caps().unwrap()));
-    pipe.set_state(gst::State::Playing).unwrap();
-    for b in frames {
-        src.push_buffer(b).unwrap();
-    }
-    src.end_of_stream().unwrap();
-    let bus = pipe.bus().unwrap();
-    let mut saved = Vec::new();
-    loop {
-        let m = bus
-            .timed_pop(gst::ClockTime::from_seconds(120))
-            .expect("the pipeline ends");
-        match m.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => panic!("{}: {:?}", e.error(), e.debug()),
-            gst::MessageView::Element(e) if e.structure().unwrap().name() == "sapiens-clip" => {
-                saved.push(e.structure().unwrap().get::<String>("location").unwrap());
-            }
-            _ => {}
-        }
-    }
-    pipe.set_state(gst::State::Null).unwrap();
-    saved
+    clip_run(
+        rules,
+        clips,
+        &format!("pre-roll=0.5 post-roll=0.5 events=line_crossed {props}"),
+        frames,
+        &info,
+    )
+    .iter()
+    .filter(|s| s.name() == "sapiens-clip")
+    .map(|s| s.get::<String>("location").unwrap())
+    .collect()
 }
 
 #[test]
