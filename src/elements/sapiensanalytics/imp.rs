@@ -46,6 +46,8 @@ struct State {
     rules: Option<Rules>,
     /// Their state, in pixels of the negotiated frame size.
     analytics: Option<Analytics>,
+    /// The negotiated frame size, px.
+    size: (u32, u32),
 }
 
 #[derive(Default)]
@@ -161,7 +163,7 @@ impl BaseTransformImpl for SapiensAnalytics {
         );
         *lock(&self.state) = State {
             rules: Some(rules),
-            analytics: None,
+            ..State::default()
         };
         Ok(())
     }
@@ -183,6 +185,7 @@ impl BaseTransformImpl for SapiensAnalytics {
         if state.analytics.as_ref().map(|a| a.rules()) != Some(&pixels) {
             state.analytics = Some(Analytics::new(pixels));
         }
+        state.size = (info.width(), info.height());
         Ok(())
     }
 
@@ -221,6 +224,7 @@ impl BaseTransformImpl for SapiensAnalytics {
             }
         };
         let mut state = lock(&self.state);
+        let size = state.size;
         let Some(analytics) = state.analytics.as_mut() else {
             gst::element_imp_error!(
                 self,
@@ -229,9 +233,17 @@ impl BaseTransformImpl for SapiensAnalytics {
             );
             return Err(gst::FlowError::NotNegotiated);
         };
-        // The fall rule measures in 3-D when a pointmap of the frame's size is there.
+        // The fall rule measures in 3-D when a pointmap of the frame's size is there (one of
+        // another size, e.g. a grid tile, is not the frame's geometry); an unreadable one is an
+        // error, as an unreadable pose meta is.
         let pointmap = match analytics.rules().fall {
-            Some(_) => PointmapResult::from_buffer(buffer).ok().flatten(),
+            Some(_) => match PointmapResult::from_buffer(buffer) {
+                Ok(p) => p.filter(|p| (p.info.width, p.info.height) == size),
+                Err(e) => {
+                    gst::element_imp_error!(self, gst::StreamError::Decode, ("{}", e));
+                    return Err(gst::FlowError::Error);
+                }
+            },
             None => None,
         };
         let values = pointmap
